@@ -1,1 +1,90 @@
-fn main(){}
+//! A client for the WeChat Pay APIs, with the chainable URI API of the PHP SDK
+//! `wechatpay-php`.
+//!
+//! Every request is signed (`Authorization: WECHATPAY2-SHA256-RSA2048 ...`) and every response
+//! verified (platform certificate or WeChat Pay public key, by `Wechatpay-Serial`) before you
+//! see it, in blocking and async forms that share one pipeline:
+//!
+//! ```text
+//! chain / index / chain! -> Endpoint (URI template)
+//!   -> expand over the options (RFC 6570) -> prepare URL, headers, body   (pure)
+//!   -> sign (Signer)                                                      (pure by default)
+//!   -> send (reqwest; the only I/O)
+//!   -> verify (Verifier) -> Response
+//! ```
+//!
+//! # Four ways to the same endpoint
+//!
+//! ```no_run
+//! use serde_json::json;
+//! use wechatpay::{chain, Client};
+//!
+//! # async fn run() -> wechatpay::Result<()> {
+//! let client = Client::builder()
+//!     .mchid("1900012181")
+//!     .serial("3775B6A45ACD588826D15E583A95F5DD********")
+//!     .private_key_file("apiclient_key.pem")
+//!     .platform_key_file("PUB_KEY_ID_0114232134912410000000000000", "pub_key.pem")
+//!     .build()?;
+//!
+//! let opts = json!({
+//!     "base_uri": "https://apihk.mch.weixin.qq.com/",
+//!     "complaint_id": "200201820200101080076610000",
+//!     "json": { "complainted_mchid": "1900012181", "response_content": "已与用户沟通解决" },
+//! });
+//!
+//! // blocking (from code that is not async)
+//! client.chain("v3/global/merchant-service/complaints/{complaint_id}/response").post(opts.clone())?;
+//! client["v3/global/merchant-service/complaints/{complaint_id}/response"].post(opts.clone())?;
+//! // async
+//! client["v3"]["global"]["merchantService"]["complaints"]["_complaint_id_"]["response"]
+//!     .post_async(opts.clone())
+//!     .await?;
+//! chain!(client.v3.global.merchantService.complaints._complaint_id_.response)
+//!     .post_async(opts)
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Placeholders (`{complaint_id}`) are filled from the options by RFC 6570 (levels 1-4); a
+//! missing path value is an error naming it, and values are percent-encoded exactly once, so
+//! no value can change the path. See [`Options`] for the reserved option keys, [`Error`] for
+//! what can go wrong.
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+mod base_uri;
+mod client;
+pub mod crypto;
+mod endpoint;
+mod error;
+mod macros;
+mod options;
+mod pipeline;
+mod response;
+pub mod signature;
+pub mod signer;
+pub mod template;
+mod transport;
+mod verbs;
+pub mod verifier;
+
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URI};
+pub use endpoint::{Endpoint, normalize};
+pub use error::{ApiError, Error, ErrorKind, Result, VerificationFailure};
+pub use options::{Options, RESERVED_KEYS};
+pub use response::Response;
+
+pub use http::{Method, StatusCode};
+
+/// `User-Agent` of every request: `wechatpay-rs/<version> (<os>/<arch>) rust/<rustc version>`.
+pub const USER_AGENT: &str = env!("WECHATPAY_USER_AGENT");
+
+#[doc(hidden)]
+pub mod __private {
+    /// `r#use` -> `use`, for [`chain!`](crate::chain!).
+    pub fn strip_raw(ident: &'static str) -> &'static str {
+        ident.strip_prefix("r#").unwrap_or(ident)
+    }
+}

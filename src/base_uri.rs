@@ -1,0 +1,84 @@
+//! The base URI requests are relative to.
+
+use url::Url;
+
+/// A checked base URI: `origin` (`https://host[:port]`) and `path` (starting and ending in `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BaseUri {
+    text: String,
+    origin_len: usize,
+}
+
+impl BaseUri {
+    pub(crate) fn parse(input: &str) -> Result<BaseUri, String> {
+        let url =
+            Url::parse(input).map_err(|e| format!("`{input}` is not an absolute URI: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "`{input}` must use http or https, not `{}`",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("`{input}` has no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("`{input}` must not carry credentials"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("`{input}` must not have a query or a fragment"));
+        }
+        let origin = url.origin().ascii_serialization();
+        let mut text = String::with_capacity(origin.len() + url.path().len() + 1);
+        text.push_str(&origin);
+        text.push_str(url.path());
+        if !text.ends_with('/') {
+            text.push('/');
+        }
+        Ok(BaseUri {
+            origin_len: origin.len(),
+            text,
+        })
+    }
+
+    /// The whole base, ending in `/`.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The path prefix, starting and ending in `/`.
+    pub(crate) fn path(&self) -> &str {
+        &self.text[self.origin_len..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_prefix_and_adds_slash() {
+        let b = BaseUri::parse("https://proxy.example.com/wechat").unwrap();
+        assert_eq!(b.as_str(), "https://proxy.example.com/wechat/");
+        assert_eq!(b.path(), "/wechat/");
+        let b = BaseUri::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(b.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(b.path(), "/");
+        let b = BaseUri::parse("https://api.mch.weixin.qq.com:443/").unwrap();
+        assert_eq!(b.as_str(), "https://api.mch.weixin.qq.com/");
+    }
+
+    #[test]
+    fn rejects_unusable_bases() {
+        for (input, expected) in [
+            ("api.mch.weixin.qq.com", "is not an absolute URI"),
+            ("ftp://x/", "must use http or https"),
+            ("https://u:p@x/", "must not carry credentials"),
+            ("https://x/?a=1", "must not have a query"),
+            ("https://x/#f", "must not have a query or a fragment"),
+        ] {
+            let err = BaseUri::parse(input).unwrap_err();
+            assert!(err.contains(expected), "{input}: {err}");
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! [`Client`] and [`ClientBuilder`].
+
+use std::fmt;
+use std::ops::Index;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use elsa::sync::FrozenMap;
+use http::HeaderValue;
+
+use crate::base_uri::BaseUri;
+use crate::crypto::{PrivateKey, PublicKey};
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::signer::Signer;
+use crate::transport::{HttpSettings, Transport};
+use crate::verifier::{PlatformVerifier, Verifier};
+
+/// The production APIv3 host.
+pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
+
+/// The WeChat Pay client: signs every request, verifies every response.
+///
+/// Cheap to clone (one `Arc`), `Send + Sync`; share one per merchant across threads and tasks.
+/// Reach endpoints with [`chain`](Client::chain), by indexing (`client["v3/..."]`,
+/// `client["v3"]["pay"]`) or with the [`chain!`](crate::chain!) macro; all give an
+/// [`Endpoint`] with blocking (`get`, `post`, ...) and async (`get_async`, `post_async`, ...)
+/// verbs.
+///
+/// ```no_run
+/// use serde_json::json;
+/// use wechatpay::Client;
+///
+/// # fn main() -> wechatpay::Result<()> {
+/// let client = Client::builder()
+///     .mchid("1900012181")
+///     .serial("MERCHANT_CERTIFICATE_SERIAL")
+///     .private_key_file("apiclient_key.pem")
+///     .platform_key_file("PUB_KEY_ID_0114232134912410000000000000", "pub_key.pem")
+///     .build()?;
+///
+/// let response = client["v3/global/merchant-service/complaints/{complaint_id}/response"].post(json!({
+///     "base_uri": "https://apihk.mch.weixin.qq.com/",
+///     "complaint_id": "200201820200101080076610000",
+///     "json": { "complainted_mchid": "1900012181", "response_content": "已与用户沟通解决" },
+/// }))?;
+/// assert_eq!(response.status(), 204);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    shared: Arc<Shared>,
+    /// `client["key"]` endpoints, created on first use and kept for the client's lifetime.
+    children: FrozenMap<String, Box<Endpoint>>,
+}
+
+/// What every request of one client needs. Endpoints hold an `Arc` of it (not of the
+/// [`Client`], whose index cache holds endpoints: no reference cycle).
+pub(crate) struct Shared {
+    pub(crate) mchid: String,
+    pub(crate) serial: String,
+    pub(crate) signer: Arc<dyn Signer>,
+    pub(crate) verifier: Arc<dyn Verifier>,
+    pub(crate) base: BaseUri,
+    pub(crate) wechatpay_serial: Option<HeaderValue>,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) transport: Transport,
+}
+
+const _: () = {
+    const fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+    assert_send_sync_clone::<Client>();
+    assert_send_sync_clone::<Endpoint>();
+};
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The endpoint for `path`, a URI template relative to the base URI, normalised as one key
+    /// (see [`normalize`](crate::normalize)). A new, owned [`Endpoint`] each call; indexing
+    /// (`client[path]`) gives a cached one instead.
+    ///
+    /// ```
+    /// # let client = wechatpay::Client::offline_for_docs();
+    /// let endpoint = client.chain("v3/global/merchant-service/complaints/{complaint_id}/response");
+    /// assert_eq!(endpoint.template(), "v3/global/merchant-service/complaints/{complaint_id}/response");
+    /// ```
+    pub fn chain(&self, path: &str) -> Endpoint {
+        Endpoint::root(self.inner.shared.clone(), path)
+    }
+
+    /// The merchant id.
+    pub fn mchid(&self) -> &str {
+        &self.inner.shared.mchid
+    }
+
+    /// A client with throwaway keys that never sends anything useful, for documentation
+    /// examples that only build endpoints.
+    #[doc(hidden)]
+    pub fn offline_for_docs() -> Client {
+        let key = openssl::rsa::Rsa::generate(2048)
+            .and_then(|k| k.private_key_to_pem())
+            .expect("openssl can generate a key");
+        let public = PrivateKey::from_pem(&key)
+            .and_then(|k| k.public_key())
+            .expect("fresh key parses");
+        let mut verifier = PlatformVerifier::new();
+        verifier.insert("PUB_KEY_ID_0000000000000000000000000000", public);
+        Client::builder()
+            .mchid("1900000000")
+            .serial("0000000000000000000000000000000000000000")
+            .private_key(key)
+            .verifier(verifier)
+            .base_uri("http://127.0.0.1:9/")
+            .build()
+            .expect("documentation client builds")
+    }
+}
+
+impl Index<&str> for Client {
+    type Output = Endpoint;
+
+    /// The cached endpoint for `key`, normalised as one key (see [`normalize`](crate::normalize)).
+    fn index(&self, key: &str) -> &Endpoint {
+        if let Some(hit) = self.inner.children.get(key) {
+            return hit;
+        }
+        self.inner
+            .children
+            .insert_with(key.to_owned(), || Box::new(self.chain(key)))
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.inner.shared;
+        f.debug_struct("Client")
+            .field("mchid", &s.mchid)
+            .field("serial", &s.serial)
+            .field("base_uri", &s.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Client`]. Every setter stores its input; the first problem found is
+/// reported by [`build`](ClientBuilder::build), which names it.
+///
+/// Required: [`mchid`](Self::mchid), [`serial`](Self::serial), a key
+/// ([`private_key`](Self::private_key), [`private_key_file`](Self::private_key_file) or a custom
+/// [`signer`](Self::signer)) and at least one platform key
+/// ([`platform_key`](Self::platform_key)) unless a custom [`verifier`](Self::verifier) is set.
+#[derive(Default)]
+#[must_use]
+pub struct ClientBuilder {
+    mchid: Option<String>,
+    serial: Option<String>,
+    signer: Option<Arc<dyn Signer>>,
+    platform: PlatformVerifier,
+    platform_ids: Vec<String>,
+    verifier: Option<Arc<dyn Verifier>>,
+    base_uri: Option<String>,
+    http: HttpSettings,
+    send_wechatpay_serial: bool,
+    preferred: Option<String>,
+    error: Option<Error>,
+}
+
+impl ClientBuilder {
+    fn fail(&mut self, error: Error) {
+        if self.error.is_none() {
+            self.error = Some(error);
+        }
+    }
+
+    /// The merchant id (`mchid`).
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.mchid = Some(mchid.into());
+        self
+    }
+
+    /// The serial number of the merchant API certificate (`serial_no` in `Authorization`).
+    pub fn serial(mut self, serial: impl Into<String>) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+
+    /// The merchant API private key, PKCS#1 or PKCS#8 PEM (`apiclient_key.pem`).
+    pub fn private_key(mut self, pem: impl AsRef<[u8]>) -> Self {
+        match PrivateKey::from_pem(pem) {
+            Ok(key) => self.signer = Some(Arc::new(key)),
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// Reads the merchant API private key from a PEM file.
+    pub fn private_key_file(mut self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        match std::fs::read(path) {
+            Ok(pem) => match PrivateKey::parse(&pem) {
+                Ok(key) => self.signer = Some(Arc::new(key)),
+                Err(reason) => self.fail(Error::config(format!(
+                    "private key file `{}`: {reason}",
+                    path.display()
+                ))),
+            },
+            Err(e) => self.fail(Error::config(format!(
+                "private key file `{}` cannot be read: {e}",
+                path.display()
+            ))),
+        }
+        self
+    }
+
+    /// Signs with a custom [`Signer`] (a KMS, an HSM) instead of a private key.
+    pub fn signer(mut self, signer: impl Signer) -> Self {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// Adds a key to verify responses with: a platform certificate (X.509 PEM, `id` = its serial
+    /// in hex) or a WeChat Pay public key (SPKI `PUBLIC KEY` or PKCS#1 `RSA PUBLIC KEY` PEM,
+    /// `id` = its `PUB_KEY_ID_...`). Any number of either kind, both at once during the
+    /// migration to public keys. Responses are matched by their exact `Wechatpay-Serial`.
+    pub fn platform_key(mut self, id: impl Into<String>, pem: impl AsRef<[u8]>) -> Self {
+        let id = id.into();
+        match self.parse_platform_key(&id, pem.as_ref()) {
+            Ok((id, key)) => {
+                self.platform.insert(id.clone(), key);
+                self.platform_ids.push(id);
+            }
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// [`platform_key`](Self::platform_key) from a PEM file.
+    pub fn platform_key_file(self, id: impl Into<String>, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        match std::fs::read(path) {
+            Ok(pem) => self.platform_key(id, pem),
+            Err(e) => {
+                let mut this = self;
+                let id = id.into();
+                this.fail(Error::config(format!(
+                    "platform key `{id}`: file `{}` cannot be read: {e}",
+                    path.display()
+                )));
+                this
+            }
+        }
+    }
+
+    fn parse_platform_key(&self, id: &str, pem: &[u8]) -> Result<(String, PublicKey)> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Error::config(format!(
+                "platform key id `{}` must be a certificate serial (hex) or `PUB_KEY_ID_` followed by digits",
+                id.escape_default()
+            )));
+        }
+        let (key, cert_serial) = PublicKey::parse(pem)
+            .map_err(|reason| Error::config(format!("platform key `{id}`: {reason}")))?;
+        let id = match cert_serial {
+            Some(serial) => {
+                let canonical = id.to_ascii_uppercase();
+                if canonical.trim_start_matches('0') != serial.trim_start_matches('0') {
+                    return Err(Error::config(format!(
+                        "platform key `{id}`: the certificate's serial is {serial}; the id of a \
+                         certificate must be its serial"
+                    )));
+                }
+                canonical
+            }
+            None => id.to_owned(),
+        };
+        if self.platform.contains(&id) {
+            return Err(Error::config(format!(
+                "platform key `{id}` is configured twice"
+            )));
+        }
+        Ok((id, key))
+    }
+
+    /// Verifies responses with a custom [`Verifier`] instead of the platform keys.
+    pub fn verifier(mut self, verifier: impl Verifier) -> Self {
+        self.verifier = Some(Arc::new(verifier));
+        self
+    }
+
+    /// Sends `Wechatpay-Serial` (the preferred platform key id) on every request, as the Go,
+    /// Java and Python SDKs do. Off by default, as in wechatpay-php.
+    pub fn send_wechatpay_serial(mut self, on: bool) -> Self {
+        self.send_wechatpay_serial = on;
+        self
+    }
+
+    /// The platform key id to send as `Wechatpay-Serial` (and, later, to encrypt with). Default:
+    /// the first `PUB_KEY_ID_...` configured, else the first platform key.
+    pub fn preferred_platform_key(mut self, id: impl Into<String>) -> Self {
+        self.preferred = Some(id.into());
+        self
+    }
+
+    /// The base URI requests are relative to. Default [`DEFAULT_BASE_URI`]. It may carry a path
+    /// prefix (a trailing `/` is added when missing); it must be `http` or `https`, with a host
+    /// and without credentials, query or fragment.
+    pub fn base_uri(mut self, base_uri: impl Into<String>) -> Self {
+        self.base_uri = Some(base_uri.into());
+        self
+    }
+
+    /// Timeout of a whole request (connect, send, receive). Default 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// Timeout of establishing a connection. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.http.connect_timeout = timeout;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<Client> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mchid = required(self.mchid, "mchid", "the merchant id")?;
+        if !mchid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::config(format!(
+                "mchid `{}` must be ASCII letters and digits",
+                mchid.escape_default()
+            )));
+        }
+        let serial = required(self.serial, "serial", "the merchant API certificate serial")?;
+        if !serial.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::config(format!(
+                "serial `{}` must be the hex serial of the merchant API certificate",
+                serial.escape_default()
+            )));
+        }
+        let signer = self.signer.ok_or_else(|| {
+            Error::config(
+                "the merchant private key is missing: call .private_key(pem), \
+                 .private_key_file(path) or .signer(..)",
+            )
+        })?;
+        if let Some(id) = self
+            .platform_ids
+            .iter()
+            .find(|id| id.eq_ignore_ascii_case(&serial))
+        {
+            return Err(Error::config(format!(
+                "platform key `{id}` is the merchant API certificate serial: platform keys are \
+                 WeChat Pay's certificates or public keys, not the merchant's"
+            )));
+        }
+        let verifier: Arc<dyn Verifier> = match self.verifier {
+            Some(v) => v,
+            None if self.platform_ids.is_empty() => {
+                return Err(Error::config(
+                    "no platform key: add the WeChat Pay public key or platform certificate with \
+                     .platform_key(id, pem) (or set a custom .verifier(..))",
+                ));
+            }
+            None => Arc::new(self.platform),
+        };
+        let wechatpay_serial = if self.send_wechatpay_serial {
+            let id = match self.preferred {
+                Some(id) if self.platform_ids.contains(&id) => id,
+                Some(id) => {
+                    return Err(Error::config(format!(
+                        "preferred platform key `{id}` is not among the configured platform keys"
+                    )));
+                }
+                None => self
+                    .platform_ids
+                    .iter()
+                    .find(|id| id.starts_with("PUB_KEY_ID_"))
+                    .or(self.platform_ids.first())
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::config(
+                            "send_wechatpay_serial needs a platform key id: add one with \
+                             .platform_key(id, pem)",
+                        )
+                    })?,
+            };
+            Some(HeaderValue::from_str(&id).map_err(|_| {
+                Error::config(format!(
+                    "platform key id `{id}` is not a valid header value"
+                ))
+            })?)
+        } else {
+            None
+        };
+        let base = BaseUri::parse(self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI))
+            .map_err(|reason| Error::config(format!("base_uri: {reason}")))?;
+        let transport = Transport::new(self.http)?;
+        let shared = Shared {
+            mchid,
+            serial,
+            signer,
+            verifier,
+            base,
+            wechatpay_serial,
+            user_agent: HeaderValue::from_static(crate::USER_AGENT),
+            transport,
+        };
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                shared: Arc::new(shared),
+                children: FrozenMap::new(),
+            }),
+        })
+    }
+}
+
+fn required(value: Option<String>, name: &str, what: &str) -> Result<String> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v),
+        Some(_) => Err(Error::config(format!("{name} is empty: it must be {what}"))),
+        None => Err(Error::config(format!(
+            "{name} is missing: call .{name}(..) with {what}"
+        ))),
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("mchid", &self.mchid)
+            .field("serial", &self.serial)
+            .field("has_signer", &self.signer.is_some())
+            .field("platform_keys", &self.platform_ids)
+            .field("base_uri", &self.base_uri)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,401 @@
+//! One error type for everything the client can report.
+//!
+//! [`Error::kind`] says which stage failed; the accessors give the details of that stage:
+//! [`Error::api`] for a WeChat Pay error answer, [`Error::verification`] (and
+//! [`Error::response`]) for a response whose signature did not check out, [`Error::template`]
+//! for a URI template problem.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::StatusCode;
+
+use crate::response::Response;
+use crate::template::TemplateError;
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Which stage of a call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The client or the request options are not usable: a missing or malformed setting, an
+    /// option of the wrong type, a blocking call made inside an async runtime.
+    Config,
+    /// The URI template did not parse, or a path variable has no value.
+    Template,
+    /// The request did not complete: DNS, connect, TLS, timeout, a broken connection.
+    Transport,
+    /// WeChat Pay answered with a non-2xx status; see [`Error::api`].
+    Api,
+    /// A 2xx response failed verification; see [`Error::verification`]. The response is kept
+    /// in [`Error::response`]: the business call may have succeeded.
+    Verification,
+    /// A cryptographic operation failed (for example the signer could not sign).
+    Crypto,
+    /// A response body could not be decoded as the caller asked (JSON type, UTF-8 text).
+    Decode,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Config => "configuration error",
+            ErrorKind::Template => "URI template error",
+            ErrorKind::Transport => "transport error",
+            ErrorKind::Api => "WeChat Pay API error",
+            ErrorKind::Verification => "response verification failed",
+            ErrorKind::Crypto => "cryptographic error",
+            ErrorKind::Decode => "decode error",
+        })
+    }
+}
+
+/// The error of every fallible operation in this crate.
+///
+/// ```
+/// use wechatpay::{Client, ErrorKind};
+///
+/// let err = Client::builder().build().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Config);
+/// assert!(err.to_string().contains("mchid"));
+/// ```
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    detail: Detail,
+    source: Option<BoxError>,
+}
+
+enum Detail {
+    None,
+    Template(TemplateError),
+    Api(ApiError, Response),
+    Verification(VerificationFailure, Response),
+    Decode { path: Option<String> },
+}
+
+impl Error {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                detail: Detail::None,
+                source: None,
+            }),
+        }
+    }
+
+    fn with_source(mut self, source: impl Into<BoxError>) -> Error {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    pub(crate) fn crypto(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Crypto, message)
+    }
+
+    pub(crate) fn crypto_from(message: impl Into<String>, source: impl Into<BoxError>) -> Error {
+        Error::new(ErrorKind::Crypto, message).with_source(source)
+    }
+
+    pub(crate) fn transport(message: impl Into<String>, source: impl Into<BoxError>) -> Error {
+        Error::new(ErrorKind::Transport, message).with_source(source)
+    }
+
+    pub(crate) fn from_template(err: TemplateError) -> Error {
+        let mut e = Error::new(ErrorKind::Template, err.to_string());
+        e.inner.detail = Detail::Template(err);
+        e
+    }
+
+    /// A template-stage problem that is not a [`TemplateError`] (a dot segment, a fragment, a
+    /// target URL normalisation would change).
+    pub(crate) fn template_other(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Template, message)
+    }
+
+    pub(crate) fn from_api(api: ApiError, response: Response) -> Error {
+        let mut e = Error::new(ErrorKind::Api, api.to_string());
+        e.inner.detail = Detail::Api(api, response);
+        e
+    }
+
+    pub(crate) fn from_verification(failure: VerificationFailure, response: Response) -> Error {
+        let mut e = Error::new(ErrorKind::Verification, failure.to_string());
+        e.inner.detail = Detail::Verification(failure, response);
+        e
+    }
+
+    pub(crate) fn decode(
+        message: impl Into<String>,
+        path: Option<String>,
+        source: impl Into<BoxError>,
+    ) -> Error {
+        let mut e = Error::new(ErrorKind::Decode, message).with_source(source);
+        e.inner.detail = Detail::Decode { path };
+        e
+    }
+
+    /// Which stage failed.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The WeChat Pay error answer, when [`kind`](Error::kind) is [`ErrorKind::Api`].
+    pub fn api(&self) -> Option<&ApiError> {
+        match &self.inner.detail {
+            Detail::Api(api, _) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// Which verification check failed, when [`kind`](Error::kind) is
+    /// [`ErrorKind::Verification`].
+    pub fn verification(&self) -> Option<&VerificationFailure> {
+        match &self.inner.detail {
+            Detail::Verification(failure, _) => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// The response that came with the error: the unverified response of a
+    /// [`Verification`](ErrorKind::Verification) error or the error answer of an
+    /// [`Api`](ErrorKind::Api) error. Treat an unverified body as untrusted.
+    pub fn response(&self) -> Option<&Response> {
+        match &self.inner.detail {
+            Detail::Api(_, r) | Detail::Verification(_, r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The template problem, when [`kind`](Error::kind) is [`ErrorKind::Template`].
+    pub fn template(&self) -> Option<&TemplateError> {
+        match &self.inner.detail {
+            Detail::Template(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// For a JSON [`Decode`](ErrorKind::Decode) error, the path in the document where decoding
+    /// failed, such as `data[0].serial_no` (`.` for the root).
+    pub fn json_path(&self) -> Option<&str> {
+        match &self.inner.detail {
+            Detail::Decode { path } => path.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the response that came with the error, if any.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.response().map(Response::status)
+    }
+
+    /// True when a [`Transport`](ErrorKind::Transport) error was a timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.find_source::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+    }
+
+    /// True when a [`Transport`](ErrorKind::Transport) error happened while connecting, so the
+    /// request provably did not reach the server.
+    pub fn is_connect(&self) -> bool {
+        self.find_source::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_connect)
+    }
+
+    fn find_source<T: StdError + 'static>(&self) -> Option<&T> {
+        let mut cur: Option<&(dyn StdError + 'static)> =
+            self.inner.source.as_deref().map(|s| s as _);
+        while let Some(err) = cur {
+            if let Some(t) = err.downcast_ref::<T>() {
+                return Some(t);
+            }
+            cur = err.source();
+        }
+        None
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.inner.kind, self.inner.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        match &self.inner.detail {
+            Detail::None => {}
+            Detail::Template(t) => {
+                d.field("template", t);
+            }
+            Detail::Api(api, _) => {
+                d.field("api", api);
+            }
+            Detail::Verification(v, r) => {
+                d.field("verification", v).field("status", &r.status());
+            }
+            Detail::Decode { path } => {
+                d.field("json_path", path);
+            }
+        }
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.inner.detail {
+            Detail::Template(t) => Some(t),
+            _ => self.inner.source.as_deref().map(|s| s as _),
+        }
+    }
+}
+
+/// A non-2xx answer from WeChat Pay.
+///
+/// WeChat Pay describes errors with a JSON body `{"code": "...", "message": "...", "detail": ...}`
+/// and a `Request-ID` header to quote to its support.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) detail: Option<serde_json::Value>,
+    pub(crate) request_id: Option<String>,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// WeChat Pay's error code, such as `PARAM_ERROR` or `SIGN_ERROR`.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// WeChat Pay's human-readable message.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The `detail` object of the error body, when present.
+    pub fn detail(&self) -> Option<&serde_json::Value> {
+        self.detail.as_ref()
+    }
+
+    /// The `Request-ID` response header.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status.as_u16())?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (Request-ID {id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The check a response failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerificationFailure {
+    /// A required header is absent.
+    MissingHeader(&'static str),
+    /// A header is present but unusable (not ASCII, timestamp not an integer, signature not
+    /// base64).
+    InvalidHeader {
+        /// The header.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// `Wechatpay-Timestamp` is more than the allowed window in the past.
+    StaleTimestamp {
+        /// The response's timestamp (Unix seconds).
+        timestamp: i64,
+        /// The local clock (Unix seconds).
+        now: i64,
+    },
+    /// `Wechatpay-Timestamp` is more than the allowed window in the future.
+    FutureTimestamp {
+        /// The response's timestamp (Unix seconds).
+        timestamp: i64,
+        /// The local clock (Unix seconds).
+        now: i64,
+    },
+    /// `Wechatpay-Serial` names no configured platform certificate or public key.
+    UnknownSerial(String),
+    /// The signature does not verify with the key `Wechatpay-Serial` names.
+    BadSignature {
+        /// The key that was tried.
+        serial: String,
+    },
+    /// The body's SHA-1 differs from `Wechatpay-Statement-Sha1` (overseas statements).
+    DigestMismatch,
+}
+
+impl fmt::Display for VerificationFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerificationFailure::MissingHeader(name) => write!(f, "header `{name}` is missing"),
+            VerificationFailure::InvalidHeader { name, reason } => {
+                write!(f, "header `{name}` is invalid: {reason}")
+            }
+            VerificationFailure::StaleTimestamp { timestamp, now } => write!(
+                f,
+                "`Wechatpay-Timestamp` {timestamp} is {}s in the past (allowed: 300s)",
+                now - timestamp
+            ),
+            VerificationFailure::FutureTimestamp { timestamp, now } => write!(
+                f,
+                "`Wechatpay-Timestamp` {timestamp} is {}s in the future (allowed: 300s)",
+                timestamp - now
+            ),
+            VerificationFailure::UnknownSerial(serial) => write!(
+                f,
+                "`Wechatpay-Serial` {serial} names no configured platform certificate or public key"
+            ),
+            VerificationFailure::BadSignature { serial } => write!(
+                f,
+                "`Wechatpay-Signature` does not verify with platform key {serial}"
+            ),
+            VerificationFailure::DigestMismatch => {
+                f.write_str("the body's SHA-1 does not match the `Wechatpay-Statement-Sha1` header")
+            }
+        }
+    }
+}
+
+impl StdError for VerificationFailure {}

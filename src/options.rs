@@ -1,0 +1,489 @@
+//! [`Options`]: the per-request settings and template variables.
+
+use std::fmt::{self, Display};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Everything but RFC 3986 unreserved characters is percent-encoded in query keys and values.
+const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Headers the client owns: the signature and the framing.
+const MANAGED_HEADERS: [&str; 4] = [
+    "authorization",
+    "content-length",
+    "host",
+    "transfer-encoding",
+];
+
+/// The keys of a JSON options object that are settings rather than (only) template variables.
+pub const RESERVED_KEYS: [&str; 6] = ["base_uri", "json", "query", "headers", "body", "timeout"];
+
+/// The per-request options: template variables, body, query, headers, base URI, timeout.
+///
+/// Two ways to build them, with the same result:
+///
+/// - PHP style, from a `serde_json::Value` object. Every key is a template variable; the
+///   reserved keys also configure the request: `base_uri` (string), `json` (any JSON: the body),
+///   `body` (string: a raw body), `query` (object, or a pre-encoded string), `headers` (object of
+///   strings), `timeout` (seconds, a number).
+/// - Rust style, with the builder methods.
+///
+/// A reserved key of the wrong type is reported as a [`Config`](crate::ErrorKind::Config) error
+/// naming the key when the request is made; nothing is sent.
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay::Options;
+///
+/// let php_style: Options = json!({
+///     "complaint_id": "200201820200101080076610000",
+///     "json": { "complainted_mchid": "1900012181", "response_content": "已与用户沟通解决" },
+/// })
+/// .into();
+///
+/// let rust_style = Options::new()
+///     .var("complaint_id", "200201820200101080076610000")
+///     .json(&json!({ "complainted_mchid": "1900012181", "response_content": "已与用户沟通解决" }));
+/// # let _ = (php_style, rust_style);
+/// ```
+#[derive(Clone, Default)]
+pub struct Options {
+    pub(crate) vars: Map<String, Value>,
+    pub(crate) base_uri: Option<String>,
+    pub(crate) body: Body,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) timeout: Option<Duration>,
+    /// The first problem found while building; reported when the request is made.
+    pub(crate) problem: Option<String>,
+}
+
+#[derive(Clone, Default)]
+pub(crate) enum Body {
+    #[default]
+    None,
+    /// Serialise `vars["json"]` when the request is made.
+    JsonVar,
+    /// Already serialised JSON.
+    Json(Bytes),
+    /// Raw bytes, sent as they are.
+    Raw(Bytes),
+}
+
+impl Options {
+    /// Empty options: no variables, no body.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    fn fail(&mut self, problem: impl FnOnce() -> String) {
+        if self.problem.is_none() {
+            self.problem = Some(problem());
+        }
+    }
+
+    /// Sets a template variable (a string, number, boolean, array or object).
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<Value>) -> Options {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// Serialises `body` as the JSON request body.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Options {
+        if !matches!(self.body, Body::None) {
+            self.fail(|| "options `json` and `body` are mutually exclusive".to_owned());
+        }
+        match serde_json::to_vec(body) {
+            Ok(bytes) => self.body = Body::Json(bytes.into()),
+            Err(e) => self.fail(|| format!("option `json` cannot be serialised: {e}")),
+        }
+        self
+    }
+
+    /// A raw request body, sent byte for byte (with `Content-Type: application/json` unless a
+    /// header says otherwise).
+    pub fn body(mut self, body: impl Into<Bytes>) -> Options {
+        if !matches!(self.body, Body::None) {
+            self.fail(|| "options `json` and `body` are mutually exclusive".to_owned());
+        }
+        self.body = Body::Raw(body.into());
+        self
+    }
+
+    /// Appends `key=value` to the query, both percent-encoded (all but `A-Za-z0-9-._~`).
+    pub fn query(mut self, key: &str, value: impl Display) -> Options {
+        let value = value.to_string();
+        push_pair(self.query.get_or_insert_with(String::new), key, &value);
+        self
+    }
+
+    /// Appends an already encoded query string (without `?`), used exactly as given.
+    pub fn raw_query(mut self, query: &str) -> Options {
+        match check_raw_query(query) {
+            Ok(()) => {
+                let q = self.query.get_or_insert_with(String::new);
+                if !q.is_empty() && !query.is_empty() {
+                    q.push('&');
+                }
+                q.push_str(query);
+            }
+            Err(p) => self.fail(|| p),
+        }
+        self
+    }
+
+    /// Adds a request header. `Authorization`, `Host`, `Content-Length` and
+    /// `Transfer-Encoding` belong to the client and are refused.
+    pub fn header(mut self, name: &str, value: &str) -> Options {
+        match parse_header(name, value) {
+            Ok(pair) => self.headers.push(pair),
+            Err(p) => self.fail(|| p),
+        }
+        self
+    }
+
+    /// Sends this request to another base URI (for example `https://apihk.mch.weixin.qq.com/`).
+    pub fn base_uri(mut self, base_uri: impl Into<String>) -> Options {
+        self.base_uri = Some(base_uri.into());
+        self
+    }
+
+    /// A timeout for this request (the whole exchange).
+    pub fn timeout(mut self, timeout: Duration) -> Options {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The template variables.
+    pub fn vars(&self) -> &Map<String, Value> {
+        &self.vars
+    }
+
+    fn from_map(vars: Map<String, Value>) -> Options {
+        let mut o = Options::default();
+        if let Some(v) = vars.get("base_uri").filter(|v| !v.is_null()) {
+            match v {
+                Value::String(s) => o.base_uri = Some(s.clone()),
+                other => o.fail(|| wrong_type("base_uri", "a string", other)),
+            }
+        }
+        let has_json = vars.get("json").is_some_and(|v| !v.is_null());
+        if has_json {
+            o.body = Body::JsonVar;
+        }
+        if let Some(v) = vars.get("body").filter(|v| !v.is_null()) {
+            match v {
+                _ if has_json => {
+                    o.fail(|| "options `json` and `body` are mutually exclusive".to_owned())
+                }
+                Value::String(s) => o.body = Body::Raw(Bytes::copy_from_slice(s.as_bytes())),
+                other => o.fail(|| wrong_type("body", "a string", other)),
+            }
+        }
+        if let Some(v) = vars.get("query").filter(|v| !v.is_null()) {
+            match v {
+                Value::Object(pairs) => match encode_query(pairs) {
+                    Ok(q) => o.query = Some(q),
+                    Err(p) => o.fail(|| p),
+                },
+                Value::String(s) => o = o.raw_query(s),
+                other => o.fail(|| wrong_type("query", "an object or a string", other)),
+            }
+        }
+        if let Some(v) = vars.get("headers").filter(|v| !v.is_null()) {
+            match v {
+                Value::Object(headers) => {
+                    for (name, value) in headers {
+                        match value {
+                            Value::String(s) => match parse_header(name, s) {
+                                Ok(pair) => o.headers.push(pair),
+                                Err(p) => o.fail(|| p),
+                            },
+                            other => {
+                                o.fail(|| wrong_type(&format!("headers.{name}"), "a string", other))
+                            }
+                        }
+                    }
+                }
+                other => o.fail(|| wrong_type("headers", "an object of strings", other)),
+            }
+        }
+        if let Some(v) = vars.get("timeout").filter(|v| !v.is_null()) {
+            match v.as_f64().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+                Some(d) if !d.is_zero() => o.timeout = Some(d),
+                _ => o.fail(|| wrong_type("timeout", "a positive number of seconds", v)),
+            }
+        }
+        o.vars = vars;
+        o
+    }
+}
+
+impl From<Value> for Options {
+    /// PHP-style options; see [`Options`]. `null` means no options.
+    fn from(value: Value) -> Options {
+        match value {
+            Value::Object(map) => Options::from_map(map),
+            Value::Null => Options::default(),
+            other => {
+                let mut o = Options::default();
+                o.fail(|| format!("options must be a JSON object, found {}", describe(&other)));
+                o
+            }
+        }
+    }
+}
+
+impl From<&Value> for Options {
+    fn from(value: &Value) -> Options {
+        Options::from(value.clone())
+    }
+}
+
+impl From<Map<String, Value>> for Options {
+    fn from(map: Map<String, Value>) -> Options {
+        Options::from_map(map)
+    }
+}
+
+impl From<()> for Options {
+    /// No options.
+    fn from((): ()) -> Options {
+        Options::default()
+    }
+}
+
+impl fmt::Debug for Options {
+    /// Names the variables and settings without printing values, which may be personal data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = match &self.body {
+            Body::None => "none".to_owned(),
+            Body::JsonVar => "json".to_owned(),
+            Body::Json(b) => format!("json ({} bytes)", b.len()),
+            Body::Raw(b) => format!("raw ({} bytes)", b.len()),
+        };
+        f.debug_struct("Options")
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("base_uri", &self.base_uri)
+            .field("body", &body)
+            .field("query", &self.query.as_ref().map(|q| q.len()))
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("timeout", &self.timeout)
+            .field("problem", &self.problem)
+            .finish()
+    }
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn wrong_type(key: &str, expected: &str, found: &Value) -> String {
+    format!(
+        "option `{key}` must be {expected}, found {}",
+        describe(found)
+    )
+}
+
+fn push_pair(q: &mut String, key: &str, value: &str) {
+    if !q.is_empty() {
+        q.push('&');
+    }
+    q.extend(utf8_percent_encode(key, QUERY_COMPONENT));
+    q.push('=');
+    q.extend(utf8_percent_encode(value, QUERY_COMPONENT));
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Encodes a query object: scalars as `k=v`, arrays as repeated `k=v1&k=v2`, nulls skipped.
+fn encode_query(pairs: &Map<String, Value>) -> Result<String, String> {
+    let mut q = String::new();
+    for (key, value) in pairs {
+        match value {
+            Value::Null => {}
+            Value::Array(items) => {
+                for item in items {
+                    let s = scalar(item).ok_or_else(|| {
+                        wrong_type(
+                            &format!("query.{key}[]"),
+                            "a string, number or boolean",
+                            item,
+                        )
+                    })?;
+                    push_pair(&mut q, key, &s);
+                }
+            }
+            other => {
+                let s = scalar(other).ok_or_else(|| {
+                    wrong_type(
+                        &format!("query.{key}"),
+                        "a string, number, boolean or array of them",
+                        other,
+                    )
+                })?;
+                push_pair(&mut q, key, &s);
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// A pre-encoded query must already be in its wire form: visible ASCII without `#`.
+fn check_raw_query(query: &str) -> Result<(), String> {
+    match query
+        .bytes()
+        .position(|b| !(0x21..0x7f).contains(&b) || b == b'#')
+    {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "option `query` is a pre-encoded string, but byte {i} must be percent-encoded first"
+        )),
+    }
+}
+
+fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let header = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("option `headers`: `{name}` is not a valid header name"))?;
+    if MANAGED_HEADERS.contains(&header.as_str()) {
+        return Err(format!(
+            "option `headers`: `{name}` is set by the client and cannot be overridden"
+        ));
+    }
+    let value = HeaderValue::from_str(value)
+        .map_err(|_| format!("option `headers`: the value of `{name}` must be visible ASCII"))?;
+    Ok((header, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn query_objects_encode_everything_but_unreserved() {
+        let o = Options::from(
+            json!({ "query": { "a b": "x/y?z", "n": 10, "t": true, "list": [1, "é"], "skip": null } }),
+        );
+        assert_eq!(o.problem, None);
+        assert_eq!(
+            o.query.as_deref(),
+            Some("a%20b=x%2Fy%3Fz&n=10&t=true&list=1&list=%C3%A9")
+        );
+    }
+
+    #[test]
+    fn typed_query_appends() {
+        let o = Options::new()
+            .query("limit", 10)
+            .raw_query("offset=0")
+            .query("k", "a&b");
+        assert_eq!(o.query.as_deref(), Some("limit=10&offset=0&k=a%26b"));
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let cases = [
+            (
+                json!({ "base_uri": 1 }),
+                "option `base_uri` must be a string, found a number",
+            ),
+            (
+                json!({ "body": {} }),
+                "option `body` must be a string, found an object",
+            ),
+            (
+                json!({ "query": 5 }),
+                "option `query` must be an object or a string, found a number",
+            ),
+            (
+                json!({ "query": { "k": {} } }),
+                "option `query.k` must be a string, number, boolean or array of them, found an object",
+            ),
+            (
+                json!({ "headers": [] }),
+                "option `headers` must be an object of strings, found an array",
+            ),
+            (
+                json!({ "headers": { "X-A": 1 } }),
+                "option `headers.X-A` must be a string, found a number",
+            ),
+            (
+                json!({ "timeout": "5" }),
+                "option `timeout` must be a positive number of seconds, found a string",
+            ),
+            (
+                json!({ "timeout": -1 }),
+                "option `timeout` must be a positive number of seconds, found a number",
+            ),
+            (
+                json!({ "json": {}, "body": "{}" }),
+                "options `json` and `body` are mutually exclusive",
+            ),
+            (
+                json!({ "headers": { "Authorization": "x" } }),
+                "option `headers`: `Authorization` is set by the client and cannot be overridden",
+            ),
+            (
+                json!({ "headers": { "bad name": "x" } }),
+                "option `headers`: `bad name` is not a valid header name",
+            ),
+            (
+                json!({ "query": "a=b c" }),
+                "option `query` is a pre-encoded string, but byte 3 must be percent-encoded first",
+            ),
+            (
+                json!([1, 2]),
+                "options must be a JSON object, found an array",
+            ),
+            (json!("v3"), "options must be a JSON object, found a string"),
+        ];
+        for (value, expected) in cases {
+            let o = Options::from(value.clone());
+            assert_eq!(o.problem.as_deref(), Some(expected), "for {value}");
+        }
+    }
+
+    #[test]
+    fn every_key_stays_a_variable() {
+        let o = Options::from(json!({ "complaint_id": "1", "json": { "a": 1 }, "timeout": 1.5 }));
+        assert_eq!(o.problem, None);
+        assert_eq!(o.vars.len(), 3);
+        assert!(matches!(o.body, Body::JsonVar));
+        assert_eq!(o.timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn debug_hides_values() {
+        let o = Options::from(json!({ "name": "张三", "json": { "id_card": "1101" } }));
+        let s = format!("{o:?}");
+        assert!(!s.contains("张三") && !s.contains("1101"), "{s}");
+        assert!(s.contains("\"name\""));
+    }
+}

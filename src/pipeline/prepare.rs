@@ -1,0 +1,170 @@
+//! Template + options -> the exact URL, headers and body to sign and send.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method};
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::Prepared;
+use crate::base_uri::BaseUri;
+use crate::client::Shared;
+use crate::error::{Error, Result};
+use crate::options::{Body, Options};
+use crate::template::UriTemplate;
+
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// Builds the request for `template` expanded over `options`.
+pub(crate) fn prepare(
+    shared: &Shared,
+    template: &UriTemplate,
+    method: Method,
+    options: Options,
+) -> Result<Prepared> {
+    let Options {
+        vars,
+        base_uri,
+        body,
+        query,
+        headers: extra_headers,
+        timeout,
+        problem,
+    } = options;
+    if let Some(problem) = problem {
+        return Err(Error::config(problem));
+    }
+
+    let expanded = template
+        .expand_strict(&vars)
+        .map_err(Error::from_template)?;
+    let relative = expanded.trim_start_matches('/');
+    if relative
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case("v2/"))
+    {
+        return Err(Error::config(format!(
+            "`{relative}` is an APIv2 path; APIv2 (XML) is not supported yet"
+        )));
+    }
+    if relative.contains('#') {
+        return Err(Error::template_other(format!(
+            "`{}` expands to `{relative}`, which has a fragment (`#`); fragments are never sent",
+            template.as_str()
+        )));
+    }
+    let (path, template_query) = match relative.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (relative, None),
+    };
+    if let Some(segment) = path.split('/').find(|s| is_dot_segment(s)) {
+        let culprit = dot_variable(template, &vars)
+            .map(|name| format!("template variable `{name}`"))
+            .unwrap_or_else(|| "the template".to_owned());
+        return Err(Error::template_other(format!(
+            "{culprit} makes the path segment `{segment}`, which URL normalisation would remove \
+             (changing the path): `.` and `..` cannot be path values"
+        )));
+    }
+
+    let base = match &base_uri {
+        Some(b) => Cow::Owned(
+            BaseUri::parse(b)
+                .map_err(|reason| Error::config(format!("option `base_uri`: {reason}")))?,
+        ),
+        None => Cow::Borrowed(&shared.base),
+    };
+    let query = match (template_query, query.as_deref()) {
+        (Some(t), Some(o)) if !t.is_empty() && !o.is_empty() => {
+            Some(Cow::Owned(format!("{t}&{o}")))
+        }
+        (Some(t), Some("")) | (Some(t), None) => Some(Cow::Borrowed(t)),
+        (_, Some(o)) => Some(Cow::Borrowed(o)),
+        (None, None) => None,
+    };
+
+    let mut text = String::with_capacity(base.as_str().len() + relative.len() + 64);
+    text.push_str(base.as_str());
+    text.push_str(path);
+    if let Some(q) = &query {
+        text.push('?');
+        text.push_str(q);
+    }
+    let url = Url::parse(&text)
+        .map_err(|e| Error::template_other(format!("`{text}` is not a valid URL: {e}")))?;
+    let sent_path = &url.path()[base.path().len().min(url.path().len())..];
+    if !url.path().starts_with(base.path()) || sent_path != path || url.query() != query.as_deref()
+    {
+        return Err(Error::template_other(format!(
+            "the request target `{}{path}{}` would be sent as `{}{}`: URL normalisation \
+             would change what was signed",
+            base.path(),
+            query
+                .as_deref()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default(),
+            url.path(),
+            url.query().map(|q| format!("?{q}")).unwrap_or_default(),
+        )));
+    }
+
+    let body = match body {
+        Body::None => Bytes::new(),
+        Body::Json(bytes) | Body::Raw(bytes) => bytes,
+        Body::JsonVar => serde_json::to_vec(&vars["json"])
+            .map(Bytes::from)
+            .map_err(|e| Error::config(format!("option `json` cannot be serialised: {e}")))?,
+    };
+
+    let mut headers = HeaderMap::with_capacity(6 + extra_headers.len());
+    headers.insert(ACCEPT, APPLICATION_JSON);
+    headers.insert(USER_AGENT, shared.user_agent.clone());
+    if !body.is_empty() {
+        headers.insert(CONTENT_TYPE, APPLICATION_JSON);
+    }
+    if let Some(serial) = &shared.wechatpay_serial {
+        headers.insert("wechatpay-serial", serial.clone());
+    }
+    for (name, value) in extra_headers {
+        headers.insert(name, value);
+    }
+
+    Ok(Prepared {
+        method,
+        api_path: format!("/{path}"),
+        url,
+        headers,
+        body,
+        timeout,
+    })
+}
+
+/// `.` and `..`, in any of the spellings URL parsers resolve (`%2e`, `.%2E`, ...).
+fn is_dot_segment(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    matches!(
+        lower.as_str(),
+        "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+    )
+}
+
+/// The path variable whose value makes a dot segment, to name it in the error.
+fn dot_variable<'t>(template: &'t UriTemplate, vars: &Map<String, Value>) -> Option<&'t str> {
+    let has_dot = |v: &Value| match v {
+        Value::String(s) => s.split('/').any(is_dot_segment),
+        Value::Array(items) => items
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| s.split('/').any(is_dot_segment))),
+        Value::Object(map) => map
+            .values()
+            .any(|i| i.as_str().is_some_and(|s| s.split('/').any(is_dot_segment))),
+        _ => false,
+    };
+    template
+        .variables()
+        .filter(|(_, op)| !matches!(op, Some('?' | '&')))
+        .find(|(name, _)| vars.get(*name).is_some_and(has_dot))
+        .map(|(name, _)| name)
+}

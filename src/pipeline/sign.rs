@@ -1,0 +1,40 @@
+//! Adds the APIv3 `Authorization` header.
+
+use http::HeaderValue;
+use http::header::AUTHORIZATION;
+use url::Position;
+
+use super::Prepared;
+use crate::client::Shared;
+use crate::crypto::{base64_encode, nonce};
+use crate::error::{Error, Result};
+use crate::signature::{Authorization, request_message};
+use crate::verifier::unix_now;
+
+/// Signs `METHOD\nTARGET\nTIMESTAMP\nNONCE\nBODY\n` over the exact target and body that will be
+/// sent, and sets `Authorization`.
+pub(crate) async fn authorize(shared: &Shared, prepared: &mut Prepared) -> Result<()> {
+    let target = &prepared.url[Position::BeforePath..Position::AfterQuery];
+    let timestamp = unix_now();
+    let nonce = nonce()?;
+    let message = request_message(
+        prepared.method.as_str(),
+        target,
+        timestamp,
+        &nonce,
+        &prepared.body,
+    );
+    let signature = base64_encode(&shared.signer.sign(&message).await?);
+    let value = Authorization {
+        mchid: &shared.mchid,
+        serial_no: &shared.serial,
+        timestamp,
+        nonce_str: &nonce,
+        signature: &signature,
+    }
+    .to_string();
+    let value = HeaderValue::try_from(value)
+        .map_err(|_| Error::crypto("the signer returned bytes that do not fit in a header"))?;
+    prepared.headers.insert(AUTHORIZATION, value);
+    Ok(())
+}

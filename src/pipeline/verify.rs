@@ -1,0 +1,142 @@
+//! Turns a raw response into a verified [`Response`] or an error.
+
+use openssl::hash::{MessageDigest, hash};
+
+use crate::error::{ApiError, Error, Result, VerificationFailure};
+use crate::response::Response;
+use crate::verifier::Verifier;
+
+/// Downloads WeChat Pay does not sign (their integrity comes from a hash in a signed response).
+const UNSIGNED: [&str; 5] = [
+    "/v3/billdownload/file",
+    "/v3/new-tax-control-fapiao/download",
+    "/v3/transferdownload/elecvoucherfile",
+    "/v3/transferdownload/signfile",
+    "/v3/statements",
+];
+/// `<prefix><media id>` is an unsigned image download; `<prefix>upload` is signed.
+const UNSIGNED_IMAGES: [&str; 2] = [
+    "/v3/merchant-service/images/",
+    "/v3/global/merchant-service/images/",
+];
+/// The overseas statements: the signature covers `{"sha1":"<Wechatpay-Statement-Sha1>"}`.
+const STATEMENT_SHA1: &str = "/v3/global/statements";
+const STATEMENT_SHA1_HEADER: &str = "Wechatpay-Statement-Sha1";
+
+#[derive(Debug, PartialEq, Eq)]
+enum Rule {
+    Body,
+    Unsigned,
+    StatementSha1,
+}
+
+fn rule(api_path: &str) -> Rule {
+    if UNSIGNED.contains(&api_path) {
+        return Rule::Unsigned;
+    }
+    for prefix in UNSIGNED_IMAGES {
+        if let Some(id) = api_path.strip_prefix(prefix) {
+            if !id.is_empty() && !id.contains('/') && id != "upload" {
+                return Rule::Unsigned;
+            }
+        }
+    }
+    if api_path == STATEMENT_SHA1 {
+        Rule::StatementSha1
+    } else {
+        Rule::Body
+    }
+}
+
+/// Non-2xx -> [`Api`](crate::ErrorKind::Api) error; 2xx -> verified by the endpoint's rule.
+pub(crate) fn finish(
+    verifier: &dyn Verifier,
+    api_path: &str,
+    mut response: Response,
+) -> Result<Response> {
+    if !response.status().is_success() {
+        return Err(Error::from_api(api_error(&response), response));
+    }
+    let outcome = match rule(api_path) {
+        Rule::Unsigned => return Ok(response),
+        Rule::Body => verifier.verify(response.headers(), response.bytes()),
+        Rule::StatementSha1 => verify_statement(verifier, &response),
+    };
+    match outcome {
+        Ok(()) => {
+            response.mark_verified();
+            Ok(response)
+        }
+        Err(failure) => Err(Error::from_verification(failure, response)),
+    }
+}
+
+fn verify_statement(
+    verifier: &dyn Verifier,
+    response: &Response,
+) -> Result<(), VerificationFailure> {
+    let sha1 = response
+        .headers()
+        .get(STATEMENT_SHA1_HEADER)
+        .ok_or(VerificationFailure::MissingHeader(STATEMENT_SHA1_HEADER))?
+        .to_str()
+        .map_err(|_| VerificationFailure::InvalidHeader {
+            name: STATEMENT_SHA1_HEADER,
+            reason: "not visible ASCII",
+        })?;
+    let digest = hash(MessageDigest::sha1(), response.bytes()).map_err(|_| {
+        VerificationFailure::InvalidHeader {
+            name: STATEMENT_SHA1_HEADER,
+            reason: "SHA-1 unavailable",
+        }
+    })?;
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    if !hex.eq_ignore_ascii_case(sha1) {
+        return Err(VerificationFailure::DigestMismatch);
+    }
+    let payload = format!(r#"{{"sha1":"{sha1}"}}"#);
+    verifier.verify(response.headers(), payload.as_bytes())
+}
+
+fn api_error(response: &Response) -> ApiError {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        code: Option<String>,
+        message: Option<String>,
+        detail: Option<serde_json::Value>,
+    }
+    let body: Option<Body> = serde_json::from_slice(response.bytes()).ok();
+    let (code, message, detail) = match body {
+        Some(b) => (b.code, b.message, b.detail),
+        None => (None, None, None),
+    };
+    ApiError {
+        status: response.status(),
+        code,
+        message,
+        detail,
+        request_id: response.request_id().map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_follow_the_protocol_list() {
+        assert_eq!(rule("/v3/billdownload/file"), Rule::Unsigned);
+        assert_eq!(rule("/v3/statements"), Rule::Unsigned);
+        assert_eq!(rule("/v3/merchant-service/images/abc%3D"), Rule::Unsigned);
+        assert_eq!(
+            rule("/v3/global/merchant-service/images/abc"),
+            Rule::Unsigned
+        );
+        assert_eq!(rule("/v3/merchant-service/images/upload"), Rule::Body);
+        assert_eq!(rule("/v3/merchant-service/images/"), Rule::Body);
+        assert_eq!(rule("/v3/merchant-service/images/a/b"), Rule::Body);
+        assert_eq!(rule("/v3/global/statements"), Rule::StatementSha1);
+        assert_eq!(rule("/v3/billdownload/file/x"), Rule::Body);
+        assert_eq!(rule("/v3/pay/transactions/native"), Rule::Body);
+    }
+}

@@ -1,0 +1,117 @@
+//! [`Response`]: a fully buffered, already verified answer.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// A WeChat Pay response, fully read and (for 2xx answers of signed endpoints) verified before
+/// you see it.
+///
+/// `Debug` shows the status, the headers and the body length, never the body.
+#[derive(Clone)]
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    signature_verified: bool,
+}
+
+impl Response {
+    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: Bytes) -> Response {
+        Response {
+            status,
+            headers,
+            body,
+            signature_verified: false,
+        }
+    }
+
+    pub(crate) fn mark_verified(&mut self) {
+        self.signature_verified = true;
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The `Request-ID` header WeChat Pay sets on every answer.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers.get("Request-ID").and_then(|v| v.to_str().ok())
+    }
+
+    /// True when the body's signature was checked. False only for the downloads WeChat Pay does
+    /// not sign (bill files, statements, complaint images, ...), whose integrity the caller
+    /// checks another way (a hash in the preceding signed response).
+    pub fn signature_verified(&self) -> bool {
+        self.signature_verified
+    }
+
+    /// The raw body.
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as UTF-8 text; a [`Decode`](crate::ErrorKind::Decode) error if it is not.
+    pub fn text(&self) -> Result<&str> {
+        std::str::from_utf8(&self.body).map_err(|e| {
+            Error::decode(
+                format!("response body is not UTF-8 (at byte {})", e.valid_up_to()),
+                None,
+                e,
+            )
+        })
+    }
+
+    /// Decodes the JSON body into `T`. On failure the [`Decode`](crate::ErrorKind::Decode) error
+    /// names the path that failed ([`Error::json_path`]), such as `data[0].serial_no`.
+    ///
+    /// ```no_run
+    /// # fn run(client: wechatpay::Client) -> wechatpay::Result<()> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Order { trade_state: String }
+    ///
+    /// let order: Order = client
+    ///     .chain("v3/pay/transactions/out-trade-no/{out_trade_no}")
+    ///     .get(serde_json::json!({ "out_trade_no": "1217752501201407033233368018", "query": { "mchid": "1230000109" } }))?
+    ///     .json()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        let mut de = serde_json::Deserializer::from_slice(&self.body);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Error::decode(
+                format!("response JSON at `{path}`: {inner}"),
+                Some(path),
+                inner,
+            )
+        })
+    }
+
+    /// Splits into status, headers and body.
+    pub fn into_parts(self) -> (StatusCode, HeaderMap, Bytes) {
+        (self.status, self.headers, self.body)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .field("signature_verified", &self.signature_verified)
+            .finish()
+    }
+}

@@ -1,0 +1,161 @@
+//! The only I/O: send a prepared, signed request and read the whole answer.
+//!
+//! Both the async and the blocking verbs run the same async pipeline. The async verbs run it on
+//! the caller's runtime with one `reqwest::Client`; the blocking verbs drive it to completion
+//! on the calling thread with a private current-thread runtime and a second `reqwest::Client`.
+//! Two HTTP clients, because a pooled connection's task lives on the runtime that opened it:
+//! a connection opened by a blocking call would otherwise stall an async caller.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::pipeline::Prepared;
+use crate::response::Response;
+
+/// Connection settings shared by both HTTP clients.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HttpSettings {
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HttpSettings {
+    fn client(self) -> Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            // A redirect would be followed with the old signature; WeChat Pay never redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::transport("cannot create the HTTP client", e))
+    }
+}
+
+pub(crate) struct Transport {
+    settings: HttpSettings,
+    async_http: reqwest::Client,
+    blocking: OnceLock<Result<Blocking, String>>,
+}
+
+struct Blocking {
+    runtime: Option<tokio::runtime::Runtime>,
+    http: reqwest::Client,
+}
+
+impl Drop for Blocking {
+    fn drop(&mut self) {
+        // A runtime dropped inside an async context would panic; this never blocks.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(settings: HttpSettings) -> Result<Transport> {
+        Ok(Transport {
+            settings,
+            async_http: settings.client()?,
+            blocking: OnceLock::new(),
+        })
+    }
+
+    /// The HTTP client of the async verbs.
+    pub(crate) fn async_http(&self) -> &reqwest::Client {
+        &self.async_http
+    }
+
+    /// Runs `call` (given the blocking HTTP client) to completion on this thread.
+    ///
+    /// Refused on a thread that carries a Tokio runtime context (an async task, a `block_on`,
+    /// or a `spawn_blocking` thread: Tokio cannot tell those apart for us, and blocking an
+    /// executor thread can deadlock it).
+    pub(crate) fn block_on<'a, F>(
+        &'a self,
+        verb: &str,
+        call: impl FnOnce(&'a reqwest::Client) -> F,
+    ) -> Result<Response>
+    where
+        F: Future<Output = Result<Response>>,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::config(format!(
+                "`{verb}` is blocking and was called on a thread that belongs to a Tokio runtime, \
+                 where it could stall or deadlock the executor: use `{verb}_async(..).await` \
+                 instead, or make the blocking call from a plain thread (std::thread::spawn)"
+            )));
+        }
+        let blocking = self
+            .blocking
+            .get_or_init(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the blocking client's runtime: {e}"))?;
+                let http = self.settings.client().map_err(|e| e.to_string())?;
+                Ok(Blocking {
+                    runtime: Some(runtime),
+                    http,
+                })
+            })
+            .as_ref()
+            .map_err(|message| Error::transport(message.clone(), message.clone()))?;
+        match &blocking.runtime {
+            Some(rt) => rt.block_on(call(&blocking.http)),
+            None => Err(Error::transport(
+                "the blocking runtime is shut down",
+                "runtime gone",
+            )),
+        }
+    }
+}
+
+/// Sends `prepared` and reads the whole response.
+pub(crate) async fn send(http: &reqwest::Client, prepared: Prepared) -> Result<Response> {
+    let Prepared {
+        method,
+        url,
+        headers,
+        body,
+        timeout,
+        ..
+    } = prepared;
+    let mut request = reqwest::Request::new(method, url);
+    *request.headers_mut() = headers;
+    if !body.is_empty() {
+        *request.body_mut() = Some(body.into());
+    }
+    if timeout.is_some() {
+        *request.timeout_mut() = timeout;
+    }
+    let response = http.execute(request).await.map_err(transport_error)?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(transport_error)?;
+    Ok(Response::new(status, headers, body))
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    let what = if e.is_timeout() {
+        "the request timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "the request failed"
+    };
+    // reqwest's Display names the URL; ours never carries secrets (only template values).
+    Error::transport(format!("{what}: {e}"), e)
+}

@@ -1,0 +1,75 @@
+//! The HTTP verbs of an [`Endpoint`]: blocking and async forms over one pipeline.
+
+use std::future::Future;
+
+use http::Method;
+
+use crate::endpoint::Endpoint;
+use crate::error::Result;
+use crate::options::Options;
+use crate::pipeline::{self, Prepared};
+use crate::response::Response;
+
+macro_rules! verbs {
+    ($( $method:ident: $blocking:ident, $nonblocking:ident; )*) => {$(
+        #[doc = concat!("`", stringify!($method), "` this endpoint and wait for the verified response.")]
+        ///
+        /// Blocking, like wechatpay-php's synchronous verbs: call it from ordinary (non-async)
+        /// code. On a thread that belongs to a Tokio runtime it returns a
+        /// [`Config`](crate::ErrorKind::Config) error instead of blocking the executor; use the
+        /// `_async` form there.
+        pub fn $blocking(&self, options: impl Into<Options>) -> Result<Response> {
+            self.request(Method::$method, options)
+        }
+
+        #[doc = concat!("`", stringify!($method), "` this endpoint; the future resolves to the verified response.")]
+        ///
+        /// The future is `Send + 'static` (it can be spawned) and needs a Tokio runtime. Options
+        /// are read and the template is expanded before this returns; nothing is sent until the
+        /// future is polled.
+        pub fn $nonblocking(
+            &self,
+            options: impl Into<Options>,
+        ) -> impl Future<Output = Result<Response>> + Send + 'static {
+            self.request_async(Method::$method, options)
+        }
+    )*};
+}
+
+impl Endpoint {
+    verbs! {
+        GET: get, get_async;
+        POST: post, post_async;
+        PUT: put, put_async;
+        PATCH: patch, patch_async;
+        DELETE: delete, delete_async;
+    }
+
+    /// Any method, blocking. See [`post`](Endpoint::post).
+    pub fn request(&self, method: Method, options: impl Into<Options>) -> Result<Response> {
+        let prepared = self.prepare(method, options.into())?;
+        let verb = prepared.method.as_str().to_ascii_lowercase();
+        let shared = self.shared();
+        shared
+            .transport
+            .block_on(&verb, |http| pipeline::execute(shared, http, prepared))
+    }
+
+    /// Any method, async. See [`post_async`](Endpoint::post_async).
+    pub fn request_async(
+        &self,
+        method: Method,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        let prepared = self.prepare(method, options.into());
+        let shared = self.shared().clone();
+        async move {
+            let prepared = prepared?;
+            pipeline::execute(&shared, shared.transport.async_http(), prepared).await
+        }
+    }
+
+    fn prepare(&self, method: Method, options: Options) -> Result<Prepared> {
+        pipeline::prepare(self.shared(), self.parsed()?, method, options)
+    }
+}

@@ -1,0 +1,21 @@
+//! Test support for the `wechatpay` crate: key material and an in-process
+//! HTTP server on 127.0.0.1 that plays WeChat Pay APIv3. The server verifies
+//! every request's signature with its own code (openssl, not the crate under
+//! test) and signs its replies with the platform keys.
+#![allow(dead_code)]
+
+mod client;
+mod keys;
+mod server;
+
+// Test binaries use only part of these re-exports.
+#[allow(unused_imports)]
+pub use client::{builder, client};
+#[allow(unused_imports)]
+pub use keys::{MCHID, PUB_KEY_ID, TestKeys, keys, now_unix, random_alnum, random_hex_upper};
+#[allow(unused_imports)]
+pub use server::{
+    AUTH_SCHEME, AuthInfo, BAD_SIGNATURE, Fault, MAX_CLOCK_SKEW_SECS, Recorded, Reply, Signer,
+    TestServer, UNKNOWN_SERIAL, request_message, response_message, rsa_sha256_sign,
+    rsa_sha256_verify, verify_request,
+};
