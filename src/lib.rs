@@ -74,6 +74,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_BASE_URI};
 pub use endpoint::{Endpoint, normalize};
 pub use error::{ApiError, Error, ErrorKind, Result, VerificationFailure};
 pub use options::{Options, RESERVED_KEYS};
+pub use pipeline::PreparedRequest;
 pub use response::Response;
 
 pub use http::{Method, StatusCode};

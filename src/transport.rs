@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::pipeline::Prepared;
+use crate::pipeline::PreparedRequest;
 use crate::response::Response;
 
 /// Connection settings shared by both HTTP clients.
@@ -122,8 +122,8 @@ impl Transport {
 }
 
 /// Sends `prepared` and reads the whole response.
-pub(crate) async fn send(http: &reqwest::Client, prepared: Prepared) -> Result<Response> {
-    let Prepared {
+pub(crate) async fn send(http: &reqwest::Client, prepared: PreparedRequest) -> Result<Response> {
+    let PreparedRequest {
         method,
         url,
         headers,

@@ -7,7 +7,7 @@ use http::Method;
 use crate::endpoint::Endpoint;
 use crate::error::Result;
 use crate::options::Options;
-use crate::pipeline::{self, Prepared};
+use crate::pipeline::{self, PreparedRequest};
 use crate::response::Response;
 
 macro_rules! verbs {
@@ -47,7 +47,7 @@ impl Endpoint {
 
     /// Any method, blocking. See [`post`](Endpoint::post).
     pub fn request(&self, method: Method, options: impl Into<Options>) -> Result<Response> {
-        let prepared = self.prepare(method, options.into())?;
+        let prepared = self.prepare(method, options)?;
         let verb = prepared.method.as_str().to_ascii_lowercase();
         let shared = self.shared();
         shared
@@ -61,7 +61,7 @@ impl Endpoint {
         method: Method,
         options: impl Into<Options>,
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
-        let prepared = self.prepare(method, options.into());
+        let prepared = self.prepare(method, options);
         let shared = self.shared().clone();
         async move {
             let prepared = prepared?;
@@ -69,7 +69,9 @@ impl Endpoint {
         }
     }
 
-    fn prepare(&self, method: Method, options: Options) -> Result<Prepared> {
-        pipeline::prepare(self.shared(), self.parsed()?, method, options)
+    /// Builds the request a call would send (URL, headers, body), without signing or sending
+    /// it. The same checks apply as for a real call. See [`PreparedRequest`].
+    pub fn prepare(&self, method: Method, options: impl Into<Options>) -> Result<PreparedRequest> {
+        pipeline::prepare(self.shared(), self.parsed()?, method, options.into())
     }
 }

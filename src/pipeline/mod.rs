@@ -10,17 +10,35 @@ mod verify;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use url::Url;
+use url::{Position, Url};
 
 use crate::client::Shared;
 use crate::error::Result;
 use crate::response::Response;
+use crate::signature::request_message;
 
 pub(crate) use prepare::prepare;
 
-/// A request ready to be signed and sent.
+/// A request exactly as it will be sent, before the `Authorization` header is added.
+///
+/// [`Endpoint::prepare`](crate::Endpoint::prepare) returns one without sending anything: use
+/// it to see what a call would send.
+///
+/// ```
+/// # let client = wechatpay::Client::offline_for_docs();
+/// use serde_json::json;
+///
+/// let prepared = client["v3/pay/transactions/id/{transaction_id}"]
+///     .prepare(wechatpay::Method::GET, json!({ "transaction_id": "4200000001", "query": { "mchid": "1230000109" } }))
+///     .unwrap();
+/// assert_eq!(prepared.target(), "/v3/pay/transactions/id/4200000001?mchid=1230000109");
+/// assert_eq!(
+///     prepared.signing_message(1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242"),
+///     b"GET\n/v3/pay/transactions/id/4200000001?mchid=1230000109\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n"
+/// );
+/// ```
 #[derive(Debug)]
-pub(crate) struct Prepared {
+pub struct PreparedRequest {
     pub(crate) method: Method,
     /// The full URL; its path and query are exactly the signed request target.
     pub(crate) url: Url,
@@ -31,11 +49,49 @@ pub(crate) struct Prepared {
     pub(crate) timeout: Option<std::time::Duration>,
 }
 
+impl PreparedRequest {
+    /// The HTTP method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The full URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The request target: path and `?query` exactly as sent and signed.
+    pub fn target(&self) -> &str {
+        &self.url[Position::BeforePath..Position::AfterQuery]
+    }
+
+    /// The headers (all but `Authorization`, which signing adds).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body bytes exactly as sent and signed.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The message a signature with this timestamp and nonce covers.
+    pub fn signing_message(&self, timestamp: i64, nonce: &str) -> Vec<u8> {
+        request_message(
+            self.method.as_str(),
+            self.target(),
+            timestamp,
+            nonce,
+            &self.body,
+        )
+    }
+}
+
 /// Signs, sends and verifies.
 pub(crate) async fn execute(
     shared: &Shared,
     http: &reqwest::Client,
-    mut prepared: Prepared,
+    mut prepared: PreparedRequest,
 ) -> Result<Response> {
     sign::authorize(shared, &mut prepared).await?;
     let api_path = std::mem::take(&mut prepared.api_path);

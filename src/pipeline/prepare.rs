@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::Prepared;
+use super::PreparedRequest;
 use crate::base_uri::BaseUri;
 use crate::client::Shared;
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ pub(crate) fn prepare(
     template: &UriTemplate,
     method: Method,
     options: Options,
-) -> Result<Prepared> {
+) -> Result<PreparedRequest> {
     let Options {
         vars,
         base_uri,
@@ -131,7 +131,7 @@ pub(crate) fn prepare(
         headers.insert(name, value);
     }
 
-    Ok(Prepared {
+    Ok(PreparedRequest {
         method,
         api_path: format!("/{path}"),
         url,

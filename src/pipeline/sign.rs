@@ -2,28 +2,20 @@
 
 use http::HeaderValue;
 use http::header::AUTHORIZATION;
-use url::Position;
 
-use super::Prepared;
+use super::PreparedRequest;
 use crate::client::Shared;
 use crate::crypto::{base64_encode, nonce};
 use crate::error::{Error, Result};
-use crate::signature::{Authorization, request_message};
+use crate::signature::Authorization;
 use crate::verifier::unix_now;
 
 /// Signs `METHOD\nTARGET\nTIMESTAMP\nNONCE\nBODY\n` over the exact target and body that will be
 /// sent, and sets `Authorization`.
-pub(crate) async fn authorize(shared: &Shared, prepared: &mut Prepared) -> Result<()> {
-    let target = &prepared.url[Position::BeforePath..Position::AfterQuery];
+pub(crate) async fn authorize(shared: &Shared, prepared: &mut PreparedRequest) -> Result<()> {
     let timestamp = unix_now();
     let nonce = nonce()?;
-    let message = request_message(
-        prepared.method.as_str(),
-        target,
-        timestamp,
-        &nonce,
-        &prepared.body,
-    );
+    let message = prepared.signing_message(timestamp, &nonce);
     let signature = base64_encode(&shared.signer.sign(&message).await?);
     let value = Authorization {
         mchid: &shared.mchid,
