@@ -20,14 +20,20 @@ fn a_4xx_carries_code_message_detail_and_request_id() {
         .header("Request-ID", "08F78BB5AF0610D302F8D8A0E0A2D2DE4C0A")
     });
     let client = support::client(&server);
-    let err = client.chain("v3/pay/transactions/native").post(json!({ "json": { "amount": { "total": -1 } } })).unwrap_err();
+    let err = client
+        .chain("v3/pay/transactions/native")
+        .post(json!({ "json": { "amount": { "total": -1 } } }))
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Api);
     let api = err.api().unwrap();
     assert_eq!(api.status(), StatusCode::BAD_REQUEST);
     assert_eq!(api.code(), Some("PARAM_ERROR"));
     assert_eq!(api.message(), Some("参数错误"));
     assert_eq!(api.detail().unwrap()["field"], "/amount/total");
-    assert_eq!(api.request_id(), Some("08F78BB5AF0610D302F8D8A0E0A2D2DE4C0A"));
+    assert_eq!(
+        api.request_id(),
+        Some("08F78BB5AF0610D302F8D8A0E0A2D2DE4C0A")
+    );
     assert_eq!(
         err.to_string(),
         "WeChat Pay API error: HTTP 400 PARAM_ERROR: 参数错误 (Request-ID 08F78BB5AF0610D302F8D8A0E0A2D2DE4C0A)"
@@ -38,16 +44,26 @@ fn a_4xx_carries_code_message_detail_and_request_id() {
 
 #[tokio::test]
 async fn a_5xx_without_json_is_still_an_api_error() {
-    let server = TestServer::start(|_| Reply::bytes(502, "text/html", b"<html>Bad Gateway</html>".to_vec()).signer(Signer::Unsigned));
+    let server = TestServer::start(|_| {
+        Reply::bytes(502, "text/html", b"<html>Bad Gateway</html>".to_vec())
+            .signer(Signer::Unsigned)
+    });
     let client = support::client(&server);
-    let err = client.chain("v3/certificates").get_async(()).await.unwrap_err();
+    let err = client
+        .chain("v3/certificates")
+        .get_async(())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Api);
     let api = err.api().unwrap();
     assert_eq!(api.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(api.code(), None);
     assert_eq!(api.message(), None);
     assert_eq!(api.request_id().map(str::len), Some(32));
-    assert_eq!(err.response().unwrap().text().unwrap(), "<html>Bad Gateway</html>");
+    assert_eq!(
+        err.response().unwrap().text().unwrap(),
+        "<html>Bad Gateway</html>"
+    );
 }
 
 #[test]
@@ -59,22 +75,35 @@ fn the_servers_sign_error_reaches_the_caller() {
             Box::pin(async move { self.0.sign_sha256(message) })
         }
     }
-    let other = openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap();
+    let other = openssl::rsa::Rsa::generate(2048)
+        .unwrap()
+        .private_key_to_pem()
+        .unwrap();
     let server = TestServer::start(|_| Reply::no_content());
     let client = support::builder(&server)
-        .signer(WrongKey(wechatpay::crypto::PrivateKey::from_pem(other).unwrap()))
+        .signer(WrongKey(
+            wechatpay::crypto::PrivateKey::from_pem(other).unwrap(),
+        ))
         .build()
         .unwrap();
     let err = client.chain("v3/x").get(()).unwrap_err();
     assert_eq!(err.api().unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(err.api().unwrap().code(), Some("SIGN_ERROR"));
-    assert_eq!(err.api().unwrap().message(), Some("signature verification failed"));
-    assert_eq!(server.last().auth.as_ref().unwrap_err(), "signature verification failed");
+    assert_eq!(
+        err.api().unwrap().message(),
+        Some("signature verification failed")
+    );
+    assert_eq!(
+        server.last().auth.as_ref().unwrap_err(),
+        "signature verification failed"
+    );
 }
 
 #[test]
 fn redirects_are_not_followed() {
-    let redirecting = TestServer::start(|_| Reply::bytes(302, "", Vec::new()).header("Location", "http://127.0.0.1:9/x"));
+    let redirecting = TestServer::start(|_| {
+        Reply::bytes(302, "", Vec::new()).header("Location", "http://127.0.0.1:9/x")
+    });
     let client = support::client(&redirecting);
     let err = client.chain("v3/x").get(()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Api);
@@ -85,11 +114,18 @@ fn redirects_are_not_followed() {
 #[test]
 fn a_refused_connection_is_a_transport_error() {
     let server = TestServer::start(|_| Reply::no_content());
-    let client = support::builder(&server).base_uri("http://127.0.0.1:9/").build().unwrap();
+    let client = support::builder(&server)
+        .base_uri("http://127.0.0.1:9/")
+        .build()
+        .unwrap();
     let err = client.chain("v3/x").get(()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport);
     assert!(err.is_connect(), "{err:?}");
-    assert!(err.to_string().starts_with("transport error: cannot connect"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("transport error: cannot connect"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -98,13 +134,26 @@ fn a_slow_answer_times_out() {
         std::thread::sleep(std::time::Duration::from_millis(800));
         Reply::no_content()
     });
-    let client = support::builder(&server).timeout(std::time::Duration::from_millis(200)).build().unwrap();
+    let client = support::builder(&server)
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
     let err = client.chain("v3/x").get(()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport);
     assert!(err.is_timeout(), "{err:?}");
     // The per-request option overrides the client's timeout.
     let patient = support::client(&server);
-    let err = patient.chain("v3/x").get(json!({ "timeout": 0.2 })).unwrap_err();
+    let err = patient
+        .chain("v3/x")
+        .get(json!({ "timeout": 0.2 }))
+        .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
-    assert_eq!(patient.chain("v3/x").get(json!({ "timeout": 5 })).unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        patient
+            .chain("v3/x")
+            .get(json!({ "timeout": 5 }))
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
 }

@@ -21,13 +21,22 @@ fn config_error(builder: ClientBuilder) -> String {
     let text = err.to_string();
     let k = keys();
     // No line of any key ever appears in an error.
-    for pem in [&k.merchant_key_pkcs8_pem, &k.merchant_key_pkcs1_pem, &k.pubkey_spki_pem] {
+    for pem in [
+        &k.merchant_key_pkcs8_pem,
+        &k.merchant_key_pkcs1_pem,
+        &k.pubkey_spki_pem,
+    ] {
         for line in pem.lines().filter(|l| !l.starts_with("-----")) {
             assert!(!text.contains(line), "error quotes key material: {text}");
-            assert!(!format!("{err:?}").contains(line), "Debug quotes key material");
+            assert!(
+                !format!("{err:?}").contains(line),
+                "Debug quotes key material"
+            );
         }
     }
-    text.strip_prefix("configuration error: ").unwrap_or(&text).to_owned()
+    text.strip_prefix("configuration error: ")
+        .unwrap_or(&text)
+        .to_owned()
 }
 
 #[test]
@@ -35,7 +44,10 @@ fn a_complete_configuration_builds() {
     let client = complete().build().unwrap();
     assert_eq!(client.mchid(), MCHID);
     let debug = format!("{client:?}");
-    assert!(debug.contains(MCHID) && !debug.contains("PRIVATE"), "{debug}");
+    assert!(
+        debug.contains(MCHID) && !debug.contains("PRIVATE"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -45,7 +57,10 @@ fn missing_settings_are_named() {
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs8_pem)
         .platform_key(&k.pubkey_id, &k.pubkey_spki_pem);
-    assert_eq!(config_error(no_mchid), "mchid is missing: call .mchid(..) with the merchant id");
+    assert_eq!(
+        config_error(no_mchid),
+        "mchid is missing: call .mchid(..) with the merchant id"
+    );
 
     let no_serial = Client::builder()
         .mchid(MCHID)
@@ -65,11 +80,22 @@ fn missing_settings_are_named() {
         "the merchant private key is missing: call .private_key(pem), .private_key_file(path) or .signer(..)"
     );
 
-    let no_platform = Client::builder().mchid(MCHID).serial(&k.merchant_serial).private_key(&k.merchant_key_pkcs8_pem);
-    assert!(config_error(no_platform).starts_with("no platform key: add the WeChat Pay public key"));
+    let no_platform = Client::builder()
+        .mchid(MCHID)
+        .serial(&k.merchant_serial)
+        .private_key(&k.merchant_key_pkcs8_pem);
+    assert!(
+        config_error(no_platform).starts_with("no platform key: add the WeChat Pay public key")
+    );
 
-    assert_eq!(config_error(complete().mchid("")), "mchid is empty: it must be the merchant id");
-    assert_eq!(config_error(complete().mchid("19000\"1")), "mchid `19000\\\"1` must be ASCII letters and digits");
+    assert_eq!(
+        config_error(complete().mchid("")),
+        "mchid is empty: it must be the merchant id"
+    );
+    assert_eq!(
+        config_error(complete().mchid("19000\"1")),
+        "mchid `19000\\\"1` must be ASCII letters and digits"
+    );
     assert_eq!(
         config_error(complete().serial("AB CD")),
         "serial `AB CD` must be the hex serial of the merchant API certificate"
@@ -105,14 +131,23 @@ fn private_keys_that_do_not_parse_say_what_was_expected() {
         .unwrap()
         .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_256_cbc(), b"secret")
         .unwrap();
-    assert!(config_error(complete().private_key(encrypted)).contains("found a passphrase-protected key"));
+    assert!(
+        config_error(complete().private_key(encrypted))
+            .contains("found a passphrase-protected key")
+    );
 
     let ec = openssl::ec::EcKey::generate(
         &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
     )
     .unwrap();
-    let ec_pem = openssl::pkey::PKey::from_ec_key(ec).unwrap().private_key_to_pem_pkcs8().unwrap();
-    assert!(config_error(complete().private_key(ec_pem)).starts_with("private key: expected an RSA key, found"));
+    let ec_pem = openssl::pkey::PKey::from_ec_key(ec)
+        .unwrap()
+        .private_key_to_pem_pkcs8()
+        .unwrap();
+    assert!(
+        config_error(complete().private_key(ec_pem))
+            .starts_with("private key: expected an RSA key, found")
+    );
 }
 
 #[test]
@@ -133,12 +168,30 @@ fn key_files_are_read_and_missing_files_named() {
 
     let missing = dir.join("nope.pem");
     let text = config_error(complete().private_key_file(&missing));
-    assert!(text.starts_with(&format!("private key file `{}` cannot be read: ", missing.display())), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "private key file `{}` cannot be read: ",
+            missing.display()
+        )),
+        "{text}"
+    );
     let text = config_error(complete().platform_key_file("PUB_KEY_ID_1", &missing));
-    assert!(text.starts_with(&format!("platform key `PUB_KEY_ID_1`: file `{}` cannot be read", missing.display())), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "platform key `PUB_KEY_ID_1`: file `{}` cannot be read",
+            missing.display()
+        )),
+        "{text}"
+    );
     std::fs::write(&key_path, "not a key").unwrap();
     let text = config_error(complete().private_key_file(&key_path));
-    assert!(text.starts_with(&format!("private key file `{}`: expected a PKCS#1", key_path.display())), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "private key file `{}`: expected a PKCS#1",
+            key_path.display()
+        )),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -153,17 +206,25 @@ fn platform_keys_that_do_not_parse_or_do_not_match_are_named() {
     // A private key handed over as a platform key is refused without being quoted.
     assert_eq!(
         config_error(complete().platform_key("PUB_KEY_ID_2", &k.merchant_key_pkcs8_pem)),
-        format!("platform key `PUB_KEY_ID_2`: {expected}, found a `-----BEGIN PRIVATE KEY-----` block")
+        format!(
+            "platform key `PUB_KEY_ID_2`: {expected}, found a `-----BEGIN PRIVATE KEY-----` block"
+        )
     );
     let cert = &k.platform_cert_pem;
     let truncated = format!("{}\n-----END CERTIFICATE-----\n", &cert[..cert.len() / 2]);
     assert_eq!(
         config_error(complete().platform_key(&k.platform_serial, truncated)),
-        format!("platform key `{}`: the CERTIFICATE PEM block is not a valid X.509 certificate", k.platform_serial)
+        format!(
+            "platform key `{}`: the CERTIFICATE PEM block is not a valid X.509 certificate",
+            k.platform_serial
+        )
     );
     assert_eq!(
         config_error(complete().platform_key("ABCDEF", &k.platform_cert_pem)),
-        format!("platform key `ABCDEF`: the certificate's serial is {}; the id of a certificate must be its serial", k.platform_serial)
+        format!(
+            "platform key `ABCDEF`: the certificate's serial is {}; the id of a certificate must be its serial",
+            k.platform_serial
+        )
     );
     assert_eq!(
         config_error(complete().platform_key(&k.pubkey_id, &k.pubkey_pkcs1_pem)),
@@ -174,14 +235,19 @@ fn platform_keys_that_do_not_parse_or_do_not_match_are_named() {
         "platform key id `PUB KEY` must be a certificate serial (hex) or `PUB_KEY_ID_` followed by digits"
     );
     // A lowercase certificate serial is accepted and keyed as WeChat Pay sends it.
-    complete().platform_key(k.platform_serial.to_lowercase(), &k.platform_cert_pem).build().unwrap();
+    complete()
+        .platform_key(k.platform_serial.to_lowercase(), &k.platform_cert_pem)
+        .build()
+        .unwrap();
 }
 
 #[test]
 fn the_merchant_serial_cannot_be_a_platform_key() {
     let k = keys();
     assert_eq!(
-        config_error(complete().platform_key(k.merchant_serial.to_lowercase(), &k.pubkey_pkcs1_pem)),
+        config_error(
+            complete().platform_key(k.merchant_serial.to_lowercase(), &k.pubkey_pkcs1_pem)
+        ),
         format!(
             "platform key `{}` is the merchant API certificate serial: platform keys are WeChat Pay's certificates or public keys, not the merchant's",
             k.merchant_serial.to_lowercase()
@@ -191,23 +257,44 @@ fn the_merchant_serial_cannot_be_a_platform_key() {
 
 #[test]
 fn unusable_base_uris_are_named() {
-    assert!(config_error(complete().base_uri("api.mch.weixin.qq.com")).starts_with("base_uri: `api.mch.weixin.qq.com` is not an absolute URI"));
-    assert_eq!(config_error(complete().base_uri("ftp://x/")), "base_uri: `ftp://x/` must use http or https, not `ftp`");
-    assert_eq!(config_error(complete().base_uri("https://x/?a=1")), "base_uri: `https://x/?a=1` must not have a query or a fragment");
-    assert_eq!(config_error(complete().base_uri("https://u:p@x/")), "base_uri: `https://u:p@x/` must not carry credentials");
+    assert!(
+        config_error(complete().base_uri("api.mch.weixin.qq.com"))
+            .starts_with("base_uri: `api.mch.weixin.qq.com` is not an absolute URI")
+    );
+    assert_eq!(
+        config_error(complete().base_uri("ftp://x/")),
+        "base_uri: `ftp://x/` must use http or https, not `ftp`"
+    );
+    assert_eq!(
+        config_error(complete().base_uri("https://x/?a=1")),
+        "base_uri: `https://x/?a=1` must not have a query or a fragment"
+    );
+    assert_eq!(
+        config_error(complete().base_uri("https://u:p@x/")),
+        "base_uri: `https://u:p@x/` must not carry credentials"
+    );
 }
 
 #[test]
 fn the_preferred_platform_key_must_exist() {
     assert_eq!(
-        config_error(complete().send_wechatpay_serial(true).preferred_platform_key("PUB_KEY_ID_9")),
+        config_error(
+            complete()
+                .send_wechatpay_serial(true)
+                .preferred_platform_key("PUB_KEY_ID_9")
+        ),
         "preferred platform key `PUB_KEY_ID_9` is not among the configured platform keys"
     );
 }
 
 #[test]
 fn the_first_problem_is_reported() {
-    let text = config_error(complete().private_key("garbage").base_uri("ftp://x/").mchid(""));
+    let text = config_error(
+        complete()
+            .private_key("garbage")
+            .base_uri("ftp://x/")
+            .mchid(""),
+    );
     assert!(text.starts_with("private key: "), "{text}");
 }
 

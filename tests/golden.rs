@@ -1,0 +1,70 @@
+//! A golden vector: a committed test-only key and a fixed request, whose signature was
+//! computed by the `openssl` command line (see tests/data/golden/README.md).
+
+use serde_json::json;
+use wechatpay::crypto::{PrivateKey, base64_encode};
+use wechatpay::signature::{Authorization, request_message};
+
+const KEY: &str = include_str!("data/golden/merchant_key.pem");
+const MESSAGE: &[u8] = include_bytes!("data/golden/message.txt");
+const TARGET: &str = "/v3/pay/transactions/native";
+const TIMESTAMP: i64 = 1554208460;
+const NONCE: &str = "593BEC0C930BF1AFEB40B4A08C8FB242";
+const BODY: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","description":"Image形象店-深圳腾大-QQ公仔","out_trade_no":"1217752501201407033233368018","notify_url":"https://www.weixin.qq.com/wxpay/pay.php","amount":{"total":100,"currency":"CNY"}}"#;
+const SIGNATURE: &str = "X2UW0L4HiLqpvTksDvMFiavj3M44CWnAg0C+vOg6uQ4+7puqvD97MMhZr829MQZo9kHAAgBDCtmILuT/cpeNejjbyskY/LQTH+1SmW/KEHgYN3vZFaAwUxkLoA1v0vyxwzHQkD5FmbHS5IhMeexZLcrYwArBCVuOs/SUiNLP1GaJZET9zQupVtOra3xRepe4kjZi1b02MtZJDYRAIrJsH5rUGt5nylxj7fLYb+3/N3+FOmrjbnUEvGXsG9W/2HMfINQT9IS9bgwd4dlm/mdCTVrJyKE6/wUZx9wOGFOmmdaCGMhrLkDbeEPyiWrrvwVuWqklLr4eZ65T8ao0obBs2g==";
+const MCHID: &str = "1230000109";
+const SERIAL: &str = "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C";
+
+#[test]
+fn the_signing_message_is_byte_exact() {
+    assert_eq!(
+        request_message("POST", TARGET, TIMESTAMP, NONCE, BODY.as_bytes()),
+        MESSAGE
+    );
+}
+
+#[test]
+fn the_signature_matches_openssl() {
+    let key = PrivateKey::from_pem(KEY).unwrap();
+    assert_eq!(base64_encode(&key.sign_sha256(MESSAGE).unwrap()), SIGNATURE);
+}
+
+#[test]
+fn the_authorization_header_is_byte_exact() {
+    let header = Authorization {
+        mchid: MCHID,
+        serial_no: SERIAL,
+        timestamp: TIMESTAMP,
+        nonce_str: NONCE,
+        signature: SIGNATURE,
+    };
+    assert_eq!(
+        header.to_string(),
+        concat!(
+            "WECHATPAY2-SHA256-RSA2048 mchid=\"1230000109\",serial_no=\"1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C\",",
+            "timestamp=\"1554208460\",nonce_str=\"593BEC0C930BF1AFEB40B4A08C8FB242\",",
+            "signature=\"X2UW0L4HiLqpvTksDvMFiavj3M44CWnAg0C+vOg6uQ4+7puqvD97MMhZr829MQZo9kHAAgBDCtmILuT/cpeNejjbyskY/LQTH+1SmW/KEHgYN3vZFaAwUxkLoA1v0vyxwzHQkD5FmbHS5IhMeexZLcrYwArBCVuOs/SUiNLP1GaJZET9zQupVtOra3xRepe4kjZi1b02MtZJDYRAIrJsH5rUGt5nylxj7fLYb+3/N3+FOmrjbnUEvGXsG9W/2HMfINQT9IS9bgwd4dlm/mdCTVrJyKE6/wUZx9wOGFOmmdaCGMhrLkDbeEPyiWrrvwVuWqklLr4eZ65T8ao0obBs2g==\""
+        )
+    );
+}
+
+#[test]
+fn the_client_prepares_the_same_bytes() {
+    let client = wechatpay::Client::offline_for_docs();
+    let prepared = client["v3"]["pay"]["transactions"]["native"]
+        .prepare(
+            wechatpay::Method::POST,
+            json!({ "json": {
+                "appid": "wxd678efh567hg6787",
+                "mchid": "1230000109",
+                "description": "Image形象店-深圳腾大-QQ公仔",
+                "out_trade_no": "1217752501201407033233368018",
+                "notify_url": "https://www.weixin.qq.com/wxpay/pay.php",
+                "amount": { "total": 100, "currency": "CNY" },
+            }}),
+        )
+        .unwrap();
+    assert_eq!(prepared.target(), TARGET);
+    assert_eq!(prepared.body(), BODY.as_bytes());
+    assert_eq!(prepared.signing_message(TIMESTAMP, NONCE), MESSAGE);
+}
