@@ -89,3 +89,8 @@ pub mod __private {
         ident.strip_prefix("r#").unwrap_or(ident)
     }
 }
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
