@@ -82,6 +82,23 @@ pub use http::{Method, StatusCode};
 /// `User-Agent` of every request: `wechatpay-rs/<version> (<os>/<arch>) rust/<rustc version>`.
 pub const USER_AGENT: &str = env!("WECHATPAY_USER_AGENT");
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn user_agent_names_sdk_platform_and_compiler() {
+        let expected_prefix = format!(
+            "wechatpay-rs/{} ({}/{}) rust/",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        );
+        let rust = super::USER_AGENT.strip_prefix(&expected_prefix).unwrap();
+        let parts: Vec<&str> = rust.split('.').collect();
+        assert_eq!(parts.len(), 3, "{rust}");
+        assert!(parts.iter().all(|p| p.parse::<u32>().is_ok()), "{rust}");
+    }
+}
+
 #[doc(hidden)]
 pub mod __private {
     /// `r#use` -> `use`, for [`chain!`](crate::chain!).

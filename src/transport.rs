@@ -139,9 +139,9 @@ pub(crate) async fn send(http: &reqwest::Client, prepared: PreparedRequest) -> R
     if timeout.is_some() {
         *request.timeout_mut() = timeout;
     }
-    let response = http.execute(request).await.map_err(transport_error)?;
+    let mut response = http.execute(request).await.map_err(transport_error)?;
     let status = response.status();
-    let headers = response.headers().clone();
+    let headers = std::mem::take(response.headers_mut());
     let body = response.bytes().await.map_err(transport_error)?;
     Ok(Response::new(status, headers, body))
 }

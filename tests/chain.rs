@@ -7,14 +7,7 @@ use wechatpay::{Client, Endpoint, chain};
 const SEED: &str = "v3/global/merchant-service/complaints/{complaint_id}/response";
 
 fn client() -> Client {
-    let k = support::keys();
-    Client::builder()
-        .mchid(support::MCHID)
-        .serial(&k.merchant_serial)
-        .private_key(&k.merchant_key_pkcs8_pem)
-        .platform_key(&k.pubkey_id, &k.pubkey_spki_pem)
-        .build()
-        .unwrap()
+    support::identity().build().unwrap()
 }
 
 #[test]

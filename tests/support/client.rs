@@ -5,9 +5,8 @@ use wechatpay::{Client, ClientBuilder};
 use super::keys::{MCHID, keys};
 use super::server::TestServer;
 
-/// A builder with the merchant identity, both platform keys (certificate and public key) and
-/// the server's base URI.
-pub fn builder(server: &TestServer) -> ClientBuilder {
+/// A builder with the merchant identity and both platform keys (certificate and public key).
+pub fn identity() -> ClientBuilder {
     let k = keys();
     Client::builder()
         .mchid(MCHID)
@@ -15,7 +14,11 @@ pub fn builder(server: &TestServer) -> ClientBuilder {
         .private_key(&k.merchant_key_pkcs8_pem)
         .platform_key(&k.platform_serial, &k.platform_cert_pem)
         .platform_key(&k.pubkey_id, &k.pubkey_spki_pem)
-        .base_uri(server.base_uri())
+}
+
+/// [`identity`] aimed at the server.
+pub fn builder(server: &TestServer) -> ClientBuilder {
+    identity().base_uri(server.base_uri())
 }
 
 /// [`builder`], built.

@@ -10,7 +10,7 @@ mod server;
 
 // Test binaries use only part of these re-exports.
 #[allow(unused_imports)]
-pub use client::{builder, client};
+pub use client::{builder, client, identity};
 #[allow(unused_imports)]
 pub use keys::{MCHID, PUB_KEY_ID, TestKeys, keys, now_unix, random_alnum, random_hex_upper};
 #[allow(unused_imports)]
