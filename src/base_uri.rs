@@ -2,16 +2,15 @@
 
 use url::Url;
 
-/// A checked base URI: `origin` (`https://host[:port]`) and `path` (starting and ending in `/`).
+/// A checked base URI: `http` or `https`, a host, a path ending in `/`, nothing else.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct BaseUri {
-    text: String,
-    origin_len: usize,
+    url: Url,
 }
 
 impl BaseUri {
     pub(crate) fn parse(input: &str) -> Result<BaseUri, String> {
-        let url =
+        let mut url =
             Url::parse(input).map_err(|e| format!("`{input}` is not an absolute URI: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!(
@@ -28,27 +27,26 @@ impl BaseUri {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(format!("`{input}` must not have a query or a fragment"));
         }
-        let origin = url.origin().ascii_serialization();
-        let mut text = String::with_capacity(origin.len() + url.path().len() + 1);
-        text.push_str(&origin);
-        text.push_str(url.path());
-        if !text.ends_with('/') {
-            text.push('/');
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
         }
-        Ok(BaseUri {
-            origin_len: origin.len(),
-            text,
-        })
+        Ok(BaseUri { url })
     }
 
     /// The whole base, ending in `/`.
     pub(crate) fn as_str(&self) -> &str {
-        &self.text
+        self.url.as_str()
     }
 
     /// The path prefix, starting and ending in `/`.
     pub(crate) fn path(&self) -> &str {
-        &self.text[self.origin_len..]
+        self.url.path()
+    }
+
+    /// The parsed URL, to derive request URLs from without parsing the host again.
+    pub(crate) fn url(&self) -> &Url {
+        &self.url
     }
 }
 

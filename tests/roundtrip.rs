@@ -375,6 +375,12 @@ fn base_uri_path_prefix_is_kept_and_signed() {
     client.chain("v3/certificates").get(()).unwrap();
     let r = server.last();
     assert_eq!(r.target, "/proxy/wechat/v3/certificates");
+    let prepared = client
+        .chain("v3/billdownload/file")
+        .prepare(wechatpay::Method::GET, ())
+        .unwrap();
+    assert_eq!(prepared.target(), "/proxy/wechat/v3/billdownload/file");
+    assert_eq!(prepared.api_path(), "/v3/billdownload/file");
     r.auth_ok();
 }
 

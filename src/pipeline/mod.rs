@@ -42,8 +42,8 @@ pub struct PreparedRequest {
     pub(crate) method: Method,
     /// The full URL; its path and query are exactly the signed request target.
     pub(crate) url: Url,
-    /// The API path (`/v3/...`, no base prefix, no query) that selects the verification rule.
-    pub(crate) api_path: String,
+    /// Where the API path (`/v3/...`, after the base URI's path prefix) starts in the URL path.
+    pub(crate) api_offset: usize,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) timeout: Option<std::time::Duration>,
@@ -63,6 +63,11 @@ impl PreparedRequest {
     /// The request target: path and `?query` exactly as sent and signed.
     pub fn target(&self) -> &str {
         &self.url[Position::BeforePath..Position::AfterQuery]
+    }
+
+    /// The API path: the URL path after the base URI's prefix, such as `/v3/certificates`.
+    pub fn api_path(&self) -> &str {
+        &self.url.path()[self.api_offset..]
     }
 
     /// The headers (all but `Authorization`, which signing adds).
@@ -94,7 +99,7 @@ pub(crate) async fn execute(
     mut prepared: PreparedRequest,
 ) -> Result<Response> {
     sign::authorize(shared, &mut prepared).await?;
-    let api_path = std::mem::take(&mut prepared.api_path);
+    let rule = verify::Rule::for_path(prepared.api_path());
     let response = crate::transport::send(http, prepared).await?;
-    verify::finish(shared.verifier.as_ref(), &api_path, response)
+    verify::finish(shared.verifier.as_ref(), rule, response)
 }

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Map, Value};
-use url::Url;
 
 use super::PreparedRequest;
 use crate::base_uri::BaseUri;
@@ -85,22 +84,16 @@ pub(crate) fn prepare(
         (None, None) => None,
     };
 
-    let mut text = String::with_capacity(base.as_str().len() + relative.len() + 64);
-    text.push_str(base.as_str());
-    text.push_str(path);
-    if let Some(q) = &query {
-        text.push('?');
-        text.push_str(q);
-    }
-    let url = Url::parse(&text)
-        .map_err(|e| Error::template_other(format!("`{text}` is not a valid URL: {e}")))?;
-    let sent_path = &url.path()[base.path().len().min(url.path().len())..];
-    if !url.path().starts_with(base.path()) || sent_path != path || url.query() != query.as_deref()
-    {
+    let mut full_path = String::with_capacity(base.path().len() + path.len());
+    full_path.push_str(base.path());
+    full_path.push_str(path);
+    let mut url = base.url().clone();
+    url.set_path(&full_path);
+    url.set_query(query.as_deref());
+    if url.path() != full_path || url.query() != query.as_deref() {
         return Err(Error::template_other(format!(
-            "the request target `{}{path}{}` would be sent as `{}{}`: URL normalisation \
+            "the request target `{full_path}{}` would be sent as `{}{}`: URL normalisation \
              would change what was signed",
-            base.path(),
             query
                 .as_deref()
                 .map(|q| format!("?{q}"))
@@ -133,7 +126,8 @@ pub(crate) fn prepare(
 
     Ok(PreparedRequest {
         method,
-        api_path: format!("/{path}"),
+        // The base path ends in `/`: the API path starts at that slash.
+        api_offset: base.path().len() - 1,
         url,
         headers,
         body,
@@ -143,11 +137,10 @@ pub(crate) fn prepare(
 
 /// `.` and `..`, in any of the spellings URL parsers resolve (`%2e`, `.%2E`, ...).
 fn is_dot_segment(segment: &str) -> bool {
-    let lower = segment.to_ascii_lowercase();
-    matches!(
-        lower.as_str(),
-        "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
-    )
+    segment.len() <= 6
+        && [".", "..", "%2e", "%2e%2e", ".%2e", "%2e."]
+            .iter()
+            .any(|dot| segment.eq_ignore_ascii_case(dot))
 }
 
 /// The path variable whose value makes a dot segment, to name it in the error.

@@ -23,41 +23,47 @@ const UNSIGNED_IMAGES: [&str; 2] = [
 const STATEMENT_SHA1: &str = "/v3/global/statements";
 const STATEMENT_SHA1_HEADER: &str = "Wechatpay-Statement-Sha1";
 
-#[derive(Debug, PartialEq, Eq)]
-enum Rule {
+/// How an endpoint's 2xx answers are verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// The signature covers the body.
     Body,
+    /// Not signed by WeChat Pay.
     Unsigned,
+    /// The signature covers `{"sha1":"..."}`, and the body must hash to it.
     StatementSha1,
 }
 
-fn rule(api_path: &str) -> Rule {
-    if UNSIGNED.contains(&api_path) {
-        return Rule::Unsigned;
-    }
-    for prefix in UNSIGNED_IMAGES {
-        if let Some(id) = api_path.strip_prefix(prefix) {
-            if !id.is_empty() && !id.contains('/') && id != "upload" {
-                return Rule::Unsigned;
+impl Rule {
+    pub(crate) fn for_path(api_path: &str) -> Rule {
+        if UNSIGNED.contains(&api_path) {
+            return Rule::Unsigned;
+        }
+        for prefix in UNSIGNED_IMAGES {
+            if let Some(id) = api_path.strip_prefix(prefix) {
+                if !id.is_empty() && !id.contains('/') && id != "upload" {
+                    return Rule::Unsigned;
+                }
             }
         }
-    }
-    if api_path == STATEMENT_SHA1 {
-        Rule::StatementSha1
-    } else {
-        Rule::Body
+        if api_path == STATEMENT_SHA1 {
+            Rule::StatementSha1
+        } else {
+            Rule::Body
+        }
     }
 }
 
 /// Non-2xx -> [`Api`](crate::ErrorKind::Api) error; 2xx -> verified by the endpoint's rule.
 pub(crate) fn finish(
     verifier: &dyn Verifier,
-    api_path: &str,
+    rule: Rule,
     mut response: Response,
 ) -> Result<Response> {
     if !response.status().is_success() {
         return Err(Error::from_api(api_error(&response), response));
     }
-    let outcome = match rule(api_path) {
+    let outcome = match rule {
         Rule::Unsigned => return Ok(response),
         Rule::Body => verifier.verify(response.headers(), response.bytes()),
         Rule::StatementSha1 => verify_statement(verifier, &response),
@@ -125,18 +131,27 @@ mod tests {
 
     #[test]
     fn rules_follow_the_protocol_list() {
-        assert_eq!(rule("/v3/billdownload/file"), Rule::Unsigned);
-        assert_eq!(rule("/v3/statements"), Rule::Unsigned);
-        assert_eq!(rule("/v3/merchant-service/images/abc%3D"), Rule::Unsigned);
+        assert_eq!(Rule::for_path("/v3/billdownload/file"), Rule::Unsigned);
+        assert_eq!(Rule::for_path("/v3/statements"), Rule::Unsigned);
         assert_eq!(
-            rule("/v3/global/merchant-service/images/abc"),
+            Rule::for_path("/v3/merchant-service/images/abc%3D"),
             Rule::Unsigned
         );
-        assert_eq!(rule("/v3/merchant-service/images/upload"), Rule::Body);
-        assert_eq!(rule("/v3/merchant-service/images/"), Rule::Body);
-        assert_eq!(rule("/v3/merchant-service/images/a/b"), Rule::Body);
-        assert_eq!(rule("/v3/global/statements"), Rule::StatementSha1);
-        assert_eq!(rule("/v3/billdownload/file/x"), Rule::Body);
-        assert_eq!(rule("/v3/pay/transactions/native"), Rule::Body);
+        assert_eq!(
+            Rule::for_path("/v3/global/merchant-service/images/abc"),
+            Rule::Unsigned
+        );
+        assert_eq!(
+            Rule::for_path("/v3/merchant-service/images/upload"),
+            Rule::Body
+        );
+        assert_eq!(Rule::for_path("/v3/merchant-service/images/"), Rule::Body);
+        assert_eq!(
+            Rule::for_path("/v3/merchant-service/images/a/b"),
+            Rule::Body
+        );
+        assert_eq!(Rule::for_path("/v3/global/statements"), Rule::StatementSha1);
+        assert_eq!(Rule::for_path("/v3/billdownload/file/x"), Rule::Body);
+        assert_eq!(Rule::for_path("/v3/pay/transactions/native"), Rule::Body);
     }
 }
