@@ -1,10 +1,11 @@
 //! The only I/O: send a prepared, signed request and read the whole answer.
 //!
 //! Both the async and the blocking verbs run the same async pipeline. The async verbs run it on
-//! the caller's runtime with one `reqwest::Client`; the blocking verbs drive it to completion
-//! on the calling thread with a private current-thread runtime and a second `reqwest::Client`.
-//! Two HTTP clients, because a pooled connection's task lives on the runtime that opened it:
-//! a connection opened by a blocking call would otherwise stall an async caller.
+//! the caller's Tokio runtime with one `reqwest::Client`. The blocking verbs run it with
+//! `block_on` on the calling thread, against a private runtime whose one worker thread keeps
+//! running between calls (it owns the pooled connections: a connection the server closes while
+//! idle is noticed and dropped, not handed to the next call), with a second `reqwest::Client`
+//! whose connections live on that runtime.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -45,17 +46,33 @@ impl HttpSettings {
 pub(crate) struct Transport {
     settings: HttpSettings,
     async_http: reqwest::Client,
-    blocking: OnceLock<Result<Blocking, String>>,
+    blocking: OnceLock<Blocking>,
 }
 
+/// The blocking verbs' runtime (one worker thread, started on first use) and HTTP client.
 struct Blocking {
     runtime: Option<tokio::runtime::Runtime>,
     http: reqwest::Client,
 }
 
+impl Blocking {
+    fn start(settings: HttpSettings) -> Result<Blocking> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("wechatpay-blocking")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::transport("cannot start the blocking client's runtime", e))?;
+        Ok(Blocking {
+            runtime: Some(runtime),
+            http: settings.client()?,
+        })
+    }
+}
+
 impl Drop for Blocking {
     fn drop(&mut self) {
-        // A runtime dropped inside an async context would panic; this never blocks.
+        // Dropping a runtime inside an async context would panic; this never blocks.
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
@@ -76,11 +93,11 @@ impl Transport {
         &self.async_http
     }
 
-    /// Runs `call` (given the blocking HTTP client) to completion on this thread.
+    /// Runs `call` (given the blocking HTTP client) to completion, blocking this thread.
     ///
     /// Refused on a thread that carries a Tokio runtime context (an async task, a `block_on`,
-    /// or a `spawn_blocking` thread: Tokio cannot tell those apart for us, and blocking an
-    /// executor thread can deadlock it).
+    /// or a `spawn_blocking` thread: Tokio offers no way to tell those apart, and blocking an
+    /// executor thread can stall or deadlock it).
     pub(crate) fn block_on<'a, F>(
         &'a self,
         verb: &str,
@@ -96,28 +113,38 @@ impl Transport {
                  instead, or make the blocking call from a plain thread (std::thread::spawn)"
             )));
         }
-        let blocking = self
-            .blocking
-            .get_or_init(|| {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| format!("cannot start the blocking client's runtime: {e}"))?;
-                let http = self.settings.client().map_err(|e| e.to_string())?;
-                Ok(Blocking {
-                    runtime: Some(runtime),
-                    http,
-                })
-            })
-            .as_ref()
-            .map_err(|message| Error::transport(message.clone(), message.clone()))?;
-        match &blocking.runtime {
-            Some(rt) => rt.block_on(call(&blocking.http)),
-            None => Err(Error::transport(
-                "the blocking runtime is shut down",
-                "runtime gone",
-            )),
-        }
+        let blocking = match self.blocking.get() {
+            Some(b) => b,
+            None => {
+                // A failed start is not remembered: the next call tries again. Two threads may
+                // race to start; the loser's runtime is shut down at once.
+                let started = Blocking::start(self.settings)?;
+                let _ = self.blocking.set(started);
+                self.blocking.get().ok_or_else(unavailable)?
+            }
+        };
+        // `runtime` is only taken out when `Blocking` is dropped.
+        let runtime = blocking.runtime.as_ref().ok_or_else(unavailable)?;
+        runtime.block_on(call(&blocking.http))
+    }
+}
+
+fn unavailable() -> Error {
+    Error::transport(
+        "the blocking client's runtime is unavailable",
+        "runtime not running",
+    )
+}
+
+/// Fails the async verbs cleanly (instead of panicking inside reqwest) when polled outside a
+/// Tokio runtime.
+pub(crate) fn require_runtime(verb: &str) -> Result<()> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::config(format!(
+            "`{verb}_async` needs a Tokio runtime (with I/O and time enabled) to run on; \
+             poll it from Tokio, or use the blocking `{verb}`"
+        ))),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::options::Options;
 use crate::pipeline::{self, PreparedRequest};
 use crate::response::Response;
+use crate::transport;
 
 macro_rules! verbs {
     ($( $method:ident: $blocking:ident, $nonblocking:ident; )*) => {$(
@@ -24,8 +25,9 @@ macro_rules! verbs {
 
         #[doc = concat!("`", stringify!($method), "` this endpoint; the future resolves to the verified response.")]
         ///
-        /// The future is `Send + 'static` (it can be spawned) and needs a Tokio runtime. Options
-        /// are read and the template is expanded before this returns; nothing is sent until the
+        /// The future is `Send + 'static` (it can be spawned) and runs on a Tokio runtime (polled
+        /// elsewhere, it resolves to a [`Config`](crate::ErrorKind::Config) error). Options are
+        /// read and the template is expanded before this returns; nothing is sent until the
         /// future is polled.
         pub fn $nonblocking(
             &self,
@@ -65,6 +67,7 @@ impl Endpoint {
         let shared = self.shared().clone();
         async move {
             let prepared = prepared?;
+            transport::require_runtime(&prepared.method.as_str().to_ascii_lowercase())?;
             pipeline::execute(&shared, shared.transport.async_http(), prepared).await
         }
     }

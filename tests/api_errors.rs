@@ -112,23 +112,6 @@ fn redirects_are_not_followed() {
 }
 
 #[test]
-fn a_refused_connection_is_a_transport_error() {
-    let server = TestServer::start(|_| Reply::no_content());
-    let client = support::builder(&server)
-        .base_uri("http://127.0.0.1:9/")
-        .build()
-        .unwrap();
-    let err = client.chain("v3/x").get(()).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Transport);
-    assert!(err.is_connect(), "{err:?}");
-    assert!(
-        err.to_string()
-            .starts_with("transport error: cannot connect"),
-        "{err}"
-    );
-}
-
-#[test]
 fn a_slow_answer_times_out() {
     let server = TestServer::start(|_| {
         std::thread::sleep(std::time::Duration::from_millis(800));
