@@ -126,6 +126,26 @@ fn private_keys_that_do_not_parse_say_what_was_expected() {
         "private key: the PKCS#1 PEM block is not a valid RSA private key"
     );
 
+    // A BEGIN line without its closing dashes: the error must not quote what follows it.
+    let malformed = keys().merchant_key_pkcs1_pem.replacen(
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "-----BEGIN RSA PRIVATE KEY",
+        1,
+    );
+    assert_eq!(
+        config_error(complete().private_key(&malformed)),
+        format!("private key: {expected}, found a malformed `-----BEGIN` line")
+    );
+    let malformed = keys().merchant_key_pkcs8_pem.replacen(
+        "-----BEGIN PRIVATE KEY-----",
+        "-----BEGIN PRIVATE KEY",
+        1,
+    );
+    assert!(
+        config_error(complete().platform_key("PUB_KEY_ID_3", &malformed))
+            .ends_with("found a malformed `-----BEGIN` line")
+    );
+
     let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
     let encrypted = openssl::pkey::PKey::from_rsa(rsa)
         .unwrap()

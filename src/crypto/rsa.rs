@@ -4,7 +4,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::x509::X509;
 
-use super::pem::{first_label, has_label};
+use super::pem::{FirstBlock, first_block, has_label};
 use crate::error::{Error, Result};
 
 const PRIVATE_FORMS: &str = "a PKCS#1 (`-----BEGIN RSA PRIVATE KEY-----`) or PKCS#8 \
@@ -14,9 +14,10 @@ const PUBLIC_FORMS: &str = "an X.509 certificate (`-----BEGIN CERTIFICATE-----`)
                             (`-----BEGIN RSA PUBLIC KEY-----`) in PEM";
 
 fn found(input: &[u8]) -> String {
-    match first_label(input) {
-        Some(label) => format!("found a `-----BEGIN {label}-----` block"),
-        None => "found no `-----BEGIN` line".to_owned(),
+    match first_block(input) {
+        FirstBlock::Label(label) => format!("found a `-----BEGIN {label}-----` block"),
+        FirstBlock::Malformed => "found a malformed `-----BEGIN` line".to_owned(),
+        FirstBlock::None => "found no `-----BEGIN` line".to_owned(),
     }
 }
 
