@@ -99,7 +99,7 @@ pub(crate) async fn execute(
     mut prepared: PreparedRequest,
 ) -> Result<Response> {
     sign::authorize(shared, &mut prepared).await?;
-    let rule = verify::Rule::for_path(prepared.api_path());
+    let rule = verify::Rule::for_request(&prepared.method, prepared.api_path());
     let response = crate::transport::send(http, prepared).await?;
     verify::finish(shared.verifier.as_ref(), rule, response)
 }

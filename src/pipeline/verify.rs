@@ -1,6 +1,8 @@
 //! Turns a raw response into a verified [`Response`] or an error.
 
+use http::Method;
 use openssl::hash::{MessageDigest, hash};
+use percent_encoding::percent_decode_str;
 
 use crate::error::{ApiError, Error, Result, VerificationFailure};
 use crate::response::Response;
@@ -35,13 +37,20 @@ pub(crate) enum Rule {
 }
 
 impl Rule {
-    pub(crate) fn for_path(api_path: &str) -> Rule {
+    /// The rule for a request. Only `GET`s of the listed paths go unverified, and an image id
+    /// that a server could read as `upload` (percent-encoded, or with `;parameters`) does not.
+    pub(crate) fn for_request(method: &Method, api_path: &str) -> Rule {
+        if method != Method::GET {
+            return Rule::Body;
+        }
         if UNSIGNED.contains(&api_path) {
             return Rule::Unsigned;
         }
         for prefix in UNSIGNED_IMAGES {
             if let Some(id) = api_path.strip_prefix(prefix) {
-                if !id.is_empty() && !id.contains('/') && id != "upload" {
+                let decoded = percent_decode_str(id).decode_utf8_lossy();
+                let plain = !decoded.is_empty() && !decoded.contains(['/', ';', '?', '#']);
+                if plain && !decoded.eq_ignore_ascii_case("upload") {
                     return Rule::Unsigned;
                 }
             }
@@ -131,27 +140,71 @@ mod tests {
 
     #[test]
     fn rules_follow_the_protocol_list() {
-        assert_eq!(Rule::for_path("/v3/billdownload/file"), Rule::Unsigned);
-        assert_eq!(Rule::for_path("/v3/statements"), Rule::Unsigned);
         assert_eq!(
-            Rule::for_path("/v3/merchant-service/images/abc%3D"),
+            Rule::for_request(&Method::GET, "/v3/billdownload/file"),
             Rule::Unsigned
         );
         assert_eq!(
-            Rule::for_path("/v3/global/merchant-service/images/abc"),
+            Rule::for_request(&Method::GET, "/v3/statements"),
             Rule::Unsigned
         );
         assert_eq!(
-            Rule::for_path("/v3/merchant-service/images/upload"),
-            Rule::Body
+            Rule::for_request(&Method::GET, "/v3/merchant-service/images/abc%3D"),
+            Rule::Unsigned
         );
-        assert_eq!(Rule::for_path("/v3/merchant-service/images/"), Rule::Body);
         assert_eq!(
-            Rule::for_path("/v3/merchant-service/images/a/b"),
+            Rule::for_request(&Method::GET, "/v3/global/merchant-service/images/abc"),
+            Rule::Unsigned
+        );
+        assert_eq!(
+            Rule::for_request(&Method::GET, "/v3/merchant-service/images/upload"),
             Rule::Body
         );
-        assert_eq!(Rule::for_path("/v3/global/statements"), Rule::StatementSha1);
-        assert_eq!(Rule::for_path("/v3/billdownload/file/x"), Rule::Body);
-        assert_eq!(Rule::for_path("/v3/pay/transactions/native"), Rule::Body);
+        assert_eq!(
+            Rule::for_request(&Method::GET, "/v3/merchant-service/images/"),
+            Rule::Body
+        );
+        assert_eq!(
+            Rule::for_request(&Method::GET, "/v3/merchant-service/images/a/b"),
+            Rule::Body
+        );
+        assert_eq!(
+            Rule::for_request(&Method::GET, "/v3/global/statements"),
+            Rule::StatementSha1
+        );
+        assert_eq!(
+            Rule::for_request(&Method::GET, "/v3/billdownload/file/x"),
+            Rule::Body
+        );
+        assert_eq!(
+            Rule::for_request(&Method::GET, "/v3/pay/transactions/native"),
+            Rule::Body
+        );
+    }
+
+    #[test]
+    fn nothing_a_server_could_read_as_a_signed_endpoint_goes_unverified() {
+        let get = |p| Rule::for_request(&Method::GET, p);
+        assert_eq!(get("/v3/merchant-service/images/%75pload"), Rule::Body);
+        assert_eq!(get("/v3/merchant-service/images/UPLOAD"), Rule::Body);
+        assert_eq!(get("/v3/merchant-service/images/upload;v=1"), Rule::Body);
+        assert_eq!(get("/v3/merchant-service/images/a%2Fb"), Rule::Body);
+        assert_eq!(get("/v3/merchant-service/images/a%3Bb"), Rule::Body);
+        for method in [
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+        ] {
+            assert_eq!(
+                Rule::for_request(&method, "/v3/billdownload/file"),
+                Rule::Body
+            );
+            assert_eq!(
+                Rule::for_request(&method, "/v3/merchant-service/images/abc"),
+                Rule::Body
+            );
+        }
     }
 }
