@@ -71,9 +71,7 @@ pub struct Options {
 pub(crate) enum Body {
     #[default]
     None,
-    /// Serialise `vars["json"]` when the request is made.
-    JsonVar,
-    /// Already serialised JSON.
+    /// Serialised JSON.
     Json(Bytes),
     /// Raw bytes, sent as they are.
     Raw(Bytes),
@@ -91,9 +89,19 @@ impl Options {
         }
     }
 
-    /// Sets a template variable (a string, number, boolean, array or object).
+    /// Sets a template variable (a string, number, boolean, array or object). The reserved
+    /// keys ([`RESERVED_KEYS`]) are refused here: set them with the method of the same name.
     pub fn var(mut self, name: impl Into<String>, value: impl Into<Value>) -> Options {
-        self.vars.insert(name.into(), value.into());
+        let name = name.into();
+        if RESERVED_KEYS.contains(&name.as_str()) {
+            self.fail(|| {
+                format!(
+                    "`{name}` is a reserved option key, not a variable: use Options::{name}(..)"
+                )
+            });
+        } else {
+            self.vars.insert(name, value.into());
+        }
         self
     }
 
@@ -176,9 +184,13 @@ impl Options {
                 other => o.fail(|| wrong_type("base_uri", "a string", other)),
             }
         }
-        let has_json = vars.get("json").is_some_and(|v| !v.is_null());
-        if has_json {
-            o.body = Body::JsonVar;
+        let json = vars.get("json").filter(|v| !v.is_null());
+        let has_json = json.is_some();
+        if let Some(v) = json {
+            match serde_json::to_vec(v) {
+                Ok(bytes) => o.body = Body::Json(bytes.into()),
+                Err(e) => o.fail(|| format!("option `json` cannot be serialised: {e}")),
+            }
         }
         if let Some(v) = vars.get("body").filter(|v| !v.is_null()) {
             match v {
@@ -267,7 +279,6 @@ impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let body = match &self.body {
             Body::None => "none".to_owned(),
-            Body::JsonVar => "json".to_owned(),
             Body::Json(b) => format!("json ({} bytes)", b.len()),
             Body::Raw(b) => format!("raw ({} bytes)", b.len()),
         };
@@ -475,8 +486,18 @@ mod tests {
         let o = Options::from(json!({ "complaint_id": "1", "json": { "a": 1 }, "timeout": 1.5 }));
         assert_eq!(o.problem, None);
         assert_eq!(o.vars.len(), 3);
-        assert!(matches!(o.body, Body::JsonVar));
+        assert!(matches!(&o.body, Body::Json(b) if b.as_ref() == br#"{"a":1}"#));
         assert_eq!(o.timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn reserved_keys_are_not_variables_in_the_builder() {
+        let o = Options::new().var("json", json!({ "a": 1 }));
+        assert_eq!(
+            o.problem.as_deref(),
+            Some("`json` is a reserved option key, not a variable: use Options::json(..)")
+        );
+        assert!(matches!(o.body, Body::None));
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl Response {
     /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         let mut de = serde_json::Deserializer::from_slice(&self.body);
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             Error::decode(
@@ -96,7 +96,11 @@ impl Response {
                 Some(path),
                 inner,
             )
-        })
+        })?;
+        // Nothing but whitespace may follow the document.
+        de.end()
+            .map_err(|e| Error::decode(format!("response JSON: {e}"), Some(".".to_owned()), e))?;
+        Ok(value)
     }
 
     /// Splits into status, headers and body.

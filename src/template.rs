@@ -316,7 +316,8 @@ impl UriTemplate {
     ///
     /// * undefined (missing key, `null`, empty list, empty object, or a list or object
     ///   holding only `null`s) is [`TemplateError::Missing`];
-    /// * an empty string is [`TemplateError::Empty`].
+    /// * an empty string, or a list or object with an empty-string member, is
+    ///   [`TemplateError::Empty`].
     ///
     /// Variables in `{?x}` and `{&x}` may be absent. Both errors carry the variable name.
     pub fn expand_strict(&self, vars: &Map<String, Value>) -> Result<String, TemplateError> {
@@ -384,7 +385,7 @@ impl UriTemplate {
                 None => continue,
             };
             match value {
-                Defined::Scalar(Scalar::Str("")) if strict => {
+                _ if strict && value.has_empty_string() => {
                     return Err(TemplateError::Empty {
                         name: name.to_owned(),
                     });
@@ -647,6 +648,20 @@ enum Defined<'v> {
     List(&'v [Value]),
     /// At least one non-null value.
     Assoc(&'v Map<String, Value>),
+}
+
+impl Defined<'_> {
+    /// True when the value is, or has a member that is, the empty string: in a path it would
+    /// make an empty segment (`//`).
+    fn has_empty_string(&self) -> bool {
+        let empty = |v: &Value| v.as_str() == Some("");
+        match self {
+            Defined::Scalar(Scalar::Str(s)) => s.is_empty(),
+            Defined::Scalar(_) => false,
+            Defined::List(items) => items.iter().any(empty),
+            Defined::Assoc(map) => map.values().any(empty),
+        }
+    }
 }
 
 /// Looks at a variable's value: `None` when undefined, an error when it nests lists or objects.
@@ -955,6 +970,13 @@ mod tests {
                 Err(TemplateError::Empty { name: "id".into() }),
                 "{template}"
             );
+            for hollow in [json!([""]), json!(["a", ""]), json!({"k": ""})] {
+                assert_eq!(
+                    strict(&template, json!({ "id": hollow })),
+                    Err(TemplateError::Empty { name: "id".into() }),
+                    "{template} with {hollow}"
+                );
+            }
             assert!(strict(&template, json!({"id": "7"})).is_ok());
             // Plain expansion accepts what strict expansion rejects.
             let parsed = UriTemplate::parse(&template).unwrap();

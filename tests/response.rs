@@ -46,6 +46,22 @@ fn json_errors_name_the_failing_path() {
 }
 
 #[test]
+fn json_with_trailing_bytes_is_a_decode_error() {
+    let server = TestServer::start(|_| {
+        Reply::bytes(200, "application/json", br#"{"a":1} trailing"#.to_vec())
+    });
+    let client = support::client(&server);
+    let err = client
+        .chain("v3/x")
+        .get(())
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.to_string().contains("trailing characters"), "{err}");
+}
+
+#[test]
 fn json_from_an_empty_204_is_a_decode_error() {
     let server = TestServer::start(|_| Reply::no_content());
     let client = support::client(&server);

@@ -126,6 +126,30 @@ fn query_placeholders_may_be_absent() {
 }
 
 #[test]
+fn an_empty_query_sends_no_question_mark() {
+    let s = server();
+    let client = support::client(&s);
+    for opts in [
+        json!({ "query": {} }),
+        json!({ "query": "" }),
+        json!({ "query": { "skip": null } }),
+    ] {
+        client.chain("v3/bills").get(opts).unwrap();
+        assert_eq!(s.last().target, "/v3/bills");
+        s.last().auth_ok();
+    }
+}
+
+#[test]
+fn an_empty_member_of_a_path_list_is_named() {
+    let err = template_error("v3/{ids}/x", json!({ "ids": ["a", ""] }));
+    assert_eq!(
+        err.template(),
+        Some(&TemplateError::Empty { name: "ids".into() })
+    );
+}
+
+#[test]
 fn dot_segments_are_refused_and_named() {
     for value in ["..", "."] {
         let err = template_error(COMPLAINT, json!({ "complaint_id": value }));

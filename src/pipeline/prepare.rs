@@ -75,12 +75,13 @@ pub(crate) fn prepare(
         ),
         None => Cow::Borrowed(&shared.base),
     };
-    let query = match (template_query, query.as_deref()) {
-        (Some(t), Some(o)) if !t.is_empty() && !o.is_empty() => {
-            Some(Cow::Owned(format!("{t}&{o}")))
-        }
-        (Some(t), Some("")) | (Some(t), None) => Some(Cow::Borrowed(t)),
-        (_, Some(o)) => Some(Cow::Borrowed(o)),
+    // An empty query is no query: no bare `?` on the wire.
+    let query = match (
+        template_query.filter(|q| !q.is_empty()),
+        query.as_deref().filter(|q| !q.is_empty()),
+    ) {
+        (Some(t), Some(o)) => Some(Cow::Owned(format!("{t}&{o}"))),
+        (Some(q), None) | (None, Some(q)) => Some(Cow::Borrowed(q)),
         (None, None) => None,
     };
 
@@ -106,9 +107,6 @@ pub(crate) fn prepare(
     let body = match body {
         Body::None => Bytes::new(),
         Body::Json(bytes) | Body::Raw(bytes) => bytes,
-        Body::JsonVar => serde_json::to_vec(&vars["json"])
-            .map(Bytes::from)
-            .map_err(|e| Error::config(format!("option `json` cannot be serialised: {e}")))?,
     };
 
     let mut headers = HeaderMap::with_capacity(6 + extra_headers.len());
