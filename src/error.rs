@@ -121,12 +121,6 @@ impl Error {
         e
     }
 
-    /// A template-stage problem that is not a [`TemplateError`] (a dot segment, a fragment, a
-    /// target URL normalisation would change).
-    pub(crate) fn template_other(message: impl Into<String>) -> Error {
-        Error::new(ErrorKind::Template, message)
-    }
-
     pub(crate) fn from_api(api: ApiError, response: Response) -> Error {
         let mut e = Error::new(ErrorKind::Api, api.to_string());
         e.inner.detail = Detail::Api(api, response);

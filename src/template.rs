@@ -197,6 +197,26 @@ pub enum TemplateError {
         /// Why the value cannot be expanded.
         reason: &'static str,
     },
+    /// The expansion makes a `.` or `..` path segment, which URL normalisation would remove,
+    /// changing the path.
+    DotSegment {
+        /// The variable whose value makes it, when one does.
+        name: Option<String>,
+        /// The segment as expanded.
+        segment: String,
+    },
+    /// The expansion has a fragment (`#...`), which is never sent.
+    Fragment {
+        /// The template text.
+        template: String,
+    },
+    /// URL normalisation would send another request target than the one expanded (and signed).
+    Rewritten {
+        /// The target as expanded.
+        expanded: String,
+        /// The target URL normalisation would send.
+        sent: String,
+    },
 }
 
 impl fmt::Display for TemplateError {
@@ -217,6 +237,26 @@ impl fmt::Display for TemplateError {
             TemplateError::Unexpandable { name, reason } => {
                 write!(f, "template variable `{name}` cannot be expanded: {reason}")
             }
+            TemplateError::DotSegment { name, segment } => {
+                match name {
+                    Some(name) => write!(f, "template variable `{name}` makes")?,
+                    None => f.write_str("the template makes")?,
+                }
+                write!(
+                    f,
+                    " the path segment `{segment}`, which URL normalisation would remove \
+                     (changing the path): `.` and `..` cannot be path values"
+                )
+            }
+            TemplateError::Fragment { template } => write!(
+                f,
+                "template `{template}` expands to a fragment (`#`), which is never sent"
+            ),
+            TemplateError::Rewritten { expanded, sent } => write!(
+                f,
+                "the request target `{expanded}` would be sent as `{sent}`: URL normalisation \
+                 would change what was signed"
+            ),
         }
     }
 }

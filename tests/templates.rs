@@ -198,7 +198,27 @@ fn syntax_errors_are_template_errors() {
 #[test]
 fn fragments_are_refused() {
     let err = template_error("v3/x{#frag}", json!({ "frag": "a" }));
+    assert_eq!(
+        err.template(),
+        Some(&TemplateError::Fragment {
+            template: "v3/x{#frag}".into()
+        })
+    );
     assert!(err.to_string().contains("fragment"), "{err}");
+}
+
+#[test]
+fn a_target_url_normalisation_would_change_is_refused() {
+    // `'` is a reserved character that `{+v}` keeps, but URL parsers encode it in a query:
+    // what would be sent is not what was expanded (and would be signed).
+    let err = template_error("v3/x?a={+v}", json!({ "v": "it's" }));
+    assert_eq!(
+        err.template(),
+        Some(&TemplateError::Rewritten {
+            expanded: "/v3/x?a=it's".into(),
+            sent: "/v3/x?a=it%27s".into()
+        })
+    );
 }
 
 #[test]

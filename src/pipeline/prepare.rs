@@ -12,7 +12,7 @@ use crate::base_uri::BaseUri;
 use crate::client::Shared;
 use crate::error::{Error, Result};
 use crate::options::{Body, Options};
-use crate::template::UriTemplate;
+use crate::template::{TemplateError, UriTemplate};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -49,23 +49,19 @@ pub(crate) fn prepare(
         )));
     }
     if relative.contains('#') {
-        return Err(Error::template_other(format!(
-            "`{}` expands to `{relative}`, which has a fragment (`#`); fragments are never sent",
-            template.as_str()
-        )));
+        return Err(Error::from_template(TemplateError::Fragment {
+            template: template.as_str().to_owned(),
+        }));
     }
     let (path, template_query) = match relative.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (relative, None),
     };
     if let Some(segment) = path.split('/').find(|s| is_dot_segment(s)) {
-        let culprit = dot_variable(template, &vars)
-            .map(|name| format!("template variable `{name}`"))
-            .unwrap_or_else(|| "the template".to_owned());
-        return Err(Error::template_other(format!(
-            "{culprit} makes the path segment `{segment}`, which URL normalisation would remove \
-             (changing the path): `.` and `..` cannot be path values"
-        )));
+        return Err(Error::from_template(TemplateError::DotSegment {
+            name: dot_variable(template, &vars).map(str::to_owned),
+            segment: segment.to_owned(),
+        }));
     }
 
     let base = match &base_uri {
@@ -92,16 +88,14 @@ pub(crate) fn prepare(
     url.set_path(&full_path);
     url.set_query(query.as_deref());
     if url.path() != full_path || url.query() != query.as_deref() {
-        return Err(Error::template_other(format!(
-            "the request target `{full_path}{}` would be sent as `{}{}`: URL normalisation \
-             would change what was signed",
-            query
-                .as_deref()
-                .map(|q| format!("?{q}"))
-                .unwrap_or_default(),
-            url.path(),
-            url.query().map(|q| format!("?{q}")).unwrap_or_default(),
-        )));
+        let with_query = |path: &str, query: Option<&str>| match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        };
+        return Err(Error::from_template(TemplateError::Rewritten {
+            expanded: with_query(&full_path, query.as_deref()),
+            sent: with_query(url.path(), url.query()),
+        }));
     }
 
     let body = match body {
