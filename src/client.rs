@@ -129,6 +129,10 @@ impl Index<&str> for Client {
     type Output = Endpoint;
 
     /// The cached endpoint for `key`, normalised as one key (see [`normalize`](crate::normalize)).
+    ///
+    /// The cache keeps every distinct key for the client's lifetime, as wechatpay-php's does:
+    /// index with fixed path text only and put values (order numbers, ids) in placeholders;
+    /// for a path built at run time, use [`Client::chain`], which caches nothing.
     fn index(&self, key: &str) -> &Endpoint {
         if let Some(hit) = self.inner.children.get(key) {
             return hit;
@@ -260,7 +264,11 @@ impl ClientBuilder {
     }
 
     fn parse_platform_key(&self, id: &str, pem: &[u8]) -> Result<(String, PublicKey)> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        let public_key_id = id
+            .strip_prefix("PUB_KEY_ID_")
+            .map(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+        let hex_serial = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !(public_key_id == Some(true) || public_key_id.is_none() && hex_serial) {
             return Err(Error::config(format!(
                 "platform key id `{}` must be a certificate serial (hex) or `PUB_KEY_ID_` followed by digits",
                 id.escape_default()
@@ -269,6 +277,12 @@ impl ClientBuilder {
         let (key, cert_serial) = PublicKey::parse(pem)
             .map_err(|reason| Error::config(format!("platform key `{id}`: {reason}")))?;
         let id = match cert_serial {
+            Some(_) if public_key_id.is_some() => {
+                return Err(Error::config(format!(
+                    "platform key `{id}` is a certificate: its id must be its serial, not a \
+                     public key id"
+                )));
+            }
             Some(serial) => {
                 let canonical = id.to_ascii_uppercase();
                 if canonical.trim_start_matches('0') != serial.trim_start_matches('0') {
@@ -354,11 +368,10 @@ impl ClientBuilder {
                  .private_key_file(path) or .signer(..)",
             )
         })?;
-        if let Some(id) = self
-            .platform_ids
-            .iter()
-            .find(|id| id.eq_ignore_ascii_case(&serial))
-        {
+        if let Some(id) = self.platform_ids.iter().find(|id| {
+            id.trim_start_matches('0')
+                .eq_ignore_ascii_case(serial.trim_start_matches('0'))
+        }) {
             return Err(Error::config(format!(
                 "platform key `{id}` is the merchant API certificate serial: platform keys are \
                  WeChat Pay's certificates or public keys, not the merchant's"

@@ -52,7 +52,9 @@ pub fn normalize(key: &str) -> String {
 ///
 /// Get one from [`Client::chain`](crate::Client::chain), by indexing a client or an endpoint
 /// (`client["v3"]["pay"]`: each `[]` is one normalised key, cached, so repeated indexing costs
-/// a lookup) or with [`chain!`](crate::chain!). `Display` and [`template`](Endpoint::template)
+/// a lookup) or with [`chain!`](crate::chain!). The caches keep every distinct key for the
+/// client's lifetime: index with fixed path text, put values in placeholders, and use
+/// [`chain`](Endpoint::chain) for paths built at run time. `Display` and [`template`](Endpoint::template)
 /// show the template.
 ///
 /// ```

@@ -43,6 +43,24 @@ fn a_4xx_carries_code_message_detail_and_request_id() {
 }
 
 #[tokio::test]
+async fn a_5xx_carries_wechat_pays_code() {
+    let server = TestServer::start(|_| Reply::error(500, "SYSTEM_ERROR", "系统错误"));
+    let client = support::client(&server);
+    let err = client
+        .chain("v3/pay/transactions/native")
+        .post_async(json!({ "json": {} }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    let api = err.api().unwrap();
+    assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(api.code(), Some("SYSTEM_ERROR"));
+    assert_eq!(api.message(), Some("系统错误"));
+    assert_eq!(api.request_id(), err.response().unwrap().request_id());
+    assert!(api.request_id().is_some());
+}
+
+#[tokio::test]
 async fn a_5xx_without_json_is_still_an_api_error() {
     let server = TestServer::start(|_| {
         Reply::bytes(502, "text/html", b"<html>Bad Gateway</html>".to_vec())

@@ -250,10 +250,23 @@ fn platform_keys_that_do_not_parse_or_do_not_match_are_named() {
         config_error(complete().platform_key(&k.pubkey_id, &k.pubkey_pkcs1_pem)),
         format!("platform key `{}` is configured twice", k.pubkey_id)
     );
+    for bad in ["PUB KEY", "PUB_KEY_ID_", "PUB_KEY_ID_12a", "XYZ", ""] {
+        assert_eq!(
+            config_error(complete().platform_key(bad, &k.pubkey_pkcs1_pem)),
+            format!(
+                "platform key id `{bad}` must be a certificate serial (hex) or `PUB_KEY_ID_` followed by digits"
+            )
+        );
+    }
     assert_eq!(
-        config_error(complete().platform_key("PUB KEY", &k.pubkey_pkcs1_pem)),
-        "platform key id `PUB KEY` must be a certificate serial (hex) or `PUB_KEY_ID_` followed by digits"
+        config_error(complete().platform_key("PUB_KEY_ID_77", &k.platform_cert_pem)),
+        "platform key `PUB_KEY_ID_77` is a certificate: its id must be its serial, not a public key id"
     );
+    // A public key may also be filed under a certificate serial (its certificate's key).
+    complete()
+        .platform_key(&k.platform_serial, &k.pubkey_spki_pem)
+        .build()
+        .unwrap();
     // A lowercase certificate serial is accepted and keyed as WeChat Pay sends it.
     complete()
         .platform_key(k.platform_serial.to_lowercase(), &k.platform_cert_pem)
@@ -264,6 +277,12 @@ fn platform_keys_that_do_not_parse_or_do_not_match_are_named() {
 #[test]
 fn the_merchant_serial_cannot_be_a_platform_key() {
     let k = keys();
+    // Leading zeros do not hide it either.
+    let padded = format!("00{}", k.merchant_serial);
+    assert!(
+        config_error(complete().platform_key(&padded, &k.pubkey_pkcs1_pem))
+            .contains("is the merchant API certificate serial")
+    );
     assert_eq!(
         config_error(
             complete().platform_key(k.merchant_serial.to_lowercase(), &k.pubkey_pkcs1_pem)

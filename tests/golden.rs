@@ -11,7 +11,7 @@ const TARGET: &str = "/v3/pay/transactions/native";
 const TIMESTAMP: i64 = 1554208460;
 const NONCE: &str = "593BEC0C930BF1AFEB40B4A08C8FB242";
 const BODY: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","description":"Image形象店-深圳腾大-QQ公仔","out_trade_no":"1217752501201407033233368018","notify_url":"https://www.weixin.qq.com/wxpay/pay.php","amount":{"total":100,"currency":"CNY"}}"#;
-const SIGNATURE: &str = "X2UW0L4HiLqpvTksDvMFiavj3M44CWnAg0C+vOg6uQ4+7puqvD97MMhZr829MQZo9kHAAgBDCtmILuT/cpeNejjbyskY/LQTH+1SmW/KEHgYN3vZFaAwUxkLoA1v0vyxwzHQkD5FmbHS5IhMeexZLcrYwArBCVuOs/SUiNLP1GaJZET9zQupVtOra3xRepe4kjZi1b02MtZJDYRAIrJsH5rUGt5nylxj7fLYb+3/N3+FOmrjbnUEvGXsG9W/2HMfINQT9IS9bgwd4dlm/mdCTVrJyKE6/wUZx9wOGFOmmdaCGMhrLkDbeEPyiWrrvwVuWqklLr4eZ65T8ao0obBs2g==";
+const SIGNATURE: &str = include_str!("data/golden/signature.b64");
 const MCHID: &str = "1230000109";
 const SERIAL: &str = "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C";
 
@@ -43,7 +43,9 @@ fn the_authorization_header_is_byte_exact() {
         concat!(
             "WECHATPAY2-SHA256-RSA2048 mchid=\"1230000109\",serial_no=\"1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C\",",
             "timestamp=\"1554208460\",nonce_str=\"593BEC0C930BF1AFEB40B4A08C8FB242\",",
-            "signature=\"X2UW0L4HiLqpvTksDvMFiavj3M44CWnAg0C+vOg6uQ4+7puqvD97MMhZr829MQZo9kHAAgBDCtmILuT/cpeNejjbyskY/LQTH+1SmW/KEHgYN3vZFaAwUxkLoA1v0vyxwzHQkD5FmbHS5IhMeexZLcrYwArBCVuOs/SUiNLP1GaJZET9zQupVtOra3xRepe4kjZi1b02MtZJDYRAIrJsH5rUGt5nylxj7fLYb+3/N3+FOmrjbnUEvGXsG9W/2HMfINQT9IS9bgwd4dlm/mdCTVrJyKE6/wUZx9wOGFOmmdaCGMhrLkDbeEPyiWrrvwVuWqklLr4eZ65T8ao0obBs2g==\""
+            "signature=\"",
+            include_str!("data/golden/signature.b64"),
+            "\""
         )
     );
 }

@@ -37,7 +37,6 @@ pub(crate) use prepare::prepare;
 ///     b"GET\n/v3/pay/transactions/id/4200000001?mchid=1230000109\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n"
 /// );
 /// ```
-#[derive(Debug)]
 pub struct PreparedRequest {
     pub(crate) method: Method,
     /// The full URL; its path and query are exactly the signed request target.
@@ -47,6 +46,19 @@ pub struct PreparedRequest {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) timeout: Option<std::time::Duration>,
+}
+
+impl std::fmt::Debug for PreparedRequest {
+    /// Method and path; the query and body may hold personal data and are shown by length.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRequest")
+            .field("method", &self.method)
+            .field("path", &self.url.path())
+            .field("query_len", &self.url.query().map_or(0, str::len))
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl PreparedRequest {

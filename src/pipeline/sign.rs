@@ -25,8 +25,10 @@ pub(crate) async fn authorize(shared: &Shared, prepared: &mut PreparedRequest) -
         signature: &signature,
     }
     .to_string();
-    let value = HeaderValue::try_from(value)
+    let mut value = HeaderValue::try_from(value)
         .map_err(|_| Error::crypto("the signer returned bytes that do not fit in a header"))?;
+    // Kept out of `Debug` output of the header map (http prints "Sensitive").
+    value.set_sensitive(true);
     prepared.headers.insert(AUTHORIZATION, value);
     Ok(())
 }
