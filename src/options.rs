@@ -5,16 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Everything but RFC 3986 unreserved characters is percent-encoded in query keys and values.
-const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+use crate::template::encode_component;
 
 /// Headers the client owns: the signature and the framing.
 const MANAGED_HEADERS: [&str; 4] = [
@@ -319,9 +313,9 @@ fn push_pair(q: &mut String, key: &str, value: &str) {
     if !q.is_empty() {
         q.push('&');
     }
-    q.extend(utf8_percent_encode(key, QUERY_COMPONENT));
+    encode_component(q, key);
     q.push('=');
-    q.extend(utf8_percent_encode(value, QUERY_COMPONENT));
+    encode_component(q, value);
 }
 
 fn scalar(v: &Value) -> Option<String> {

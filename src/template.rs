@@ -913,6 +913,12 @@ fn encode(out: &mut String, text: &str, allow: u8) {
     }
 }
 
+/// Appends `text` with every byte but RFC 3986 unreserved ones (`A-Za-z0-9-._~`)
+/// percent-encoded: simple expansion's rule, also used for query keys and values.
+pub(crate) fn encode_component(out: &mut String, text: &str) {
+    encode(out, text, UNRESERVED);
+}
+
 /// Non-ASCII characters allowed in literals: RFC 6570 `ucschar` and `iprivate`.
 fn is_literal_non_ascii(c: char) -> bool {
     let c = u32::from(c);
