@@ -1,11 +1,12 @@
 //! The only I/O: send a prepared, signed request and read the whole answer.
 //!
 //! Both the async and the blocking verbs run the same async pipeline. The async verbs run it on
-//! the caller's Tokio runtime with one `reqwest::Client`. The blocking verbs run it with
-//! `block_on` on the calling thread, against a private runtime whose one worker thread keeps
-//! running between calls (it owns the pooled connections: a connection the server closes while
-//! idle is noticed and dropped, not handed to the next call), with a second `reqwest::Client`
-//! whose connections live on that runtime.
+//! the caller's Tokio runtime with one `reqwest::Client`. The blocking verbs drive it to
+//! completion on the calling thread with a private current-thread runtime and a second
+//! `reqwest::Client` whose pooled connections live on that runtime (two clients, because a
+//! pooled connection's task belongs to the runtime that opened it). Nothing runs between two
+//! blocking calls, so each call first lets the runtime catch up with what happened meanwhile:
+//! a connection the server closed while idle is noticed and dropped, not reused.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -49,7 +50,7 @@ pub(crate) struct Transport {
     blocking: OnceLock<Blocking>,
 }
 
-/// The blocking verbs' runtime (one worker thread, started on first use) and HTTP client.
+/// The blocking verbs' runtime (current-thread, driven by the calling thread) and HTTP client.
 struct Blocking {
     runtime: Option<tokio::runtime::Runtime>,
     http: reqwest::Client,
@@ -57,9 +58,7 @@ struct Blocking {
 
 impl Blocking {
     fn start(settings: HttpSettings) -> Result<Blocking> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("wechatpay-blocking")
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::transport("cannot start the blocking client's runtime", e))?;
@@ -125,7 +124,15 @@ impl Transport {
         };
         // `runtime` is only taken out when `Blocking` is dropped.
         let runtime = blocking.runtime.as_ref().ok_or_else(unavailable)?;
-        runtime.block_on(call(&blocking.http))
+        runtime.block_on(async {
+            // The runtime slept since the last call. The first yield lets it poll its I/O
+            // driver (a closed idle connection becomes readable at EOF and its task is
+            // woken); the second lets that task run and take the connection out of the pool.
+            // Only then is a pooled connection checked out.
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            call(&blocking.http).await
+        })
     }
 }
 
