@@ -26,6 +26,11 @@
 use std::fmt;
 use std::io::Write;
 
+use http::HeaderValue;
+
+use crate::crypto::base64_encode;
+use crate::error::{Error, Result};
+
 /// The `Authorization` scheme of APIv3 requests.
 pub const SCHEMA: &str = "WECHATPAY2-SHA256-RSA2048";
 
@@ -93,4 +98,38 @@ impl fmt::Display for Authorization<'_> {
             self.mchid, self.serial_no, self.timestamp, self.nonce_str, self.signature
         )
     }
+}
+
+/// The `Authorization` header for a raw RSA `signature` (base64-encoded here), marked
+/// sensitive so that `Debug` output of a header map does not show it. This is exactly what the
+/// client sends.
+///
+/// ```
+/// let value = wechatpay::signature::authorization_header("1900009191", "1DDE55AD", 1554208460, "593BEC0C", b"sig").unwrap();
+/// assert!(value.is_sensitive());
+/// assert_eq!(
+///     value.to_str().unwrap(),
+///     "WECHATPAY2-SHA256-RSA2048 mchid=\"1900009191\",serial_no=\"1DDE55AD\",timestamp=\"1554208460\",nonce_str=\"593BEC0C\",signature=\"c2ln\""
+/// );
+/// ```
+pub fn authorization_header(
+    mchid: &str,
+    serial_no: &str,
+    timestamp: i64,
+    nonce_str: &str,
+    signature: &[u8],
+) -> Result<HeaderValue> {
+    let signature = base64_encode(signature);
+    let text = Authorization {
+        mchid,
+        serial_no,
+        timestamp,
+        nonce_str,
+        signature: &signature,
+    }
+    .to_string();
+    let mut value = HeaderValue::try_from(text)
+        .map_err(|_| Error::crypto("the Authorization header has bytes a header cannot carry"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }

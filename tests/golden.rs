@@ -51,6 +51,22 @@ fn the_authorization_header_is_byte_exact() {
 }
 
 #[test]
+fn the_header_value_the_client_sends_is_byte_exact() {
+    let raw = wechatpay::crypto::base64_decode(SIGNATURE).unwrap();
+    let value =
+        wechatpay::signature::authorization_header(MCHID, SERIAL, TIMESTAMP, NONCE, &raw).unwrap();
+    let expected = Authorization {
+        mchid: MCHID,
+        serial_no: SERIAL,
+        timestamp: TIMESTAMP,
+        nonce_str: NONCE,
+        signature: SIGNATURE,
+    };
+    assert_eq!(value.to_str().unwrap(), expected.to_string());
+    assert!(value.is_sensitive());
+}
+
+#[test]
 fn the_client_prepares_the_same_bytes() {
     let client = wechatpay::Client::offline_for_docs();
     let prepared = client["v3"]["pay"]["transactions"]["native"]
