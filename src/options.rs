@@ -8,6 +8,7 @@ use http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::media::Media;
 use crate::template::encode_component;
 
 /// Headers the client owns: the signature and the framing.
@@ -69,6 +70,8 @@ pub(crate) enum Body {
     Json(Bytes),
     /// Raw bytes, sent as they are.
     Raw(Bytes),
+    /// A media upload: multipart, signed over the meta.
+    Multipart(Media),
 }
 
 impl Options {
@@ -118,6 +121,18 @@ impl Options {
             self.fail(|| "options `json` and `body` are mutually exclusive".to_owned());
         }
         self.body = Body::Raw(body.into());
+        self
+    }
+
+    /// A media upload: the body becomes `multipart/form-data` with the `meta` and `file` parts,
+    /// and the signature covers the meta JSON (see [`Media`]).
+    pub fn multipart(mut self, media: Media) -> Options {
+        if !matches!(self.body, Body::None) {
+            self.fail(|| {
+                "options `json`, `body` and `multipart` are mutually exclusive".to_owned()
+            });
+        }
+        self.body = Body::Multipart(media);
         self
     }
 
@@ -275,6 +290,11 @@ impl fmt::Debug for Options {
             Body::None => "none".to_owned(),
             Body::Json(b) => format!("json ({} bytes)", b.len()),
             Body::Raw(b) => format!("raw ({} bytes)", b.len()),
+            Body::Multipart(m) => format!(
+                "multipart ({} bytes of {})",
+                m.data().len(),
+                m.content_type()
+            ),
         };
         f.debug_struct("Options")
             .field("vars", &self.vars.keys().collect::<Vec<_>>())

@@ -45,6 +45,8 @@ pub struct PreparedRequest {
     pub(crate) api_offset: usize,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// What the signature covers when it is not the body (a media upload's meta part).
+    pub(crate) signed_body: Option<Bytes>,
     pub(crate) timeout: Option<std::time::Duration>,
 }
 
@@ -92,6 +94,11 @@ impl PreparedRequest {
         &self.body
     }
 
+    /// The bytes the signature covers: the body, or for a media upload the `meta` part.
+    pub fn signed_body(&self) -> &[u8] {
+        self.signed_body.as_deref().unwrap_or(&self.body)
+    }
+
     /// The message a signature with this timestamp and nonce covers.
     pub fn signing_message(&self, timestamp: i64, nonce: &str) -> Vec<u8> {
         request_message(
@@ -99,7 +106,7 @@ impl PreparedRequest {
             self.target(),
             timestamp,
             nonce,
-            &self.body,
+            self.signed_body(),
         )
     }
 }

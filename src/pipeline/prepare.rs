@@ -98,16 +98,28 @@ pub(crate) fn prepare(
         }));
     }
 
-    let body = match body {
-        Body::None => Bytes::new(),
-        Body::Json(bytes) | Body::Raw(bytes) => bytes,
+    let (body, signed_body, content_type) = match body {
+        Body::None => (Bytes::new(), None, None),
+        Body::Json(bytes) | Body::Raw(bytes) => (bytes, None, Some(APPLICATION_JSON)),
+        Body::Multipart(media) => {
+            let boundary = crate::crypto::nonce()?;
+            let content_type =
+                HeaderValue::try_from(format!("multipart/form-data; boundary={boundary}"))
+                    .map_err(|_| Error::config("multipart boundary is not a header value"))?;
+            let meta = Bytes::copy_from_slice(media.meta());
+            (
+                media.multipart_body(&boundary),
+                Some(meta),
+                Some(content_type),
+            )
+        }
     };
 
     let mut headers = HeaderMap::with_capacity(6 + extra_headers.len());
     headers.insert(ACCEPT, APPLICATION_JSON);
     headers.insert(USER_AGENT, shared.user_agent.clone());
-    if !body.is_empty() {
-        headers.insert(CONTENT_TYPE, APPLICATION_JSON);
+    if let Some(content_type) = content_type.filter(|_| !body.is_empty()) {
+        headers.insert(CONTENT_TYPE, content_type);
     }
     if let Some(serial) = &shared.wechatpay_serial {
         headers.insert("wechatpay-serial", serial.clone());
@@ -123,6 +135,7 @@ pub(crate) fn prepare(
         url,
         headers,
         body,
+        signed_body,
         timeout,
     })
 }

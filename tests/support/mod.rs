@@ -15,7 +15,7 @@ pub use client::{builder, client, identity};
 pub use keys::{MCHID, PUB_KEY_ID, TestKeys, keys, now_unix, random_alnum, random_hex_upper};
 #[allow(unused_imports)]
 pub use server::{
-    AUTH_SCHEME, AuthInfo, BAD_SIGNATURE, Fault, MAX_CLOCK_SKEW_SECS, Recorded, Reply, Signer,
-    TestServer, UNKNOWN_SERIAL, request_message, response_message, rsa_sha256_sign,
-    rsa_sha256_verify, verify_request,
+    AUTH_SCHEME, AuthInfo, BAD_SIGNATURE, Fault, MAX_CLOCK_SKEW_SECS, Part, Recorded, Reply,
+    Signer, TestServer, UNKNOWN_SERIAL, multipart_parts, request_message, response_message,
+    rsa_sha256_sign, rsa_sha256_verify, verify_request,
 };

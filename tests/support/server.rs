@@ -388,7 +388,21 @@ pub fn verify_request(
             "nonce_str must be 32 characters of [0-9A-Za-z], got {nonce_str:?}"
         ));
     }
-    let message = request_message(method, target, timestamp_raw, nonce_str, body);
+    // A media upload signs its `meta` part, not the whole multipart body.
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let signed: Vec<u8> = if content_type.starts_with("multipart/form-data") {
+        multipart_parts(content_type, body)?
+            .into_iter()
+            .find(|p| p.name == "meta")
+            .map(|p| p.data)
+            .ok_or_else(|| "multipart body without a `meta` part".to_owned())?
+    } else {
+        body.to_vec()
+    };
+    let message = request_message(method, target, timestamp_raw, nonce_str, &signed);
     rsa_sha256_verify(&k.merchant_public, &message, signature)?;
 
     Ok(AuthInfo {
@@ -400,6 +414,77 @@ pub fn verify_request(
         field_order: fields.into_iter().map(|(k, _)| k).collect(),
         message,
     })
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// Splits a `multipart/form-data` body (RFC 7578) into its parts, strictly: CRLF line ends,
+/// the boundary from `content_type`, a closing delimiter.
+pub fn multipart_parts(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"'))
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| format!("no boundary in {content_type:?}"))?;
+    let delimiter = format!("--{boundary}");
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    };
+    if !body.starts_with(delimiter.as_bytes()) {
+        return Err("multipart body does not start with the boundary".to_owned());
+    }
+    let mut parts = Vec::new();
+    let mut pos = delimiter.len();
+    loop {
+        if body[pos..].starts_with(b"--\r\n") || &body[pos..] == b"--" {
+            return Ok(parts);
+        }
+        if !body[pos..].starts_with(b"\r\n") {
+            return Err("boundary not followed by CRLF".to_owned());
+        }
+        pos += 2;
+        let head_end = find(body, b"\r\n\r\n", pos).ok_or("part without a header end")?;
+        let head =
+            std::str::from_utf8(&body[pos..head_end]).map_err(|_| "part header not UTF-8")?;
+        let next = find(body, format!("\r\n{delimiter}").as_bytes(), head_end + 4)
+            .ok_or("part without a closing boundary")?;
+        let mut part = Part {
+            name: String::new(),
+            filename: None,
+            content_type: None,
+            data: body[head_end + 4..next].to_vec(),
+        };
+        for line in head.split("\r\n") {
+            let (name, value) = line.split_once(':').ok_or("malformed part header")?;
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-disposition" => {
+                    for param in value.split(';').map(str::trim) {
+                        if let Some(v) = param.strip_prefix("name=") {
+                            part.name = v.trim_matches('"').to_owned();
+                        } else if let Some(v) = param.strip_prefix("filename=") {
+                            part.filename = Some(v.trim_matches('"').to_owned());
+                        }
+                    }
+                }
+                "content-type" => part.content_type = Some(value.trim().to_owned()),
+                _ => {}
+            }
+        }
+        parts.push(part);
+        pos = next + 2 + delimiter.len();
+    }
 }
 
 /// Turns a [`Reply`] into the wire response: signs it and applies its faults.
