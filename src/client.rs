@@ -65,6 +65,9 @@ pub(crate) struct Shared {
     pub(crate) mchid: String,
     pub(crate) serial: String,
     pub(crate) signer: Arc<dyn Signer>,
+    /// The merchant private key, when one was given (not with a custom signer): for pay
+    /// parameters and decrypting response fields.
+    pub(crate) private_key: Option<PrivateKey>,
     pub(crate) verifier: Arc<dyn Verifier>,
     pub(crate) base: BaseUri,
     pub(crate) wechatpay_serial: Option<HeaderValue>,
@@ -100,6 +103,21 @@ impl Client {
     /// The merchant id.
     pub fn mchid(&self) -> &str {
         &self.inner.shared.mchid
+    }
+
+    /// The merchant private key, or a `Config` error naming `what` needed it and the
+    /// `alternative` that works with a custom signer.
+    pub(crate) fn merchant_private_key(
+        &self,
+        what: &str,
+        alternative: &str,
+    ) -> Result<&PrivateKey> {
+        self.inner.shared.private_key.as_ref().ok_or_else(|| {
+            Error::config(format!(
+                "`{what}` needs the merchant private key, and this client signs with a custom \
+                 signer: use `{alternative}`"
+            ))
+        })
     }
 
     /// A client with throwaway keys that never sends anything useful, for documentation
@@ -167,6 +185,7 @@ pub struct ClientBuilder {
     mchid: Option<String>,
     serial: Option<String>,
     signer: Option<Arc<dyn Signer>>,
+    private_key: Option<PrivateKey>,
     platform: PlatformVerifier,
     platform_ids: Vec<String>,
     verifier: Option<Arc<dyn Verifier>>,
@@ -199,7 +218,7 @@ impl ClientBuilder {
     /// The merchant API private key, PKCS#1 or PKCS#8 PEM (`apiclient_key.pem`).
     pub fn private_key(mut self, pem: impl AsRef<[u8]>) -> Self {
         match PrivateKey::from_pem(pem) {
-            Ok(key) => self.signer = Some(Arc::new(key)),
+            Ok(key) => self.set_private_key(key),
             Err(e) => self.fail(e),
         }
         self
@@ -210,7 +229,7 @@ impl ClientBuilder {
         let path = path.as_ref();
         match std::fs::read(path) {
             Ok(pem) => match PrivateKey::parse(&pem) {
-                Ok(key) => self.signer = Some(Arc::new(key)),
+                Ok(key) => self.set_private_key(key),
                 Err(reason) => self.fail(Error::config(format!(
                     "private key file `{}`: {reason}",
                     path.display()
@@ -224,9 +243,15 @@ impl ClientBuilder {
         self
     }
 
+    fn set_private_key(&mut self, key: PrivateKey) {
+        self.signer = Some(Arc::new(key.clone()));
+        self.private_key = Some(key);
+    }
+
     /// Signs with a custom [`Signer`] (a KMS, an HSM) instead of a private key.
     pub fn signer(mut self, signer: impl Signer) -> Self {
         self.signer = Some(Arc::new(signer));
+        self.private_key = None;
         self
     }
 
@@ -423,6 +448,7 @@ impl ClientBuilder {
             mchid,
             serial,
             signer,
+            private_key: self.private_key,
             verifier,
             base,
             wechatpay_serial,

@@ -62,6 +62,7 @@ mod error;
 mod macros;
 mod media;
 mod options;
+pub mod pay;
 mod pipeline;
 mod response;
 pub mod signature;

@@ -1,0 +1,180 @@
+//! The parameters a JSAPI page, a mini-program or an APP needs to start paying for a prepay
+//! order, signed with the merchant key.
+//!
+//! After `v3/pay/transactions/jsapi` (or `.../app`) returns a `prepay_id`, the front end calls
+//! `wx.requestPayment` (JSAPI, mini-program) or the APP SDK with these fields. The signature is
+//! RSA-SHA256 over `appId\ntimeStamp\nnonceStr\npackage\n` (JSAPI) or
+//! `appid\ntimestamp\nnoncestr\nprepayid\n` (APP), base64.
+//!
+//! ```
+//! # let client = wechatpay::Client::offline_for_docs();
+//! let params = client.jsapi_pay_params("wx8888888888888888", "wx201410272009395522657a690389285100")?;
+//! assert_eq!(params.package, "prepay_id=wx201410272009395522657a690389285100");
+//! assert_eq!(params.sign_type, "RSA");
+//! // Serialises with the field names wx.requestPayment takes.
+//! let json = serde_json::to_value(&params).unwrap();
+//! assert_eq!(json["appId"], "wx8888888888888888");
+//! assert!(json["paySign"].is_string());
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::Client;
+use crate::crypto::{base64_encode, nonce};
+use crate::error::{Error, Result};
+use crate::signer::Signer;
+use crate::verifier::unix_now;
+
+/// `wx.requestPayment` / `WeixinJSBridge` parameters for JSAPI pages and mini-programs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsapiPayParams {
+    /// The AppID the order was made for.
+    pub app_id: String,
+    /// Unix seconds, as a string.
+    pub time_stamp: String,
+    /// 32 random characters.
+    pub nonce_str: String,
+    /// `prepay_id=<prepay id>`.
+    pub package: String,
+    /// Always `RSA`.
+    pub sign_type: String,
+    /// base64 RSA-SHA256 signature.
+    pub pay_sign: String,
+}
+
+/// Parameters for the APP SDK's payment request (`PayReq`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppPayParams {
+    /// The AppID the order was made for.
+    pub appid: String,
+    /// The merchant id.
+    pub partnerid: String,
+    /// The prepay id.
+    pub prepayid: String,
+    /// Always `Sign=WXPay`.
+    pub package: String,
+    /// 32 random characters.
+    pub noncestr: String,
+    /// Unix seconds, as a string.
+    pub timestamp: String,
+    /// base64 RSA-SHA256 signature.
+    pub sign: String,
+}
+
+/// The four signed lines, each ending in `\n`.
+fn message(lines: [&str; 4]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for line in lines {
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn check(app_id: &str, prepay_id: &str) -> Result<()> {
+    for (name, value) in [("app_id", app_id), ("prepay_id", prepay_id)] {
+        if value.is_empty() || value.contains(['\n', '\r']) {
+            return Err(Error::config(format!(
+                "{name} must be non-empty and on one line"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl JsapiPayParams {
+    /// Signs JSAPI parameters with any [`Signer`] (a KMS included), now, with a fresh nonce.
+    pub async fn sign(
+        signer: &dyn Signer,
+        app_id: &str,
+        prepay_id: &str,
+    ) -> Result<JsapiPayParams> {
+        check(app_id, prepay_id)?;
+        let time_stamp = unix_now().to_string();
+        let nonce_str = nonce()?;
+        let package = format!("prepay_id={prepay_id}");
+        let signature = signer
+            .sign(&message([app_id, &time_stamp, &nonce_str, &package]))
+            .await?;
+        Ok(JsapiPayParams {
+            app_id: app_id.to_owned(),
+            time_stamp,
+            nonce_str,
+            package,
+            sign_type: "RSA".to_owned(),
+            pay_sign: base64_encode(&signature),
+        })
+    }
+
+    /// The message `pay_sign` covers.
+    pub fn signed_message(&self) -> Vec<u8> {
+        message([
+            &self.app_id,
+            &self.time_stamp,
+            &self.nonce_str,
+            &self.package,
+        ])
+    }
+}
+
+impl AppPayParams {
+    /// Signs APP parameters with any [`Signer`] (a KMS included), now, with a fresh nonce.
+    pub async fn sign(
+        signer: &dyn Signer,
+        mchid: &str,
+        app_id: &str,
+        prepay_id: &str,
+    ) -> Result<AppPayParams> {
+        check(app_id, prepay_id)?;
+        let timestamp = unix_now().to_string();
+        let noncestr = nonce()?;
+        let signature = signer
+            .sign(&message([app_id, &timestamp, &noncestr, prepay_id]))
+            .await?;
+        Ok(AppPayParams {
+            appid: app_id.to_owned(),
+            partnerid: mchid.to_owned(),
+            prepayid: prepay_id.to_owned(),
+            package: "Sign=WXPay".to_owned(),
+            noncestr,
+            timestamp,
+            sign: base64_encode(&signature),
+        })
+    }
+
+    /// The message `sign` covers.
+    pub fn signed_message(&self) -> Vec<u8> {
+        message([&self.appid, &self.timestamp, &self.noncestr, &self.prepayid])
+    }
+}
+
+/// Runs a signing future of the built-in [`PrivateKey`](crate::crypto::PrivateKey) signer, which
+/// is ready at once, without a runtime.
+fn ready<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(Error::crypto("the merchant key signer did not complete")),
+    }
+}
+
+impl Client {
+    /// JSAPI / mini-program pay parameters for `prepay_id`, signed with the merchant private key.
+    /// With a custom [`Signer`], use [`JsapiPayParams::sign`].
+    pub fn jsapi_pay_params(&self, app_id: &str, prepay_id: &str) -> Result<JsapiPayParams> {
+        let key = self.merchant_private_key("jsapi_pay_params", "JsapiPayParams::sign")?;
+        ready(JsapiPayParams::sign(key, app_id, prepay_id))
+    }
+
+    /// APP pay parameters for `prepay_id`, signed with the merchant private key. With a custom
+    /// [`Signer`], use [`AppPayParams::sign`].
+    pub fn app_pay_params(&self, app_id: &str, prepay_id: &str) -> Result<AppPayParams> {
+        let key = self.merchant_private_key("app_pay_params", "AppPayParams::sign")?;
+        ready(AppPayParams::sign(key, self.mchid(), app_id, prepay_id))
+    }
+}
