@@ -105,6 +105,10 @@ impl Client {
         &self.inner.shared.mchid
     }
 
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
     /// The merchant private key, or a `Config` error naming `what` needed it and the
     /// `alternative` that works with a custom signer.
     pub(crate) fn merchant_private_key(

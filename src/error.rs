@@ -36,8 +36,11 @@ pub enum ErrorKind {
     Verification,
     /// A cryptographic operation failed (for example the signer could not sign).
     Crypto,
-    /// A response body could not be decoded as the caller asked (JSON type, UTF-8 text).
+    /// A response body could not be decoded as the caller asked (JSON type, UTF-8 text, a
+    /// malformed callback envelope, a corrupt gzip stream).
     Decode,
+    /// Writing to the caller's writer failed (a bill download).
+    Io,
 }
 
 impl fmt::Display for ErrorKind {
@@ -50,6 +53,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Verification => "response verification failed",
             ErrorKind::Crypto => "cryptographic error",
             ErrorKind::Decode => "decode error",
+            ErrorKind::Io => "I/O error",
         })
     }
 }
@@ -78,7 +82,7 @@ enum Detail {
     None,
     Template(TemplateError),
     Api(ApiError, Response),
-    Verification(VerificationFailure, Response),
+    Verification(VerificationFailure, Option<Response>),
     Decode { path: Option<String> },
 }
 
@@ -129,8 +133,19 @@ impl Error {
 
     pub(crate) fn from_verification(failure: VerificationFailure, response: Response) -> Error {
         let mut e = Error::new(ErrorKind::Verification, failure.to_string());
-        e.inner.detail = Detail::Verification(failure, response);
+        e.inner.detail = Detail::Verification(failure, Some(response));
         e
+    }
+
+    /// A failed check with no buffered response to keep: a callback, a streamed download.
+    pub(crate) fn from_failure(failure: VerificationFailure) -> Error {
+        let mut e = Error::new(ErrorKind::Verification, failure.to_string());
+        e.inner.detail = Detail::Verification(failure, None);
+        e
+    }
+
+    pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Error {
+        Error::new(ErrorKind::Io, message).with_source(source)
     }
 
     pub(crate) fn decode(
@@ -167,10 +182,11 @@ impl Error {
 
     /// The response that came with the error: the unverified response of a
     /// [`Verification`](ErrorKind::Verification) error or the error answer of an
-    /// [`Api`](ErrorKind::Api) error. Treat an unverified body as untrusted.
+    /// [`Api`](ErrorKind::Api) error. Treat an unverified body as untrusted. `None` for checks
+    /// of something that is not a buffered response (a callback, a streamed download).
     pub fn response(&self) -> Option<&Response> {
         match &self.inner.detail {
-            Detail::Api(_, r) | Detail::Verification(_, r) => Some(r),
+            Detail::Api(_, r) | Detail::Verification(_, Some(r)) => Some(r),
             _ => None,
         }
     }
@@ -243,7 +259,8 @@ impl fmt::Debug for Error {
                 d.field("api", api);
             }
             Detail::Verification(v, r) => {
-                d.field("verification", v).field("status", &r.status());
+                d.field("verification", v)
+                    .field("status", &r.as_ref().map(Response::status));
             }
             Detail::Decode { path } => {
                 d.field("json_path", path);

@@ -55,6 +55,7 @@
 #![deny(unsafe_code)]
 
 mod base_uri;
+pub mod bill;
 mod client;
 pub mod crypto;
 mod endpoint;

@@ -97,13 +97,13 @@ impl Transport {
     /// Refused on a thread that carries a Tokio runtime context (an async task, a `block_on`,
     /// or a `spawn_blocking` thread: Tokio offers no way to tell those apart, and blocking an
     /// executor thread can stall or deadlock it).
-    pub(crate) fn block_on<'a, F>(
+    pub(crate) fn block_on<'a, F, T>(
         &'a self,
         verb: &str,
         call: impl FnOnce(&'a reqwest::Client) -> F,
-    ) -> Result<Response>
+    ) -> Result<T>
     where
-        F: Future<Output = Result<Response>>,
+        F: Future<Output = Result<T>>,
     {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::config(format!(
@@ -157,6 +157,29 @@ pub(crate) fn require_runtime(verb: &str) -> Result<()> {
 
 /// Sends `prepared` and reads the whole response.
 pub(crate) async fn send(http: &reqwest::Client, prepared: PreparedRequest) -> Result<Response> {
+    let mut response = send_streaming(http, prepared).await?;
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let body = next_all(response).await?;
+    Ok(Response::new(status, headers, body))
+}
+
+/// Reads the rest of a body.
+pub(crate) async fn next_all(response: reqwest::Response) -> Result<bytes::Bytes> {
+    response.bytes().await.map_err(transport_error)
+}
+
+/// Reads the next chunk of a streamed body (`None` at its end).
+pub(crate) async fn next_chunk(response: &mut reqwest::Response) -> Result<Option<bytes::Bytes>> {
+    response.chunk().await.map_err(transport_error)
+}
+
+/// Sends `prepared` and returns as soon as the status and headers are in; the caller reads the
+/// body.
+pub(crate) async fn send_streaming(
+    http: &reqwest::Client,
+    prepared: PreparedRequest,
+) -> Result<reqwest::Response> {
     let PreparedRequest {
         method,
         url,
@@ -173,11 +196,7 @@ pub(crate) async fn send(http: &reqwest::Client, prepared: PreparedRequest) -> R
     if timeout.is_some() {
         *request.timeout_mut() = timeout;
     }
-    let mut response = http.execute(request).await.map_err(transport_error)?;
-    let status = response.status();
-    let headers = std::mem::take(response.headers_mut());
-    let body = response.bytes().await.map_err(transport_error)?;
-    Ok(Response::new(status, headers, body))
+    http.execute(request).await.map_err(transport_error)
 }
 
 fn transport_error(e: reqwest::Error) -> Error {

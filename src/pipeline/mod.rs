@@ -18,6 +18,8 @@ use crate::response::Response;
 use crate::signature::request_message;
 
 pub(crate) use prepare::prepare;
+pub(crate) use sign::authorize;
+pub(crate) use verify::finish_error;
 
 /// A request exactly as it will be sent, before the `Authorization` header is added.
 ///

@@ -113,6 +113,18 @@ fn verify_statement(
     verifier.verify(response.headers(), payload.as_bytes())
 }
 
+/// The [`Api`](crate::ErrorKind::Api) error of a non-2xx answer whose body was not read yet.
+pub(crate) async fn finish_error(mut response: reqwest::Response) -> Error {
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let body = match crate::transport::next_all(response).await {
+        Ok(body) => body,
+        Err(e) => return e,
+    };
+    let response = Response::new(status, headers, body);
+    Error::from_api(api_error(&response), response)
+}
+
 fn api_error(response: &Response) -> ApiError {
     #[derive(serde::Deserialize)]
     struct Body {

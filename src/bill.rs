@@ -1,0 +1,281 @@
+//! Bill downloads: the second step of the two-step bill flow, streamed and hash-checked.
+//!
+//! `GET v3/bill/tradebill` (or `fundflowbill`, `sub-merchant-fundflowbill`, ...) answers, signed,
+//! with `{download_url, hash_type, hash_value}`. The file at `download_url` is fetched with a
+//! signed request whose answer WeChat Pay does not sign: its integrity is the SHA-1 in that
+//! first, verified answer. [`Client::download_bill`] streams the file into any writer,
+//! gunzipping it when the bill was requested with `tar_type=GZIP`, hashes what it writes and
+//! fails if the hash differs. Memory stays flat whatever the size.
+//!
+//! A failed download may already have written part of the file: discard the output on error.
+//!
+//! ```no_run
+//! # fn run(client: wechatpay::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use wechatpay::bill::{BillDownload, Compression};
+//!
+//! let bill: BillDownload = client
+//!     .chain("v3/bill/tradebill{?bill_date,bill_type,tar_type}")
+//!     .get(serde_json::json!({ "bill_date": "2024-06-01", "tar_type": "GZIP" }))?
+//!     .json()?;
+//! let mut file = std::fs::File::create("tradebill-2024-06-01.csv")?;
+//! let written = client.download_bill(&bill, Compression::Gzip, &mut file)?;
+//! # let _ = written; Ok(()) }
+//! ```
+
+use std::io::Write;
+use std::time::Duration;
+
+use bytes::Bytes;
+use flate2::write::GzDecoder;
+use http::header::{ACCEPT, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method};
+use openssl::hash::{Hasher, MessageDigest};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use url::Url;
+
+use crate::client::{Client, Shared};
+use crate::error::{Error, Result, VerificationFailure};
+use crate::pipeline::{PreparedRequest, authorize, finish_error};
+use crate::transport::{next_chunk, send_streaming};
+
+/// The hosts a `download_url` may point at, besides the client's base URI.
+const WECHAT_PAY_HOSTS: [&str; 4] = [
+    "api.mch.weixin.qq.com",
+    "api2.mch.weixin.qq.com",
+    "api2.wechatpay.cn",
+    "apihk.mch.weixin.qq.com",
+];
+
+/// Compressed bytes decompressed at a time.
+const INPUT_SLICE: usize = 1024;
+
+/// How long a bill download may take in all (the client's timeout is for API calls).
+pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The answer of a bill request: where to fetch the file and its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillDownload {
+    /// The signed-request URL of the file.
+    pub download_url: String,
+    /// The hash algorithm: `SHA1`.
+    pub hash_type: String,
+    /// The hex hash of the (uncompressed) bill.
+    pub hash_value: String,
+}
+
+/// How the bill file is encoded: the `tar_type` the bill was requested with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain text (no `tar_type`).
+    None,
+    /// `tar_type=GZIP`: gunzipped while streaming; the hash is of the uncompressed bill.
+    Gzip,
+}
+
+/// Where the uncompressed bill goes.
+trait Sink {
+    async fn write(&mut self, data: &[u8]) -> std::io::Result<()>;
+    async fn flush(&mut self) -> std::io::Result<()>;
+}
+
+struct SyncSink<'w, W: ?Sized>(&'w mut W);
+
+impl<W: Write + ?Sized> Sink for SyncSink<'_, W> {
+    async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(data)
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+struct AsyncSink<'w, W: ?Sized>(&'w mut W);
+
+impl<W: AsyncWrite + Unpin + ?Sized> Sink for AsyncSink<'_, W> {
+    async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(data).await
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().await
+    }
+}
+
+/// Decompresses (or not) and hashes, chunk by chunk.
+struct Decoder {
+    gzip: Option<GzDecoder<Vec<u8>>>,
+    sha1: Hasher,
+    written: u64,
+}
+
+impl Decoder {
+    fn new(compression: Compression) -> Result<Decoder> {
+        Ok(Decoder {
+            gzip: (compression == Compression::Gzip).then(|| GzDecoder::new(Vec::new())),
+            sha1: Hasher::new(MessageDigest::sha1())
+                .map_err(|e| Error::crypto_from("SHA-1 unavailable", e))?,
+            written: 0,
+        })
+    }
+
+    /// The uncompressed bytes `chunk` yields (possibly none yet).
+    fn feed(&mut self, chunk: &[u8]) -> Result<Bytes> {
+        let plain = match &mut self.gzip {
+            None => Bytes::copy_from_slice(chunk),
+            Some(gz) => {
+                gz.write_all(chunk).map_err(gzip_error)?;
+                Bytes::from(std::mem::take(gz.get_mut()))
+            }
+        };
+        self.account(&plain)?;
+        Ok(plain)
+    }
+
+    /// The last uncompressed bytes; fails on a truncated gzip stream.
+    fn finish(&mut self) -> Result<Bytes> {
+        let plain = match self.gzip.take() {
+            None => Bytes::new(),
+            Some(gz) => Bytes::from(gz.finish().map_err(gzip_error)?),
+        };
+        self.account(&plain)?;
+        Ok(plain)
+    }
+
+    fn account(&mut self, plain: &[u8]) -> Result<()> {
+        self.written += plain.len() as u64;
+        self.sha1
+            .update(plain)
+            .map_err(|e| Error::crypto_from("SHA-1 failed", e))
+    }
+
+    fn sha1_hex(&mut self) -> Result<String> {
+        let digest = self
+            .sha1
+            .finish()
+            .map_err(|e| Error::crypto_from("SHA-1 failed", e))?;
+        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+fn gzip_error(e: std::io::Error) -> Error {
+    Error::decode(format!("the bill is not a valid gzip stream: {e}"), None, e)
+}
+
+/// The signed GET of `download_url`, without a template: the URL comes from a verified answer.
+fn prepare(shared: &Shared, bill: &BillDownload) -> Result<PreparedRequest> {
+    if !bill.hash_type.eq_ignore_ascii_case("SHA1") {
+        return Err(Error::config(format!(
+            "bill hash_type `{}` is not supported (WeChat Pay uses SHA1)",
+            bill.hash_type
+        )));
+    }
+    let url = Url::parse(&bill.download_url)
+        .map_err(|e| Error::config(format!("bill download_url is not a URL: {e}")))?;
+    let base = shared.base.url();
+    let same_origin = url.origin() == base.origin();
+    let wechat_pay = url.scheme() == "https"
+        && url.port().is_none()
+        && url
+            .host_str()
+            .is_some_and(|h| WECHAT_PAY_HOSTS.contains(&h));
+    if !same_origin && !wechat_pay {
+        return Err(Error::config(format!(
+            "bill download_url points at `{}`, which is neither the client's base URI nor a \
+             WeChat Pay host: the signed request is not sent there",
+            url.origin().ascii_serialization()
+        )));
+    }
+    let mut headers = HeaderMap::with_capacity(4);
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    headers.insert(USER_AGENT, shared.user_agent.clone());
+    Ok(PreparedRequest {
+        method: Method::GET,
+        api_offset: 0,
+        url,
+        headers,
+        body: Bytes::new(),
+        signed_body: None,
+        timeout: Some(DOWNLOAD_TIMEOUT),
+    })
+}
+
+async fn download(
+    shared: &Shared,
+    http: &reqwest::Client,
+    bill: &BillDownload,
+    compression: Compression,
+    sink: &mut impl Sink,
+) -> Result<u64> {
+    let mut prepared = prepare(shared, bill)?;
+    authorize(shared, &mut prepared).await?;
+    let mut response = send_streaming(http, prepared).await?;
+    if !response.status().is_success() {
+        return Err(finish_error(response).await);
+    }
+    let mut decoder = Decoder::new(compression)?;
+    let write_error = |e| Error::io("writing the bill failed", e);
+    while let Some(chunk) = next_chunk(&mut response).await? {
+        // Compressed input goes in by the KiB: deflate expands at most about 1000 times, so no
+        // write (and no buffer) exceeds about a MiB, whatever arrives in one chunk.
+        let slice = if compression == Compression::Gzip {
+            INPUT_SLICE
+        } else {
+            chunk.len().max(1)
+        };
+        for piece in chunk.chunks(slice) {
+            let plain = decoder.feed(piece)?;
+            if !plain.is_empty() {
+                sink.write(&plain).await.map_err(write_error)?;
+            }
+        }
+    }
+    let plain = decoder.finish()?;
+    if !plain.is_empty() {
+        sink.write(&plain).await.map_err(write_error)?;
+    }
+    sink.flush().await.map_err(write_error)?;
+    if !decoder.sha1_hex()?.eq_ignore_ascii_case(&bill.hash_value) {
+        return Err(Error::from_failure(VerificationFailure::DigestMismatch));
+    }
+    Ok(decoder.written)
+}
+
+impl Client {
+    /// Downloads a bill into `out` (blocking), returns the bytes written. The SHA-1 of what was
+    /// written must equal `bill.hash_value`, or the call fails with a
+    /// [`Verification`](crate::ErrorKind::Verification) error
+    /// ([`DigestMismatch`](VerificationFailure::DigestMismatch)); on any error, discard `out`.
+    pub fn download_bill<W: Write + ?Sized>(
+        &self,
+        bill: &BillDownload,
+        compression: Compression,
+        out: &mut W,
+    ) -> Result<u64> {
+        let shared = self.shared();
+        let mut sink = SyncSink(out);
+        shared.transport.block_on("download_bill", |http| {
+            download(shared, http, bill, compression, &mut sink)
+        })
+    }
+
+    /// [`download_bill`](Client::download_bill) into an async writer.
+    pub async fn download_bill_async<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        bill: &BillDownload,
+        compression: Compression,
+        out: &mut W,
+    ) -> Result<u64> {
+        crate::transport::require_runtime("download_bill")?;
+        let shared = self.shared();
+        download(
+            shared,
+            shared.transport.async_http(),
+            bill,
+            compression,
+            &mut AsyncSink(out),
+        )
+        .await
+    }
+}

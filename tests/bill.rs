@@ -1,0 +1,283 @@
+//! Bill downloads: the signed first step, then the unsigned file streamed, gunzipped and
+//! checked against the hash of the first step.
+
+mod support;
+
+use std::io::Write;
+
+use serde_json::json;
+use support::{Reply, Signer, TestServer};
+use wechatpay::bill::{BillDownload, Compression};
+use wechatpay::{ErrorKind, VerificationFailure};
+
+fn csv(rows: usize) -> Vec<u8> {
+    let mut out = "交易时间,公众账号ID,商户号,微信订单号,商户订单号,订单金额\n"
+        .as_bytes()
+        .to_vec();
+    for i in 0..rows {
+        writeln!(out, "`2024-06-01 10:{:02}:00,`wx8888888888888888,`1900012181,`42000000{i:012},`ORDER{i},`{}.00", i % 60, i % 1000).unwrap();
+    }
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    openssl::hash::hash(openssl::hash::MessageDigest::sha1(), data)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Serves `v3/bill/tradebill` (signed JSON naming the file and `hash`) and the file itself
+/// (unsigned, as WeChat Pay does).
+fn bill_server(file: Vec<u8>, hash: String) -> TestServer {
+    TestServer::start(move |r| {
+        if r.path() == "/v3/bill/tradebill" {
+            let host = r.header("host").unwrap();
+            Reply::json(
+                200,
+                json!({
+                    "download_url": format!("http://{host}/v3/billdownload/file?token=6XIv5TUPto7pByrTQKhd6kwvyKLG2uY2wMMR8cNXqaA_Cv_isgaUtBzp4QtiozLO"),
+                    "hash_type": "SHA1",
+                    "hash_value": hash,
+                }),
+            )
+        } else {
+            Reply::bytes(200, "application/octet-stream", file.clone()).signer(Signer::Unsigned)
+        }
+    })
+}
+
+fn bill_info(client: &wechatpay::Client, tar_type: Option<&str>) -> BillDownload {
+    client
+        .chain("v3/bill/tradebill{?bill_date,tar_type}")
+        .get(json!({ "bill_date": "2024-06-01", "tar_type": tar_type }))
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+#[test]
+fn a_plain_bill_is_streamed_and_hash_checked() {
+    let bill = csv(2000);
+    let server = bill_server(bill.clone(), sha1_hex(&bill).to_uppercase());
+    let client = support::client(&server);
+    let info = bill_info(&client, None);
+    let mut out = Vec::new();
+    let written = client
+        .download_bill(&info, Compression::None, &mut out)
+        .unwrap();
+    assert_eq!(out, bill);
+    assert_eq!(written, bill.len() as u64);
+
+    // The download request was signed over the exact target of download_url.
+    let r = server.last();
+    assert_eq!(
+        r.target,
+        "/v3/billdownload/file?token=6XIv5TUPto7pByrTQKhd6kwvyKLG2uY2wMMR8cNXqaA_Cv_isgaUtBzp4QtiozLO"
+    );
+    let auth = r.auth_ok();
+    assert!(
+        auth.message
+            .starts_with(format!("GET\n{}\n", r.target).as_bytes())
+    );
+}
+
+#[test]
+fn a_gzip_bill_is_gunzipped_and_the_plain_text_hashed() {
+    let bill = csv(5000);
+    let server = bill_server(gzip(&bill), sha1_hex(&bill));
+    let client = support::client(&server);
+    let info = bill_info(&client, Some("GZIP"));
+    let mut out = Vec::new();
+    assert_eq!(
+        client
+            .download_bill(&info, Compression::Gzip, &mut out)
+            .unwrap(),
+        bill.len() as u64
+    );
+    assert_eq!(out, bill);
+}
+
+#[tokio::test]
+async fn an_async_writer_works_too() {
+    let bill = csv(1000);
+    let server = bill_server(gzip(&bill), sha1_hex(&bill));
+    let client = support::client(&server);
+    let info: BillDownload = client
+        .chain("v3/bill/tradebill")
+        .get_async(())
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut out: Vec<u8> = Vec::new();
+    client
+        .download_bill_async(&info, Compression::Gzip, &mut out)
+        .await
+        .unwrap();
+    assert_eq!(out, bill);
+}
+
+#[test]
+fn a_wrong_hash_fails_closed() {
+    let bill = csv(100);
+    let mut wrong = sha1_hex(&bill);
+    wrong.replace_range(..1, if wrong.starts_with('0') { "1" } else { "0" });
+    for (file, compression) in [
+        (bill.clone(), Compression::None),
+        (gzip(&bill), Compression::Gzip),
+    ] {
+        let server = bill_server(file, wrong.clone());
+        let client = support::client(&server);
+        let info = bill_info(&client, None);
+        let err = client
+            .download_bill(&info, compression, &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Verification);
+        assert_eq!(
+            err.verification(),
+            Some(&VerificationFailure::DigestMismatch)
+        );
+        assert!(err.response().is_none());
+    }
+}
+
+#[test]
+fn a_corrupt_or_truncated_gzip_is_a_decode_error() {
+    let bill = csv(3000);
+    let packed = gzip(&bill);
+    for file in [
+        packed[..packed.len() / 2].to_vec(),
+        b"not gzip at all".to_vec(),
+    ] {
+        let server = bill_server(file, sha1_hex(&bill));
+        let client = support::client(&server);
+        let info = bill_info(&client, Some("GZIP"));
+        let err = client
+            .download_bill(&info, Compression::Gzip, &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    }
+}
+
+#[test]
+fn a_large_bill_is_streamed_not_buffered() {
+    /// Counts and checks what arrives, keeping nothing.
+    struct Counter {
+        total: u64,
+        largest_write: usize,
+        hasher: openssl::hash::Hasher,
+    }
+    impl Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.total += buf.len() as u64;
+            self.largest_write = self.largest_write.max(buf.len());
+            self.hasher.update(buf).unwrap();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let bill = csv(300_000); // about 30 MB
+    assert!(bill.len() > 25_000_000);
+    let server = bill_server(gzip(&bill), sha1_hex(&bill));
+    let client = support::client(&server);
+    let info = bill_info(&client, Some("GZIP"));
+    let mut counter = Counter {
+        total: 0,
+        largest_write: 0,
+        hasher: openssl::hash::Hasher::new(openssl::hash::MessageDigest::sha1()).unwrap(),
+    };
+    client
+        .download_bill(&info, Compression::Gzip, &mut counter)
+        .unwrap();
+    assert_eq!(counter.total, bill.len() as u64);
+    assert_eq!(
+        &counter.hasher.finish().unwrap()[..],
+        &openssl::hash::hash(openssl::hash::MessageDigest::sha1(), &bill).unwrap()[..]
+    );
+    assert!(
+        counter.largest_write < 1 << 20,
+        "a write of {} bytes: the bill was buffered",
+        counter.largest_write
+    );
+}
+
+#[test]
+fn a_download_url_elsewhere_is_refused_before_sending() {
+    let server = TestServer::start(|_| Reply::no_content());
+    let client = support::client(&server);
+    let info = BillDownload {
+        download_url: "https://evil.example.com/v3/billdownload/file?token=x".into(),
+        hash_type: "SHA1".into(),
+        hash_value: "00".into(),
+    };
+    let err = client
+        .download_bill(&info, Compression::None, &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(
+        err.to_string().contains("https://evil.example.com"),
+        "{err}"
+    );
+    let md5 = BillDownload {
+        hash_type: "MD5".into(),
+        ..info
+    };
+    assert!(
+        client
+            .download_bill(&md5, Compression::None, &mut Vec::new())
+            .unwrap_err()
+            .to_string()
+            .contains("hash_type `MD5`")
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn an_error_answer_is_an_api_error() {
+    let server = TestServer::start(|_| Reply::error(400, "INVALID_REQUEST", "token expired"));
+    let client = support::client(&server);
+    let info = BillDownload {
+        download_url: format!("{}v3/billdownload/file?token=old", server.base_uri()),
+        hash_type: "SHA1".into(),
+        hash_value: "00".into(),
+    };
+    let err = client
+        .download_bill(&info, Compression::None, &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(err.api().unwrap().code(), Some("INVALID_REQUEST"));
+}
+
+#[test]
+fn a_failing_writer_is_an_io_error() {
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "disk full",
+            ))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let bill = csv(10);
+    let server = bill_server(bill.clone(), sha1_hex(&bill));
+    let client = support::client(&server);
+    let info = bill_info(&client, None);
+    let err = client
+        .download_bill(&info, Compression::None, &mut Full)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+}
