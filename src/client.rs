@@ -10,9 +10,10 @@ use elsa::sync::FrozenMap;
 use http::HeaderValue;
 
 use crate::base_uri::BaseUri;
-use crate::crypto::{PrivateKey, PublicKey};
+use crate::crypto::{Apiv3Key, PrivateKey, PublicKey};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::notify::NotificationParser;
 use crate::signer::Signer;
 use crate::transport::{HttpSettings, Transport};
 use crate::verifier::{PlatformVerifier, Verifier};
@@ -71,8 +72,18 @@ pub(crate) struct Shared {
     pub(crate) verifier: Arc<dyn Verifier>,
     pub(crate) base: BaseUri,
     pub(crate) wechatpay_serial: Option<HeaderValue>,
+    /// The platform key sensitive fields are encrypted with.
+    pub(crate) preferred: Option<PreferredKey>,
+    /// The APIv3 key, for callbacks.
+    pub(crate) apiv3_key: Option<Apiv3Key>,
     pub(crate) user_agent: HeaderValue,
     pub(crate) transport: Transport,
+}
+
+/// The preferred platform key: its id (as `Wechatpay-Serial` sends it) and the key.
+pub(crate) struct PreferredKey {
+    pub(crate) id: HeaderValue,
+    pub(crate) key: PublicKey,
 }
 
 const _: () = {
@@ -107,6 +118,25 @@ impl Client {
 
     pub(crate) fn shared(&self) -> &Shared {
         &self.inner.shared
+    }
+
+    /// A parser for WeChat Pay callbacks, with the client's verifier (its platform keys) and
+    /// APIv3 key; a `Config` error when no APIv3 key was configured.
+    ///
+    /// ```no_run
+    /// # fn handle(client: &wechatpay::Client, headers: &http::HeaderMap, body: &[u8]) -> wechatpay::Result<()> {
+    /// let notification = client.notifications()?.parse(headers, body)?;
+    /// #[derive(serde::Deserialize)]
+    /// struct Transaction { out_trade_no: String, trade_state: String }
+    /// let paid: Transaction = notification.json()?;
+    /// # let _ = paid; Ok(()) }
+    /// ```
+    pub fn notifications(&self) -> Result<NotificationParser> {
+        let shared = &self.inner.shared;
+        let key = shared.apiv3_key.clone().ok_or_else(|| {
+            Error::config("callbacks need the APIv3 key: set it with .apiv3_key(..) on the builder")
+        })?;
+        Ok(NotificationParser::from_key(key, shared.verifier.clone()))
     }
 
     /// The merchant private key, or a `Config` error naming `what` needed it and the
@@ -190,6 +220,7 @@ pub struct ClientBuilder {
     serial: Option<String>,
     signer: Option<Arc<dyn Signer>>,
     private_key: Option<PrivateKey>,
+    apiv3_key: Option<Apiv3Key>,
     platform: PlatformVerifier,
     platform_ids: Vec<String>,
     verifier: Option<Arc<dyn Verifier>>,
@@ -243,6 +274,30 @@ impl ClientBuilder {
                 "private key file `{}` cannot be read: {e}",
                 path.display()
             ))),
+        }
+        self
+    }
+
+    /// The merchant API private key from a passphrase-protected (encrypted PKCS#8 or legacy
+    /// encrypted PKCS#1) PEM, or any form [`private_key`](Self::private_key) takes.
+    pub fn private_key_with_passphrase(
+        mut self,
+        key: impl AsRef<[u8]>,
+        passphrase: impl AsRef<[u8]>,
+    ) -> Self {
+        match PrivateKey::load_with_passphrase(key, passphrase) {
+            Ok(key) => self.set_private_key(key),
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// The APIv3 key (32 bytes, set in the merchant platform), which decrypts callbacks: see
+    /// [`Client::notifications`].
+    pub fn apiv3_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        match Apiv3Key::new(key) {
+            Ok(key) => self.apiv3_key = Some(key),
+            Err(e) => self.fail(e),
         }
         self
     }
@@ -406,6 +461,44 @@ impl ClientBuilder {
                  WeChat Pay's certificates or public keys, not the merchant's"
             )));
         }
+        // The preferred platform key: for `Wechatpay-Serial` and for encrypting fields.
+        let preferred_id = match self.preferred {
+            Some(id) if self.platform_ids.contains(&id) => Some(id),
+            Some(id) => {
+                return Err(Error::config(format!(
+                    "preferred platform key `{id}` is not among the configured platform keys"
+                )));
+            }
+            None => self
+                .platform_ids
+                .iter()
+                .find(|id| id.starts_with("PUB_KEY_ID_"))
+                .or(self.platform_ids.first())
+                .cloned(),
+        };
+        let preferred = match preferred_id {
+            Some(id) => {
+                let header = HeaderValue::from_str(&id).map_err(|_| {
+                    Error::config(format!(
+                        "platform key id `{id}` is not a valid header value"
+                    ))
+                })?;
+                let key = self.platform.get(&id).cloned().ok_or_else(|| {
+                    Error::config(format!("platform key `{id}` is not configured"))
+                })?;
+                Some(PreferredKey { id: header, key })
+            }
+            None => None,
+        };
+        if self.send_wechatpay_serial && preferred.is_none() {
+            return Err(Error::config(
+                "send_wechatpay_serial needs a platform key id: add one with .platform_key(id, pem)",
+            ));
+        }
+        let wechatpay_serial = preferred
+            .as_ref()
+            .filter(|_| self.send_wechatpay_serial)
+            .map(|p| p.id.clone());
         let verifier: Arc<dyn Verifier> = match self.verifier {
             Some(v) => v,
             None if self.platform_ids.is_empty() => {
@@ -415,35 +508,6 @@ impl ClientBuilder {
                 ));
             }
             None => Arc::new(self.platform),
-        };
-        let wechatpay_serial = if self.send_wechatpay_serial {
-            let id = match self.preferred {
-                Some(id) if self.platform_ids.contains(&id) => id,
-                Some(id) => {
-                    return Err(Error::config(format!(
-                        "preferred platform key `{id}` is not among the configured platform keys"
-                    )));
-                }
-                None => self
-                    .platform_ids
-                    .iter()
-                    .find(|id| id.starts_with("PUB_KEY_ID_"))
-                    .or(self.platform_ids.first())
-                    .cloned()
-                    .ok_or_else(|| {
-                        Error::config(
-                            "send_wechatpay_serial needs a platform key id: add one with \
-                             .platform_key(id, pem)",
-                        )
-                    })?,
-            };
-            Some(HeaderValue::from_str(&id).map_err(|_| {
-                Error::config(format!(
-                    "platform key id `{id}` is not a valid header value"
-                ))
-            })?)
-        } else {
-            None
         };
         let base = BaseUri::parse(self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI))
             .map_err(|reason| Error::config(format!("base_uri: {reason}")))?;
@@ -456,6 +520,8 @@ impl ClientBuilder {
             verifier,
             base,
             wechatpay_serial,
+            preferred,
+            apiv3_key: self.apiv3_key,
             user_agent: HeaderValue::from_static(crate::USER_AGENT),
             transport,
         };
@@ -484,6 +550,7 @@ impl fmt::Debug for ClientBuilder {
             .field("mchid", &self.mchid)
             .field("serial", &self.serial)
             .field("has_signer", &self.signer.is_some())
+            .field("has_apiv3_key", &self.apiv3_key.is_some())
             .field("platform_keys", &self.platform_ids)
             .field("base_uri", &self.base_uri)
             .field("error", &self.error)

@@ -31,8 +31,9 @@ pub enum ErrorKind {
     Transport,
     /// WeChat Pay answered with a non-2xx status; see [`Error::api`].
     Api,
-    /// A 2xx response failed verification; see [`Error::verification`]. The response is kept
-    /// in [`Error::response`]: the business call may have succeeded.
+    /// A 2xx response, a callback or a download failed verification; see
+    /// [`Error::verification`]. A response is kept in [`Error::response`]: the business call
+    /// may have succeeded.
     Verification,
     /// A cryptographic operation failed (for example the signer could not sign).
     Crypto,
@@ -50,7 +51,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Template => "URI template error",
             ErrorKind::Transport => "transport error",
             ErrorKind::Api => "WeChat Pay API error",
-            ErrorKind::Verification => "response verification failed",
+            ErrorKind::Verification => "verification failed",
             ErrorKind::Crypto => "cryptographic error",
             ErrorKind::Decode => "decode error",
             ErrorKind::Io => "I/O error",
@@ -373,8 +374,11 @@ pub enum VerificationFailure {
         /// The key that was tried.
         serial: String,
     },
-    /// The body's SHA-1 differs from `Wechatpay-Statement-Sha1` (overseas statements).
+    /// The content's SHA-1 differs from the one that vouches for it (`Wechatpay-Statement-Sha1`
+    /// of an overseas statement, `hash_value` of a bill).
     DigestMismatch,
+    /// A callback's `Wechatpay-Signature-Type` is not `WECHATPAY2-SHA256-RSA2048`.
+    UnsupportedSignatureType(String),
 }
 
 impl fmt::Display for VerificationFailure {
@@ -403,8 +407,12 @@ impl fmt::Display for VerificationFailure {
                 "`Wechatpay-Signature` does not verify with platform key {serial}"
             ),
             VerificationFailure::DigestMismatch => {
-                f.write_str("the body's SHA-1 does not match the `Wechatpay-Statement-Sha1` header")
+                f.write_str("the content's SHA-1 does not match the hash that vouches for it")
             }
+            VerificationFailure::UnsupportedSignatureType(kind) => write!(
+                f,
+                "`Wechatpay-Signature-Type` {kind:?} is not supported (only WECHATPAY2-SHA256-RSA2048)"
+            ),
         }
     }
 }

@@ -60,8 +60,10 @@ mod client;
 pub mod crypto;
 mod endpoint;
 mod error;
+mod fields;
 mod macros;
 mod media;
+pub mod notify;
 mod options;
 pub mod pay;
 mod pipeline;
@@ -115,3 +117,33 @@ pub mod __private {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/crypto.md, run.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/crypto.md")]
+pub struct CryptoDoctests;
+
+/// docs/callbacks.md, run.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/callbacks.md")]
+pub struct CallbacksDoctests;
+
+/// docs/sensitive-fields.md, compiled.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/sensitive-fields.md")]
+pub struct SensitiveFieldsDoctests;
+
+/// docs/media.md, compiled.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/media.md")]
+pub struct MediaDoctests;
+
+/// docs/bills.md, compiled.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/bills.md")]
+pub struct BillsDoctests;
+
+/// docs/pay.md, run.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/pay.md")]
+pub struct PayDoctests;

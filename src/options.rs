@@ -20,7 +20,9 @@ const MANAGED_HEADERS: [&str; 4] = [
 ];
 
 /// The keys of a JSON options object that are settings rather than (only) template variables.
-pub const RESERVED_KEYS: [&str; 6] = ["base_uri", "json", "query", "headers", "body", "timeout"];
+pub const RESERVED_KEYS: [&str; 7] = [
+    "base_uri", "json", "query", "headers", "body", "timeout", "encrypt",
+];
 
 /// The per-request options: template variables, body, query, headers, base URI, timeout.
 ///
@@ -58,6 +60,8 @@ pub struct Options {
     pub(crate) query: Option<String>,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) timeout: Option<Duration>,
+    /// JSON Pointers (RFC 6901) into the `json` body of strings to encrypt.
+    pub(crate) encrypt: Vec<String>,
     /// The first problem found while building; reported when the request is made.
     pub(crate) problem: Option<String>,
 }
@@ -121,6 +125,19 @@ impl Options {
             self.fail(|| "options `json` and `body` are mutually exclusive".to_owned());
         }
         self.body = Body::Raw(body.into());
+        self
+    }
+
+    /// Sensitive fields: each JSON Pointer (RFC 6901, such as `/payer/id_card_number`) names a
+    /// string in the `json` body that is sent OAEP-encrypted under the preferred platform key,
+    /// with `Wechatpay-Serial` set to that key's id. A pointer that matches nothing, or a value
+    /// that is not a string, is a [`Config`](crate::ErrorKind::Config) error naming the pointer.
+    pub fn encrypt<I, S>(mut self, pointers: I) -> Options
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.encrypt.extend(pointers.into_iter().map(Into::into));
         self
     }
 
@@ -238,6 +255,18 @@ impl Options {
                 other => o.fail(|| wrong_type("headers", "an object of strings", other)),
             }
         }
+        if let Some(v) = vars.get("encrypt").filter(|v| !v.is_null()) {
+            let pointers = v.as_array().and_then(|items| {
+                items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            });
+            match pointers {
+                Some(p) => o.encrypt = p,
+                None => o.fail(|| wrong_type("encrypt", "an array of JSON Pointer strings", v)),
+            }
+        }
         if let Some(v) = vars.get("timeout").filter(|v| !v.is_null()) {
             match v.as_f64().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
                 Some(d) if !d.is_zero() => o.timeout = Some(d),
@@ -306,6 +335,7 @@ impl fmt::Debug for Options {
                 &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .field("timeout", &self.timeout)
+            .field("encrypt", &self.encrypt)
             .field("problem", &self.problem)
             .finish()
     }

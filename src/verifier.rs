@@ -63,6 +63,11 @@ impl PlatformVerifier {
         self.keys.insert(id.into(), key);
     }
 
+    /// The key with exactly this id.
+    pub fn get(&self, id: &str) -> Option<&PublicKey> {
+        self.keys.get(id)
+    }
+
     /// True when a key with exactly this id is present.
     pub fn contains(&self, id: &str) -> bool {
         self.keys.contains_key(id)

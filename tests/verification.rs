@@ -139,8 +139,7 @@ fn verification_error_keeps_the_unverified_body() {
     assert_eq!(&body[..BODY.len() - 1], &BODY.as_bytes()[..BODY.len() - 1]);
     assert_ne!(&body[..], BODY.as_bytes());
     assert!(
-        err.to_string()
-            .starts_with("response verification failed: "),
+        err.to_string().starts_with("verification failed: "),
         "{err}"
     );
 }

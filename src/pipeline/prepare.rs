@@ -30,6 +30,7 @@ pub(crate) fn prepare(
         query,
         headers: extra_headers,
         timeout,
+        encrypt,
         problem,
     } = options;
     if let Some(problem) = problem {
@@ -98,6 +99,11 @@ pub(crate) fn prepare(
         }));
     }
 
+    let body = if encrypt.is_empty() {
+        body
+    } else {
+        encrypt_fields(shared, body, &encrypt)?
+    };
     let (body, signed_body, content_type) = match body {
         Body::None => (Bytes::new(), None, None),
         Body::Json(bytes) | Body::Raw(bytes) => (bytes, None, Some(APPLICATION_JSON)),
@@ -126,6 +132,10 @@ pub(crate) fn prepare(
     }
     for (name, value) in extra_headers {
         headers.insert(name, value);
+    }
+    if let (false, Some(preferred)) = (encrypt.is_empty(), &shared.preferred) {
+        // WeChat Pay decrypts with the key this names: it must be the one used.
+        headers.insert("wechatpay-serial", preferred.id.clone());
     }
 
     Ok(PreparedRequest {
@@ -165,4 +175,26 @@ fn dot_variable<'t>(template: &'t UriTemplate, vars: &Map<String, Value>) -> Opt
         .filter(|(_, op)| !matches!(op, Some('?' | '&')))
         .find(|(name, _)| vars.get(*name).is_some_and(has_dot))
         .map(|(name, _)| name)
+}
+
+/// Replaces each string the pointers name in the JSON body by its OAEP ciphertext (base64)
+/// under the preferred platform key.
+fn encrypt_fields(shared: &Shared, body: Body, pointers: &[String]) -> Result<Body> {
+    let preferred = shared.preferred.as_ref().ok_or_else(|| {
+        Error::config(
+            "option `encrypt` needs a platform key to encrypt with: add one with \
+             .platform_key(id, pem)",
+        )
+    })?;
+    let Body::Json(bytes) = body else {
+        return Err(Error::config("option `encrypt` needs a `json` body"));
+    };
+    let mut json: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::config(format!("option `json` is not JSON: {e}")))?;
+    crate::fields::map_strings(&mut json, pointers, "option `encrypt`", |plain| {
+        preferred.key.encrypt_oaep_base64(plain)
+    })?;
+    serde_json::to_vec(&json)
+        .map(|b| Body::Json(b.into()))
+        .map_err(|e| Error::config(format!("option `json` cannot be serialised: {e}")))
 }

@@ -4,11 +4,14 @@
 //! test) and signs its replies with the platform keys.
 #![allow(dead_code)]
 
+mod callback;
 mod client;
 mod keys;
 mod server;
 
 // Test binaries use only part of these re-exports.
+#[allow(unused_imports)]
+pub use callback::{APIV3_KEY, Callback, CallbackSpec, payment_resource, seal, signed};
 #[allow(unused_imports)]
 pub use client::{builder, client, identity};
 #[allow(unused_imports)]

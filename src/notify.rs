@@ -1,0 +1,737 @@
+//! WeChat Pay callbacks (notifications): verify, decrypt, answer, de-duplicate.
+//!
+//! WeChat Pay POSTs a JSON envelope to your `notify_url`, signed like a response (the headers
+//! `Wechatpay-Timestamp`, `-Nonce`, `-Signature`, `-Serial` and `-Signature-Type`) and with its
+//! business content (`resource`) encrypted by AES-256-GCM under your APIv3 key.
+//! [`NotificationParser::parse`] takes the request headers (an [`http::HeaderMap`], so any web
+//! framework works and header names may come in any case) and the raw body bytes, and returns a
+//! [`Notification`] only when everything checks out:
+//!
+//! 1. `Wechatpay-Signature-Type`, when present, is `WECHATPAY2-SHA256-RSA2048`. WeChat Pay added
+//!    the header later (the official Java SDK defaults it to RSA when absent), so its absence is
+//!    accepted; any other value (an SM2 signature, a typo) is refused.
+//! 2. The four signature headers, the ±300 s clock window, the serial and the RSA-SHA256
+//!    signature over `timestamp\nnonce\nbody\n`, by the same [`Verifier`] that checks responses.
+//! 3. The envelope: `id`, `create_time`, `event_type`, `resource_type`, `summary` and
+//!    `resource {algorithm, ciphertext, nonce, associated_data, original_type}`, with
+//!    `algorithm` = `AEAD_AES_256_GCM`.
+//! 4. AES-256-GCM decryption of `resource`: key = the APIv3 key, IV = the bytes of `nonce`,
+//!    AAD = the bytes of `associated_data` (empty when absent), input = base64(ciphertext ||
+//!    16-byte tag).
+//!
+//! A failed check is a [`Verification`](crate::ErrorKind::Verification) error
+//! ([`Error::verification`](crate::Error::verification) names it), a malformed envelope or an
+//! unknown algorithm a [`Decode`](crate::ErrorKind::Decode) error (with
+//! [`Error::json_path`](crate::Error::json_path)), a decryption failure (wrong APIv3 key,
+//! altered ciphertext) a [`Crypto`](crate::ErrorKind::Crypto) error. WeChat Pay's "signature
+//! probe" (a `Wechatpay-Signature` starting `WECHATPAY/SIGNTEST/`) fails verification, as it
+//! must.
+//!
+//! Answer with [`success`] (HTTP 204) once you have *processed* the notification, or with
+//! [`failure`] / [`failure_for`] (4xx/5xx with `{"code":"FAIL","message":...}`): WeChat Pay
+//! then retries later. Because of retries, the same notification (same `id`) can arrive more
+//! than once, even concurrently: make processing idempotent, and use a [`DuplicateFilter`] to
+//! skip the repeats this process has already handled.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use wechatpay::notify::{self, Delivery, DuplicateFilter, NotificationParser};
+//! use wechatpay::verifier::PlatformVerifier;
+//!
+//! # let platform_key = wechatpay::crypto::PrivateKey::load(openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap()).unwrap().public_key().unwrap();
+//! let mut verifier = PlatformVerifier::new();
+//! verifier.insert("PUB_KEY_ID_0114232134912410000000000000", platform_key);
+//! let parser = NotificationParser::new("0123456789abcdef0123456789abcdef", verifier)?;
+//! let seen = DuplicateFilter::new(10_000);
+//!
+//! /// Your web framework's handler: headers and raw body in, status and body out.
+//! fn handle(
+//!     parser: &NotificationParser,
+//!     seen: &DuplicateFilter,
+//!     headers: &http::HeaderMap,
+//!     body: &[u8],
+//! ) -> http::Response<Vec<u8>> {
+//!     let notification = match parser.parse(headers, body) {
+//!         Ok(n) => n,
+//!         Err(e) => return notify::failure_for(&e),
+//!     };
+//!     match seen.claim(notification.id()) {
+//!         Delivery::First(claim) => {
+//!             #[derive(serde::Deserialize)]
+//!             struct Transaction { out_trade_no: String, trade_state: String }
+//!             let Ok(tx) = notification.json::<Transaction>() else {
+//!                 return notify::failure(http::StatusCode::BAD_REQUEST, "unexpected resource");
+//!             };
+//!             // ... record `tx` (idempotently) ...
+//!             # let _ = (tx.out_trade_no, tx.trade_state);
+//!             claim.done();
+//!             notify::success()
+//!         }
+//!         Delivery::Processed => notify::success(),
+//!         Delivery::InProgress => notify::failure(http::StatusCode::TOO_MANY_REQUESTS, "busy"),
+//!     }
+//! }
+//!
+//! // Nothing signed here: the check fails with a typed error, answered 401.
+//! let answer = handle(&parser, &seen, &http::HeaderMap::new(), b"{}");
+//! assert_eq!(answer.status(), 401);
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::crypto::{Apiv3Key, base64_decode};
+use crate::error::{Error, ErrorKind, Result, VerificationFailure};
+use crate::signature::SCHEMA;
+use crate::verifier::Verifier;
+
+/// `Wechatpay-Signature-Type`: how the callback was signed.
+pub const SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
+/// The only signature type accepted: RSA-SHA256 with a 2048-bit key.
+pub const SIGNATURE_TYPE_RSA: &str = SCHEMA;
+/// The only `resource.algorithm` accepted.
+pub const ALGORITHM: &str = "AEAD_AES_256_GCM";
+
+/// Verifies and decrypts WeChat Pay callbacks; see the [module documentation](self).
+///
+/// Built from the APIv3 key and a [`Verifier`] (the same one that checks responses: usually a
+/// [`PlatformVerifier`](crate::verifier::PlatformVerifier) with the platform certificates
+/// and/or WeChat Pay public keys). Cheap to clone, `Send + Sync`; share one. `Debug` never
+/// shows the key.
+#[derive(Clone)]
+pub struct NotificationParser {
+    key: Apiv3Key,
+    verifier: Arc<dyn Verifier>,
+}
+
+impl NotificationParser {
+    /// A parser with this APIv3 key (exactly 32 bytes, else a [`Config`](crate::ErrorKind::Config)
+    /// error giving the length) and verifier.
+    pub fn new(apiv3_key: impl AsRef<[u8]>, verifier: impl Verifier) -> Result<NotificationParser> {
+        Self::with_shared_verifier(apiv3_key, Arc::new(verifier))
+    }
+
+    /// [`new`](Self::new) with a verifier that is already shared, such as a client's.
+    pub fn with_shared_verifier(
+        apiv3_key: impl AsRef<[u8]>,
+        verifier: Arc<dyn Verifier>,
+    ) -> Result<NotificationParser> {
+        Ok(Self::from_key(Apiv3Key::new(apiv3_key)?, verifier))
+    }
+
+    /// A parser from an already checked [`Apiv3Key`] and a shared verifier: infallible, for a
+    /// client that validated the key when it was built.
+    pub fn from_key(apiv3_key: Apiv3Key, verifier: Arc<dyn Verifier>) -> NotificationParser {
+        NotificationParser {
+            key: apiv3_key,
+            verifier,
+        }
+    }
+
+    /// Verifies the callback and decrypts its resource; see the [module documentation](self)
+    /// for the checks, in order, and the error of each.
+    pub fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Notification> {
+        self.verify(headers, body)?;
+        self.decrypt_verified(body)
+    }
+
+    /// Only the signature checks of [`parse`](Self::parse) (signature type, headers, clock,
+    /// serial, signature), without reading the body.
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<()> {
+        signature_type(headers)
+            .and_then(|()| self.verifier.verify(headers, body))
+            .map_err(Error::from_failure)
+    }
+
+    /// Only the envelope and decryption steps of [`parse`](Self::parse), for a body whose
+    /// signature you checked already (with [`verify`](Self::verify) or your own code). The
+    /// envelope fields (`id`, `event_type`, ...) of an unverified body are not authenticated:
+    /// never skip the verification.
+    pub fn decrypt_verified(&self, body: &[u8]) -> Result<Notification> {
+        let envelope: Envelope = decode_json(body, "notification envelope", false)?;
+        let resource = envelope.resource;
+        if resource.algorithm != ALGORITHM {
+            let shown: String = resource.algorithm.chars().take(40).collect();
+            return Err(Error::decode(
+                format!(
+                    "notification resource.algorithm `{}` is not supported (expected {ALGORITHM})",
+                    shown.escape_default()
+                ),
+                Some("resource.algorithm".to_owned()),
+                "unsupported algorithm",
+            ));
+        }
+        let sealed = base64_decode(&resource.ciphertext).map_err(|_| {
+            Error::decode(
+                "notification resource.ciphertext is not standard padded base64",
+                Some("resource.ciphertext".to_owned()),
+                "not base64",
+            )
+        })?;
+        let associated_data = resource.associated_data.unwrap_or_default();
+        let plaintext = self
+            .key
+            .decrypt(
+                resource.nonce.as_bytes(),
+                associated_data.as_bytes(),
+                &sealed,
+            )
+            .map_err(|e| {
+                let detail = e.to_string();
+                let detail = detail
+                    .strip_prefix(&format!("{}: ", ErrorKind::Crypto))
+                    .unwrap_or(&detail);
+                Error::crypto(format!(
+                    "notification resource cannot be decrypted with the APIv3 key: {detail}"
+                ))
+            })?;
+        Ok(Notification {
+            id: envelope.id,
+            create_time: envelope.create_time,
+            event_type: envelope.event_type,
+            resource_type: envelope.resource_type,
+            summary: envelope.summary.unwrap_or_default(),
+            original_type: resource.original_type.unwrap_or_default(),
+            associated_data,
+            resource: plaintext,
+        })
+    }
+}
+
+impl fmt::Debug for NotificationParser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotificationParser")
+            .field("apiv3_key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+fn signature_type(headers: &HeaderMap) -> std::result::Result<(), VerificationFailure> {
+    for value in headers.get_all(SIGNATURE_TYPE) {
+        if value.as_bytes() != SIGNATURE_TYPE_RSA.as_bytes() {
+            return Err(VerificationFailure::UnsupportedSignatureType(
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    id: String,
+    create_time: String,
+    event_type: String,
+    resource_type: String,
+    summary: Option<String>,
+    resource: EncryptedResource,
+}
+
+#[derive(Deserialize)]
+struct EncryptedResource {
+    algorithm: String,
+    ciphertext: String,
+    nonce: String,
+    associated_data: Option<String>,
+    original_type: Option<String>,
+}
+
+/// A verified, decrypted callback.
+///
+/// `Debug` shows the envelope fields and the size of the resource, never the decrypted
+/// resource itself.
+#[derive(Clone)]
+pub struct Notification {
+    id: String,
+    create_time: String,
+    event_type: String,
+    resource_type: String,
+    summary: String,
+    original_type: String,
+    associated_data: String,
+    resource: Vec<u8>,
+}
+
+impl Notification {
+    /// The notification id, the same on every retry: the key to de-duplicate on.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// When WeChat Pay created it, as sent (RFC 3339, e.g. `2015-05-20T13:29:35+08:00`).
+    pub fn create_time(&self) -> &str {
+        &self.create_time
+    }
+
+    /// What happened, e.g. `TRANSACTION.SUCCESS`, `REFUND.SUCCESS`.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// `encrypt-resource`.
+    pub fn resource_type(&self) -> &str {
+        &self.resource_type
+    }
+
+    /// WeChat Pay's one-line description, e.g. `支付成功` (empty when absent).
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// `resource.original_type`: the type of the decrypted object, e.g. `transaction`
+    /// (empty when absent).
+    pub fn original_type(&self) -> &str {
+        &self.original_type
+    }
+
+    /// `resource.associated_data` as authenticated, e.g. `transaction` (empty when absent).
+    pub fn associated_data(&self) -> &str {
+        &self.associated_data
+    }
+
+    /// The decrypted resource (JSON for every notification WeChat Pay documents).
+    pub fn resource(&self) -> &[u8] {
+        &self.resource
+    }
+
+    /// The decrypted resource, owned.
+    pub fn into_resource(self) -> Vec<u8> {
+        self.resource
+    }
+
+    /// The decrypted resource as UTF-8 text; a [`Decode`](crate::ErrorKind::Decode) error if
+    /// it is not.
+    pub fn text(&self) -> Result<&str> {
+        std::str::from_utf8(&self.resource).map_err(|e| {
+            Error::decode(
+                format!(
+                    "notification resource is not UTF-8 (at byte {})",
+                    e.valid_up_to()
+                ),
+                None,
+                e,
+            )
+        })
+    }
+
+    /// Decodes the decrypted resource into `T`. On failure the
+    /// [`Decode`](crate::ErrorKind::Decode) error names the path that failed
+    /// ([`Error::json_path`](crate::Error::json_path)), such as `amount.total`, but, unlike
+    /// [`Response::json`](crate::Response::json), never quotes a value of the resource.
+    ///
+    /// ```no_run
+    /// # fn f(notification: wechatpay::notify::Notification) -> wechatpay::Result<()> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Amount { total: u64, payer_total: u64, currency: String }
+    /// #[derive(serde::Deserialize)]
+    /// struct Transaction { out_trade_no: String, transaction_id: String, trade_state: String, amount: Amount }
+    ///
+    /// let tx: Transaction = notification.json()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        decode_json(&self.resource, "notification resource", true)
+    }
+}
+
+impl fmt::Debug for Notification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notification")
+            .field("id", &self.id)
+            .field("create_time", &self.create_time)
+            .field("event_type", &self.event_type)
+            .field("resource_type", &self.resource_type)
+            .field("summary", &self.summary)
+            .field("original_type", &self.original_type)
+            .field("resource_len", &self.resource.len())
+            .finish()
+    }
+}
+
+/// JSON into `T` with the failing path named; trailing bytes refused. With `redact`, the error
+/// never contains a value of the document (only its structure, the path and the expected type).
+fn decode_json<T: DeserializeOwned>(bytes: &[u8], what: &str, redact: bool) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if redact {
+            let text = redacted(&inner);
+            Error::decode(format!("{what} JSON at `{path}`: {text}"), Some(path), text)
+        } else {
+            Error::decode(
+                format!("{what} JSON at `{path}`: {inner}"),
+                Some(path),
+                inner,
+            )
+        }
+    })?;
+    de.end()
+        .map_err(|e| Error::decode(format!("{what} JSON: {e}"), Some(".".to_owned()), e))?;
+    Ok(value)
+}
+
+/// A serde_json error's message without any value from the document. serde's data errors
+/// read `invalid type: string "...", expected ...` (and `invalid value`, `unknown variant`):
+/// the part before `, expected` is reduced to its kind (`string`, `integer`...). Syntax errors
+/// never quote the input. Custom messages of a `Deserialize` impl could say anything, so they
+/// are replaced.
+fn redacted(err: &serde_json::Error) -> String {
+    let full = err.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(i) if err.line() != 0 => &full[..i],
+        _ => full.as_str(),
+    };
+    let position = if err.line() == 0 {
+        String::new()
+    } else {
+        format!(" at line {} column {}", err.line(), err.column())
+    };
+    let text = match err.classify() {
+        serde_json::error::Category::Data => {
+            let plain = ["missing field `", "duplicate field `", "invalid length "];
+            if plain.iter().any(|p| message.starts_with(p)) {
+                message.to_owned()
+            } else if let Some((prefix, rest)) = ["invalid type: ", "invalid value: "]
+                .iter()
+                .find_map(|p| message.strip_prefix(p).map(|rest| (*p, rest)))
+            {
+                match rest.rsplit_once(", expected ") {
+                    Some((unexpected, expected)) => {
+                        let kind = unexpected.split(['"', '`']).next().unwrap_or("").trim();
+                        format!("{prefix}{kind}, expected {expected}")
+                    }
+                    None => format!("{prefix}value not accepted"),
+                }
+            } else if message.starts_with("unknown variant `")
+                || message.starts_with("unknown field `")
+            {
+                let head = if message.starts_with("unknown variant") {
+                    "unknown variant"
+                } else {
+                    "unknown field"
+                };
+                match message.rsplit_once(", expected ") {
+                    Some((_, expected)) => format!("{head}, expected {expected}"),
+                    None => head.to_owned(),
+                }
+            } else {
+                "a value the target type does not accept".to_owned()
+            }
+        }
+        _ => message.to_owned(),
+    };
+    format!("{text}{position}")
+}
+
+/// The answer WeChat Pay expects once a notification is processed: HTTP 204, empty body.
+///
+/// ```
+/// assert_eq!(wechatpay::notify::success().status(), 204);
+/// ```
+pub fn success() -> http::Response<Vec<u8>> {
+    let mut response = http::Response::new(Vec::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+/// A failure answer: `status` (a 4xx or 5xx; anything else becomes 500) with
+/// `{"code":"FAIL","message":<message>}`. WeChat Pay retries the notification later. The
+/// message goes to WeChat Pay: keep secrets and customer data out of it.
+///
+/// ```
+/// use wechatpay::notify::failure;
+///
+/// let answer = failure(http::StatusCode::SERVICE_UNAVAILABLE, "try again");
+/// assert_eq!(answer.status(), 503);
+/// assert_eq!(answer.body(), br#"{"code":"FAIL","message":"try again"}"#);
+/// assert_eq!(failure(http::StatusCode::OK, "x").status(), 500);
+/// ```
+pub fn failure(status: StatusCode, message: &str) -> http::Response<Vec<u8>> {
+    let body = serde_json::to_vec(&serde_json::json!({ "code": "FAIL", "message": message }))
+        .unwrap_or_else(|_| br#"{"code":"FAIL"}"#.to_vec());
+    let mut response = http::Response::new(body);
+    *response.status_mut() = if status.is_client_error() || status.is_server_error() {
+        status
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// The failure answer for an error of [`NotificationParser::parse`], with a fixed message that
+/// reveals nothing: 401 for a failed signature check, 400 for a malformed notification, 500
+/// for anything else (a decryption failure usually means a wrong APIv3 key: once fixed, the
+/// retries succeed).
+///
+/// ```
+/// # let err = wechatpay::crypto::Apiv3Key::new("short").unwrap_err();
+/// assert_eq!(wechatpay::notify::failure_for(&err).status(), 500);
+/// ```
+pub fn failure_for(error: &Error) -> http::Response<Vec<u8>> {
+    match error.kind() {
+        ErrorKind::Verification => {
+            failure(StatusCode::UNAUTHORIZED, "signature verification failed")
+        }
+        ErrorKind::Decode => failure(StatusCode::BAD_REQUEST, "malformed notification"),
+        _ => failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "notification not processed",
+        ),
+    }
+}
+
+/// An in-memory record of notification ids, to process each notification once although
+/// WeChat Pay may deliver it several times (it retries until it gets a 2xx, and retries may
+/// overlap a slow first delivery).
+///
+/// [`claim`](Self::claim) an id before processing: [`Delivery::First`] hands out a [`Claim`]
+/// that you [`done`](Claim::done) after processing (the id is then remembered as processed),
+/// or drop on failure (the id is released, so WeChat Pay's retry is processed).
+/// [`Delivery::InProgress`] means another delivery of the same id is being processed right now
+/// (answer a failure, WeChat Pay retries later); [`Delivery::Processed`] that it was processed
+/// already (answer [`success`]).
+///
+/// Bounded: it remembers the last `capacity` processed ids (oldest forgotten first), plus the
+/// ids being processed. It is per process and lost on restart, so it saves work but does not
+/// replace idempotent processing (a unique key on the notification or order id in your
+/// database). Cheap to clone (clones share the record), `Send + Sync`.
+///
+/// ```
+/// use wechatpay::notify::{Delivery, DuplicateFilter};
+///
+/// let filter = DuplicateFilter::new(2);
+/// let Delivery::First(claim) = filter.claim("EV-1") else { unreachable!() };
+/// assert!(matches!(filter.claim("EV-1"), Delivery::InProgress));
+/// claim.done();
+/// assert!(matches!(filter.claim("EV-1"), Delivery::Processed));
+///
+/// // A failed attempt (claim dropped) lets the retry through.
+/// let Delivery::First(claim) = filter.claim("EV-2") else { unreachable!() };
+/// drop(claim);
+/// assert!(matches!(filter.claim("EV-2"), Delivery::First(_)));
+/// ```
+#[derive(Clone)]
+pub struct DuplicateFilter {
+    state: Arc<Mutex<FilterState>>,
+}
+
+struct FilterState {
+    capacity: usize,
+    processed: HashSet<String>,
+    order: VecDeque<String>,
+    in_progress: HashSet<String>,
+}
+
+fn lock(state: &Mutex<FilterState>) -> MutexGuard<'_, FilterState> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl DuplicateFilter {
+    /// A filter remembering the last `capacity` processed ids (at least 1).
+    pub fn new(capacity: usize) -> DuplicateFilter {
+        let capacity = capacity.max(1);
+        DuplicateFilter {
+            state: Arc::new(Mutex::new(FilterState {
+                capacity,
+                processed: HashSet::new(),
+                order: VecDeque::new(),
+                in_progress: HashSet::new(),
+            })),
+        }
+    }
+
+    /// Claims `id` for processing; see the type's documentation.
+    pub fn claim(&self, id: &str) -> Delivery {
+        let mut state = lock(&self.state);
+        if state.processed.contains(id) {
+            return Delivery::Processed;
+        }
+        if !state.in_progress.insert(id.to_owned()) {
+            return Delivery::InProgress;
+        }
+        Delivery::First(Claim {
+            state: Arc::clone(&self.state),
+            id: id.to_owned(),
+            settled: false,
+        })
+    }
+
+    /// True when `id` is among the remembered processed ids.
+    pub fn is_processed(&self, id: &str) -> bool {
+        lock(&self.state).processed.contains(id)
+    }
+
+    /// How many processed ids are remembered now.
+    pub fn len(&self) -> usize {
+        lock(&self.state).processed.len()
+    }
+
+    /// True when no processed id is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most processed ids remembered.
+    pub fn capacity(&self) -> usize {
+        lock(&self.state).capacity
+    }
+}
+
+impl fmt::Debug for DuplicateFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.state);
+        f.debug_struct("DuplicateFilter")
+            .field("capacity", &state.capacity)
+            .field("processed", &state.processed.len())
+            .field("in_progress", &state.in_progress.len())
+            .finish()
+    }
+}
+
+/// What [`DuplicateFilter::claim`] found.
+#[derive(Debug)]
+#[must_use = "a claim is released when dropped: call `done()` after processing"]
+pub enum Delivery {
+    /// Not processed yet and not being processed: process it, then call [`Claim::done`].
+    First(Claim),
+    /// Another delivery of this id is being processed: answer a failure so WeChat Pay retries.
+    InProgress,
+    /// Processed already: answer [`success`] without processing again.
+    Processed,
+}
+
+/// The right to process one notification id; see [`DuplicateFilter`]. Dropping it without
+/// [`done`](Self::done) releases the id.
+#[must_use = "a claim is released when dropped: call `done()` after processing"]
+pub struct Claim {
+    state: Arc<Mutex<FilterState>>,
+    id: String,
+    settled: bool,
+}
+
+impl Claim {
+    /// The claimed notification id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Records the id as processed: later deliveries are [`Delivery::Processed`].
+    pub fn done(mut self) {
+        self.settled = true;
+        let mut state = lock(&self.state);
+        state.in_progress.remove(&self.id);
+        if state.processed.insert(self.id.clone()) {
+            state.order.push_back(self.id.clone());
+            while state.order.len() > state.capacity {
+                if let Some(oldest) = state.order.pop_front() {
+                    state.processed.remove(&oldest);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.settled {
+            lock(&self.state).in_progress.remove(&self.id);
+        }
+    }
+}
+
+impl fmt::Debug for Claim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claim").field("id", &self.id).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Amount {
+        total: u64,
+        currency: Currency,
+    }
+
+    #[derive(Debug, Deserialize)]
+    enum Currency {
+        #[serde(rename = "CNY")]
+        Cny,
+    }
+
+    fn decode_error(json: &str) -> Error {
+        decode_json::<Amount>(json.as_bytes(), "notification resource", true).unwrap_err()
+    }
+
+    #[test]
+    fn resource_decode_errors_never_quote_values() {
+        let secret = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+        let cases = [
+            (
+                format!(r#"{{"total":"{secret}","currency":"CNY"}}"#),
+                "total",
+                "invalid type: string, expected u64",
+            ),
+            (
+                r#"{"total":-31415926,"currency":"CNY"}"#.to_owned(),
+                "total",
+                "invalid value: integer, expected u64",
+            ),
+            (
+                format!(r#"{{"total":1,"currency":"{secret}"}}"#),
+                "currency",
+                "unknown variant, expected `CNY`",
+            ),
+            (r#"{"total":1}"#.to_owned(), ".", "missing field `currency`"),
+            // serde_path_to_error says `?` where the document ends early.
+            (
+                r#"{"total":1,"currency":"CNY""#.to_owned(),
+                "?",
+                "EOF while parsing an object",
+            ),
+        ];
+        for (json, path, message) in cases {
+            let err = decode_error(&json);
+            assert_eq!(err.kind(), ErrorKind::Decode);
+            assert_eq!(err.json_path(), Some(path), "{err}");
+            let text = format!("{err} {err:?} {}", std::error::Error::source(&err).unwrap());
+            assert!(text.contains(message), "{text}");
+            assert!(
+                !text.contains(secret) && !text.contains("31415926"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn claims_release_on_drop_and_the_record_is_bounded() {
+        let filter = DuplicateFilter::new(0);
+        assert_eq!(filter.capacity(), 1);
+        let filter = DuplicateFilter::new(3);
+        for id in ["a", "b", "c", "d"] {
+            match filter.claim(id) {
+                Delivery::First(claim) => claim.done(),
+                other => panic!("{id}: {other:?}"),
+            }
+        }
+        assert_eq!(filter.len(), 3);
+        assert!(!filter.is_processed("a"), "the oldest id is forgotten");
+        assert!(filter.is_processed("b") && filter.is_processed("d"));
+    }
+}
