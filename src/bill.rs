@@ -155,7 +155,7 @@ impl Decoder {
             .sha1
             .finish()
             .map_err(|e| Error::crypto_from("SHA-1 failed", e))?;
-        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+        Ok(crate::crypto::hex_lower(&digest))
     }
 }
 

@@ -20,9 +20,9 @@ use std::fmt;
 use std::path::Path;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use openssl::hash::{MessageDigest, hash};
 use serde_json::Value;
 
+use crate::crypto::{hex_lower, sha256};
 use crate::error::{Error, Result};
 
 /// A file to upload, with its `meta` JSON.
@@ -41,6 +41,7 @@ pub struct Media {
     filename: String,
     content_type: String,
     data: Bytes,
+    sha256: String,
     meta: Bytes,
 }
 
@@ -53,8 +54,7 @@ impl Media {
         let filename = filename.into();
         check_filename(&filename)?;
         let data = data.into();
-        let sha256 = hex(&hash(MessageDigest::sha256(), &data)
-            .map_err(|e| Error::crypto_from("SHA-256 failed", e))?);
+        let sha256 = hex_lower(&sha256(&data)?);
         let meta = serde_json::to_vec(&serde_json::json!({
             "filename": filename,
             "sha256": sha256,
@@ -64,6 +64,7 @@ impl Media {
             content_type: guess_content_type(&filename).to_owned(),
             filename,
             data,
+            sha256,
             meta: meta.into(),
         })
     }
@@ -139,10 +140,8 @@ impl Media {
     }
 
     /// Lowercase hex SHA-256 of the contents (what the default meta carries).
-    pub fn sha256_hex(&self) -> String {
-        hash(MessageDigest::sha256(), &self.data)
-            .map(|d| hex(&d))
-            .unwrap_or_default()
+    pub fn sha256_hex(&self) -> &str {
+        &self.sha256
     }
 
     /// The multipart body for `boundary`: the `meta` part, then the `file` part.
@@ -190,10 +189,6 @@ fn check_filename(filename: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The content type WeChat Pay's upload endpoints expect for a file extension.

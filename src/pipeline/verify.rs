@@ -1,7 +1,6 @@
 //! Turns a raw response into a verified [`Response`] or an error.
 
 use http::Method;
-use openssl::hash::{MessageDigest, hash};
 use percent_encoding::percent_decode_str;
 
 use crate::error::{ApiError, Error, Result, VerificationFailure};
@@ -99,14 +98,12 @@ fn verify_statement(
             name: STATEMENT_SHA1_HEADER,
             reason: "not visible ASCII",
         })?;
-    let digest = hash(MessageDigest::sha1(), response.bytes()).map_err(|_| {
-        VerificationFailure::InvalidHeader {
+    let digest =
+        crate::crypto::sha1(response.bytes()).map_err(|_| VerificationFailure::InvalidHeader {
             name: STATEMENT_SHA1_HEADER,
             reason: "SHA-1 unavailable",
-        }
-    })?;
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    if !hex.eq_ignore_ascii_case(sha1) {
+        })?;
+    if !crate::crypto::hex_lower(&digest).eq_ignore_ascii_case(sha1) {
         return Err(VerificationFailure::DigestMismatch);
     }
     let payload = format!(r#"{{"sha1":"{sha1}"}}"#);
