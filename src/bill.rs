@@ -243,10 +243,13 @@ async fn download(
 }
 
 impl Client {
-    /// Downloads a bill into `out` (blocking), returns the bytes written. The SHA-1 of what was
-    /// written must equal `bill.hash_value`, or the call fails with a
-    /// [`Verification`](crate::ErrorKind::Verification) error
-    /// ([`DigestMismatch`](VerificationFailure::DigestMismatch)); on any error, discard `out`.
+    /// Streams a bill into `out` (blocking) and checks it: `out` receives the bytes before the
+    /// check can end, so on any error discard what it got (or use
+    /// [`download_bill_to_file`](Client::download_bill_to_file), which does).
+    ///
+    /// Returns the bytes written. The SHA-1 of what was written must equal `bill.hash_value`,
+    /// or the call fails with a [`Verification`](crate::ErrorKind::Verification) error
+    /// ([`DigestMismatch`](VerificationFailure::DigestMismatch)).
     pub fn download_bill<W: Write + ?Sized>(
         &self,
         bill: &BillDownload,
@@ -258,6 +261,40 @@ impl Client {
         shared.transport.block_on("download_bill", |http| {
             download(shared, http, bill, compression, &mut sink)
         })
+    }
+
+    /// [`download_bill`](Client::download_bill) into a file that appears only when the bill is
+    /// complete and its hash checked: the bill is written to `<path>.partial`, renamed to
+    /// `path` on success and removed on any error.
+    pub fn download_bill_to_file(
+        &self,
+        bill: &BillDownload,
+        compression: Compression,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<u64> {
+        let path = path.as_ref();
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let io = |what: &str, e| Error::io(format!("{what} `{}`", partial.display()), e);
+        let mut file = std::fs::File::create(&partial).map_err(|e| io("cannot create", e))?;
+        let outcome = self
+            .download_bill(bill, compression, &mut file)
+            .and_then(|written| {
+                file.sync_all().map_err(|e| io("cannot sync", e))?;
+                Ok(written)
+            });
+        drop(file);
+        match outcome {
+            Ok(written) => {
+                std::fs::rename(&partial, path).map_err(|e| io("cannot rename", e))?;
+                Ok(written)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
     }
 
     /// [`download_bill`](Client::download_bill) into an async writer.

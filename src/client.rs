@@ -262,7 +262,7 @@ impl ClientBuilder {
     /// Reads the merchant API private key from a PEM file.
     pub fn private_key_file(mut self, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref();
-        match std::fs::read(path) {
+        match crate::crypto::read_key_file(path) {
             Ok(pem) => match PrivateKey::parse(&pem) {
                 Ok(key) => self.set_private_key(key),
                 Err(reason) => self.fail(Error::config(format!(
@@ -333,7 +333,7 @@ impl ClientBuilder {
     /// [`platform_key`](Self::platform_key) from a PEM file.
     pub fn platform_key_file(self, id: impl Into<String>, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref();
-        match std::fs::read(path) {
+        match crate::crypto::read_key_file(path) {
             Ok(pem) => self.platform_key(id, pem),
             Err(e) => {
                 let mut this = self;
@@ -368,14 +368,15 @@ impl ClientBuilder {
                 )));
             }
             Some(serial) => {
-                let canonical = id.to_ascii_uppercase();
-                if canonical.trim_start_matches('0') != serial.trim_start_matches('0') {
+                // Keyed by the certificate's own serial, as WeChat Pay names it in
+                // `Wechatpay-Serial`, whatever case or leading zeros the caller wrote.
+                if !same_serial(id, &serial) {
                     return Err(Error::config(format!(
                         "platform key `{id}`: the certificate's serial is {serial}; the id of a \
                          certificate must be its serial"
                     )));
                 }
-                canonical
+                serial
             }
             None => id.to_owned(),
         };
@@ -532,6 +533,12 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// Two hex serials name the same number (case and leading zeros aside).
+fn same_serial(a: &str, b: &str) -> bool {
+    a.trim_start_matches('0')
+        .eq_ignore_ascii_case(b.trim_start_matches('0'))
 }
 
 fn required(value: Option<String>, name: &str, what: &str) -> Result<String> {

@@ -391,12 +391,12 @@ impl fmt::Display for VerificationFailure {
             VerificationFailure::StaleTimestamp { timestamp, now } => write!(
                 f,
                 "`Wechatpay-Timestamp` {timestamp} is {}s in the past (allowed: 300s)",
-                now - timestamp
+                now.saturating_sub(*timestamp)
             ),
             VerificationFailure::FutureTimestamp { timestamp, now } => write!(
                 f,
                 "`Wechatpay-Timestamp` {timestamp} is {}s in the future (allowed: 300s)",
-                timestamp - now
+                timestamp.saturating_sub(*now)
             ),
             VerificationFailure::UnknownSerial(serial) => write!(
                 f,

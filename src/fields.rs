@@ -6,24 +6,31 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::error::{Error, Result};
 
-/// Replaces each string that `pointers` (RFC 6901) name in `json` by `f(string)`. A pointer that
-/// is malformed, matches nothing or names something other than a string is a `Config` error
-/// that names it, prefixed by `context`.
+/// Replaces each string that `pointers` (RFC 6901) name in `json` by `f(string)`, all or
+/// nothing: on any error `json` is left as it was. A pointer that is malformed, repeated,
+/// matches nothing or names something other than a string is a `Config` error that names it,
+/// prefixed by `context`.
 pub(crate) fn map_strings<P: AsRef<str>>(
     json: &mut Value,
     pointers: &[P],
     context: &str,
     mut f: impl FnMut(&str) -> Result<String>,
 ) -> Result<()> {
-    for pointer in pointers {
+    let mut replaced = Vec::with_capacity(pointers.len());
+    for (i, pointer) in pointers.iter().enumerate() {
         let pointer = pointer.as_ref();
         if !(pointer.is_empty() || pointer.starts_with('/')) {
             return Err(Error::config(format!(
                 "{context}: `{pointer}` is not a JSON Pointer (it must start with `/`)"
             )));
         }
+        if pointers[..i].iter().any(|p| p.as_ref() == pointer) {
+            return Err(Error::config(format!(
+                "{context}: `{pointer}` is listed twice"
+            )));
+        }
         let target = json
-            .pointer_mut(pointer)
+            .pointer(pointer)
             .ok_or_else(|| Error::config(format!("{context}: `{pointer}` matches nothing")))?;
         let Value::String(text) = target else {
             let found = match target {
@@ -38,7 +45,13 @@ pub(crate) fn map_strings<P: AsRef<str>>(
                 "{context}: `{pointer}` points at {found}, not a string"
             )));
         };
-        *text = f(text)?;
+        replaced.push((pointer, f(text)?));
+    }
+    // Every pointer was checked above, and distinct pointers to strings cannot overlap.
+    for (pointer, value) in replaced {
+        if let Some(target) = json.pointer_mut(pointer) {
+            *target = Value::String(value);
+        }
     }
     Ok(())
 }

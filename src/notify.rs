@@ -149,11 +149,9 @@ impl NotificationParser {
             .map_err(Error::from_failure)
     }
 
-    /// Only the envelope and decryption steps of [`parse`](Self::parse), for a body whose
-    /// signature you checked already (with [`verify`](Self::verify) or your own code). The
-    /// envelope fields (`id`, `event_type`, ...) of an unverified body are not authenticated:
-    /// never skip the verification.
-    pub fn decrypt_verified(&self, body: &[u8]) -> Result<Notification> {
+    /// The envelope and decryption steps of [`parse`](Self::parse), for a body whose
+    /// signature was checked. Not public: a [`Notification`] is always a verified one.
+    fn decrypt_verified(&self, body: &[u8]) -> Result<Notification> {
         let envelope: Envelope = decode_json(body, "notification envelope", false)?;
         let resource = envelope.resource;
         if resource.algorithm != ALGORITHM {
@@ -215,9 +213,12 @@ impl fmt::Debug for NotificationParser {
 fn signature_type(headers: &HeaderMap) -> std::result::Result<(), VerificationFailure> {
     for value in headers.get_all(SIGNATURE_TYPE) {
         if value.as_bytes() != SIGNATURE_TYPE_RSA.as_bytes() {
-            return Err(VerificationFailure::UnsupportedSignatureType(
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            ));
+            // Echo a bounded prefix only: the header comes from whoever posted.
+            let shown: String = String::from_utf8_lossy(value.as_bytes())
+                .chars()
+                .take(40)
+                .collect();
+            return Err(VerificationFailure::UnsupportedSignatureType(shown));
         }
     }
     Ok(())

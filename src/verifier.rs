@@ -105,10 +105,10 @@ impl PlatformVerifier {
                 name: TIMESTAMP,
                 reason: "not a Unix timestamp in seconds",
             })?;
-        if now - ts > CLOCK_WINDOW_SECS {
+        if now.saturating_sub(ts) > CLOCK_WINDOW_SECS {
             return Err(VerificationFailure::StaleTimestamp { timestamp: ts, now });
         }
-        if ts - now > CLOCK_WINDOW_SECS {
+        if ts.saturating_sub(now) > CLOCK_WINDOW_SECS {
             return Err(VerificationFailure::FutureTimestamp { timestamp: ts, now });
         }
 

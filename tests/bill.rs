@@ -281,3 +281,34 @@ fn a_failing_writer_is_an_io_error() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
 }
+
+#[test]
+fn a_bill_file_appears_only_when_checked() {
+    let dir = std::env::temp_dir().join(format!("wechatpay-bill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bill = csv(500);
+    let good = bill_server(gzip(&bill), sha1_hex(&bill));
+    let client = support::client(&good);
+    let path = dir.join("tradebill.csv");
+    let info = bill_info(&client, Some("GZIP"));
+    client
+        .download_bill_to_file(&info, Compression::Gzip, &path)
+        .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), bill);
+    assert!(!dir.join("tradebill.csv.partial").exists());
+
+    let bad = bill_server(gzip(&bill), "00".repeat(20));
+    let client = support::client(&bad);
+    let path = dir.join("forged.csv");
+    let info = bill_info(&client, Some("GZIP"));
+    let err = client
+        .download_bill_to_file(&info, Compression::Gzip, &path)
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::DigestMismatch)
+    );
+    assert!(!path.exists());
+    assert!(!dir.join("forged.csv.partial").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

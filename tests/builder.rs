@@ -203,6 +203,14 @@ fn key_files_are_read_and_missing_files_named() {
         )),
         "{text}"
     );
+    // A key file holds a key, not another `file://` path.
+    std::fs::write(&key_path, format!("file://{}", pub_path.display())).unwrap();
+    assert!(
+        wechatpay::crypto::PrivateKey::from_file(&key_path)
+            .unwrap_err()
+            .to_string()
+            .contains("a file is not followed twice")
+    );
     std::fs::write(&key_path, "not a key").unwrap();
     let text = config_error(complete().private_key_file(&key_path));
     assert!(
@@ -272,6 +280,25 @@ fn platform_keys_that_do_not_parse_or_do_not_match_are_named() {
         .platform_key(k.platform_serial.to_lowercase(), &k.platform_cert_pem)
         .build()
         .unwrap();
+}
+
+#[test]
+fn a_certificate_is_keyed_by_its_own_serial() {
+    // Serial 0x0ABC prints as `0ABC`, as WeChat Pay names it; an id written `abc` still finds it.
+    let pem = wechatpay::crypto::test_certificate_for_docs(&[0x0A, 0xBC], 86_400);
+    let client = Client::builder()
+        .mchid(MCHID)
+        .serial(&keys().merchant_serial)
+        .private_key(&keys().merchant_key_pkcs8_pem)
+        .platform_key("abc", &pem)
+        .send_wechatpay_serial(true)
+        .build()
+        .unwrap();
+    let prepared = client
+        .chain("v3/x")
+        .prepare(wechatpay::Method::GET, ())
+        .unwrap();
+    assert_eq!(prepared.headers()["wechatpay-serial"], "0ABC");
 }
 
 #[test]

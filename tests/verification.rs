@@ -358,6 +358,17 @@ fn the_default_verifier_checks_the_exact_message() {
         verifier.verify_at(&headers("1700000000", &sig), b"body", now - 301),
         Err(VerificationFailure::FutureTimestamp { .. })
     ));
+    // Clocks at the ends of the range are refused, not overflowed.
+    assert!(
+        verifier
+            .verify_at(&headers("1700000000", &sig), b"body", i64::MIN)
+            .is_err()
+    );
+    assert!(
+        verifier
+            .verify_at(&headers("1700000000", &sig), b"body", i64::MAX)
+            .is_err()
+    );
     // Without the trailing newline the message differs.
     let sig_no_nl = sign(b"1700000000\nn0nce\nbody");
     assert!(matches!(

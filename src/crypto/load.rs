@@ -85,8 +85,28 @@ pub(crate) fn resolve(input: &[u8]) -> Result<Form<'_>, String> {
 }
 
 /// Reads a key or certificate file, naming the path (not the content) on failure.
+/// The largest key or certificate file read: far above any real one, and small enough that a
+/// wrong path (`/dev/zero`, a disk image) cannot exhaust memory.
+pub(crate) const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// Reads at most [`MAX_KEY_FILE`] bytes; a longer file is an error.
+pub(crate) fn read_key_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut content = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut content)?;
+    if content.len() as u64 > MAX_KEY_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "larger than 1 MiB, which no key or certificate is",
+        ));
+    }
+    Ok(content)
+}
+
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| {
+    read_key_file(path).map_err(|e| {
         format!(
             "file `{}` cannot be read: {e}",
             path.display().to_string().escape_default()
@@ -103,9 +123,15 @@ pub(crate) fn parse_file<T>(
 ) -> crate::error::Result<T> {
     let shown = path.display().to_string();
     let shown = shown.escape_default();
-    let content = std::fs::read(path).map_err(|e| {
+    let content = read_key_file(path).map_err(|e| {
         crate::error::Error::config(format!("{what} file `{shown}` cannot be read: {e}"))
     })?;
+    if trim(&content).starts_with(FILE.as_bytes()) {
+        // A file names the key it holds, never another file.
+        return Err(crate::error::Error::config(format!(
+            "{what} file `{shown}` holds a `file://` path, not a key: a file is not followed twice"
+        )));
+    }
     parse(&content)
         .map_err(|reason| crate::error::Error::config(format!("{what} file `{shown}`: {reason}")))
 }

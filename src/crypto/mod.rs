@@ -45,6 +45,8 @@ mod cert;
 mod der;
 mod digest;
 mod load;
+
+pub(crate) use load::read_key_file;
 mod nonce;
 mod pem;
 mod rsa;

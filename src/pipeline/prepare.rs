@@ -128,14 +128,14 @@ pub(crate) fn prepare(
         headers.insert(CONTENT_TYPE, content_type);
     }
     if let Some(serial) = &shared.wechatpay_serial {
-        headers.insert("wechatpay-serial", serial.clone());
+        headers.insert(crate::verifier::SERIAL, serial.clone());
     }
     for (name, value) in extra_headers {
         headers.insert(name, value);
     }
     if let (false, Some(preferred)) = (encrypt.is_empty(), &shared.preferred) {
         // WeChat Pay decrypts with the key this names: it must be the one used.
-        headers.insert("wechatpay-serial", preferred.id.clone());
+        headers.insert(crate::verifier::SERIAL, preferred.id.clone());
     }
 
     Ok(PreparedRequest {
