@@ -261,19 +261,9 @@ impl ClientBuilder {
 
     /// Reads the merchant API private key from a PEM file.
     pub fn private_key_file(mut self, path: impl AsRef<Path>) -> Self {
-        let path = path.as_ref();
-        match crate::crypto::read_key_file(path) {
-            Ok(pem) => match PrivateKey::parse(&pem) {
-                Ok(key) => self.set_private_key(key),
-                Err(reason) => self.fail(Error::config(format!(
-                    "private key file `{}`: {reason}",
-                    path.display()
-                ))),
-            },
-            Err(e) => self.fail(Error::config(format!(
-                "private key file `{}` cannot be read: {e}",
-                path.display()
-            ))),
+        match PrivateKey::from_file(path) {
+            Ok(key) => self.set_private_key(key),
+            Err(e) => self.fail(e),
         }
         self
     }

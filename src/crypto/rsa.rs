@@ -278,37 +278,52 @@ impl PrivateKey {
 }
 
 fn prefixed_private(prefix: Prefix, der: &[u8]) -> std::result::Result<PKey<Private>, String> {
-    let (parsed, expected, other) = match prefix {
-        Prefix::PrivatePkcs1 => (
-            Rsa::private_key_from_der(der).and_then(PKey::from_rsa),
-            DerKind::Pkcs1Private,
-            Prefix::PrivatePkcs8,
-        ),
-        _ => (
-            PKey::private_key_from_pkcs8(der),
-            DerKind::Pkcs8Private,
-            Prefix::PrivatePkcs1,
-        ),
+    let parsed = match prefix {
+        Prefix::PrivatePkcs1 => Rsa::private_key_from_der(der).and_then(PKey::from_rsa),
+        _ => PKey::private_key_from_pkcs8(der),
     };
-    parsed.map_err(|_| {
-        let kind = classify(der);
-        let text = prefix.as_str();
-        match kind {
-            DerKind::Pkcs1Private | DerKind::Pkcs8Private if kind != expected => format!(
-                "the `{text}` value holds {}: use `{}`",
-                kind.describe(),
-                other.as_str()
-            ),
-            _ if kind == expected => {
-                format!("the `{text}` value is not a valid {}", kind.describe())
-            }
-            _ => format!(
-                "the `{text}` value is not {}; found {}",
-                expected.describe(),
-                kind.describe()
-            ),
-        }
+    parsed.map_err(|_| match prefix {
+        Prefix::PrivatePkcs1 => prefixed_error(
+            prefix,
+            der,
+            DerKind::Pkcs1Private,
+            (Prefix::PrivatePkcs8, DerKind::Pkcs8Private),
+        ),
+        _ => prefixed_error(
+            prefix,
+            der,
+            DerKind::Pkcs8Private,
+            (Prefix::PrivatePkcs1, DerKind::Pkcs1Private),
+        ),
     })
+}
+
+/// Why a `private.*://` / `public.*://` value did not parse: its DER is the other form of the
+/// same key (then say which prefix fits), a broken instance of the `expected` form, or
+/// something else.
+fn prefixed_error(
+    prefix: Prefix,
+    der: &[u8],
+    expected: DerKind,
+    (other_prefix, other_kind): (Prefix, DerKind),
+) -> String {
+    let kind = classify(der);
+    let text = prefix.as_str();
+    if kind == other_kind {
+        format!(
+            "the `{text}` value holds {}: use `{}`",
+            kind.describe(),
+            other_prefix.as_str()
+        )
+    } else if kind == expected {
+        format!("the `{text}` value is not a valid {}", kind.describe())
+    } else {
+        format!(
+            "the `{text}` value is not {}; found {}",
+            expected.describe(),
+            kind.describe()
+        )
+    }
 }
 
 fn private_from_der(
@@ -539,36 +554,23 @@ impl PublicKey {
 }
 
 fn prefixed_public(prefix: Prefix, der: &[u8]) -> std::result::Result<PKey<Public>, String> {
-    let (parsed, expected, other) = match prefix {
-        Prefix::PublicPkcs1 => (
-            Rsa::public_key_from_der_pkcs1(der).and_then(PKey::from_rsa),
-            DerKind::Pkcs1Public,
-            Prefix::PublicSpki,
-        ),
-        _ => (
-            PKey::public_key_from_der(der),
-            DerKind::Spki,
-            Prefix::PublicPkcs1,
-        ),
+    let parsed = match prefix {
+        Prefix::PublicPkcs1 => Rsa::public_key_from_der_pkcs1(der).and_then(PKey::from_rsa),
+        _ => PKey::public_key_from_der(der),
     };
-    parsed.map_err(|_| {
-        let kind = classify(der);
-        let text = prefix.as_str();
-        match kind {
-            DerKind::Pkcs1Public | DerKind::Spki if kind != expected => format!(
-                "the `{text}` value holds {}: use `{}`",
-                kind.describe(),
-                other.as_str()
-            ),
-            _ if kind == expected => {
-                format!("the `{text}` value is not a valid {}", kind.describe())
-            }
-            _ => format!(
-                "the `{text}` value is not {}; found {}",
-                expected.describe(),
-                kind.describe()
-            ),
-        }
+    parsed.map_err(|_| match prefix {
+        Prefix::PublicPkcs1 => prefixed_error(
+            prefix,
+            der,
+            DerKind::Pkcs1Public,
+            (Prefix::PublicSpki, DerKind::Spki),
+        ),
+        _ => prefixed_error(
+            prefix,
+            der,
+            DerKind::Spki,
+            (Prefix::PublicPkcs1, DerKind::Pkcs1Public),
+        ),
     })
 }
 
