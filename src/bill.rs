@@ -198,6 +198,7 @@ fn prepare(shared: &Shared, bill: &BillDownload) -> Result<PreparedRequest> {
         body: Bytes::new(),
         signed_body: None,
         timeout: Some(DOWNLOAD_TIMEOUT),
+        protocol: crate::pipeline::Protocol::V3,
     })
 }
 
@@ -209,7 +210,7 @@ async fn download(
     sink: &mut impl Sink,
 ) -> Result<u64> {
     let mut prepared = prepare(shared, bill)?;
-    authorize(shared, &mut prepared).await?;
+    authorize(shared, shared.v3()?, &mut prepared).await?;
     let mut response = send_streaming(http, prepared).await?;
     if !response.status().is_success() {
         return Err(finish_error(response).await);
@@ -259,7 +260,7 @@ impl Client {
         let shared = self.shared();
         let mut sink = SyncSink(out);
         shared.transport.block_on("download_bill", |http| {
-            download(shared, http, bill, compression, &mut sink)
+            download(shared, &http.plain, bill, compression, &mut sink)
         })
     }
 
@@ -308,7 +309,7 @@ impl Client {
         let shared = self.shared();
         download(
             shared,
-            shared.transport.async_http(),
+            &shared.transport.async_http().plain,
             bill,
             compression,
             &mut AsyncSink(out),

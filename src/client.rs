@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::notify::NotificationParser;
 use crate::signer::Signer;
 use crate::transport::{HttpSettings, Transport};
+use crate::v2::Secret;
 use crate::verifier::{PlatformVerifier, Verifier};
 
 /// The production APIv3 host.
@@ -64,20 +65,50 @@ struct ClientInner {
 /// [`Client`], whose index cache holds endpoints: no reference cycle).
 pub(crate) struct Shared {
     pub(crate) mchid: String,
+    /// APIv3 signing and verification; `None` for a client configured for APIv2 only.
+    pub(crate) v3: Option<V3>,
+    /// The APIv2 secret; `None` for a client configured for APIv3 only.
+    pub(crate) v2: Option<Secret>,
+    pub(crate) base: BaseUri,
+    /// The APIv3 key, for callbacks.
+    pub(crate) apiv3_key: Option<Apiv3Key>,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) transport: Transport,
+}
+
+/// What APIv3 requests need: the merchant's signing identity and the platform keys.
+pub(crate) struct V3 {
     pub(crate) serial: String,
     pub(crate) signer: Arc<dyn Signer>,
     /// The merchant private key, when one was given (not with a custom signer): for pay
     /// parameters and decrypting response fields.
     pub(crate) private_key: Option<PrivateKey>,
     pub(crate) verifier: Arc<dyn Verifier>,
-    pub(crate) base: BaseUri,
     pub(crate) wechatpay_serial: Option<HeaderValue>,
     /// The platform key sensitive fields are encrypted with.
     pub(crate) preferred: Option<PreferredKey>,
-    /// The APIv3 key, for callbacks.
-    pub(crate) apiv3_key: Option<Apiv3Key>,
-    pub(crate) user_agent: HeaderValue,
-    pub(crate) transport: Transport,
+}
+
+impl Shared {
+    /// The APIv3 configuration, or a `Config` error saying this client has none.
+    pub(crate) fn v3(&self) -> Result<&V3> {
+        self.v3.as_ref().ok_or_else(|| {
+            Error::config(
+                "this client is configured for APIv2 only: APIv3 calls need .serial(..), a \
+                 private key and a platform key on the builder",
+            )
+        })
+    }
+
+    /// The APIv2 secret, or a `Config` error saying this client has none.
+    pub(crate) fn v2(&self) -> Result<&Secret> {
+        self.v2.as_ref().ok_or_else(|| {
+            Error::config(
+                "this client is not configured for APIv2: `v2/...` calls need the APIv2 key, \
+                 set with .secret(..) on the builder",
+            )
+        })
+    }
 }
 
 /// The preferred platform key: its id (as `Wechatpay-Serial` sends it) and the key.
@@ -136,7 +167,10 @@ impl Client {
         let key = shared.apiv3_key.clone().ok_or_else(|| {
             Error::config("callbacks need the APIv3 key: set it with .apiv3_key(..) on the builder")
         })?;
-        Ok(NotificationParser::from_key(key, shared.verifier.clone()))
+        Ok(NotificationParser::from_key(
+            key,
+            shared.v3()?.verifier.clone(),
+        ))
     }
 
     /// The merchant private key, or a `Config` error naming `what` needed it and the
@@ -146,7 +180,7 @@ impl Client {
         what: &str,
         alternative: &str,
     ) -> Result<&PrivateKey> {
-        self.inner.shared.private_key.as_ref().ok_or_else(|| {
+        self.inner.shared.v3()?.private_key.as_ref().ok_or_else(|| {
             Error::config(format!(
                 "`{what}` needs the merchant private key, and this client signs with a custom \
                  signer: use `{alternative}`"
@@ -200,7 +234,8 @@ impl fmt::Debug for Client {
         let s = &self.inner.shared;
         f.debug_struct("Client")
             .field("mchid", &s.mchid)
-            .field("serial", &s.serial)
+            .field("serial", &s.v3.as_ref().map(|v3| &v3.serial))
+            .field("apiv2", &s.v2.is_some())
             .field("base_uri", &s.base.as_str())
             .finish_non_exhaustive()
     }
@@ -217,18 +252,27 @@ impl fmt::Debug for Client {
 #[must_use]
 pub struct ClientBuilder {
     mchid: Option<String>,
+    v3: V3Settings,
+    apiv3_key: Option<Apiv3Key>,
+    base_uri: Option<String>,
+    http: HttpSettings,
+    secret: Option<Secret>,
+    merchant_cert: Option<Vec<u8>>,
+    merchant_key: Option<PrivateKey>,
+    error: Option<Error>,
+}
+
+/// The builder's APIv3 settings, checked together by [`V3Settings::build`].
+#[derive(Default)]
+struct V3Settings {
     serial: Option<String>,
     signer: Option<Arc<dyn Signer>>,
     private_key: Option<PrivateKey>,
-    apiv3_key: Option<Apiv3Key>,
     platform: PlatformVerifier,
     platform_ids: Vec<String>,
     verifier: Option<Arc<dyn Verifier>>,
-    base_uri: Option<String>,
-    http: HttpSettings,
-    send_wechatpay_serial: bool,
     preferred: Option<String>,
-    error: Option<Error>,
+    send_wechatpay_serial: bool,
 }
 
 impl ClientBuilder {
@@ -246,7 +290,7 @@ impl ClientBuilder {
 
     /// The serial number of the merchant API certificate (`serial_no` in `Authorization`).
     pub fn serial(mut self, serial: impl Into<String>) -> Self {
-        self.serial = Some(serial.into());
+        self.v3.serial = Some(serial.into());
         self
     }
 
@@ -293,14 +337,14 @@ impl ClientBuilder {
     }
 
     fn set_private_key(&mut self, key: PrivateKey) {
-        self.signer = Some(Arc::new(key.clone()));
-        self.private_key = Some(key);
+        self.v3.signer = Some(Arc::new(key.clone()));
+        self.v3.private_key = Some(key);
     }
 
     /// Signs with a custom [`Signer`] (a KMS, an HSM) instead of a private key.
     pub fn signer(mut self, signer: impl Signer) -> Self {
-        self.signer = Some(Arc::new(signer));
-        self.private_key = None;
+        self.v3.signer = Some(Arc::new(signer));
+        self.v3.private_key = None;
         self
     }
 
@@ -312,8 +356,8 @@ impl ClientBuilder {
         let id = id.into();
         match self.parse_platform_key(&id, pem.as_ref()) {
             Ok((id, key)) => {
-                self.platform.insert(id.clone(), key);
-                self.platform_ids.push(id);
+                self.v3.platform.insert(id.clone(), key);
+                self.v3.platform_ids.push(id);
             }
             Err(e) => self.fail(e),
         }
@@ -370,7 +414,7 @@ impl ClientBuilder {
             }
             None => id.to_owned(),
         };
-        if self.platform.contains(&id) {
+        if self.v3.platform.contains(&id) {
             return Err(Error::config(format!(
                 "platform key `{id}` is configured twice"
             )));
@@ -380,21 +424,21 @@ impl ClientBuilder {
 
     /// Verifies responses with a custom [`Verifier`] instead of the platform keys.
     pub fn verifier(mut self, verifier: impl Verifier) -> Self {
-        self.verifier = Some(Arc::new(verifier));
+        self.v3.verifier = Some(Arc::new(verifier));
         self
     }
 
     /// Sends `Wechatpay-Serial` (the preferred platform key id) on every request, as the Go,
     /// Java and Python SDKs do. Off by default, as in wechatpay-php.
     pub fn send_wechatpay_serial(mut self, on: bool) -> Self {
-        self.send_wechatpay_serial = on;
+        self.v3.send_wechatpay_serial = on;
         self
     }
 
     /// The platform key id to send as `Wechatpay-Serial` (and, later, to encrypt with). Default:
     /// the first `PUB_KEY_ID_...` configured, else the first platform key.
     pub fn preferred_platform_key(mut self, id: impl Into<String>) -> Self {
-        self.preferred = Some(id.into());
+        self.v3.preferred = Some(id.into());
         self
     }
 
@@ -403,6 +447,63 @@ impl ClientBuilder {
     /// and without credentials, query or fragment.
     pub fn base_uri(mut self, base_uri: impl Into<String>) -> Self {
         self.base_uri = Some(base_uri.into());
+        self
+    }
+
+    /// The APIv2 key (32 characters, set in the merchant platform): enables `v2/...` paths,
+    /// whose payloads it signs and whose answers it verifies. A client may have only this
+    /// (with [`mchid`](Self::mchid)) and no APIv3 settings at all.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        match Secret::new(secret) {
+            Ok(secret) => self.secret = Some(secret),
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// The merchant API certificate (`apiclient_cert.pem`, leaf first if a chain), which APIv2
+    /// requests with `security: true` present for mutual TLS. Needs
+    /// [`merchant_key`](Self::merchant_key).
+    pub fn merchant_cert(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.merchant_cert = Some(pem.as_ref().to_vec());
+        self
+    }
+
+    /// The private key of [`merchant_cert`](Self::merchant_cert) (`apiclient_key.pem`, in any
+    /// form [`PrivateKey::load`] takes).
+    pub fn merchant_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        match PrivateKey::load(key) {
+            Ok(key) => self.merchant_key = Some(key),
+            Err(e) => self.fail(Error::config(format!("merchant_key: {e}"))),
+        }
+        self
+    }
+
+    /// The merchant certificate and key from a PKCS#12 file (`apiclient_cert.p12`; WeChat Pay
+    /// sets its passphrase to the merchant id), instead of
+    /// [`merchant_cert`](Self::merchant_cert) + [`merchant_key`](Self::merchant_key).
+    pub fn merchant_pkcs12(mut self, der: impl AsRef<[u8]>, passphrase: &str) -> Self {
+        match crate::v2::identity::from_pkcs12(der.as_ref(), passphrase) {
+            Ok(identity) => self.http.identity = Some(identity),
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// Trusts another root certificate (PEM) for the server's TLS certificate, besides the
+    /// system's: a corporate TLS-inspecting proxy, a private gateway, a local test server.
+    pub fn add_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        let pem = pem.as_ref();
+        let parsed = openssl::x509::X509::from_pem(pem)
+            .ok()
+            .and_then(|_| reqwest::Certificate::from_pem(pem).ok());
+        match parsed {
+            Some(cert) => self.http.roots.push(cert),
+            None => self.fail(Error::config(format!(
+                "add_root_certificate: expected a PEM `CERTIFICATE`, {}",
+                crate::crypto::rsa::found(pem)
+            ))),
+        }
         self
     }
 
@@ -430,88 +531,44 @@ impl ClientBuilder {
                 mchid.escape_default()
             )));
         }
-        let serial = required(self.serial, "serial", "the merchant API certificate serial")?;
-        if !serial.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(Error::config(format!(
-                "serial `{}` must be the hex serial of the merchant API certificate",
-                serial.escape_default()
-            )));
-        }
-        let signer = self.signer.ok_or_else(|| {
-            Error::config(
-                "the merchant private key is missing: call .private_key(pem), \
-                 .private_key_file(path) or .signer(..)",
-            )
-        })?;
-        if let Some(id) = self.platform_ids.iter().find(|id| {
-            id.trim_start_matches('0')
-                .eq_ignore_ascii_case(serial.trim_start_matches('0'))
-        }) {
-            return Err(Error::config(format!(
-                "platform key `{id}` is the merchant API certificate serial: platform keys are \
-                 WeChat Pay's certificates or public keys, not the merchant's"
-            )));
-        }
-        // The preferred platform key: for `Wechatpay-Serial` and for encrypting fields.
-        let preferred_id = match self.preferred {
-            Some(id) if self.platform_ids.contains(&id) => Some(id),
-            Some(id) => {
-                return Err(Error::config(format!(
-                    "preferred platform key `{id}` is not among the configured platform keys"
-                )));
-            }
-            None => self
-                .platform_ids
-                .iter()
-                .find(|id| id.starts_with("PUB_KEY_ID_"))
-                .or(self.platform_ids.first())
-                .cloned(),
-        };
-        let preferred = match preferred_id {
-            Some(id) => {
-                let header = HeaderValue::from_str(&id).map_err(|_| {
-                    Error::config(format!(
-                        "platform key id `{id}` is not a valid header value"
-                    ))
-                })?;
-                let key = self.platform.get(&id).cloned().ok_or_else(|| {
-                    Error::config(format!("platform key `{id}` is not configured"))
-                })?;
-                Some(PreferredKey { id: header, key })
-            }
-            None => None,
-        };
-        if self.send_wechatpay_serial && preferred.is_none() {
-            return Err(Error::config(
-                "send_wechatpay_serial needs a platform key id: add one with .platform_key(id, pem)",
-            ));
-        }
-        let wechatpay_serial = preferred
-            .as_ref()
-            .filter(|_| self.send_wechatpay_serial)
-            .map(|p| p.id.clone());
-        let verifier: Arc<dyn Verifier> = match self.verifier {
-            Some(v) => v,
-            None if self.platform_ids.is_empty() => {
+        let mut http = self.http;
+        match (self.merchant_cert, self.merchant_key) {
+            (Some(_), Some(_)) | (Some(_), None) | (None, Some(_)) if http.identity.is_some() => {
                 return Err(Error::config(
-                    "no platform key: add the WeChat Pay public key or platform certificate with \
-                     .platform_key(id, pem) (or set a custom .verifier(..))",
+                    "the merchant certificate is set twice: use merchant_cert + merchant_key or \
+                     merchant_pkcs12, not both",
                 ));
             }
-            None => Arc::new(self.platform),
+            (Some(cert), Some(key)) => {
+                http.identity = Some(crate::v2::identity::from_pem(&cert, &key)?);
+            }
+            (Some(_), None) => {
+                return Err(Error::config(
+                    "merchant_cert needs its private key: call .merchant_key(pem)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::config(
+                    "merchant_key needs its certificate: call .merchant_cert(pem)",
+                ));
+            }
+            (None, None) => {}
+        }
+        // APIv3 is configured when any of its settings is, or when APIv2 is not (so that an
+        // empty builder names what APIv3 needs).
+        let v3 = if self.secret.is_none() || self.v3.is_touched() {
+            Some(self.v3.build()?)
+        } else {
+            None
         };
         let base = BaseUri::parse(self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI))
             .map_err(|reason| Error::config(format!("base_uri: {reason}")))?;
-        let transport = Transport::new(self.http)?;
+        let transport = Transport::new(http)?;
         let shared = Shared {
             mchid,
-            serial,
-            signer,
-            private_key: self.private_key,
-            verifier,
+            v3,
+            v2: self.secret,
             base,
-            wechatpay_serial,
-            preferred,
             apiv3_key: self.apiv3_key,
             user_agent: HeaderValue::from_static(crate::USER_AGENT),
             transport,
@@ -521,6 +578,108 @@ impl ClientBuilder {
                 shared: Arc::new(shared),
                 children: FrozenMap::new(),
             }),
+        })
+    }
+}
+
+impl V3Settings {
+    /// Whether any APIv3 setting was made.
+    fn is_touched(&self) -> bool {
+        self.serial.is_some()
+            || self.signer.is_some()
+            || !self.platform_ids.is_empty()
+            || self.verifier.is_some()
+            || self.preferred.is_some()
+            || self.send_wechatpay_serial
+    }
+
+    fn build(self) -> Result<V3> {
+        let V3Settings {
+            serial,
+            signer,
+            private_key,
+            platform,
+            platform_ids,
+            verifier,
+            preferred,
+            send_wechatpay_serial,
+        } = self;
+        let serial = required(serial, "serial", "the merchant API certificate serial")?;
+        if !serial.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::config(format!(
+                "serial `{}` must be the hex serial of the merchant API certificate",
+                serial.escape_default()
+            )));
+        }
+        let signer = signer.ok_or_else(|| {
+            Error::config(
+                "the merchant private key is missing: call .private_key(pem), \
+                 .private_key_file(path) or .signer(..)",
+            )
+        })?;
+        if let Some(id) = platform_ids.iter().find(|id| {
+            id.trim_start_matches('0')
+                .eq_ignore_ascii_case(serial.trim_start_matches('0'))
+        }) {
+            return Err(Error::config(format!(
+                "platform key `{id}` is the merchant API certificate serial: platform keys are \
+                 WeChat Pay's certificates or public keys, not the merchant's"
+            )));
+        }
+        // The preferred platform key: for `Wechatpay-Serial` and for encrypting fields.
+        let preferred_id = match preferred {
+            Some(id) if platform_ids.contains(&id) => Some(id),
+            Some(id) => {
+                return Err(Error::config(format!(
+                    "preferred platform key `{id}` is not among the configured platform keys"
+                )));
+            }
+            None => platform_ids
+                .iter()
+                .find(|id| id.starts_with("PUB_KEY_ID_"))
+                .or(platform_ids.first())
+                .cloned(),
+        };
+        let preferred = match preferred_id {
+            Some(id) => {
+                let header = HeaderValue::from_str(&id).map_err(|_| {
+                    Error::config(format!(
+                        "platform key id `{id}` is not a valid header value"
+                    ))
+                })?;
+                let key = platform.get(&id).cloned().ok_or_else(|| {
+                    Error::config(format!("platform key `{id}` is not configured"))
+                })?;
+                Some(PreferredKey { id: header, key })
+            }
+            None => None,
+        };
+        if send_wechatpay_serial && preferred.is_none() {
+            return Err(Error::config(
+                "send_wechatpay_serial needs a platform key id: add one with .platform_key(id, pem)",
+            ));
+        }
+        let wechatpay_serial = preferred
+            .as_ref()
+            .filter(|_| send_wechatpay_serial)
+            .map(|p| p.id.clone());
+        let verifier: Arc<dyn Verifier> = match verifier {
+            Some(v) => v,
+            None if platform_ids.is_empty() => {
+                return Err(Error::config(
+                    "no platform key: add the WeChat Pay public key or platform certificate with \
+                     .platform_key(id, pem) (or set a custom .verifier(..))",
+                ));
+            }
+            None => Arc::new(platform),
+        };
+        Ok(V3 {
+            serial,
+            signer,
+            private_key,
+            verifier,
+            wechatpay_serial,
+            preferred,
         })
     }
 }
@@ -545,10 +704,15 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("mchid", &self.mchid)
-            .field("serial", &self.serial)
-            .field("has_signer", &self.signer.is_some())
+            .field("serial", &self.v3.serial)
+            .field("has_signer", &self.v3.signer.is_some())
             .field("has_apiv3_key", &self.apiv3_key.is_some())
-            .field("platform_keys", &self.platform_ids)
+            .field("platform_keys", &self.v3.platform_ids)
+            .field("has_secret", &self.secret.is_some())
+            .field(
+                "has_merchant_cert",
+                &(self.merchant_cert.is_some() || self.http.identity.is_some()),
+            )
             .field("base_uri", &self.base_uri)
             .field("error", &self.error)
             .finish_non_exhaustive()

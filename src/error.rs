@@ -294,6 +294,8 @@ pub struct ApiError {
     pub(crate) message: Option<String>,
     pub(crate) detail: Option<serde_json::Value>,
     pub(crate) request_id: Option<String>,
+    /// An APIv2 answer's fields.
+    pub(crate) xml: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -320,6 +322,67 @@ impl ApiError {
     /// The `Request-ID` response header.
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
+    }
+
+    /// An APIv2 failure from its parsed answer: `code` is `err_code` (or `return_code` when
+    /// the communication itself failed), `message` is `err_code_des` (or `return_msg`).
+    pub(crate) fn from_v2(
+        status: StatusCode,
+        xml: serde_json::Map<String, serde_json::Value>,
+    ) -> ApiError {
+        let field = |name: &str| xml.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let failed_communication = field("return_code").as_deref() != Some("SUCCESS");
+        let (code, message) = if failed_communication {
+            (field("return_code"), field("return_msg"))
+        } else {
+            (
+                field("err_code").or_else(|| field("result_code")),
+                field("err_code_des").or_else(|| field("return_msg")),
+            )
+        };
+        ApiError {
+            status,
+            code,
+            message,
+            detail: None,
+            request_id: None,
+            xml: Some(xml),
+        }
+    }
+
+    /// The fields of an APIv2 answer (`return_code`, `return_msg`, `result_code`, `err_code`,
+    /// `err_code_des`, ...): `None` for APIv3.
+    pub fn xml(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.xml.as_ref()
+    }
+
+    fn xml_field(&self, name: &str) -> Option<&str> {
+        self.xml.as_ref()?.get(name)?.as_str()
+    }
+
+    /// APIv2 `return_code` (`SUCCESS` or `FAIL`).
+    pub fn return_code(&self) -> Option<&str> {
+        self.xml_field("return_code")
+    }
+
+    /// APIv2 `return_msg`.
+    pub fn return_msg(&self) -> Option<&str> {
+        self.xml_field("return_msg")
+    }
+
+    /// APIv2 `result_code` (`SUCCESS` or `FAIL`).
+    pub fn result_code(&self) -> Option<&str> {
+        self.xml_field("result_code")
+    }
+
+    /// APIv2 `err_code`, such as `ORDERPAID` or `USERPAYING`.
+    pub fn err_code(&self) -> Option<&str> {
+        self.xml_field("err_code")
+    }
+
+    /// APIv2 `err_code_des`.
+    pub fn err_code_des(&self) -> Option<&str> {
+        self.xml_field("err_code_des")
     }
 }
 
@@ -379,6 +442,13 @@ pub enum VerificationFailure {
     DigestMismatch,
     /// A callback's `Wechatpay-Signature-Type` is not `WECHATPAY2-SHA256-RSA2048`.
     UnsupportedSignatureType(String),
+    /// An APIv2 answer or callback has no `sign`.
+    MissingSign,
+    /// An APIv2 `sign` does not match (the sign type tried: `MD5` or `HMAC-SHA256`).
+    BadSign(&'static str),
+    /// An APIv2 answer that must be signed holds a nested or repeated element (named), which a
+    /// `sign` cannot cover.
+    UnsignedField(String),
 }
 
 impl fmt::Display for VerificationFailure {
@@ -412,6 +482,17 @@ impl fmt::Display for VerificationFailure {
             VerificationFailure::UnsupportedSignatureType(kind) => write!(
                 f,
                 "`Wechatpay-Signature-Type` {kind:?} is not supported (only WECHATPAY2-SHA256-RSA2048)"
+            ),
+            VerificationFailure::MissingSign => f.write_str("the APIv2 answer has no `sign`"),
+            VerificationFailure::BadSign(kind) => {
+                write!(
+                    f,
+                    "the APIv2 `sign` does not match ({kind} with the APIv2 secret)"
+                )
+            }
+            VerificationFailure::UnsignedField(name) => write!(
+                f,
+                "field `{name}` is nested or repeated, which an APIv2 `sign` cannot cover"
             ),
         }
     }

@@ -72,6 +72,7 @@ pub mod signature;
 pub mod signer;
 pub mod template;
 mod transport;
+pub mod v2;
 mod verbs;
 pub mod verifier;
 

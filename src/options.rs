@@ -20,8 +20,17 @@ const MANAGED_HEADERS: [&str; 4] = [
 ];
 
 /// The keys of a JSON options object that are settings rather than (only) template variables.
-pub const RESERVED_KEYS: [&str; 7] = [
-    "base_uri", "json", "query", "headers", "body", "timeout", "encrypt",
+pub const RESERVED_KEYS: [&str; 10] = [
+    "base_uri",
+    "json",
+    "query",
+    "headers",
+    "body",
+    "timeout",
+    "encrypt",
+    "xml",
+    "nonceless",
+    "security",
 ];
 
 /// The per-request options: template variables, body, query, headers, base URI, timeout.
@@ -31,7 +40,9 @@ pub const RESERVED_KEYS: [&str; 7] = [
 /// - PHP style, from a `serde_json::Value` object. Every key is a template variable; the
 ///   reserved keys also configure the request: `base_uri` (string), `json` (any JSON: the body),
 ///   `body` (string: a raw body), `query` (object, or a pre-encoded string), `headers` (object of
-///   strings), `timeout` (seconds, a number).
+///   strings), `timeout` (seconds, a number), `encrypt` (array of JSON Pointers); for APIv2
+///   (`v2/...` paths) `xml` (object of strings and numbers: the signed payload), `nonceless`
+///   (boolean) and `security` (boolean: mutual TLS).
 /// - Rust style, with the builder methods.
 ///
 /// A reserved key of the wrong type is reported as a [`Config`](crate::ErrorKind::Config) error
@@ -62,6 +73,13 @@ pub struct Options {
     pub(crate) timeout: Option<Duration>,
     /// JSON Pointers (RFC 6901) into the `json` body of strings to encrypt.
     pub(crate) encrypt: Vec<String>,
+    /// APIv2: the payload fields (strings and numbers), signed and sent as XML (or as the query
+    /// of a GET).
+    pub(crate) xml: Option<Map<String, Value>>,
+    /// APIv2: do not add `nonce_str`.
+    pub(crate) nonceless: bool,
+    /// APIv2: send over mutual TLS with the merchant certificate.
+    pub(crate) security: bool,
     /// The first problem found while building; reported when the request is made.
     pub(crate) problem: Option<String>,
 }
@@ -150,6 +168,39 @@ impl Options {
             });
         }
         self.body = Body::Multipart(media);
+        self
+    }
+
+    /// APIv2: the payload (an object whose values are strings or numbers). `nonce_str` and
+    /// `sign` are added; it is sent as the XML body, or as the query of a `GET`.
+    ///
+    /// ```
+    /// # let client = wechatpay::Client::offline_for_docs();
+    /// use serde_json::json;
+    /// let options = wechatpay::Options::new()
+    ///     .xml(&json!({ "appid": "wxd678efh567hg6787", "mch_id": "1900000000", "out_trade_no": "1217752501201407033233368018" }));
+    /// # let _ = options;
+    /// ```
+    pub fn xml<T: Serialize + ?Sized>(mut self, payload: &T) -> Options {
+        match serde_json::to_value(payload) {
+            Ok(Value::Object(map)) => self.xml = Some(map),
+            Ok(other) => self.fail(|| wrong_type("xml", "an object", &other)),
+            Err(e) => self.fail(|| format!("option `xml` cannot be serialised: {e}")),
+        }
+        self
+    }
+
+    /// APIv2: do not add `nonce_str` (for the few endpoints that refuse it).
+    pub fn nonceless(mut self) -> Options {
+        self.nonceless = true;
+        self
+    }
+
+    /// APIv2: send this request over mutual TLS with the merchant certificate (refunds,
+    /// `secapi/*`, transfers, red packets). Without a configured certificate the request is a
+    /// [`Config`](crate::ErrorKind::Config) error and nothing is sent.
+    pub fn security(mut self) -> Options {
+        self.security = true;
         self
     }
 
@@ -267,6 +318,27 @@ impl Options {
                 None => o.fail(|| wrong_type("encrypt", "an array of JSON Pointer strings", v)),
             }
         }
+        if let Some(v) = vars.get("xml").filter(|v| !v.is_null()) {
+            match v {
+                Value::Object(map) => o.xml = Some(map.clone()),
+                other => o.fail(|| wrong_type("xml", "an object", other)),
+            }
+        }
+        for (key, flag) in [
+            ("nonceless", &mut o.nonceless),
+            ("security", &mut o.security),
+        ] {
+            match vars.get(key) {
+                None | Some(Value::Null) => {}
+                Some(Value::Bool(b)) => *flag = *b,
+                Some(other) => {
+                    let problem = wrong_type(key, "a boolean", other);
+                    if o.problem.is_none() {
+                        o.problem = Some(problem);
+                    }
+                }
+            }
+        }
         if let Some(v) = vars.get("timeout").filter(|v| !v.is_null()) {
             match v.as_f64().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
                 Some(d) if !d.is_zero() => o.timeout = Some(d),
@@ -336,6 +408,12 @@ impl fmt::Debug for Options {
             )
             .field("timeout", &self.timeout)
             .field("encrypt", &self.encrypt)
+            .field(
+                "xml",
+                &self.xml.as_ref().map(|m| m.keys().collect::<Vec<_>>()),
+            )
+            .field("nonceless", &self.nonceless)
+            .field("security", &self.security)
             .field("problem", &self.problem)
             .finish()
     }

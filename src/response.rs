@@ -103,6 +103,56 @@ impl Response {
         Ok(value)
     }
 
+    /// The fields of an APIv2 (XML) answer: leaves as strings, nested elements as objects,
+    /// repeated names as arrays (see [`v2::parse_xml`](crate::v2::parse_xml)). A body that is
+    /// not XML, or that the safe parser refuses (a DTD, an undefined entity, too deep), is a
+    /// [`Decode`](crate::ErrorKind::Decode) error.
+    ///
+    /// ```no_run
+    /// # fn run(client: wechatpay::Client) -> wechatpay::Result<()> {
+    /// let answer = client["v2/pay/orderquery"].post(serde_json::json!({
+    ///     "xml": { "appid": "wx2421b1c4370ec43b", "mch_id": "1900000109", "out_trade_no": "1415757673" },
+    /// }))?;
+    /// assert_eq!(answer.xml()?["trade_state"], "SUCCESS");
+    /// # Ok(()) }
+    /// ```
+    pub fn xml(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        crate::v2::parse_xml(&self.body)
+            .map_err(|e| Error::decode(format!("response XML: {e}"), None, e))
+    }
+
+    /// Decodes an APIv2 (XML) answer into `T`, numbers and all. The body must first pass the
+    /// safe parser of [`xml`](Self::xml); on a type mismatch the error names the field
+    /// ([`Error::json_path`]).
+    ///
+    /// ```no_run
+    /// # fn run(client: wechatpay::Client) -> wechatpay::Result<()> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Order { trade_state: String, total_fee: u64 }
+    ///
+    /// let order: Order = client["v2/pay/orderquery"]
+    ///     .post(serde_json::json!({ "xml": { "appid": "wx2421b1c4370ec43b", "mch_id": "1900000109", "out_trade_no": "1415757673" } }))?
+    ///     .xml_as()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn xml_as<T: DeserializeOwned>(&self) -> Result<T> {
+        self.xml()?;
+        let text = std::str::from_utf8(&self.body)
+            .map_err(|e| Error::decode("response XML is not UTF-8", None, e))?;
+        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+        let text = crate::v2::sanitize(text);
+        let mut de = quick_xml::de::Deserializer::from_str(&text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Error::decode(
+                format!("response XML at `{path}`: {inner}"),
+                Some(path),
+                inner,
+            )
+        })
+    }
+
     /// Splits into status, headers and body.
     pub fn into_parts(self) -> (StatusCode, HeaderMap, Bytes) {
         (self.status, self.headers, self.body)

@@ -16,11 +16,15 @@ use crate::error::{Error, Result};
 use crate::pipeline::PreparedRequest;
 use crate::response::Response;
 
-/// Connection settings shared by both HTTP clients.
-#[derive(Clone, Copy, Debug)]
+/// Connection settings shared by all HTTP clients.
+#[derive(Clone)]
 pub(crate) struct HttpSettings {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
+    /// Extra trusted root certificates (a private CA, a TLS-inspecting proxy, a test server).
+    pub(crate) roots: Vec<reqwest::Certificate>,
+    /// The merchant certificate and key for APIv2 `security: true` requests.
+    pub(crate) identity: Option<reqwest::Identity>,
 }
 
 impl Default for HttpSettings {
@@ -28,43 +32,84 @@ impl Default for HttpSettings {
         HttpSettings {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            roots: Vec::new(),
+            identity: None,
         }
     }
 }
 
 impl HttpSettings {
-    fn client(self) -> Result<reqwest::Client> {
-        reqwest::Client::builder()
+    fn client(&self, identity: Option<&reqwest::Identity>) -> Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             // A redirect would be followed with the old signature; WeChat Pay never redirects.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        for root in &self.roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        if let Some(identity) = identity {
+            builder = builder.identity(identity.clone());
+        }
+        builder
             .build()
             .map_err(|e| Error::transport("cannot create the HTTP client", e))
+    }
+
+    fn clients(&self) -> Result<HttpClients> {
+        Ok(HttpClients {
+            plain: self.client(None)?,
+            mutual: match &self.identity {
+                Some(identity) => Some(self.client(Some(identity))?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// One runtime's HTTP clients: the plain one, and the one that presents the merchant
+/// certificate (APIv2 `security: true`), whose connections are never shared with the other.
+pub(crate) struct HttpClients {
+    pub(crate) plain: reqwest::Client,
+    pub(crate) mutual: Option<reqwest::Client>,
+}
+
+impl HttpClients {
+    /// The client for a request: with the merchant certificate when `mutual_tls`.
+    pub(crate) fn pick(&self, mutual_tls: bool) -> Result<&reqwest::Client> {
+        if !mutual_tls {
+            return Ok(&self.plain);
+        }
+        self.mutual.as_ref().ok_or_else(|| {
+            Error::config(
+                "option `security` needs the merchant certificate: configure it with \
+                 .merchant_cert(pem).merchant_key(pem) or .merchant_pkcs12(der, passphrase)",
+            )
+        })
     }
 }
 
 pub(crate) struct Transport {
     settings: HttpSettings,
-    async_http: reqwest::Client,
+    async_http: HttpClients,
     blocking: OnceLock<Blocking>,
 }
 
-/// The blocking verbs' runtime (current-thread, driven by the calling thread) and HTTP client.
+/// The blocking verbs' runtime (current-thread, driven by the calling thread) and HTTP clients.
 struct Blocking {
     runtime: Option<tokio::runtime::Runtime>,
-    http: reqwest::Client,
+    http: HttpClients,
 }
 
 impl Blocking {
-    fn start(settings: HttpSettings) -> Result<Blocking> {
+    fn start(settings: &HttpSettings) -> Result<Blocking> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::transport("cannot start the blocking client's runtime", e))?;
         Ok(Blocking {
             runtime: Some(runtime),
-            http: settings.client()?,
+            http: settings.clients()?,
         })
     }
 }
@@ -81,18 +126,23 @@ impl Drop for Blocking {
 impl Transport {
     pub(crate) fn new(settings: HttpSettings) -> Result<Transport> {
         Ok(Transport {
+            async_http: settings.clients()?,
             settings,
-            async_http: settings.client()?,
             blocking: OnceLock::new(),
         })
     }
 
-    /// The HTTP client of the async verbs.
-    pub(crate) fn async_http(&self) -> &reqwest::Client {
+    /// Whether a merchant certificate is configured (APIv2 `security: true`).
+    pub(crate) fn has_identity(&self) -> bool {
+        self.settings.identity.is_some()
+    }
+
+    /// The HTTP clients of the async verbs.
+    pub(crate) fn async_http(&self) -> &HttpClients {
         &self.async_http
     }
 
-    /// Runs `call` (given the blocking HTTP client) to completion, blocking this thread.
+    /// Runs `call` (given the blocking HTTP clients) to completion, blocking this thread.
     ///
     /// Refused on a thread that carries a Tokio runtime context (an async task, a `block_on`,
     /// or a `spawn_blocking` thread: Tokio offers no way to tell those apart, and blocking an
@@ -100,7 +150,7 @@ impl Transport {
     pub(crate) fn block_on<'a, F, T>(
         &'a self,
         verb: &str,
-        call: impl FnOnce(&'a reqwest::Client) -> F,
+        call: impl FnOnce(&'a HttpClients) -> F,
     ) -> Result<T>
     where
         F: Future<Output = Result<T>>,
@@ -117,7 +167,7 @@ impl Transport {
             None => {
                 // A failed start is not remembered: the next call tries again. Two threads may
                 // race to start; the loser's runtime is shut down at once.
-                let started = Blocking::start(self.settings)?;
+                let started = Blocking::start(&self.settings)?;
                 let _ = self.blocking.set(started);
                 self.blocking.get().ok_or_else(unavailable)?
             }

@@ -49,7 +49,7 @@ mod load;
 pub(crate) use load::read_key_file;
 mod nonce;
 mod pem;
-mod rsa;
+pub(crate) mod rsa;
 
 pub use aes::{
     Apiv3Key, GCM_MAX_NONCE_LEN, GCM_TAG_LEN, aes_256_ecb_decrypt, aes_256_ecb_encrypt,

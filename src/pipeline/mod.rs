@@ -5,8 +5,10 @@
 //! blocking verbs drive that same function (see [`transport`](crate::transport)).
 
 mod prepare;
+mod prepare_v2;
 mod sign;
 mod verify;
+mod verify_v2;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -16,6 +18,7 @@ use crate::client::Shared;
 use crate::error::Result;
 use crate::response::Response;
 use crate::signature::request_message;
+use crate::transport::HttpClients;
 
 pub(crate) use prepare::prepare;
 pub(crate) use sign::authorize;
@@ -50,6 +53,19 @@ pub struct PreparedRequest {
     /// What the signature covers when it is not the body (a media upload's meta part).
     pub(crate) signed_body: Option<Bytes>,
     pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) protocol: Protocol,
+}
+
+/// Which API a request belongs to, which decides how it is signed, sent and verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// APIv3: `Authorization` added at send time, response signature verified.
+    V3,
+    /// APIv2: `sign` already in the payload; the answer's `sign` verified.
+    V2 {
+        /// Sent over mutual TLS with the merchant certificate.
+        mutual_tls: bool,
+    },
 }
 
 impl std::fmt::Debug for PreparedRequest {
@@ -61,6 +77,7 @@ impl std::fmt::Debug for PreparedRequest {
             .field("query_len", &self.url.query().map_or(0, str::len))
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
+            .field("apiv2", &self.is_apiv2())
             .finish()
     }
 }
@@ -101,7 +118,13 @@ impl PreparedRequest {
         self.signed_body.as_deref().unwrap_or(&self.body)
     }
 
-    /// The message a signature with this timestamp and nonce covers.
+    /// Whether this is an APIv2 request (a `v2/...` path): its payload is already signed (the
+    /// `sign` field) and [`signing_message`](Self::signing_message) does not apply.
+    pub fn is_apiv2(&self) -> bool {
+        matches!(self.protocol, Protocol::V2 { .. })
+    }
+
+    /// The message an APIv3 signature with this timestamp and nonce covers.
     pub fn signing_message(&self, timestamp: i64, nonce: &str) -> Vec<u8> {
         request_message(
             self.method.as_str(),
@@ -116,11 +139,22 @@ impl PreparedRequest {
 /// Signs, sends and verifies.
 pub(crate) async fn execute(
     shared: &Shared,
-    http: &reqwest::Client,
+    http: &HttpClients,
     mut prepared: PreparedRequest,
 ) -> Result<Response> {
-    sign::authorize(shared, &mut prepared).await?;
-    let rule = verify::Rule::for_request(&prepared.method, prepared.api_path());
-    let response = crate::transport::send(http, prepared).await?;
-    verify::finish(shared.verifier.as_ref(), rule, response)
+    match prepared.protocol {
+        Protocol::V3 => {
+            let v3 = shared.v3()?;
+            sign::authorize(shared, v3, &mut prepared).await?;
+            let rule = verify::Rule::for_request(&prepared.method, prepared.api_path());
+            let response = crate::transport::send(&http.plain, prepared).await?;
+            verify::finish(v3.verifier.as_ref(), rule, response)
+        }
+        Protocol::V2 { mutual_tls } => {
+            let secret = shared.v2()?;
+            let signed = verify_v2::answers_are_signed(prepared.api_path());
+            let response = crate::transport::send(http.pick(mutual_tls)?, prepared).await?;
+            verify_v2::finish(secret, signed, response)
+        }
+    }
 }

@@ -7,12 +7,13 @@ use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Map, Value};
 
-use super::PreparedRequest;
+use super::{PreparedRequest, Protocol};
 use crate::base_uri::BaseUri;
-use crate::client::Shared;
+use crate::client::{Shared, V3};
 use crate::error::{Error, Result};
 use crate::options::{Body, Options};
 use crate::template::{TemplateError, UriTemplate};
+use url::Url;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -31,6 +32,9 @@ pub(crate) fn prepare(
         headers: extra_headers,
         timeout,
         encrypt,
+        xml,
+        nonceless,
+        security,
         problem,
     } = options;
     if let Some(problem) = problem {
@@ -41,13 +45,36 @@ pub(crate) fn prepare(
         .expand_strict(&vars)
         .map_err(Error::from_template)?;
     let relative = expanded.trim_start_matches('/');
-    if relative
-        .get(..3)
-        .is_some_and(|p| p.eq_ignore_ascii_case("v2/"))
-    {
-        return Err(Error::config(format!(
-            "`{relative}` is an APIv2 path; APIv2 (XML) is not supported yet"
-        )));
+    // After expansion, `v2/` (any case) routes to APIv2, with the prefix removed.
+    let (relative, v2) = match relative.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("v2/") => (&relative[3..], true),
+        _ => (relative, false),
+    };
+    if v2 {
+        let refused = [
+            ("json", matches!(body, Body::Json(_))),
+            ("body", matches!(body, Body::Raw(_))),
+            ("multipart", matches!(body, Body::Multipart(_))),
+            ("query", query.as_deref().is_some_and(|q| !q.is_empty())),
+            ("encrypt", !encrypt.is_empty()),
+        ];
+        if let Some((name, _)) = refused.iter().find(|(_, set)| *set) {
+            return Err(Error::config(format!(
+                "option `{name}` does not apply to APIv2 (`v2/...`) paths: the payload goes in \
+                 `xml`, which is signed"
+            )));
+        }
+    } else {
+        let refused = [
+            ("xml", xml.is_some()),
+            ("nonceless", nonceless),
+            ("security", security),
+        ];
+        if let Some((name, _)) = refused.iter().find(|(_, set)| *set) {
+            return Err(Error::config(format!(
+                "option `{name}` applies only to APIv2 (`v2/...`) paths"
+            )));
+        }
     }
     if relative.contains('#') {
         return Err(Error::from_template(TemplateError::Fragment {
@@ -72,6 +99,24 @@ pub(crate) fn prepare(
         ),
         None => Cow::Borrowed(&shared.base),
     };
+    if v2 {
+        if template_query.is_some_and(|q| !q.is_empty()) {
+            return Err(Error::config(format!(
+                "`{relative}`: an APIv2 path carries no query of its own; its fields go in \
+                 `xml`, which is signed"
+            )));
+        }
+        let request = super::prepare_v2::Request {
+            method,
+            path,
+            xml,
+            nonceless,
+            security,
+            headers: extra_headers,
+            timeout,
+        };
+        return super::prepare_v2::prepare(shared, &base, request);
+    }
     // An empty query is no query: no bare `?` on the wire.
     let query = match (
         template_query.filter(|q| !q.is_empty()),
@@ -82,27 +127,13 @@ pub(crate) fn prepare(
         (None, None) => None,
     };
 
-    let mut full_path = String::with_capacity(base.path().len() + path.len());
-    full_path.push_str(base.path());
-    full_path.push_str(path);
-    let mut url = base.url().clone();
-    url.set_path(&full_path);
-    url.set_query(query.as_deref());
-    if url.path() != full_path || url.query() != query.as_deref() {
-        let with_query = |path: &str, query: Option<&str>| match query {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        };
-        return Err(Error::from_template(TemplateError::Rewritten {
-            expanded: with_query(&full_path, query.as_deref()),
-            sent: with_query(url.path(), url.query()),
-        }));
-    }
+    let url = build_url(&base, path, query.as_deref())?;
 
+    let v3 = shared.v3()?;
     let body = if encrypt.is_empty() {
         body
     } else {
-        encrypt_fields(shared, body, &encrypt)?
+        encrypt_fields(v3, body, &encrypt)?
     };
     let (body, signed_body, content_type) = match body {
         Body::None => (Bytes::new(), None, None),
@@ -127,13 +158,13 @@ pub(crate) fn prepare(
     if let Some(content_type) = content_type.filter(|_| !body.is_empty()) {
         headers.insert(CONTENT_TYPE, content_type);
     }
-    if let Some(serial) = &shared.wechatpay_serial {
+    if let Some(serial) = &v3.wechatpay_serial {
         headers.insert(crate::verifier::SERIAL, serial.clone());
     }
     for (name, value) in extra_headers {
         headers.insert(name, value);
     }
-    if let (false, Some(preferred)) = (encrypt.is_empty(), &shared.preferred) {
+    if let (false, Some(preferred)) = (encrypt.is_empty(), &v3.preferred) {
         // WeChat Pay decrypts with the key this names: it must be the one used.
         headers.insert(crate::verifier::SERIAL, preferred.id.clone());
     }
@@ -147,7 +178,30 @@ pub(crate) fn prepare(
         body,
         signed_body,
         timeout,
+        protocol: Protocol::V3,
     })
+}
+
+/// The URL `base` + `path` (relative, already expanded) + `?query`, refused when the URL
+/// parser would send anything other than exactly that (what is signed must be what is sent).
+pub(super) fn build_url(base: &BaseUri, path: &str, query: Option<&str>) -> Result<Url> {
+    let mut full_path = String::with_capacity(base.path().len() + path.len());
+    full_path.push_str(base.path());
+    full_path.push_str(path);
+    let mut url = base.url().clone();
+    url.set_path(&full_path);
+    url.set_query(query);
+    if url.path() != full_path || url.query() != query {
+        let with_query = |path: &str, query: Option<&str>| match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        };
+        return Err(Error::from_template(TemplateError::Rewritten {
+            expanded: with_query(&full_path, query),
+            sent: with_query(url.path(), url.query()),
+        }));
+    }
+    Ok(url)
 }
 
 /// `.` and `..`, in any of the spellings URL parsers resolve (`%2e`, `.%2E`, ...).
@@ -179,8 +233,8 @@ fn dot_variable<'t>(template: &'t UriTemplate, vars: &Map<String, Value>) -> Opt
 
 /// Replaces each string the pointers name in the JSON body by its OAEP ciphertext (base64)
 /// under the preferred platform key.
-fn encrypt_fields(shared: &Shared, body: Body, pointers: &[String]) -> Result<Body> {
-    let preferred = shared.preferred.as_ref().ok_or_else(|| {
+fn encrypt_fields(v3: &V3, body: Body, pointers: &[String]) -> Result<Body> {
+    let preferred = v3.preferred.as_ref().ok_or_else(|| {
         Error::config(
             "option `encrypt` needs a platform key to encrypt with: add one with \
              .platform_key(id, pem)",

@@ -3,7 +3,7 @@
 use http::header::AUTHORIZATION;
 
 use super::PreparedRequest;
-use crate::client::Shared;
+use crate::client::{Shared, V3};
 use crate::crypto::nonce;
 use crate::error::Result;
 use crate::signature::authorization_header;
@@ -11,12 +11,16 @@ use crate::verifier::unix_now;
 
 /// Signs `METHOD\nTARGET\nTIMESTAMP\nNONCE\nBODY\n` over the exact target and body that will
 /// be sent, and sets `Authorization`.
-pub(crate) async fn authorize(shared: &Shared, prepared: &mut PreparedRequest) -> Result<()> {
+pub(crate) async fn authorize(
+    shared: &Shared,
+    v3: &V3,
+    prepared: &mut PreparedRequest,
+) -> Result<()> {
     let timestamp = unix_now();
     let nonce = nonce()?;
     let message = prepared.signing_message(timestamp, &nonce);
-    let signature = shared.signer.sign(&message).await?;
-    let value = authorization_header(&shared.mchid, &shared.serial, timestamp, &nonce, &signature)?;
+    let signature = v3.signer.sign(&message).await?;
+    let value = authorization_header(&shared.mchid, &v3.serial, timestamp, &nonce, &signature)?;
     prepared.headers.insert(AUTHORIZATION, value);
     Ok(())
 }

@@ -140,6 +140,7 @@ fn api_error(response: &Response) -> ApiError {
         message,
         detail,
         request_id: response.request_id().map(str::to_owned),
+        xml: None,
     }
 }
 
