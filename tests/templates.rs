@@ -222,7 +222,7 @@ fn a_target_url_normalisation_would_change_is_refused() {
 }
 
 #[test]
-fn apiv2_paths_are_a_config_error_for_now() {
+fn apiv2_paths_on_a_client_without_the_apiv2_secret_are_a_config_error() {
     let s = server();
     let client = support::client(&s);
     for template in ["v2/pay/micropay", "V2/pay/micropay", "{ver}/pay/micropay"] {

@@ -8,6 +8,8 @@ mod callback;
 mod client;
 mod keys;
 mod server;
+mod tls;
+mod v2server;
 
 // Test binaries use only part of these re-exports.
 #[allow(unused_imports)]
@@ -22,3 +24,7 @@ pub use server::{
     Signer, TestServer, UNKNOWN_SERIAL, multipart_parts, request_message, response_message,
     rsa_sha256_sign, rsa_sha256_verify, verify_request,
 };
+#[allow(unused_imports)]
+pub use tls::{Pair, TlsMaterial, tls};
+#[allow(unused_imports)]
+pub use v2server::{SECRET, V2Recorded, V2Reply, V2Server, parse_flat_xml, sign_fields};

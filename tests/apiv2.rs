@@ -1,0 +1,648 @@
+//! APIv2 behind the chain: routing, signing, answers, failures, configuration errors.
+
+mod support;
+
+use serde_json::json;
+use support::{SECRET, V2Recorded, V2Reply, V2Server};
+use wechatpay::v2::{Secret, SignType};
+use wechatpay::{Client, ErrorKind, VerificationFailure};
+
+const MCH_ID: &str = "1900000109";
+const APPID: &str = "wx2421b1c4370ec43b";
+
+fn v2_client(server: &V2Server) -> Client {
+    Client::builder()
+        .mchid(MCH_ID)
+        .secret(SECRET)
+        .base_uri(server.base_uri())
+        .build()
+        .expect("an APIv2-only client needs no APIv3 keys")
+}
+
+fn micropay_payload() -> serde_json::Value {
+    json!({
+        "appid": APPID,
+        "mch_id": MCH_ID,
+        "body": "image形象店-深圳腾大- QQ公仔",
+        "out_trade_no": "1217752501201407033233368018",
+        "total_fee": 888,
+        "spbill_create_ip": "8.8.8.8",
+        "auth_code": "120061098828009406",
+    })
+}
+
+/// Answers a verified request with a signed SUCCESS that echoes `out_trade_no`.
+fn echo(request: &V2Recorded) -> V2Reply {
+    let hmac = request.verdict == Ok("HMAC-SHA256");
+    let out_trade_no = request.field("out_trade_no").unwrap_or("").to_owned();
+    V2Reply::signed(
+        &[
+            ("return_code", "SUCCESS"),
+            ("return_msg", "OK"),
+            ("appid", APPID),
+            ("mch_id", MCH_ID),
+            ("nonce_str", "o5bAKF3o2ypC8hwa"),
+            ("result_code", "SUCCESS"),
+            ("out_trade_no", &out_trade_no),
+            ("total_fee", "888"),
+            ("trade_state", "SUCCESS"),
+        ],
+        hmac,
+    )
+}
+
+#[test]
+fn micropay_is_signed_with_md5_posted_as_xml_and_the_answer_verified() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    let answer = client["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap();
+    assert!(answer.signature_verified());
+    let fields = answer.xml().unwrap();
+    assert_eq!(fields["out_trade_no"], "1217752501201407033233368018");
+    assert_eq!(fields["trade_state"], "SUCCESS");
+
+    #[derive(serde::Deserialize)]
+    struct Paid {
+        out_trade_no: String,
+        total_fee: u64,
+    }
+    let paid: Paid = answer.xml_as().unwrap();
+    assert_eq!(paid.total_fee, 888);
+    assert_eq!(paid.out_trade_no, "1217752501201407033233368018");
+
+    let request = server.last();
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.target, "/pay/micropay");
+    assert_eq!(request.verdict, Ok("MD5"));
+    assert_eq!(
+        request.header("content-type"),
+        Some("text/xml; charset=utf-8")
+    );
+    assert_eq!(
+        request.header("accept"),
+        Some("text/xml, text/plain, application/x-gzip")
+    );
+    assert_eq!(request.field("total_fee"), Some("888"));
+    assert_eq!(request.field("body"), Some("image形象店-深圳腾大- QQ公仔"));
+    let nonce = request.field("nonce_str").unwrap();
+    assert_eq!(nonce.len(), 32);
+    assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric()));
+    // The payload's own order, then nonce_str, then sign.
+    let names: Vec<&str> = request.fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "appid",
+            "mch_id",
+            "body",
+            "out_trade_no",
+            "total_fee",
+            "spbill_create_ip",
+            "auth_code",
+            "nonce_str",
+            "sign"
+        ]
+    );
+}
+
+#[test]
+fn orderquery_with_hmac_sha256_async() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let answer = runtime
+        .block_on(client["v2/pay/orderquery"].post_async(json!({
+            "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1415757673", "sign_type": "HMAC-SHA256" },
+        })))
+        .unwrap();
+    assert!(answer.signature_verified());
+    assert_eq!(answer.xml().unwrap()["out_trade_no"], "1415757673");
+    let request = server.last();
+    assert_eq!(request.verdict, Ok("HMAC-SHA256"));
+    assert_eq!(request.field("sign").unwrap().len(), 64);
+}
+
+#[test]
+fn every_spelling_of_the_prefix_routes_to_apiv2_with_the_prefix_removed() {
+    let server = V2Server::start(echo);
+    let client = Client::builder()
+        .mchid(MCH_ID)
+        .secret(SECRET)
+        .base_uri(format!("{}prefix/", server.base_uri()))
+        .build()
+        .unwrap();
+    let xml = json!({ "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1" });
+    client["v2/pay/orderquery"]
+        .post(json!({ "xml": xml }))
+        .unwrap();
+    client["V2/pay/orderquery"]
+        .post(json!({ "xml": xml }))
+        .unwrap();
+    client
+        .chain("{version}/pay/{action}")
+        .post(json!({ "version": "v2", "action": "orderquery", "xml": xml }))
+        .unwrap();
+    wechatpay::chain!(client.v2.pay.orderquery)
+        .post(json!({ "xml": xml }))
+        .unwrap();
+    for request in server.requests() {
+        assert_eq!(request.target, "/prefix/pay/orderquery");
+        assert_eq!(request.verdict, Ok("MD5"));
+    }
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[test]
+fn a_get_signs_and_sends_the_query() {
+    let server = V2Server::start(|_| V2Reply::raw(200, "text/html", b"<html>ok</html>".to_vec()));
+    let client = v2_client(&server);
+    let answer = client["v2/papay/entrustweb"]
+        .get(json!({ "xml": {
+            "appid": APPID, "mch_id": MCH_ID, "plan_id": "12535", "contract_code": "100000",
+            "contract_display_account": "微信代扣", "notify_url": "https://www.qq.com/test/papay",
+            "version": "1.0", "timestamp": 1414488825,
+        } }))
+        .unwrap();
+    assert!(
+        !answer.signature_verified(),
+        "entrustweb answers are unsigned"
+    );
+    assert_eq!(answer.text().unwrap(), "<html>ok</html>");
+    let request = server.last();
+    assert_eq!(request.method, "GET");
+    assert_eq!(request.path(), "/papay/entrustweb");
+    assert!(request.body.is_empty());
+    assert_eq!(request.header("content-type"), None);
+    assert_eq!(request.verdict, Ok("MD5"));
+    assert_eq!(request.field("contract_display_account"), Some("微信代扣"));
+    assert_eq!(
+        request.field("notify_url"),
+        Some("https://www.qq.com/test/papay")
+    );
+    assert!(
+        request
+            .target
+            .contains("notify_url=https%3A%2F%2Fwww.qq.com%2Ftest%2Fpapay")
+    );
+}
+
+#[test]
+fn nonceless_sends_no_nonce_and_a_given_nonce_or_sign_is_handled() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    let base = json!({ "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1" });
+    client["v2/pay/orderquery"]
+        .post(json!({ "xml": base, "nonceless": true }))
+        .unwrap();
+    assert_eq!(server.last().field("nonce_str"), None);
+    assert_eq!(server.last().verdict, Ok("MD5"));
+
+    let mut given = base.clone();
+    given["nonce_str"] = json!("mine");
+    given["sign"] = json!("IGNORED");
+    client["v2/pay/orderquery"]
+        .post(wechatpay::Options::new().xml(&given))
+        .unwrap();
+    let request = server.last();
+    assert_eq!(request.field("nonce_str"), Some("mine"));
+    assert_eq!(request.verdict, Ok("MD5"), "the given sign is replaced");
+    assert_eq!(
+        request.fields.iter().filter(|(k, _)| k == "sign").count(),
+        1
+    );
+}
+
+#[test]
+fn values_xml_cannot_carry_plainly_go_in_cdata() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    let attach = r#"a<b & "c" ]]> d"#;
+    client["v2/pay/orderquery"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1", "attach": attach } }))
+        .unwrap();
+    let request = server.last();
+    assert_eq!(request.field("attach"), Some(attach));
+    assert_eq!(request.verdict, Ok("MD5"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// answers that fail
+
+#[test]
+fn return_code_fail_is_an_api_error_with_return_msg() {
+    let server = V2Server::start(|_| {
+        V2Reply::unsigned(&[("return_code", "FAIL"), ("return_msg", "参数格式校验错误")])
+    });
+    let err = v2_client(&server)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    let api = err.api().unwrap();
+    assert_eq!(api.return_code(), Some("FAIL"));
+    assert_eq!(api.return_msg(), Some("参数格式校验错误"));
+    assert_eq!(api.code(), Some("FAIL"));
+    assert_eq!(api.message(), Some("参数格式校验错误"));
+    assert!(err.to_string().contains("参数格式校验错误"), "{err}");
+}
+
+#[test]
+fn result_code_fail_is_an_api_error_after_the_sign_is_checked() {
+    let fail = [
+        ("return_code", "SUCCESS"),
+        ("return_msg", "OK"),
+        ("appid", APPID),
+        ("mch_id", MCH_ID),
+        ("nonce_str", "o5bAKF3o2ypC8hwa"),
+        ("result_code", "FAIL"),
+        ("err_code", "USERPAYING"),
+        ("err_code_des", "需要用户输入支付密码"),
+    ];
+    let server = V2Server::start(move |_| V2Reply::signed(&fail, false));
+    let err = v2_client(&server)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    let api = err.api().unwrap();
+    assert_eq!(api.result_code(), Some("FAIL"));
+    assert_eq!(api.err_code(), Some("USERPAYING"));
+    assert_eq!(api.err_code_des(), Some("需要用户输入支付密码"));
+    assert_eq!(api.code(), Some("USERPAYING"));
+    assert_eq!(api.xml().unwrap()["nonce_str"], "o5bAKF3o2ypC8hwa");
+    assert!(err.response().unwrap().signature_verified());
+
+    // The same failure with a forged sign is a verification error, not an Api error.
+    let forged = V2Server::start(move |_| {
+        V2Reply::signed(&fail, false).tampered("USERPAYING", "SYSTEMERROR")
+    });
+    let err = v2_client(&forged)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification);
+}
+
+#[test]
+fn a_bad_or_missing_sign_is_a_verification_error() {
+    let tampered = V2Server::start(|r| echo(r).tampered("888", "1"));
+    let err = v2_client(&tampered)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification);
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::BadSign("MD5"))
+    );
+
+    let hmac_tampered = V2Server::start(|r| echo(r).tampered("888", "1"));
+    let err = v2_client(&hmac_tampered)["v2/pay/orderquery"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1", "sign_type": "HMAC-SHA256" } }))
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::BadSign("HMAC-SHA256"))
+    );
+
+    let unsigned = V2Server::start(|_| {
+        V2Reply::unsigned(&[("return_code", "SUCCESS"), ("result_code", "SUCCESS")])
+    });
+    let err = v2_client(&unsigned)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(err.verification(), Some(&VerificationFailure::MissingSign));
+
+    let other_secret = V2Server::start(|_| {
+        let secret = Secret::new("ffffffffffffffffffffffffffffffff").unwrap();
+        let fields = [("return_code", "SUCCESS"), ("result_code", "SUCCESS")];
+        let sign = wechatpay::v2::sign(fields, &secret, SignType::Md5).unwrap();
+        V2Reply::unsigned(&[
+            ("return_code", "SUCCESS"),
+            ("result_code", "SUCCESS"),
+            ("sign", &sign),
+        ])
+    });
+    let err = v2_client(&other_secret)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::BadSign("MD5"))
+    );
+}
+
+#[test]
+fn a_signed_answer_with_nested_fields_is_not_accepted() {
+    let server = V2Server::start(|_| {
+        let fields = [("return_code", "SUCCESS"), ("result_code", "SUCCESS")];
+        let sign = support::sign_fields(&fields.map(|(k, v)| (k.to_owned(), v.to_owned())), false);
+        V2Reply::raw(
+            200,
+            "text/xml",
+            format!(
+                "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code>\
+                 <extra><injected>1</injected></extra><sign>{sign}</sign></xml>"
+            )
+            .into_bytes(),
+        )
+    });
+    let err = v2_client(&server)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::UnsignedField("extra".into()))
+    );
+}
+
+#[test]
+fn unusable_answers_are_decode_or_api_errors() {
+    let cases: [(&[u8], u16, ErrorKind); 6] = [
+        (b"not xml at all", 200, ErrorKind::Decode),
+        (
+            b"<xml><return_code>SUCCESS</return_code>",
+            200,
+            ErrorKind::Decode,
+        ),
+        (b"", 200, ErrorKind::Decode),
+        (
+            b"<xml><result_code>SUCCESS</result_code></xml>",
+            200,
+            ErrorKind::Decode,
+        ),
+        (b"<html>Bad Gateway</html>", 502, ErrorKind::Api),
+        (
+            b"<xml><return_code>FAIL</return_code><return_msg>SYSTEMERROR</return_msg></xml>",
+            500,
+            ErrorKind::Api,
+        ),
+    ];
+    for (body, status, kind) in cases {
+        let server = V2Server::start(move |_| V2Reply::raw(status, "text/xml", body.to_vec()));
+        let err = v2_client(&server)["v2/pay/micropay"]
+            .post(json!({ "xml": micropay_payload() }))
+            .unwrap_err();
+        assert_eq!(err.kind(), kind, "{}", String::from_utf8_lossy(body));
+        if kind == ErrorKind::Api {
+            assert_eq!(err.api().unwrap().status().as_u16(), status);
+        }
+    }
+}
+
+#[test]
+fn unsigned_endpoints_return_csv_as_is_and_still_report_failures() {
+    let csv = "交易时间,公众账号ID,商户号\n`2014-11-10 16:33:45,`wx2421b1c4370ec43b,`10000100\n";
+    let server = V2Server::start(move |r| {
+        if r.field("bill_date") == Some("20141110") {
+            V2Reply::raw(200, "text/plain", csv.as_bytes().to_vec())
+        } else {
+            V2Reply::unsigned(&[("return_code", "FAIL"), ("return_msg", "No Bill Exist")])
+        }
+    });
+    let client = v2_client(&server);
+    let bill = client["v2/pay/downloadbill"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "bill_date": "20141110", "bill_type": "ALL" } }))
+        .unwrap();
+    assert!(!bill.signature_verified());
+    assert_eq!(bill.text().unwrap(), csv);
+    assert_eq!(bill.xml().unwrap_err().kind(), ErrorKind::Decode);
+
+    let err = client["v2/pay/downloadbill"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "bill_date": "20141111", "bill_type": "ALL" } }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(err.api().unwrap().return_msg(), Some("No Bill Exist"));
+}
+
+#[test]
+fn every_listed_endpoint_is_unsigned_and_no_other() {
+    let server = V2Server::start(|_| {
+        V2Reply::unsigned(&[("return_code", "SUCCESS"), ("result_code", "SUCCESS")])
+    });
+    let client = v2_client(&server);
+    let xml = json!({ "mch_id": MCH_ID });
+    assert_eq!(wechatpay::v2::UNSIGNED_ANSWERS.len(), 26);
+    for path in wechatpay::v2::UNSIGNED_ANSWERS {
+        let answer = client
+            .chain(&format!("v2{path}"))
+            .post(json!({ "xml": xml }))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(!answer.signature_verified());
+        assert_eq!(server.last().target, path);
+    }
+    for signed in [
+        "/pay/micropay",
+        "/pay/downloadbill/x",
+        "/PAY/DOWNLOADBILL",
+        "/secapi/pay/refund",
+    ] {
+        let err = client
+            .chain(&format!("v2{signed}"))
+            .post(json!({ "xml": xml }))
+            .unwrap_err();
+        assert_eq!(
+            err.verification(),
+            Some(&VerificationFailure::MissingSign),
+            "{signed}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// configuration errors: nothing is sent
+
+#[test]
+fn payload_errors_name_the_problem_and_send_nothing() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    let cases = [
+        (
+            json!({ "appid": APPID, "mch_id": "1900000110" }),
+            "mch_id `1900000110` does not match the client's merchant id `1900000109`",
+        ),
+        (
+            json!({ "appid": APPID, "mchid": "1" }),
+            "mchid `1` does not match",
+        ),
+        (
+            json!({ "combine_mch_id": "2" }),
+            "combine_mch_id `2` does not match",
+        ),
+        (
+            json!({ "appid": APPID }),
+            "has no mch_id, mchid or combine_mch_id",
+        ),
+        (
+            json!({ "mch_id": MCH_ID, "sign_type": "SHA1" }),
+            "sign_type `SHA1` is neither MD5 nor HMAC-SHA256",
+        ),
+        (
+            json!({ "mch_id": MCH_ID, "profit_sharing": true }),
+            "field `profit_sharing` is a boolean",
+        ),
+        (
+            json!({ "mch_id": MCH_ID, "detail": { "goods": [] } }),
+            "field `detail` is an object",
+        ),
+        (
+            json!({ "mch_id": MCH_ID, "bad name": "x" }),
+            "`bad name` is not a usable field name",
+        ),
+        (
+            json!({ "mch_id": MCH_ID, "attach": "a\u{1}b" }),
+            "field `attach` holds a control character",
+        ),
+    ];
+    for (xml, expected) in cases {
+        let err = client["v2/pay/micropay"]
+            .post(json!({ "xml": xml }))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{xml}");
+        assert!(err.to_string().contains(expected), "{err} / {expected}");
+    }
+    let err = client["v2/pay/micropay"]
+        .post(json!({ "xml": "<xml/>" }))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("option `xml` must be an object"),
+        "{err}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn options_of_the_other_api_are_refused() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    for (options, name) in [
+        (json!({ "json": {} }), "json"),
+        (json!({ "body": "<xml/>" }), "body"),
+        (json!({ "query": { "a": 1 } }), "query"),
+        (json!({ "encrypt": ["/a"] }), "encrypt"),
+    ] {
+        let err = client["v2/pay/micropay"].post(options).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(
+            err.to_string()
+                .contains(&format!("option `{name}` does not apply to APIv2")),
+            "{err}"
+        );
+    }
+    let err = client["v2/pay/micropay?x=1"]
+        .post(json!({ "xml": { "mch_id": MCH_ID } }))
+        .unwrap_err();
+    assert!(err.to_string().contains("carries no query"), "{err}");
+    assert!(server.requests().is_empty());
+
+    let v3 = support::TestServer::start(|_| support::Reply::no_content());
+    let v3_client = support::client(&v3);
+    for (options, name) in [
+        (json!({ "xml": {} }), "xml"),
+        (json!({ "nonceless": true }), "nonceless"),
+        (json!({ "security": true }), "security"),
+    ] {
+        let err = v3_client["v3/pay/transactions/native"]
+            .post(options)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(
+            err.to_string()
+                .contains(&format!("option `{name}` applies only to APIv2")),
+            "{err}"
+        );
+    }
+    let err = v3_client["v3/pay/transactions/native"]
+        .post(json!({ "security": "yes" }))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("option `security` must be a boolean"),
+        "{err}"
+    );
+    assert!(v3.requests().is_empty());
+}
+
+#[test]
+fn each_api_needs_its_own_configuration() {
+    let server = V2Server::start(echo);
+    // APIv2 only: a v3 path is a Config error.
+    let v2_only = v2_client(&server);
+    let err = v2_only["v3/pay/transactions/id/{id}"]
+        .get(json!({ "id": "1" }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(
+        err.to_string().contains("configured for APIv2 only"),
+        "{err}"
+    );
+    assert_eq!(
+        v2_only.notifications().unwrap_err().kind(),
+        ErrorKind::Config
+    );
+
+    // APIv3 only: a v2 path is a Config error naming the secret.
+    let v3_only = support::identity()
+        .base_uri(server.base_uri())
+        .build()
+        .unwrap();
+    let err = v3_only["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains(".secret("), "{err}");
+    assert!(server.requests().is_empty());
+
+    // Both at once.
+    let both = support::identity()
+        .secret(SECRET)
+        .base_uri(server.base_uri())
+        .build()
+        .unwrap();
+    let err = both["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not match the client's merchant id"),
+        "{err}"
+    );
+
+    // A v2 secret alongside partial v3 settings still names what v3 lacks.
+    let err = Client::builder()
+        .mchid(MCH_ID)
+        .secret(SECRET)
+        .serial("ABC")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("private key is missing"), "{err}");
+
+    let err = Client::builder()
+        .mchid(MCH_ID)
+        .secret("")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("APIv2 secret is empty"), "{err}");
+}
+
+#[test]
+fn security_without_a_merchant_certificate_is_refused_before_sending() {
+    let server = V2Server::start(echo);
+    let err = v2_client(&server)["v2/secapi/pay/refund"]
+        .post(json!({ "xml": micropay_payload(), "security": true }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("merchant certificate"), "{err}");
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn the_secret_never_shows() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    assert!(!format!("{client:?}").contains(SECRET));
+    let builder = Client::builder().mchid(MCH_ID).secret(SECRET);
+    assert!(!format!("{builder:?}").contains(SECRET));
+    let err = client["v2/pay/micropay"]
+        .post(json!({ "xml": { "mch_id": "x" } }))
+        .unwrap_err();
+    assert!(!format!("{err:?} {err}").contains(SECRET));
+}

@@ -1,0 +1,145 @@
+//! TLS material for mutual-TLS tests, generated with openssl at test start: a CA, a server
+//! certificate for 127.0.0.1 signed by it, a merchant client certificate signed by it, and a
+//! client certificate from another CA.
+
+use std::sync::OnceLock;
+
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::bn::BigNum;
+use openssl::hash::MessageDigest;
+use openssl::pkcs12::Pkcs12;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::extension::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+};
+use openssl::x509::{X509, X509NameBuilder};
+
+use super::keys::now_unix;
+
+pub struct Pair {
+    pub cert: X509,
+    pub key: PKey<Private>,
+}
+
+impl Pair {
+    pub fn cert_pem(&self) -> Vec<u8> {
+        self.cert.to_pem().expect("cert pem")
+    }
+    pub fn key_pem(&self) -> Vec<u8> {
+        self.key.private_key_to_pem_pkcs8().expect("key pem")
+    }
+    /// PKCS#12 (openssl's default algorithms) protected by `passphrase`.
+    pub fn pkcs12(&self, passphrase: &str) -> Vec<u8> {
+        Pkcs12::builder()
+            .name("merchant")
+            .pkey(&self.key)
+            .cert(&self.cert)
+            .build2(passphrase)
+            .expect("pkcs12")
+            .to_der()
+            .expect("pkcs12 der")
+    }
+}
+
+pub struct TlsMaterial {
+    pub ca: Pair,
+    pub server: Pair,
+    pub merchant: Pair,
+    /// A client certificate issued by another CA (the server must refuse it).
+    pub stranger: Pair,
+}
+
+pub fn tls() -> &'static TlsMaterial {
+    static TLS: OnceLock<TlsMaterial> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let ca = certificate("wechatpay-rs test CA", None, Kind::Ca);
+        let server = certificate("127.0.0.1", Some(&ca), Kind::Server);
+        let merchant = certificate("1900000109", Some(&ca), Kind::Client);
+        let other_ca = certificate("another CA", None, Kind::Ca);
+        let stranger = certificate("1900000109", Some(&other_ca), Kind::Client);
+        TlsMaterial {
+            ca,
+            server,
+            merchant,
+            stranger,
+        }
+    })
+}
+
+enum Kind {
+    Ca,
+    Server,
+    Client,
+}
+
+fn certificate(common_name: &str, issuer: Option<&Pair>, kind: Kind) -> Pair {
+    let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("pkey");
+    let mut name = X509NameBuilder::new().expect("name");
+    name.append_entry_by_text("CN", common_name).expect("CN");
+    let name = name.build();
+    let mut serial = BigNum::new().expect("bn");
+    serial
+        .rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false)
+        .expect("rand");
+    let now = now_unix();
+    let mut b = X509::builder().expect("builder");
+    b.set_version(2).expect("v3");
+    b.set_serial_number(&Asn1Integer::from_bn(&serial).expect("serial"))
+        .expect("serial");
+    b.set_subject_name(&name).expect("subject");
+    b.set_issuer_name(issuer.map_or(&name, |i| i.cert.subject_name()))
+        .expect("issuer");
+    b.set_pubkey(&key).expect("pubkey");
+    b.set_not_before(&Asn1Time::from_unix(now - 3600).expect("nb"))
+        .expect("nb");
+    b.set_not_after(&Asn1Time::from_unix(now + 86_400).expect("na"))
+        .expect("na");
+    match kind {
+        Kind::Ca => {
+            b.append_extension(BasicConstraints::new().critical().ca().build().expect("bc"))
+                .expect("bc");
+            b.append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .key_cert_sign()
+                    .crl_sign()
+                    .build()
+                    .expect("ku"),
+            )
+            .expect("ku");
+        }
+        Kind::Server | Kind::Client => {
+            b.append_extension(BasicConstraints::new().build().expect("bc"))
+                .expect("bc");
+            b.append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .digital_signature()
+                    .key_encipherment()
+                    .build()
+                    .expect("ku"),
+            )
+            .expect("ku");
+            let eku = match kind {
+                Kind::Server => ExtendedKeyUsage::new().server_auth().build(),
+                _ => ExtendedKeyUsage::new().client_auth().build(),
+            };
+            b.append_extension(eku.expect("eku")).expect("eku");
+            if let Kind::Server = kind {
+                let san = SubjectAlternativeName::new()
+                    .ip("127.0.0.1")
+                    .dns("localhost")
+                    .build(&b.x509v3_context(issuer.map(|i| &*i.cert), None))
+                    .expect("san");
+                b.append_extension(san).expect("san");
+            }
+        }
+    }
+    let signing_key = issuer.map_or(&key, |i| &i.key);
+    b.sign(signing_key, MessageDigest::sha256()).expect("sign");
+    Pair {
+        cert: b.build(),
+        key,
+    }
+}
