@@ -413,3 +413,58 @@ fn openssl_enc_agrees_with_our_ecb() {
         );
     }
 }
+
+#[test]
+fn a_legacy_rc2_pkcs12_as_wechat_pay_issues_it_opens() {
+    // WeChat Pay's apiclient_cert.p12 uses 40-bit RC2 (OpenSSL 3's legacy provider), with the
+    // merchant id as passphrase.
+    let dir = Scratch::new();
+    openssl(
+        &dir.0,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-subj",
+            "/CN=1900000109",
+            "-days",
+            "1",
+        ],
+    );
+    openssl(
+        &dir.0,
+        &[
+            "pkcs12",
+            "-export",
+            "-legacy",
+            "-in",
+            "cert.pem",
+            "-inkey",
+            "key.pem",
+            "-out",
+            "apiclient_cert.p12",
+            "-passout",
+            "pass:1900000109",
+        ],
+    );
+    let der = dir.read("apiclient_cert.p12");
+    wechatpay::Client::builder()
+        .mchid("1900000109")
+        .secret("192006250b4c09247ec02edce69f6a2d")
+        .merchant_pkcs12(&der, "1900000109")
+        .build()
+        .expect("a legacy PKCS#12 opens");
+    let err = wechatpay::Client::builder()
+        .mchid("1900000109")
+        .secret("192006250b4c09247ec02edce69f6a2d")
+        .merchant_pkcs12(&der, "1900000108")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("wrong passphrase"), "{err}");
+}

@@ -1,0 +1,215 @@
+//! Real mutual TLS: a local HTTPS server that requires a client certificate signed by a CA
+//! generated at test start. `security: true` presents the merchant certificate (PEM pair or
+//! PKCS#12); without it, or with a certificate from another CA, the handshake fails.
+
+mod support;
+
+use serde_json::json;
+use support::{SECRET, V2Reply, V2Server, tls};
+use wechatpay::{Client, ClientBuilder, ErrorKind};
+
+const MCH_ID: &str = "1900000109";
+
+fn refund_server() -> V2Server {
+    V2Server::start_mutual_tls(|request| {
+        V2Reply::signed(
+            &[
+                ("return_code", "SUCCESS"),
+                ("result_code", "SUCCESS"),
+                ("mch_id", MCH_ID),
+                (
+                    "out_refund_no",
+                    request.field("out_refund_no").unwrap_or(""),
+                ),
+                ("refund_fee", "100"),
+            ],
+            false,
+        )
+    })
+}
+
+fn builder(server: &V2Server) -> ClientBuilder {
+    Client::builder()
+        .mchid(MCH_ID)
+        .secret(SECRET)
+        .base_uri(server.base_uri())
+        .add_root_certificate(tls().ca.cert_pem())
+}
+
+fn refund() -> serde_json::Value {
+    json!({
+        "appid": "wx2421b1c4370ec43b", "mch_id": MCH_ID, "out_trade_no": "1217752501201407033233368018",
+        "out_refund_no": "1217752501201407033233368019", "total_fee": 100, "refund_fee": 100,
+    })
+}
+
+#[test]
+fn a_pem_pair_is_presented_with_security_true() {
+    let server = refund_server();
+    let m = &tls().merchant;
+    let client = builder(&server)
+        .merchant_cert(m.cert_pem())
+        .merchant_key(m.key_pem())
+        .build()
+        .unwrap();
+    let answer = client["v2/secapi/pay/refund"]
+        .post(json!({ "xml": refund(), "security": true }))
+        .unwrap();
+    assert!(answer.signature_verified());
+    assert_eq!(
+        answer.xml().unwrap()["out_refund_no"],
+        "1217752501201407033233368019"
+    );
+    assert_eq!(server.last().target, "/secapi/pay/refund");
+    assert_eq!(server.last().verdict, Ok("MD5"));
+
+    // Async, and with the Rust-style option.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(
+            client["v2/secapi/pay/refund"]
+                .post_async(wechatpay::Options::new().xml(&refund()).security()),
+        )
+        .unwrap();
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn pkcs12_is_presented_with_security_true() {
+    let server = refund_server();
+    let der = tls().merchant.pkcs12(MCH_ID);
+    let client = builder(&server)
+        .merchant_pkcs12(&der, MCH_ID)
+        .build()
+        .unwrap();
+    client["v2/secapi/pay/refund"]
+        .post(json!({ "xml": refund(), "security": true }))
+        .unwrap();
+    assert_eq!(server.requests().len(), 1);
+
+    let err = builder(&server)
+        .merchant_pkcs12(&der, "wrong")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("wrong passphrase"), "{err}");
+    assert!(!err.to_string().contains(MCH_ID), "{err}");
+    let err = builder(&server)
+        .merchant_pkcs12(b"garbage", MCH_ID)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("expected DER PKCS#12"), "{err}");
+    let err = builder(&server)
+        .merchant_pkcs12(&der, "nul\0byte")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("NUL"), "{err}");
+}
+
+#[test]
+fn without_security_the_handshake_fails_with_a_transport_error() {
+    let server = refund_server();
+    let m = &tls().merchant;
+    let client = builder(&server)
+        .merchant_cert(m.cert_pem())
+        .merchant_key(m.key_pem())
+        .build()
+        .unwrap();
+    let err = client["v2/secapi/pay/refund"]
+        .post(json!({ "xml": refund() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    assert!(server.requests().is_empty());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let err = runtime
+        .block_on(client["v2/secapi/pay/refund"].post_async(json!({ "xml": refund() })))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_refused_by_the_server() {
+    let server = refund_server();
+    let s = &tls().stranger;
+    for client in [
+        builder(&server)
+            .merchant_cert(s.cert_pem())
+            .merchant_key(s.key_pem())
+            .build()
+            .unwrap(),
+        builder(&server)
+            .merchant_pkcs12(s.pkcs12("x"), "x")
+            .build()
+            .unwrap(),
+    ] {
+        let err = client["v2/secapi/pay/refund"]
+            .post(json!({ "xml": refund(), "security": true }))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    }
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn the_server_certificate_must_be_trusted() {
+    let server = refund_server();
+    let m = &tls().merchant;
+    let client = Client::builder()
+        .mchid(MCH_ID)
+        .secret(SECRET)
+        .base_uri(server.base_uri())
+        .merchant_cert(m.cert_pem())
+        .merchant_key(m.key_pem())
+        .build()
+        .unwrap();
+    let err = client["v2/secapi/pay/refund"]
+        .post(json!({ "xml": refund(), "security": true }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+}
+
+#[test]
+fn certificate_configuration_errors_are_named() {
+    let server = refund_server();
+    let m = &tls().merchant;
+    let s = &tls().stranger;
+    let cases: [(ClientBuilder, &str); 6] = [
+        (
+            builder(&server).merchant_cert(m.cert_pem()),
+            "merchant_cert needs its private key",
+        ),
+        (
+            builder(&server).merchant_key(m.key_pem()),
+            "merchant_key needs its certificate",
+        ),
+        (
+            builder(&server)
+                .merchant_cert(m.cert_pem())
+                .merchant_key(s.key_pem()),
+            "do not belong together",
+        ),
+        (
+            builder(&server)
+                .merchant_cert(b"-----BEGIN PRIVATE KEY-----\n")
+                .merchant_key(m.key_pem()),
+            "merchant_cert: expected a PEM `CERTIFICATE`",
+        ),
+        (
+            builder(&server)
+                .merchant_cert(m.cert_pem())
+                .merchant_key(m.key_pem())
+                .merchant_pkcs12(m.pkcs12("p"), "p"),
+            "set twice",
+        ),
+        (
+            builder(&server).add_root_certificate("not a certificate"),
+            "add_root_certificate: expected a PEM `CERTIFICATE`",
+        ),
+    ];
+    for (builder, expected) in cases {
+        let err = builder.build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains(expected), "{err} / {expected}");
+    }
+}
