@@ -144,6 +144,11 @@ pub struct MediaDoctests;
 #[doc = include_str!("../docs/bills.md")]
 pub struct BillsDoctests;
 
+/// The examples of docs/apiv2.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/apiv2.md")]
+pub struct Apiv2Doctests;
+
 /// docs/pay.md, run.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/pay.md")]
