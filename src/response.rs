@@ -49,9 +49,10 @@ impl Response {
         self.headers.get("Request-ID").and_then(|v| v.to_str().ok())
     }
 
-    /// True when the body's signature was checked. False only for the downloads WeChat Pay does
-    /// not sign (bill files, statements, complaint images, ...), whose integrity the caller
-    /// checks another way (a hash in the preceding signed response).
+    /// True when the body's signature was checked. False only for answers WeChat Pay does not
+    /// sign: the APIv3 downloads (bill files, statements, complaint images, ...), whose
+    /// integrity the caller checks another way (a hash in the preceding signed response), and
+    /// the APIv2 endpoints of [`v2::UNSIGNED_ANSWERS`](crate::v2::UNSIGNED_ANSWERS).
     pub fn signature_verified(&self) -> bool {
         self.signature_verified
     }
