@@ -137,12 +137,10 @@ impl Response {
     /// # Ok(()) }
     /// ```
     pub fn xml_as<T: DeserializeOwned>(&self) -> Result<T> {
-        self.xml()?;
-        let text = std::str::from_utf8(&self.body)
-            .map_err(|e| Error::decode("response XML is not UTF-8", None, e))?;
-        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-        let text = crate::v2::sanitize(text);
-        let mut de = quick_xml::de::Deserializer::from_str(&text);
+        // Deserialise what the checks read (the parsed map), never a second parse of the raw
+        // body: a character reference one parser drops and another keeps cannot slip in.
+        let canonical = crate::v2::write_map(&self.xml()?);
+        let mut de = quick_xml::de::Deserializer::from_str(&canonical);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();

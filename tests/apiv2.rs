@@ -646,3 +646,188 @@ fn the_secret_never_shows() {
         .unwrap_err();
     assert!(!format!("{err:?} {err}").contains(SECRET));
 }
+
+#[test]
+fn unsigned_answers_must_still_be_xml_with_a_return_code() {
+    let bodies: [(&[u8], ErrorKind); 4] = [
+        (
+            b"<xml><return_code>FAIL</return_code><return_msg>&nbsp;x</return_msg></xml>",
+            ErrorKind::Decode,
+        ),
+        (
+            b"<xml><return_code>SUCCESS</return_code><result_code>FAIL",
+            ErrorKind::Decode,
+        ),
+        (
+            b"<xml><result_code>FAIL</result_code></xml>",
+            ErrorKind::Decode,
+        ),
+        (b"<html><body>maintenance</body></html>", ErrorKind::Decode),
+    ];
+    for (body, kind) in bodies {
+        let server = V2Server::start(move |_| V2Reply::raw(200, "text/html", body.to_vec()));
+        let client = v2_client(&server);
+        for path in [
+            "v2/mmpaymkttransfers/promotion/transfers",
+            "v2/mmpaymkttransfers/sendredpack",
+        ] {
+            let err = client
+                .chain(path)
+                .post(json!({ "xml": { "mch_id": MCH_ID } }))
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                kind,
+                "{path}: {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // A bill endpoint returns what is not an APIv2 answer as it is.
+        let raw = client["v2/pay/downloadbill"]
+            .post(json!({ "xml": { "mch_id": MCH_ID } }))
+            .unwrap();
+        assert_eq!(raw.bytes().as_ref(), body);
+    }
+    // result_code FAIL on an unsigned endpoint is an Api error.
+    let server = V2Server::start(|_| {
+        V2Reply::unsigned(&[
+            ("return_code", "SUCCESS"),
+            ("result_code", "FAIL"),
+            ("err_code", "NOTENOUGH"),
+            ("err_code_des", "余额不足"),
+        ])
+    });
+    let err = v2_client(&server)["v2/mmpaymkttransfers/promotion/transfers"]
+        .post(json!({ "xml": { "mchid": MCH_ID } }))
+        .unwrap_err();
+    assert_eq!(err.api().unwrap().err_code(), Some("NOTENOUGH"));
+}
+
+#[test]
+fn every_verb_and_both_forms_reach_apiv2() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    let xml = json!({ "xml": { "mch_id": MCH_ID, "out_trade_no": "7" } });
+    let endpoint = &client["v2/pay/orderquery"];
+    endpoint.put(xml.clone()).unwrap();
+    endpoint.patch(xml.clone()).unwrap();
+    endpoint.delete(xml.clone()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(endpoint.get_async(xml.clone())).unwrap();
+    runtime.block_on(endpoint.put_async(xml.clone())).unwrap();
+    runtime.block_on(endpoint.patch_async(xml.clone())).unwrap();
+    runtime
+        .block_on(endpoint.delete_async(xml.clone()))
+        .unwrap();
+    let methods: Vec<String> = server.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(
+        methods,
+        ["PUT", "PATCH", "DELETE", "GET", "PUT", "PATCH", "DELETE"]
+    );
+    for request in server.requests() {
+        assert_eq!(request.verdict, Ok("MD5"), "{}", request.method);
+        assert_eq!(request.field("out_trade_no"), Some("7"));
+    }
+}
+
+#[test]
+fn payload_values_that_would_be_sent_wrong_are_refused() {
+    let server = V2Server::start(echo);
+    let client = v2_client(&server);
+    let cases = [
+        (
+            json!({ "mch_id": MCH_ID, "combine_mch_id": "999" }),
+            "combine_mch_id `999` does not match",
+        ),
+        (
+            json!({ "mch_id": MCH_ID, "total_fee": 0.01 }),
+            "field `total_fee` is 0.01, not a whole number",
+        ),
+        (
+            json!({ "mch_id": MCH_ID, "total_fee": 1e20 }),
+            "field `total_fee`",
+        ),
+        (
+            json!({ "mch_id": MCH_ID, "attach": "a\r\nb" }),
+            "field `attach` holds a control character",
+        ),
+    ];
+    for (xml, expected) in cases {
+        let err = client["v2/pay/micropay"]
+            .post(json!({ "xml": xml }))
+            .expect_err(&xml.to_string());
+        assert_eq!(err.kind(), ErrorKind::Config, "{xml}");
+        assert!(err.to_string().contains(expected), "{err} / {expected}");
+    }
+    for path in ["v2/", "v2//pay", "v2/pay//micropay"] {
+        let err = client
+            .chain(path)
+            .post(json!({ "xml": { "mch_id": MCH_ID } }))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{path}");
+        assert!(err.to_string().contains("empty"), "{err}");
+    }
+    for header in ["Content-Type", "accept"] {
+        let err = client["v2/pay/micropay"]
+            .post(json!({ "xml": { "mch_id": MCH_ID }, "headers": { header: "application/json" } }))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("set by the client on APIv2"),
+            "{err}"
+        );
+    }
+    let err = client["v2/pay/micropay"]
+        .post(json!({ "xml": { "mch_id": MCH_ID }, "json": {} }))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("option `json` does not apply"),
+        "{err}"
+    );
+    assert!(server.requests().is_empty());
+
+    // An empty nonce_str would be left out of the sign: a fresh one replaces it.
+    client["v2/pay/orderquery"]
+        .post(json!({ "xml": { "mch_id": MCH_ID, "nonce_str": "" } }))
+        .unwrap();
+    assert_eq!(server.last().field("nonce_str").unwrap().len(), 32);
+    // Integers up to u64 are fine.
+    client["v2/pay/orderquery"]
+        .post(json!({ "xml": { "mch_id": MCH_ID, "total_fee": u64::MAX } }))
+        .unwrap();
+    assert_eq!(
+        server.last().field("total_fee"),
+        Some("18446744073709551615")
+    );
+}
+
+#[test]
+fn typed_access_reads_exactly_the_values_that_were_checked() {
+    // A forbidden character reference is dropped by the checking parser: a sign over "9"
+    // verifies, and xml_as must read "9" too, not "\u{1}9".
+    let server = V2Server::start(|_| {
+        let fields = [
+            ("return_code", "SUCCESS"),
+            ("result_code", "SUCCESS"),
+            ("total_fee", "9"),
+        ];
+        let sign = support::sign_fields(&fields.map(|(k, v)| (k.to_owned(), v.to_owned())), false);
+        V2Reply::raw(
+            200,
+            "text/xml",
+            format!(
+                "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code>\
+                 <total_fee>&#x1;9</total_fee><sign>{sign}</sign></xml>"
+            )
+            .into_bytes(),
+        )
+    });
+    let answer = v2_client(&server)["v2/pay/orderquery"]
+        .post(json!({ "xml": { "mch_id": MCH_ID } }))
+        .unwrap();
+    #[derive(serde::Deserialize)]
+    struct Order {
+        total_fee: String,
+    }
+    assert_eq!(answer.xml_as::<Order>().unwrap().total_fee, "9");
+    assert_eq!(answer.xml().unwrap()["total_fee"], "9");
+}

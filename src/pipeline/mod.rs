@@ -152,9 +152,9 @@ pub(crate) async fn execute(
         }
         Protocol::V2 { mutual_tls } => {
             let secret = shared.v2()?;
-            let signed = verify_v2::answers_are_signed(prepared.api_path());
+            let rule = verify_v2::Answer::for_path(prepared.api_path());
             let response = crate::transport::send(http.pick(mutual_tls)?, prepared).await?;
-            verify_v2::finish(secret, signed, response)
+            verify_v2::finish(secret, rule, response)
         }
     }
 }

@@ -39,6 +39,22 @@ pub(super) fn prepare(
     request: Request<'_>,
 ) -> Result<PreparedRequest> {
     let secret = shared.v2()?;
+    if request.path.is_empty() || request.path.split('/').any(str::is_empty) {
+        return Err(Error::config(format!(
+            "`v2/{}` is not an APIv2 endpoint: the path after `v2/` is empty or has an empty \
+             segment",
+            request.path
+        )));
+    }
+    if let Some((name, _)) = request
+        .headers
+        .iter()
+        .find(|(name, _)| *name == CONTENT_TYPE || *name == ACCEPT)
+    {
+        return Err(Error::config(format!(
+            "option `headers`: `{name}` is set by the client on APIv2 requests (XML)"
+        )));
+    }
     if request.security && !shared.transport.has_identity() {
         return Err(Error::config(
             "option `security` needs the merchant certificate: configure it with \
@@ -105,7 +121,13 @@ fn signed_fields(
         let text = match value {
             Value::Null => continue,
             Value::String(s) => s,
-            Value::Number(n) => n.to_string(),
+            Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+            Value::Number(n) => {
+                return Err(Error::config(format!(
+                    "option `xml`: field `{name}` is {n}, not a whole number: APIv2 amounts are \
+                     integers in fen (cents); pass anything else as a string"
+                )));
+            }
             other => {
                 let found = match other {
                     Value::Bool(_) => "a boolean",
@@ -126,9 +148,11 @@ fn signed_fields(
                 name.escape_default()
             )));
         }
-        if !is_xml_text(&text) {
+        if !is_xml_text(&text) || text.contains('\r') {
             return Err(Error::config(format!(
-                "option `xml`: field `{name}` holds a control character XML cannot carry"
+                "option `xml`: field `{name}` holds a control character XML cannot carry \
+                 faithfully (XML parsers turn a carriage return into a line feed, which would \
+                 break the sign)"
             )));
         }
         if name != "sign" {
@@ -141,25 +165,26 @@ fn signed_fields(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    match MERCHANT_ID_FIELDS
-        .iter()
-        .find_map(|f| get(f).map(|v| (*f, v)))
-    {
-        Some((_, id)) if id == shared.mchid => {}
-        Some((field, id)) => {
-            return Err(Error::config(format!(
-                "option `xml`: {field} `{}` does not match the client's merchant id `{}`",
-                id.escape_default(),
-                shared.mchid
-            )));
+    // Every merchant-id field present must name this merchant.
+    let mut named = false;
+    for field in MERCHANT_ID_FIELDS {
+        if let Some(id) = get(field) {
+            named = true;
+            if id != shared.mchid {
+                return Err(Error::config(format!(
+                    "option `xml`: {field} `{}` does not match the client's merchant id `{}`",
+                    id.escape_default(),
+                    shared.mchid
+                )));
+            }
         }
-        None => {
-            return Err(Error::config(format!(
-                "option `xml` has no mch_id, mchid or combine_mch_id: it must name the client's \
-                 merchant id `{}`",
-                shared.mchid
-            )));
-        }
+    }
+    if !named {
+        return Err(Error::config(format!(
+            "option `xml` has no mch_id, mchid or combine_mch_id: it must name the client's \
+             merchant id `{}`",
+            shared.mchid
+        )));
     }
     let sign_type = match get("sign_type") {
         None => SignType::Md5,
@@ -170,7 +195,9 @@ fn signed_fields(
             ))
         })?,
     };
-    if !nonceless && get("nonce_str").is_none() {
+    if !nonceless && get("nonce_str").is_none_or(str::is_empty) {
+        // An empty nonce would be left out of the sign: replace it.
+        fields.retain(|(k, _)| k != "nonce_str");
         fields.push(("nonce_str".to_owned(), crate::crypto::nonce()?));
     }
     let signature = sign(

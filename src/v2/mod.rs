@@ -33,12 +33,27 @@ mod xml;
 pub use callback::{decrypt_req_info, reply, verify_callback};
 pub use sign::{Secret, SignType, sign, verify};
 pub use xml::{MAX_DEPTH, XmlError, parse as parse_xml, sanitize};
-pub(crate) use xml::{is_element_name, is_xml_text, write as write_xml};
+pub(crate) use xml::{is_element_name, is_xml_text, write as write_xml, write_map};
+
+/// The unsigned endpoints whose answer may be something other than XML (a CSV or gzip bill, an
+/// HTML page): such a body is returned as it is. Every other endpoint must answer XML with a
+/// `return_code`.
+pub const RAW_ANSWERS: [&str; 7] = [
+    "/pay/downloadbill",
+    "/pay/downloadfundflow",
+    "/sandboxnew/pay/downloadbill",
+    "/papay/entrustweb",
+    "/papay/h5entrustweb",
+    "/papay/partner/entrustweb",
+    "/papay/partner/h5entrustweb",
+];
 
 /// The paths whose answers WeChat Pay does not sign: wechatpay-php's list (its 24, plus the two
-/// sandbox paths it added later). Their XML is still checked for `return_code` and
-/// `result_code`, and a body that is not XML (a CSV bill, a gzip file) is returned as it is,
-/// with [`Response::signature_verified`](crate::Response::signature_verified) false.
+/// sandbox paths it added later). Their answers must still be XML with a `return_code`, and
+/// `return_code` and `result_code` are checked; only the [`RAW_ANSWERS`] endpoints may answer
+/// something else (a CSV bill, a gzip file), which is returned as it is.
+/// [`Response::signature_verified`](crate::Response::signature_verified) is false for all of
+/// them.
 pub const UNSIGNED_ANSWERS: [&str; 26] = [
     "/mchrisk/querymchrisk",
     "/mchrisk/setmchriskcallback",

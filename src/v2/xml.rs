@@ -104,8 +104,21 @@ fn is_xml_char(c: char) -> bool {
 pub fn parse(body: &[u8]) -> Result<Map<String, Value>, XmlError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(|e| XmlError::NotUtf8(e.valid_up_to()))?;
-    let text = sanitize(text);
-    parse_str(&text)
+    parse_str(&normalize(text))
+}
+
+/// What every XML parser reads: line ends normalised (`\r\n` and a lone `\r` become `\n`,
+/// XML 1.0 section 2.11), then the characters XML forbids stripped, as wechatpay-php does.
+pub(crate) fn normalize(text: &str) -> Cow<'_, str> {
+    let text = if text.contains('\r') {
+        Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    match text {
+        Cow::Borrowed(t) => sanitize(t),
+        Cow::Owned(t) => Cow::Owned(sanitize(&t).into_owned()),
+    }
 }
 
 struct Frame {
@@ -272,6 +285,44 @@ pub(crate) fn write<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) ->
     }
     xml.push_str("</xml>");
     xml
+}
+
+/// Writes a parsed map back as `<xml>...</xml>`, every text in CDATA: what
+/// [`Response::xml_as`](crate::Response::xml_as) deserialises, so that typed access reads
+/// exactly the values that were checked.
+pub(crate) fn write_map(map: &Map<String, Value>) -> String {
+    fn element(out: &mut String, name: &str, value: &Value) {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    element(out, name, item);
+                }
+            }
+            Value::Object(children) => {
+                out.push_str(&format!("<{name}>"));
+                for (child, value) in children {
+                    element(out, child, value);
+                }
+                out.push_str(&format!("</{name}>"));
+            }
+            Value::String(text) => {
+                out.push_str(&format!("<{name}>"));
+                if !text.is_empty() {
+                    out.push_str("<![CDATA[");
+                    out.push_str(&text.replace("]]>", "]]]]><![CDATA[>"));
+                    out.push_str("]]>");
+                }
+                out.push_str(&format!("</{name}>"));
+            }
+            other => out.push_str(&format!("<{name}>{other}</{name}>")),
+        }
+    }
+    let mut out = String::from("<xml>");
+    for (name, value) in map {
+        element(&mut out, name, value);
+    }
+    out.push_str("</xml>");
+    out
 }
 
 /// Whether `value` holds only characters XML allows.
