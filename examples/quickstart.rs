@@ -1,41 +1,31 @@
-//! The seed scenario end to end, offline: reply to a complaint (WeChat Pay answers 204) in the
-//! four styles, blocking and async, against a WeChat Pay stand-in on 127.0.0.1.
+//! The seed scenario end to end, offline, on the embedded sandbox: reply to a complaint (WeChat
+//! Pay answers 204) in the four chain styles, blocking and async, then a Native prepay and a
+//! query of that order.
 //!
-//! The stand-in (tests/support) checks every request's signature with its own code and signs
-//! its answers with a platform certificate generated at start; the client verifies them.
+//! The sandbox (the `wechatpay-sandbox` crate of this workspace) checks every request's
+//! signature with its own code and signs its answers; the client verifies them.
 //!
 //! ```sh
 //! cargo run --example quickstart
 //! ```
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use serde_json::json;
-use support::{Reply, TestServer};
-use wechatpay::{Client, chain};
+use wechatpay::chain;
+use wechatpay_sandbox::{LoggedRequest, Sandbox};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Two local servers: one plays the production host, one the Hong Kong host the request's
-    // `base_uri` option points at, as in the PHP example.
-    let production = TestServer::start(|_| Reply::error(500, "WRONG_HOST", "expected apihk"));
-    let apihk = TestServer::start(|_| Reply::no_content());
-    let keys = support::keys();
-
-    let client = Client::builder()
-        .mchid(support::MCHID)
-        .serial(&keys.merchant_serial)
-        .private_key(&keys.merchant_key_pkcs8_pem)
-        .platform_key(&keys.platform_serial, &keys.platform_cert_pem)
-        .platform_key(&keys.pubkey_id, &keys.pubkey_spki_pem)
-        .base_uri(production.base_uri())
-        .build()?;
+    // Two sandboxes: one plays the production host, one the Hong Kong host the request's
+    // `base_uri` option points at, as in the PHP example. They share one merchant identity.
+    let production = Sandbox::start()?;
+    let apihk = Sandbox::start()?;
+    let client = production.client();
+    let mchid = production.identity().mchid.clone();
 
     let opts = json!({
         "base_uri": apihk.base_uri(),
         "complaint_id": "200201820200101080076610000",
         "json": {
-            "complainted_mchid": "1900012181",
+            "complainted_mchid": mchid,
             "response_content": "已与用户沟通解决",
             "response_images": ["file23578_21798531.jpg"],
             "jump_url": "https://www.xxx.com/notify",
@@ -74,32 +64,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .post_async(opts),
     )?;
     show("chain!(..).post_async", &response, &apihk);
-
-    let sent = apihk.last();
-    let auth = sent.auth_ok();
-    println!("\nThe last request as the stand-in received it:");
-    println!("  {} {}", sent.method, sent.target);
-    let authorization = sent.header("authorization").unwrap_or_default();
-    // Shortened: signatures are not for printing whole.
-    let shown = authorization
-        .find("signature=\"")
-        .map_or(authorization.len(), |i| i + 19);
-    println!("  Authorization: {}...", &authorization[..shown]);
-    println!("  signed message (verified by the stand-in with the merchant public key):");
-    for line in String::from_utf8_lossy(&auth.message).split_inclusive('\n') {
-        println!("    {:?}", line);
-    }
     assert!(
         production.requests().is_empty(),
-        "base_uri option routes to apihk"
+        "the base_uri option routes to apihk"
     );
+    print_last(&apihk.requests().pop().ok_or("apihk received nothing")?);
+
+    // A Native prepay, then a query of the order, on the production sandbox.
+    let prepay = client["v3/pay/transactions/native"].post(json!({
+        "json": {
+            "appid": "wxd678efh567hg6787",
+            "mchid": mchid,
+            "description": "Image形象店-深圳腾大-QQ公仔",
+            "out_trade_no": "1217752501201407033233368018",
+            "notify_url": "https://www.weixin.qq.com/wxpay/pay.php",
+            "amount": { "total": 100, "currency": "CNY" },
+        },
+    }))?;
+    #[derive(serde::Deserialize)]
+    struct Native {
+        code_url: String,
+    }
+    let native: Native = prepay.json()?;
     println!(
-        "\nAll four styles: 204, signed by us, verified by the stand-in; answers verified by us."
+        "\nNative prepay   -> {}, code_url {}",
+        prepay.status(),
+        native.code_url
+    );
+
+    #[derive(serde::Deserialize)]
+    struct Order {
+        out_trade_no: String,
+        trade_state: String,
+        trade_state_desc: String,
+    }
+    let order: Order = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(json!({
+            "out_trade_no": "1217752501201407033233368018",
+            "query": { "mchid": mchid },
+        }))?
+        .json()?;
+    println!(
+        "Query the order -> {} is {} ({})",
+        order.out_trade_no, order.trade_state, order.trade_state_desc
+    );
+    assert!(production.requests().iter().all(|r| r.verdict.is_ok()));
+    println!(
+        "\nEvery request signed by us and verified by the sandbox; every answer signed by the \
+         sandbox and verified by us."
     );
     Ok(())
 }
 
-fn show(style: &str, response: &wechatpay::Response, server: &TestServer) {
+fn show(style: &str, response: &wechatpay::Response, sandbox: &Sandbox) {
     let serial = response
         .headers()
         .get("Wechatpay-Serial")
@@ -112,5 +129,37 @@ fn show(style: &str, response: &wechatpay::Response, server: &TestServer) {
         response.signature_verified(),
         response.request_id().unwrap_or("-"),
     );
-    assert!(server.last().auth.is_ok());
+    let last = sandbox.requests().pop();
+    assert!(last.is_some_and(|r| r.verdict.is_ok()));
+}
+
+/// The last request as the sandbox received it, and the message its signature covers.
+fn print_last(sent: &LoggedRequest) {
+    println!("\nThe last request as the sandbox received it:");
+    println!("  {} {}", sent.method, sent.target);
+    let authorization = sent.header("authorization").unwrap_or_default();
+    let field = |name: &str| {
+        authorization
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // Shortened: signatures are not for printing whole.
+    let shown = authorization
+        .find("signature=\"")
+        .map_or(authorization.len(), |i| i + 19);
+    println!("  Authorization: {}...", &authorization[..shown]);
+    let message = wechatpay_sandbox::request_message(
+        &sent.method,
+        &sent.target,
+        &field("timestamp"),
+        &field("nonce_str"),
+        &sent.body,
+    );
+    println!("  signed message (verified by the sandbox with the merchant certificate's key):");
+    for line in String::from_utf8_lossy(&message).split_inclusive('\n') {
+        println!("    {line:?}");
+    }
 }

@@ -1,0 +1,46 @@
+//! `wxpay sandbox`: the offline sandbox in the foreground, and the profile to use with it.
+
+use wechatpay_sandbox::Sandbox;
+
+use crate::args::SandboxArgs;
+use crate::fail::{Fail, usage};
+
+pub fn run(args: SandboxArgs) -> Result<(), Fail> {
+    let mut builder = Sandbox::builder();
+    if let Some(dir) = &args.keys {
+        builder = builder.keys_dir(dir);
+    }
+    if let Some(port) = args.port {
+        builder = builder.port(port);
+    }
+    let sandbox = builder
+        .start()
+        .map_err(|e| usage(format!("cannot start the sandbox: {e}")))?;
+    let dir = args.keys.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("wxpay-sandbox-{}", std::process::id()))
+    });
+    let profile = sandbox.write_profile(&dir).map_err(|e| {
+        usage(format!(
+            "cannot write the profile files to `{}`: {e}",
+            dir.display()
+        ))
+    })?;
+    let config = dir.join("wxpay.toml");
+    std::fs::write(&config, &profile)
+        .map_err(|e| usage(format!("cannot write `{}`: {e}", config.display())))?;
+    println!(
+        "# WeChat Pay sandbox on {} (Ctrl-C to stop)",
+        sandbox.base_uri()
+    );
+    println!("# In another terminal:");
+    println!(
+        "#   wxpay --config {} --profile sandbox req POST v3.pay.transactions.native -d '{{...}}'",
+        config.display()
+    );
+    println!("{profile}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,356 @@
+//! Where a command's merchant settings come from: a TOML profile, then environment variables,
+//! then flags, each overriding the one before. Secrets (private key, APIv3 key, APIv2 secret)
+//! come only from files or the environment, never from argument values.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use wechatpay::Client;
+use wechatpay::signer::{SignFuture, Signer};
+
+use crate::args::Global;
+use crate::fail::{Fail, usage};
+
+/// A secret's origin: a file, or an environment variable's value.
+#[derive(Clone)]
+pub enum Secret {
+    File(PathBuf),
+    Env(&'static str, String),
+}
+
+impl Secret {
+    fn read(&self, what: &str) -> Result<Vec<u8>, Fail> {
+        match self {
+            Secret::File(path) => std::fs::read(path).map_err(|e| {
+                usage(format!(
+                    "cannot read the {what} file `{}`: {e}",
+                    path.display()
+                ))
+            }),
+            Secret::Env(_, value) => Ok(value.as_bytes().to_vec()),
+        }
+    }
+
+    fn read_text(&self, what: &str) -> Result<String, Fail> {
+        let bytes = self.read(what)?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| usage(format!("the {what} is not UTF-8")))?;
+        Ok(text.trim().to_owned())
+    }
+
+    fn origin(&self) -> String {
+        match self {
+            Secret::File(path) => format!("file {}", path.display()),
+            Secret::Env(name, _) => format!("${name}"),
+        }
+    }
+}
+
+/// One merchant's settings after merging the three layers.
+#[derive(Clone, Default)]
+pub struct Settings {
+    pub mchid: Option<String>,
+    pub serial: Option<String>,
+    pub private_key: Option<Secret>,
+    pub platform_keys: Vec<(String, PathBuf)>,
+    pub apiv3_key: Option<Secret>,
+    pub secret: Option<Secret>,
+    pub merchant_cert: Option<PathBuf>,
+    pub base_uri: Option<String>,
+    pub root_certificate: Option<PathBuf>,
+}
+
+/// A `[profile.NAME]` table.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    mchid: Option<String>,
+    serial: Option<String>,
+    private_key_file: Option<PathBuf>,
+    /// `"ID=PATH"` entries, or a table `{ ID = "PATH" }`.
+    platform_keys: Option<PlatformKeys>,
+    apiv3_key_file: Option<PathBuf>,
+    secret_file: Option<PathBuf>,
+    merchant_cert_file: Option<PathBuf>,
+    base_uri: Option<String>,
+    root_certificate_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PlatformKeys {
+    List(Vec<String>),
+    Table(BTreeMap<String, PathBuf>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    profile: BTreeMap<String, Profile>,
+}
+
+/// `$XDG_CONFIG_HOME/wxpay/config.toml`, else `$HOME/.config/wxpay/config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("wxpay").join("config.toml"))
+}
+
+/// Parses `ID=PATH`.
+pub fn platform_key_arg(value: &str) -> Result<(String, PathBuf), String> {
+    match value.split_once('=') {
+        Some((id, path)) if !id.is_empty() && !path.is_empty() => {
+            Ok((id.to_owned(), PathBuf::from(path)))
+        }
+        _ => Err(format!("`{value}` is not ID=PATH")),
+    }
+}
+
+fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Profile, Fail> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        // No config file is fine unless one was asked for.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(Profile::default());
+        }
+        Err(e) => {
+            return Err(usage(format!(
+                "cannot read the config file `{}`: {e}",
+                path.display()
+            )));
+        }
+    };
+    let mut file: ConfigFile = toml::from_str(&text)
+        .map_err(|e| usage(format!("config file `{}`: {e}", path.display())))?;
+    match file.profile.remove(name) {
+        Some(profile) => Ok(profile),
+        None if !explicit => Ok(Profile::default()),
+        None => {
+            let known: Vec<&String> = file.profile.keys().collect();
+            Err(usage(format!(
+                "config file `{}` has no [profile.{name}] (profiles: {known:?})",
+                path.display()
+            )))
+        }
+    }
+}
+
+fn env(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_secret(value_var: &'static str, file_var: &'static str) -> Option<Secret> {
+    env(file_var)
+        .map(|p| Secret::File(PathBuf::from(p)))
+        .or_else(|| env(value_var).map(|v| Secret::Env(value_var, v)))
+}
+
+/// Merges profile < environment < flags.
+pub fn settings(global: &Global) -> Result<Settings, Fail> {
+    let profile_name = global
+        .profile
+        .clone()
+        .or_else(|| env("WECHATPAY_PROFILE"))
+        .unwrap_or_else(|| "default".to_owned());
+    let explicit_file = global
+        .config
+        .clone()
+        .or_else(|| env("WECHATPAY_CONFIG").map(PathBuf::from));
+    let profile = match explicit_file.clone().or_else(default_config_path) {
+        Some(path) => load_profile(
+            &path,
+            &profile_name,
+            explicit_file.is_some()
+                || global.profile.is_some()
+                || env("WECHATPAY_PROFILE").is_some(),
+        )?,
+        None => Profile::default(),
+    };
+
+    let mut s = Settings {
+        mchid: profile.mchid,
+        serial: profile.serial,
+        private_key: profile.private_key_file.map(Secret::File),
+        platform_keys: match profile.platform_keys {
+            Some(PlatformKeys::List(items)) => items
+                .iter()
+                .map(|i| {
+                    platform_key_arg(i)
+                        .map_err(|e| usage(format!("profile `{profile_name}`: platform_keys: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(PlatformKeys::Table(table)) => table.into_iter().collect(),
+            None => Vec::new(),
+        },
+        apiv3_key: profile.apiv3_key_file.map(Secret::File),
+        secret: profile.secret_file.map(Secret::File),
+        merchant_cert: profile.merchant_cert_file,
+        base_uri: profile.base_uri,
+        root_certificate: profile.root_certificate_file,
+    };
+
+    // Environment.
+    s.mchid = env("WECHATPAY_MCHID").or(s.mchid);
+    s.serial = env("WECHATPAY_SERIAL").or(s.serial);
+    s.private_key =
+        env_secret("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PRIVATE_KEY_FILE").or(s.private_key);
+    s.apiv3_key = env_secret("WECHATPAY_APIV3_KEY", "WECHATPAY_APIV3_KEY_FILE").or(s.apiv3_key);
+    s.secret = env_secret("WECHATPAY_SECRET", "WECHATPAY_SECRET_FILE").or(s.secret);
+    s.base_uri = env("WECHATPAY_BASE_URI").or(s.base_uri);
+    s.merchant_cert = env("WECHATPAY_MERCHANT_CERT_FILE")
+        .map(PathBuf::from)
+        .or(s.merchant_cert);
+    s.root_certificate = env("WECHATPAY_ROOT_CERTIFICATE_FILE")
+        .map(PathBuf::from)
+        .or(s.root_certificate);
+    if let Some(list) = env("WECHATPAY_PLATFORM_KEYS") {
+        s.platform_keys = list
+            .split(',')
+            .map(|i| {
+                platform_key_arg(i.trim())
+                    .map_err(|e| usage(format!("$WECHATPAY_PLATFORM_KEYS: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+
+    // Flags.
+    if let Some(v) = &global.mchid {
+        s.mchid = Some(v.clone());
+    }
+    if let Some(v) = &global.serial {
+        s.serial = Some(v.clone());
+    }
+    if let Some(v) = &global.private_key_file {
+        s.private_key = Some(Secret::File(v.clone()));
+    }
+    if !global.platform_key.is_empty() {
+        s.platform_keys = global.platform_key.clone();
+    }
+    if let Some(v) = &global.apiv3_key_file {
+        s.apiv3_key = Some(Secret::File(v.clone()));
+    }
+    if let Some(v) = &global.secret_file {
+        s.secret = Some(Secret::File(v.clone()));
+    }
+    if let Some(v) = &global.merchant_cert_file {
+        s.merchant_cert = Some(v.clone());
+    }
+    if let Some(v) = &global.base_uri {
+        s.base_uri = Some(v.clone());
+    }
+    if let Some(v) = &global.root_certificate_file {
+        s.root_certificate = Some(v.clone());
+    }
+    Ok(s)
+}
+
+/// The messages a [`RecordingSigner`] signed, in order.
+pub type Recorder = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// Signs with the merchant key and keeps a copy of each message (the signature is not kept).
+struct RecordingSigner {
+    key: wechatpay::crypto::PrivateKey,
+    recorder: Recorder,
+}
+
+impl Signer for RecordingSigner {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a> {
+        if let Ok(mut log) = self.recorder.lock() {
+            log.push(message.to_vec());
+        }
+        Box::pin(std::future::ready(self.key.sign_sha256(message)))
+    }
+}
+
+/// What the client is built from, with the merchant key kept for commands that need it.
+pub struct Built {
+    pub client: Client,
+    pub private_key: Option<wechatpay::crypto::PrivateKey>,
+}
+
+impl Settings {
+    /// Builds a client. With a `recorder`, requests are signed by a signer that also records
+    /// each signed message (for `-v`).
+    pub fn client(&self, recorder: Option<Recorder>) -> Result<Built, Fail> {
+        self.client_with::<wechatpay::verifier::PlatformVerifier>(recorder, None)
+    }
+
+    /// [`client`](Self::client) with a custom verifier instead of the platform keys.
+    pub fn client_with<V: wechatpay::verifier::Verifier>(
+        &self,
+        recorder: Option<Recorder>,
+        verifier: Option<V>,
+    ) -> Result<Built, Fail> {
+        let skip_platform_keys = verifier.is_some();
+        let mchid = self.mchid.clone().ok_or_else(|| {
+            usage(
+                "no merchant id: set --mchid, $WECHATPAY_MCHID or `mchid` in the profile"
+                    .to_owned(),
+            )
+        })?;
+        let mut builder = Client::builder().mchid(mchid);
+        let mut private_key = None;
+        if let Some(source) = &self.private_key {
+            let pem = source.read("private key")?;
+            let key = wechatpay::crypto::PrivateKey::load(&pem)
+                .map_err(|e| usage(format!("private key ({}): {e}", source.origin())))?;
+            builder = match recorder {
+                Some(recorder) => builder.signer(RecordingSigner {
+                    key: key.clone(),
+                    recorder,
+                }),
+                None => builder.private_key(&pem),
+            };
+            private_key = Some(key);
+            if let Some(cert) = &self.merchant_cert {
+                let cert_pem = std::fs::read(cert).map_err(|e| {
+                    usage(format!(
+                        "cannot read the merchant certificate `{}`: {e}",
+                        cert.display()
+                    ))
+                })?;
+                builder = builder.merchant_cert(cert_pem).merchant_key(&pem);
+            }
+        }
+        if let Some(serial) = &self.serial {
+            builder = builder.serial(serial);
+        }
+        if !skip_platform_keys {
+            for (id, path) in &self.platform_keys {
+                builder = builder.platform_key_file(id, path);
+            }
+        }
+        if let Some(source) = &self.apiv3_key {
+            builder = builder.apiv3_key(source.read_text("APIv3 key")?);
+        }
+        if let Some(source) = &self.secret {
+            builder = builder.secret(source.read_text("APIv2 secret")?);
+        }
+        if let Some(uri) = &self.base_uri {
+            builder = builder.base_uri(uri);
+        }
+        if let Some(verifier) = verifier {
+            builder = builder.verifier(verifier);
+        }
+        if let Some(root) = &self.root_certificate {
+            let pem = std::fs::read(root).map_err(|e| {
+                usage(format!(
+                    "cannot read the root certificate `{}`: {e}",
+                    root.display()
+                ))
+            })?;
+            builder = builder.add_root_certificate(pem);
+        }
+        let client = builder.build().map_err(Fail::from)?;
+        Ok(Built {
+            client,
+            private_key,
+        })
+    }
+}

@@ -1,0 +1,233 @@
+//! Deliberate defects in the sandbox's answers, and the choice of signing key.
+//!
+//! Set globally with [`Sandbox::set_fault`](crate::Sandbox::set_fault) and
+//! [`Sandbox::set_sign_mode`](crate::Sandbox::set_sign_mode), or per request with the headers
+//! [`FAULT_HEADER`] and [`SIGN_MODE_HEADER`] (a per-request value wins).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Request header naming a [`Fault`] for this request only, in kebab case
+/// (`Sandbox-Fault: bad-signature`).
+pub const FAULT_HEADER: &str = "Sandbox-Fault";
+/// Request header choosing the [`SignMode`] of this request's answer
+/// (`Sandbox-Sign-Mode: certificate` or `public-key`).
+pub const SIGN_MODE_HEADER: &str = "Sandbox-Sign-Mode";
+
+/// How long `slow-reply` waits.
+pub const DEFAULT_SLOW_REPLY: Duration = Duration::from_secs(2);
+
+/// Which platform key signs the APIv3 answers and callbacks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SignMode {
+    /// The platform certificate's key; `Wechatpay-Serial` is the certificate serial.
+    Certificate,
+    /// The WeChat Pay public key's private half; `Wechatpay-Serial` is the `PUB_KEY_ID_...`
+    /// (the default: WeChat Pay's mode for merchants onboarded since late 2024).
+    #[default]
+    PublicKey,
+}
+
+impl SignMode {
+    /// `certificate` or `public-key`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignMode::Certificate => "certificate",
+            SignMode::PublicKey => "public-key",
+        }
+    }
+}
+
+impl fmt::Display for SignMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SignMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SignMode, String> {
+        match s.trim() {
+            "certificate" => Ok(SignMode::Certificate),
+            "public-key" => Ok(SignMode::PublicKey),
+            other => Err(format!(
+                "unknown {SIGN_MODE_HEADER} {other:?}: expected certificate or public-key"
+            )),
+        }
+    }
+}
+
+/// One of the four headers that carry a response signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignatureHeader {
+    /// `Wechatpay-Timestamp`
+    Timestamp,
+    /// `Wechatpay-Nonce`
+    Nonce,
+    /// `Wechatpay-Signature`
+    Signature,
+    /// `Wechatpay-Serial`
+    Serial,
+}
+
+impl SignatureHeader {
+    /// All four, in the order WeChat Pay lists them.
+    pub const ALL: [SignatureHeader; 4] = [
+        SignatureHeader::Timestamp,
+        SignatureHeader::Nonce,
+        SignatureHeader::Signature,
+        SignatureHeader::Serial,
+    ];
+
+    /// The header name, e.g. `Wechatpay-Timestamp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureHeader::Timestamp => "Wechatpay-Timestamp",
+            SignatureHeader::Nonce => "Wechatpay-Nonce",
+            SignatureHeader::Signature => "Wechatpay-Signature",
+            SignatureHeader::Serial => "Wechatpay-Serial",
+        }
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            SignatureHeader::Timestamp => "timestamp",
+            SignatureHeader::Nonce => "nonce",
+            SignatureHeader::Signature => "signature",
+            SignatureHeader::Serial => "serial",
+        }
+    }
+}
+
+/// A deliberate defect in an answer.
+///
+/// The signature faults (`BadSignature` to `TamperedBody`) affect signed APIv3 answers (and the
+/// `sign` of APIv2 answers for `BadSignature` and `TamperedBody`); the others affect every
+/// answer. Header names, in kebab case: `bad-signature`, `stale-timestamp`, `unknown-serial`,
+/// `missing-timestamp`, `missing-nonce`, `missing-signature`, `missing-serial`,
+/// `tampered-body`, `slow-reply` (2 s; `slow-reply-250ms` for another delay), `connection-reset`,
+/// `server-error` (500; `server-error-503` for another 5xx status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The signature is made over another message, so it does not verify.
+    BadSignature,
+    /// `Wechatpay-Timestamp` is 400 s in the past (and signed consistently).
+    StaleTimestamp,
+    /// `Wechatpay-Serial` names a key the merchant does not have (the signature is right).
+    UnknownSerial,
+    /// The header is left out.
+    MissingHeader(SignatureHeader),
+    /// The body is changed after signing.
+    TamperedBody,
+    /// The answer is sent after this delay.
+    SlowReply(Duration),
+    /// The connection is closed without an answer.
+    ConnectionReset,
+    /// The answer is this 5xx status with a signed `SYSTEM_ERROR` JSON body.
+    ServerError(u16),
+}
+
+impl Fault {
+    /// Every fault with its default parameters (for exhaustive tests).
+    pub fn all() -> Vec<Fault> {
+        let mut all = vec![
+            Fault::BadSignature,
+            Fault::StaleTimestamp,
+            Fault::UnknownSerial,
+        ];
+        all.extend(SignatureHeader::ALL.map(Fault::MissingHeader));
+        all.extend([
+            Fault::TamperedBody,
+            Fault::SlowReply(DEFAULT_SLOW_REPLY),
+            Fault::ConnectionReset,
+            Fault::ServerError(500),
+        ]);
+        all
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::BadSignature => f.write_str("bad-signature"),
+            Fault::StaleTimestamp => f.write_str("stale-timestamp"),
+            Fault::UnknownSerial => f.write_str("unknown-serial"),
+            Fault::MissingHeader(h) => write!(f, "missing-{}", h.short()),
+            Fault::TamperedBody => f.write_str("tampered-body"),
+            Fault::SlowReply(d) if *d == DEFAULT_SLOW_REPLY => f.write_str("slow-reply"),
+            Fault::SlowReply(d) => write!(f, "slow-reply-{}ms", d.as_millis()),
+            Fault::ConnectionReset => f.write_str("connection-reset"),
+            Fault::ServerError(500) => f.write_str("server-error"),
+            Fault::ServerError(status) => write!(f, "server-error-{status}"),
+        }
+    }
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Fault, String> {
+        let s = s.trim();
+        let fault = match s {
+            "bad-signature" => Fault::BadSignature,
+            "stale-timestamp" => Fault::StaleTimestamp,
+            "unknown-serial" => Fault::UnknownSerial,
+            "missing-timestamp" => Fault::MissingHeader(SignatureHeader::Timestamp),
+            "missing-nonce" => Fault::MissingHeader(SignatureHeader::Nonce),
+            "missing-signature" => Fault::MissingHeader(SignatureHeader::Signature),
+            "missing-serial" => Fault::MissingHeader(SignatureHeader::Serial),
+            "tampered-body" => Fault::TamperedBody,
+            "slow-reply" => Fault::SlowReply(DEFAULT_SLOW_REPLY),
+            "connection-reset" => Fault::ConnectionReset,
+            "server-error" => Fault::ServerError(500),
+            other => {
+                if let Some(ms) = other
+                    .strip_prefix("slow-reply-")
+                    .and_then(|r| r.strip_suffix("ms"))
+                    .filter(|ms| !ms.is_empty() && ms.len() <= 6)
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                {
+                    Fault::SlowReply(Duration::from_millis(ms))
+                } else if let Some(status) = other
+                    .strip_prefix("server-error-")
+                    .and_then(|r| r.parse::<u16>().ok())
+                    .filter(|s| (500..=599).contains(s))
+                {
+                    Fault::ServerError(status)
+                } else {
+                    return Err(format!("unknown {FAULT_HEADER} {other:?}"));
+                }
+            }
+        };
+        Ok(fault)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for fault in Fault::all().into_iter().chain([
+            Fault::SlowReply(Duration::from_millis(250)),
+            Fault::ServerError(503),
+        ]) {
+            assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));
+        }
+        for bad in [
+            "",
+            "bad",
+            "server-error-404",
+            "slow-reply-ms",
+            "slow-reply-9999999ms",
+        ] {
+            assert!(bad.parse::<Fault>().is_err(), "{bad}");
+        }
+        assert_eq!("public-key".parse(), Ok(SignMode::PublicKey));
+        assert_eq!("certificate".parse(), Ok(SignMode::Certificate));
+        assert!("cert".parse::<SignMode>().is_err());
+    }
+}

@@ -1,0 +1,337 @@
+//! An offline imitation of the WeChat Pay API on 127.0.0.1, for testing WeChat Pay clients.
+//!
+//! The sandbox checks every request with its own OpenSSL code, exactly as WeChat Pay does
+//! (the APIv3 `Authorization` signature over the raw target and body, the APIv2 `sign`, the
+//! client certificate of mutual-TLS calls), and signs its answers with a platform certificate
+//! or a WeChat Pay public key it generated. It never calls the `wechatpay` crate's signing or
+//! verification code, so it is an independent check of that client; it uses `wechatpay` only
+//! to build the ready-made [`Sandbox::client`].
+//!
+//! ```no_run
+//! use serde_json::json;
+//! use wechatpay_sandbox::{Fault, Sandbox};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::start()?;
+//! let client = sandbox.client();
+//! let mchid = &sandbox.identity().mchid;
+//! let answer = client["v3/pay/transactions/native"].post(json!({
+//!     "json": {
+//!         "appid": "wxd678efh567hg6787", "mchid": mchid, "description": "Image形象店-深圳腾大-QQ公仔",
+//!         "out_trade_no": "1217752501201407033233368018", "notify_url": "https://www.weixin.qq.com/wxpay/pay.php",
+//!         "amount": { "total": 100, "currency": "CNY" },
+//!     },
+//! }))?;
+//! println!("{}", answer.json::<serde_json::Value>()?["code_url"]);
+//!
+//! // The next answers fail the client's checks:
+//! sandbox.set_fault(Some(Fault::BadSignature));
+//! # Ok(()) }
+//! ```
+//!
+//! Routes, faults, the request log and callbacks: see [`Sandbox`], [`Fault`], [`LoggedRequest`]
+//! and [`Sandbox::notify`].
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+mod auth;
+mod error;
+mod faults;
+mod identity;
+mod log;
+mod multipart;
+mod notify;
+mod profile;
+mod reply;
+mod routes;
+mod server;
+mod sign;
+mod state;
+mod store;
+mod tls;
+mod util;
+mod v2;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+pub use auth::MAX_CLOCK_SKEW;
+pub use error::{Error, Result};
+pub use faults::{
+    DEFAULT_SLOW_REPLY, FAULT_HEADER, Fault, SIGN_MODE_HEADER, SignMode, SignatureHeader,
+};
+pub use identity::Identity;
+pub use log::LoggedRequest;
+pub use notify::{Event, NotifyVariant};
+pub use sign::{SCHEME, request_message, response_message};
+
+use identity::KeyMaterial;
+use state::State;
+
+/// Configures a [`Sandbox`] before it starts.
+#[derive(Clone, Debug, Default)]
+pub struct SandboxBuilder {
+    keys_dir: Option<PathBuf>,
+    port: Option<u16>,
+}
+
+impl SandboxBuilder {
+    /// Keep the keys in `dir`: loaded from it when it holds a `sandbox.json`, else generated
+    /// and written there (private keys with mode 0600), so that later runs have the same
+    /// identity. Without it, keys are generated once per process and shared by every sandbox
+    /// of the process.
+    pub fn keys_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.keys_dir = Some(dir.into());
+        self
+    }
+
+    /// Listens for APIv3 and plain APIv2 on this port of 127.0.0.1 (default: a free one). The
+    /// mutual-TLS port is always a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Starts the sandbox: its own thread and Tokio runtime, two free ports on 127.0.0.1.
+    /// Usable from anywhere, including async code (it does not block on a runtime), though
+    /// [`start_async`](Self::start_async) keeps key generation off the async threads.
+    pub fn start(self) -> Result<Sandbox> {
+        let keys = match &self.keys_dir {
+            Some(dir) => Arc::new(KeyMaterial::load_or_generate(dir)?),
+            None => KeyMaterial::shared()?,
+        };
+        Sandbox::launch(keys, self.port.unwrap_or(0))
+    }
+
+    /// [`start`](Self::start) on a blocking thread of the caller's Tokio runtime.
+    pub async fn start_async(self) -> Result<Sandbox> {
+        tokio::task::spawn_blocking(move || self.start())
+            .await
+            .map_err(|e| Error::Runtime(format!("starting the sandbox failed: {e}")))?
+    }
+}
+
+/// A running imitation of WeChat Pay. Dropping it stops its server.
+///
+/// APIv3 on [`base_uri`](Self::base_uri) (every answer signed, except bill downloads):
+///
+/// | route | answer |
+/// |---|---|
+/// | `POST /v3/merchant-service/complaints-v2/{id}/response`, `POST /v3/global/merchant-service/complaints/{id}/response` | 204 |
+/// | `POST /v3/pay/transactions/{jsapi,native,app}` | `{"prepay_id"}` / `{"code_url"}` |
+/// | `GET /v3/pay/transactions/id/{transaction_id}?mchid=`, `GET /v3/pay/transactions/out-trade-no/{no}?mchid=` | the order, or 404 `ORDER_NOT_EXIST` |
+/// | `POST /v3/pay/transactions/out-trade-no/{no}/close` | 204 |
+/// | `POST /v3/refund/domestic/refunds`, `GET /v3/refund/domestic/refunds/{out_refund_no}` | the refund |
+/// | `GET /v3/certificates` | the platform certificate, encrypted with the APIv3 key |
+/// | `POST /v3/merchant/media/upload` (multipart) | `{"media_id"}` |
+/// | `GET /v3/bill/tradebill?bill_date=` then `GET /v3/billdownload/file?token=` | the bill's hash and URL, then the CSV (gzip with `tar_type=GZIP`), unsigned |
+///
+/// A request whose signature fails gets 401 `SIGN_ERROR`; a missing field 400 `PARAM_ERROR`;
+/// any other route 404 `NOT_FOUND`. APIv2 (XML): `POST /pay/micropay` and `/pay/orderquery`
+/// on both ports, `POST /secapi/pay/refund` on the mutual-TLS port
+/// ([`Identity::tls_base_uri`]).
+pub struct Sandbox {
+    state: Arc<State>,
+    identity: Identity,
+    client: wechatpay::Client,
+    runtime: tokio::runtime::Handle,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Sandbox>();
+    assert_send_sync::<Identity>();
+    assert_send_sync::<LoggedRequest>();
+};
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_uri", &self.state.base_uri)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// A builder, for [`keys_dir`](SandboxBuilder::keys_dir).
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// Starts a sandbox with the process's generated keys ([`SandboxBuilder::start`]).
+    pub fn start() -> Result<Sandbox> {
+        SandboxBuilder::default().start()
+    }
+
+    /// Starts a sandbox from async code ([`SandboxBuilder::start_async`]).
+    pub async fn start_async() -> Result<Sandbox> {
+        SandboxBuilder::default().start_async().await
+    }
+
+    fn launch(keys: Arc<KeyMaterial>, port: u16) -> Result<Sandbox> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let plain = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        let tls = std::net::TcpListener::bind("127.0.0.1:0")?;
+        plain.set_nonblocking(true)?;
+        tls.set_nonblocking(true)?;
+        let base_uri = format!("http://{}/", plain.local_addr()?);
+        let tls_base_uri = format!("https://{}/", tls.local_addr()?);
+        let (plain, tls) = {
+            let _entered = runtime.enter();
+            (
+                tokio::net::TcpListener::from_std(plain)?,
+                tokio::net::TcpListener::from_std(tls)?,
+            )
+        };
+        let acceptor = tls::acceptor(&keys)?;
+        let identity = keys.identity(tls_base_uri)?;
+        let client = build_client(&identity, &base_uri)?;
+        let state = Arc::new(State::new(keys, base_uri)?);
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let handle = runtime.handle().clone();
+        let task_state = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name("wechatpay-sandbox".into())
+            .spawn(move || {
+                runtime.block_on(server::run(plain, tls, acceptor, task_state, shutdown_rx));
+                // Dropping the runtime here ends every connection.
+                drop(runtime);
+            })?;
+        Ok(Sandbox {
+            state,
+            identity,
+            client,
+            runtime: handle,
+            shutdown: Some(shutdown_tx),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/`: the APIv3 and plain APIv2 port.
+    pub fn base_uri(&self) -> &str {
+        &self.state.base_uri
+    }
+
+    /// The merchant's and the platform's keys, the APIv3 and APIv2 keys, the CA.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// A `wechatpay` client configured with all of the identity: merchant id, certificate
+    /// serial and private key, the platform certificate and the public key, the APIv3 key, the
+    /// APIv2 secret, the merchant certificate for mutual TLS, the sandbox CA as a trusted root,
+    /// and [`base_uri`](Self::base_uri). (A clone: cheap, shares the connection pool.)
+    pub fn client(&self) -> wechatpay::Client {
+        self.client.clone()
+    }
+
+    /// Writes the identity's keys and certificates to `dir` (as WeChat Pay hands them out:
+    /// `apiclient_key.pem`, `apiclient_cert.pem`, `pub_key.pem`, `wechatpay_<serial>.pem`, plus
+    /// `apiv3_key.txt`, `apiv2_secret.txt` and the CA's `ca.pem`) and returns a `wxpay` profile
+    /// (`[profile.sandbox]`, TOML) that uses them with this sandbox.
+    pub fn write_profile(&self, dir: &std::path::Path) -> Result<String> {
+        profile::write(&self.identity, self.base_uri(), dir)
+    }
+
+    /// Every request received so far, in order, with the sandbox's verdict on it.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state.requests()
+    }
+
+    /// Forgets the requests received so far.
+    pub fn clear_requests(&self) {
+        self.state.clear_requests();
+    }
+
+    /// Applies `fault` to every answer from now on (`None`: no fault). A `Sandbox-Fault`
+    /// request header overrides it for that request.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.state.set_fault(fault);
+    }
+
+    /// Signs answers and callbacks with this key from now on (default
+    /// [`SignMode::PublicKey`]). A `Sandbox-Sign-Mode` request header overrides it for that
+    /// request.
+    pub fn set_sign_mode(&self, mode: SignMode) {
+        self.state.set_sign_mode(mode);
+    }
+
+    /// Makes `/v3/certificates` answer 404 `RESOURCE_NOT_EXISTS`, as WeChat Pay does for a
+    /// merchant that only has a WeChat Pay public key (`true`), or list the platform
+    /// certificate again (`false`, the default).
+    pub fn set_public_key_only(&self, on: bool) {
+        self.state.set_public_key_only(on);
+    }
+
+    /// Marks the order `out_trade_no` paid, as if the payer had paid; its transaction id, or
+    /// `None` for an unknown order.
+    pub fn pay(&self, out_trade_no: &str) -> Option<String> {
+        let mut store = self.state.store();
+        let order = store.orders.get_mut(out_trade_no)?;
+        order.pay().ok()
+    }
+
+    /// POSTs a callback for `event` to `url` (`http://` only), signed with the current
+    /// [`SignMode`] and spoiled as the event's [`NotifyVariant`] says; returns the receiver's
+    /// HTTP status. Blocks: from async code use [`notify_async`](Self::notify_async) (this
+    /// returns [`Error::BlockingInRuntime`] on a Tokio runtime thread).
+    pub fn notify(&self, url: &str, event: Event) -> Result<u16> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::BlockingInRuntime("Sandbox::notify"));
+        }
+        let delivery = notify::prepare(&self.state, url, &event, self.state.settings().sign_mode)?;
+        let (tx, rx) = oneshot::channel();
+        self.runtime.spawn(async move {
+            let _ = tx.send(notify::deliver(delivery).await);
+        });
+        rx.blocking_recv()
+            .map_err(|_| Error::Runtime("the sandbox stopped during the delivery".into()))?
+    }
+
+    /// [`notify`](Self::notify) for async code.
+    pub async fn notify_async(&self, url: &str, event: Event) -> Result<u16> {
+        let delivery = notify::prepare(&self.state, url, &event, self.state.settings().sign_mode)?;
+        self.runtime
+            .spawn(notify::deliver(delivery))
+            .await
+            .map_err(|e| Error::Runtime(format!("the delivery task failed: {e}")))?
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn build_client(identity: &Identity, base_uri: &str) -> Result<wechatpay::Client> {
+    Ok(wechatpay::Client::builder()
+        .mchid(&identity.mchid)
+        .serial(&identity.merchant_serial)
+        .private_key(&identity.merchant_private_key_pem)
+        .platform_key(
+            &identity.platform_serial,
+            &identity.platform_certificate_pem,
+        )
+        .platform_key(&identity.public_key_id, &identity.public_key_pem)
+        .apiv3_key(&identity.apiv3_key)
+        .secret(&identity.apiv2_secret)
+        .merchant_cert(&identity.merchant_certificate_pem)
+        .merchant_key(&identity.merchant_private_key_pem)
+        .add_root_certificate(&identity.ca_certificate_pem)
+        .base_uri(base_uri)
+        .build()?)
+}
+
+/// The README's example, compiled as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,144 @@
+//! The complaint reply (204) through the real client: both routes, blocking and async, both
+//! sign modes, the four chain styles; missing fields.
+
+use serde_json::json;
+use wechatpay::{ErrorKind, chain};
+use wechatpay_sandbox::{Sandbox, SignMode};
+
+fn opts(mchid: &str) -> serde_json::Value {
+    json!({
+        "complaint_id": "200201820200101080076610000",
+        "json": {
+            "complainted_mchid": mchid,
+            "response_content": "已与用户沟通解决",
+            "response_images": ["file23578_21798531.jpg"],
+        },
+    })
+}
+
+#[test]
+fn blocking_both_routes_both_modes() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = sandbox.client();
+    let mchid = sandbox.identity().mchid.clone();
+    for mode in [SignMode::PublicKey, SignMode::Certificate] {
+        sandbox.set_sign_mode(mode);
+        let expected_serial = match mode {
+            SignMode::PublicKey => &sandbox.identity().public_key_id,
+            SignMode::Certificate => &sandbox.identity().platform_serial,
+        };
+        for path in [
+            "v3/merchant-service/complaints-v2/{complaint_id}/response",
+            "v3/global/merchant-service/complaints/{complaint_id}/response",
+        ] {
+            let response = client.chain(path).post(opts(&mchid)).unwrap();
+            assert_eq!(response.status(), 204);
+            assert!(response.signature_verified());
+            assert_eq!(
+                response.headers()["Wechatpay-Serial"].to_str().unwrap(),
+                expected_serial
+            );
+            assert!(response.request_id().is_some());
+        }
+    }
+    // The four chain styles reach the same route.
+    client["v3/global/merchant-service/complaints/{complaint_id}/response"]
+        .post(opts(&mchid))
+        .unwrap();
+    client["v3"]["global"]["merchantService"]["complaints"]["_complaint_id_"]["response"]
+        .post(opts(&mchid))
+        .unwrap();
+    chain!(
+        client
+            .v3
+            .global
+            .merchantService
+            .complaints
+            ._complaint_id_
+            .response
+    )
+    .post(opts(&mchid))
+    .unwrap();
+    let log = sandbox.requests();
+    assert_eq!(log.len(), 7);
+    assert!(log.iter().all(|r| r.verdict.is_ok()), "{log:?}");
+    assert_eq!(
+        log[0].target,
+        "/v3/merchant-service/complaints-v2/200201820200101080076610000/response"
+    );
+}
+
+#[tokio::test]
+async fn async_both_modes_and_per_request_mode() {
+    let sandbox = Sandbox::start_async().await.unwrap();
+    let client = sandbox.client();
+    let id = sandbox.identity();
+    for (mode, serial) in [
+        ("certificate", &id.platform_serial),
+        ("public-key", &id.public_key_id),
+    ] {
+        let mut o = opts(&id.mchid);
+        o["headers"] = json!({ "Sandbox-Sign-Mode": mode });
+        let response = client["v3/merchant-service/complaints-v2/{complaint_id}/response"]
+            .post_async(o)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+        assert_eq!(
+            response.headers()["Wechatpay-Serial"].to_str().unwrap(),
+            serial
+        );
+    }
+}
+
+#[test]
+fn missing_and_wrong_fields() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = sandbox.client();
+    let endpoint = &client["v3/merchant-service/complaints-v2/{complaint_id}/response"];
+    let cases = [
+        (
+            json!({ "complainted_mchid": sandbox.identity().mchid }),
+            "response_content is required",
+        ),
+        (
+            json!({ "response_content": "ok" }),
+            "complainted_mchid is required",
+        ),
+    ];
+    for (body, message) in cases {
+        let error = endpoint
+            .post(json!({ "complaint_id": "1", "json": body }))
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Api);
+        let api = error.api().unwrap();
+        assert_eq!(api.status(), 400);
+        assert_eq!(api.code(), Some("PARAM_ERROR"));
+        assert_eq!(api.message(), Some(message));
+    }
+    let error = endpoint
+        .post(json!({
+            "complaint_id": "1",
+            "json": { "complainted_mchid": "1900000000", "response_content": "ok" },
+        }))
+        .unwrap_err();
+    assert_eq!(error.api().unwrap().code(), Some("PARAM_ERROR"));
+    // Not JSON at all.
+    let error = endpoint
+        .post(json!({ "complaint_id": "1", "body": "not json" }))
+        .unwrap_err();
+    assert_eq!(error.api().unwrap().code(), Some("PARAM_ERROR"));
+}
+
+#[test]
+fn unknown_route_is_a_signed_404() {
+    let sandbox = Sandbox::start().unwrap();
+    let error = sandbox.client()["v3/no/such/thing"]
+        .get(json!({}))
+        .unwrap_err();
+    let api = error.api().unwrap();
+    assert_eq!(api.status(), 404);
+    assert_eq!(api.code(), Some("NOT_FOUND"));
+    let response = error.response().unwrap();
+    assert!(response.headers().contains_key("Wechatpay-Signature"));
+}
