@@ -10,9 +10,10 @@ use elsa::sync::FrozenMap;
 use http::HeaderValue;
 
 use crate::base_uri::BaseUri;
-use crate::crypto::{Apiv3Key, PrivateKey, PublicKey};
+use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::keyring::{DEFAULT_REFRESH_INTERVAL, KeyRing, KeyStore};
 use crate::notify::NotificationParser;
 use crate::signer::Signer;
 use crate::transport::{HttpSettings, Transport};
@@ -83,10 +84,25 @@ pub(crate) struct V3 {
     /// The merchant private key, when one was given (not with a custom signer): for pay
     /// parameters and decrypting response fields.
     pub(crate) private_key: Option<PrivateKey>,
+    /// The ring, or a custom verifier.
     pub(crate) verifier: Arc<dyn Verifier>,
-    pub(crate) wechatpay_serial: Option<HeaderValue>,
-    /// The platform key sensitive fields are encrypted with.
-    pub(crate) preferred: Option<PreferredKey>,
+    /// The platform keys: configured, and downloaded when automatic.
+    pub(crate) ring: KeyRing,
+    /// Send `Wechatpay-Serial` (the preferred key id) on every request.
+    pub(crate) send_wechatpay_serial: bool,
+    /// `verifier` is a custom one, not the ring.
+    pub(crate) custom_verifier: bool,
+}
+
+impl V3 {
+    /// The key sensitive fields are encrypted with and `Wechatpay-Serial` names, now.
+    pub(crate) fn preferred(&self) -> Option<PreferredKey> {
+        let entry = self.ring.preferred_entry()?;
+        Some(PreferredKey {
+            id: HeaderValue::from_str(&entry.id).ok()?,
+            key: entry.public_key().clone(),
+        })
+    }
 }
 
 impl Shared {
@@ -167,10 +183,14 @@ impl Client {
         let key = shared.apiv3_key.clone().ok_or_else(|| {
             Error::config("callbacks need the APIv3 key: set it with .apiv3_key(..) on the builder")
         })?;
-        Ok(NotificationParser::from_key(
-            key,
-            shared.v3()?.verifier.clone(),
-        ))
+        let v3 = shared.v3()?;
+        let verifier: Arc<dyn Verifier> = if v3.custom_verifier {
+            v3.verifier.clone()
+        } else {
+            // An unknown serial in a callback starts a refresh, so that the retry verifies.
+            Arc::new(crate::keyring::CallbackVerifier(v3.ring.clone()))
+        };
+        Ok(NotificationParser::from_key(key, verifier))
     }
 
     /// The merchant private key, or a `Config` error naming `what` needed it and the
@@ -270,6 +290,12 @@ struct V3Settings {
     private_key: Option<PrivateKey>,
     platform: PlatformVerifier,
     platform_ids: Vec<String>,
+    /// The configured platform keys that are certificates (for their validity).
+    certificates: Vec<Certificate>,
+    /// `auto_certificates`: the APIv3 key that decrypts downloads.
+    auto: Option<Apiv3Key>,
+    refresh_interval: Option<Duration>,
+    store: Option<Arc<dyn KeyStore>>,
     verifier: Option<Arc<dyn Verifier>>,
     preferred: Option<String>,
     send_wechatpay_serial: bool,
@@ -356,12 +382,64 @@ impl ClientBuilder {
         let id = id.into();
         match self.parse_platform_key(&id, pem.as_ref()) {
             Ok((id, key)) => {
+                // A certificate's validity matters: an expired one no longer verifies. (A bare
+                // public key may be filed under a certificate serial too.)
+                if let Ok(cert) = Certificate::load(pem.as_ref()) {
+                    self.v3.certificates.push(cert);
+                }
                 self.v3.platform.insert(id.clone(), key);
                 self.v3.platform_ids.push(id);
             }
             Err(e) => self.fail(e),
         }
         self
+    }
+
+    /// Lets the client manage the platform certificates by itself: it downloads them from
+    /// `/v3/certificates` (decrypting each with this APIv3 key), refreshes them every
+    /// [`refresh_interval`](Self::refresh_interval) (in the background for async use, lazily
+    /// for blocking use) and at once (at most once a minute) when an answer or a callback names
+    /// a serial it does not know, keeps every unexpired certificate through a rotation, and
+    /// carries on in public-key mode when the merchant has no certificates. Configured platform
+    /// keys are kept and anchor the trust: a download must verify with one of them. With none,
+    /// the first download is verified with the certificate it contains (as wechatpay-php's and
+    /// the Node SDK's tools do), with a `tracing` warning. Also sets the APIv3 key for
+    /// callbacks ([`apiv3_key`](Self::apiv3_key)). See `docs/keyring.md`.
+    pub fn auto_certificates(mut self, apiv3_key: impl AsRef<[u8]>) -> Self {
+        match Apiv3Key::new(apiv3_key) {
+            Ok(key) => {
+                self.v3.auto = Some(key.clone());
+                self.apiv3_key = Some(key);
+            }
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    /// How often [`auto_certificates`](Self::auto_certificates) refreshes. Default 12 hours;
+    /// at least a minute.
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        if interval < crate::keyring::MIN_TRIGGERED_INTERVAL {
+            self.fail(Error::config(format!(
+                "refresh_interval {interval:?} is shorter than a minute"
+            )));
+        }
+        self.v3.refresh_interval = Some(interval);
+        self
+    }
+
+    /// Keeps downloaded certificates in `store` and starts from what it holds, so that a
+    /// restart does not need the network and several processes can share one download. See
+    /// [`KeyStore`] and [`DirectoryStore`](crate::keyring::DirectoryStore).
+    pub fn certificate_store(mut self, store: impl KeyStore) -> Self {
+        self.v3.store = Some(Arc::new(store));
+        self
+    }
+
+    /// [`certificate_store`](Self::certificate_store) in a directory, as `wechatpay_<serial>.pem`
+    /// files (what wechatpay-php's and the Node SDK's certificate tools write).
+    pub fn certificate_dir(self, dir: impl AsRef<Path>) -> Self {
+        self.certificate_store(crate::keyring::DirectoryStore::new(dir))
     }
 
     /// [`platform_key`](Self::platform_key) from a PEM file.
@@ -573,9 +651,13 @@ impl ClientBuilder {
             user_agent: HeaderValue::from_static(crate::USER_AGENT),
             transport,
         };
+        let shared = Arc::new(shared);
+        if let Some(v3) = &shared.v3 {
+            v3.ring.attach(Arc::downgrade(&shared));
+        }
         Ok(Client {
             inner: Arc::new(ClientInner {
-                shared: Arc::new(shared),
+                shared,
                 children: FrozenMap::new(),
             }),
         })
@@ -591,6 +673,7 @@ impl V3Settings {
             || self.verifier.is_some()
             || self.preferred.is_some()
             || self.send_wechatpay_serial
+            || self.auto.is_some()
     }
 
     fn build(self) -> Result<V3> {
@@ -600,6 +683,10 @@ impl V3Settings {
             private_key,
             platform,
             platform_ids,
+            certificates,
+            auto,
+            refresh_interval,
+            store,
             verifier,
             preferred,
             send_wechatpay_serial,
@@ -617,69 +704,71 @@ impl V3Settings {
                  .private_key_file(path) or .signer(..)",
             )
         })?;
-        if let Some(id) = platform_ids.iter().find(|id| {
-            id.trim_start_matches('0')
-                .eq_ignore_ascii_case(serial.trim_start_matches('0'))
-        }) {
+        if let Some(id) = platform_ids.iter().find(|id| same_serial(id, &serial)) {
             return Err(Error::config(format!(
                 "platform key `{id}` is the merchant API certificate serial: platform keys are \
                  WeChat Pay's certificates or public keys, not the merchant's"
             )));
         }
-        // The preferred platform key: for `Wechatpay-Serial` and for encrypting fields.
-        let preferred_id = match preferred {
-            Some(id) if platform_ids.contains(&id) => Some(id),
-            Some(id) => {
+        let automatic = auto.is_some();
+        if let Some(id) = &preferred {
+            // A downloaded certificate may become the preferred one later.
+            if !platform_ids.contains(id) && !automatic {
                 return Err(Error::config(format!(
                     "preferred platform key `{id}` is not among the configured platform keys"
                 )));
             }
-            None => platform_ids
-                .iter()
-                .find(|id| id.starts_with("PUB_KEY_ID_"))
-                .or(platform_ids.first())
-                .cloned(),
-        };
-        let preferred = match preferred_id {
-            Some(id) => {
-                let header = HeaderValue::from_str(&id).map_err(|_| {
-                    Error::config(format!(
-                        "platform key id `{id}` is not a valid header value"
-                    ))
-                })?;
-                let key = platform.get(&id).cloned().ok_or_else(|| {
-                    Error::config(format!("platform key `{id}` is not configured"))
-                })?;
-                Some(PreferredKey { id: header, key })
+            if HeaderValue::from_str(id).is_err() {
+                return Err(Error::config(format!(
+                    "platform key id `{}` is not a valid header value",
+                    id.escape_default()
+                )));
             }
-            None => None,
-        };
-        if send_wechatpay_serial && preferred.is_none() {
+        }
+        if platform_ids.is_empty() && verifier.is_none() && !automatic {
+            return Err(Error::config(
+                "no platform key: add the WeChat Pay public key or platform certificate with \
+                 .platform_key(id, pem), let the client download the certificates with \
+                 .auto_certificates(apiv3_key), or set a custom .verifier(..)",
+            ));
+        }
+        if send_wechatpay_serial && platform_ids.is_empty() && !automatic {
             return Err(Error::config(
                 "send_wechatpay_serial needs a platform key id: add one with .platform_key(id, pem)",
             ));
         }
-        let wechatpay_serial = preferred
-            .as_ref()
-            .filter(|_| send_wechatpay_serial)
-            .map(|p| p.id.clone());
+        let ring = KeyRing::build(
+            preferred,
+            store,
+            auto.map(|apiv3_key| crate::keyring::Auto {
+                apiv3_key,
+                interval: refresh_interval.unwrap_or(DEFAULT_REFRESH_INTERVAL),
+            }),
+        );
+        for id in &platform_ids {
+            match certificates.iter().find(|c| c.serial() == id) {
+                Some(cert) => ring.insert_certificate(cert, true),
+                None => {
+                    if let Some(key) = platform.get(id) {
+                        ring.insert_public_key(id.clone(), key.clone());
+                    }
+                }
+            }
+        }
+        ring.load_store()?;
+        let custom_verifier = verifier.is_some();
         let verifier: Arc<dyn Verifier> = match verifier {
             Some(v) => v,
-            None if platform_ids.is_empty() => {
-                return Err(Error::config(
-                    "no platform key: add the WeChat Pay public key or platform certificate with \
-                     .platform_key(id, pem) (or set a custom .verifier(..))",
-                ));
-            }
-            None => Arc::new(platform),
+            None => Arc::new(ring.clone()),
         };
         Ok(V3 {
             serial,
             signer,
             private_key,
             verifier,
-            wechatpay_serial,
-            preferred,
+            ring,
+            send_wechatpay_serial,
+            custom_verifier,
         })
     }
 }

@@ -442,6 +442,13 @@ pub enum VerificationFailure {
     DigestMismatch,
     /// A callback's `Wechatpay-Signature-Type` is not `WECHATPAY2-SHA256-RSA2048`.
     UnsupportedSignatureType(String),
+    /// `Wechatpay-Serial` names a platform certificate that has expired.
+    ExpiredCertificate {
+        /// The certificate's serial.
+        serial: String,
+        /// When it expired (Unix seconds).
+        not_after: i64,
+    },
     /// An APIv2 answer or callback has no `sign`.
     MissingSign,
     /// An APIv2 `sign` does not match (the sign type tried: `MD5` or `HMAC-SHA256`).
@@ -482,6 +489,10 @@ impl fmt::Display for VerificationFailure {
             VerificationFailure::UnsupportedSignatureType(kind) => write!(
                 f,
                 "`Wechatpay-Signature-Type` {kind:?} is not supported (only WECHATPAY2-SHA256-RSA2048)"
+            ),
+            VerificationFailure::ExpiredCertificate { serial, not_after } => write!(
+                f,
+                "`Wechatpay-Serial` {serial} names a platform certificate that expired at {not_after} (Unix time)"
             ),
             VerificationFailure::MissingSign => f.write_str("the APIv2 answer has no `sign`"),
             VerificationFailure::BadSign(kind) => {

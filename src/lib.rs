@@ -61,6 +61,7 @@ pub mod crypto;
 mod endpoint;
 mod error;
 mod fields;
+pub mod keyring;
 mod macros;
 mod media;
 pub mod notify;

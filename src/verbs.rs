@@ -68,6 +68,7 @@ impl Endpoint {
         async move {
             let prepared = prepared?;
             transport::require_runtime(&prepared.method.as_str().to_ascii_lowercase())?;
+            crate::keyring::ensure_background(&shared);
             pipeline::execute(&shared, shared.transport.async_http(), prepared).await
         }
     }

@@ -85,48 +85,60 @@ impl PlatformVerifier {
         payload: &[u8],
         now: i64,
     ) -> Result<(), VerificationFailure> {
-        let timestamp = header(headers, TIMESTAMP)?;
-        let nonce = header(headers, NONCE)?;
-        let signature = header(headers, SIGNATURE)?;
-        let serial = header(headers, SERIAL)?;
+        verify_signature(headers, payload, now, |serial| {
+            self.keys
+                .get(serial)
+                .ok_or_else(|| VerificationFailure::UnknownSerial(serial.to_owned()))
+        })
+    }
+}
 
-        if timestamp.is_empty()
-            || timestamp.len() > 18
-            || !timestamp.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(VerificationFailure::InvalidHeader {
-                name: TIMESTAMP,
-                reason: "not a Unix timestamp in seconds",
-            });
-        }
-        let ts: i64 = timestamp
-            .parse()
-            .map_err(|_| VerificationFailure::InvalidHeader {
-                name: TIMESTAMP,
-                reason: "not a Unix timestamp in seconds",
-            })?;
-        if now.saturating_sub(ts) > CLOCK_WINDOW_SECS {
-            return Err(VerificationFailure::StaleTimestamp { timestamp: ts, now });
-        }
-        if ts.saturating_sub(now) > CLOCK_WINDOW_SECS {
-            return Err(VerificationFailure::FutureTimestamp { timestamp: ts, now });
-        }
+/// The response check: the four headers, the clock window, then the signature with the key
+/// `key_for` gives for the `Wechatpay-Serial`.
+pub(crate) fn verify_signature<'k>(
+    headers: &HeaderMap,
+    payload: &[u8],
+    now: i64,
+    key_for: impl FnOnce(&str) -> Result<&'k PublicKey, VerificationFailure>,
+) -> Result<(), VerificationFailure> {
+    let timestamp = header(headers, TIMESTAMP)?;
+    let nonce = header(headers, NONCE)?;
+    let signature = header(headers, SIGNATURE)?;
+    let serial = header(headers, SERIAL)?;
 
-        let key = self
-            .keys
-            .get(serial)
-            .ok_or_else(|| VerificationFailure::UnknownSerial(serial.to_owned()))?;
-        let raw = base64_decode(signature).map_err(|_| VerificationFailure::InvalidHeader {
-            name: SIGNATURE,
-            reason: "not base64",
+    if timestamp.is_empty()
+        || timestamp.len() > 18
+        || !timestamp.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(VerificationFailure::InvalidHeader {
+            name: TIMESTAMP,
+            reason: "not a Unix timestamp in seconds",
+        });
+    }
+    let ts: i64 = timestamp
+        .parse()
+        .map_err(|_| VerificationFailure::InvalidHeader {
+            name: TIMESTAMP,
+            reason: "not a Unix timestamp in seconds",
         })?;
-        if key.verify_sha256(&response_message(timestamp, nonce, payload), &raw) {
-            Ok(())
-        } else {
-            Err(VerificationFailure::BadSignature {
-                serial: serial.to_owned(),
-            })
-        }
+    if now.saturating_sub(ts) > CLOCK_WINDOW_SECS {
+        return Err(VerificationFailure::StaleTimestamp { timestamp: ts, now });
+    }
+    if ts.saturating_sub(now) > CLOCK_WINDOW_SECS {
+        return Err(VerificationFailure::FutureTimestamp { timestamp: ts, now });
+    }
+
+    let key = key_for(serial)?;
+    let raw = base64_decode(signature).map_err(|_| VerificationFailure::InvalidHeader {
+        name: SIGNATURE,
+        reason: "not base64",
+    })?;
+    if key.verify_sha256(&response_message(timestamp, nonce, payload), &raw) {
+        Ok(())
+    } else {
+        Err(VerificationFailure::BadSignature {
+            serial: serial.to_owned(),
+        })
     }
 }
 

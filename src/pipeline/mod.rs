@@ -24,6 +24,11 @@ pub(crate) use prepare::prepare;
 pub(crate) use sign::authorize;
 pub(crate) use verify::finish_error;
 
+/// The [`Api`](crate::ErrorKind::Api) error of a non-2xx APIv3 answer.
+pub(crate) fn api_error_of(response: Response) -> crate::error::Error {
+    crate::error::Error::from_api(verify::api_error(&response), response)
+}
+
 /// A request exactly as it will be sent, before the `Authorization` header is added.
 ///
 /// [`Endpoint::prepare`](crate::Endpoint::prepare) returns one without sending anything: use
@@ -145,10 +150,26 @@ pub(crate) async fn execute(
     match prepared.protocol {
         Protocol::V3 => {
             let v3 = shared.v3()?;
+            crate::keyring::before_request(shared, &http.plain).await?;
             sign::authorize(shared, v3, &mut prepared).await?;
             let rule = verify::Rule::for_request(&prepared.method, prepared.api_path());
             let response = crate::transport::send(&http.plain, prepared).await?;
-            verify::finish(v3.verifier.as_ref(), rule, response)
+            match verify::finish(v3.verifier.as_ref(), rule, response) {
+                Err(e) if !v3.custom_verifier && v3.ring.is_automatic() => {
+                    let Some(crate::VerificationFailure::UnknownSerial(serial)) = e.verification()
+                    else {
+                        return Err(e);
+                    };
+                    let Some(response) = e.response().cloned() else {
+                        return Err(e);
+                    };
+                    // A key the ring does not know yet: refresh (rate-limited), check again.
+                    let trigger = crate::keyring::Trigger::UnknownSerial(serial.clone());
+                    let _ = crate::keyring::refresh(shared, &http.plain, trigger).await;
+                    verify::finish(v3.verifier.as_ref(), rule, response)
+                }
+                other => other,
+            }
         }
         Protocol::V2 { mutual_tls } => {
             let secret = shared.v2()?;

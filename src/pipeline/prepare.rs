@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{PreparedRequest, Protocol};
 use crate::base_uri::BaseUri;
-use crate::client::{Shared, V3};
+use crate::client::{PreferredKey, Shared};
 use crate::error::{Error, Result};
 use crate::options::{Body, Options};
 use crate::template::{TemplateError, UriTemplate};
@@ -133,7 +133,7 @@ pub(crate) fn prepare(
     let body = if encrypt.is_empty() {
         body
     } else {
-        encrypt_fields(v3, body, &encrypt)?
+        encrypt_fields(v3.preferred(), body, &encrypt)?
     };
     let (body, signed_body, content_type) = match body {
         Body::None => (Bytes::new(), None, None),
@@ -158,13 +158,14 @@ pub(crate) fn prepare(
     if let Some(content_type) = content_type.filter(|_| !body.is_empty()) {
         headers.insert(CONTENT_TYPE, content_type);
     }
-    if let Some(serial) = &v3.wechatpay_serial {
-        headers.insert(crate::verifier::SERIAL, serial.clone());
+    let preferred = v3.preferred();
+    if let (true, Some(preferred)) = (v3.send_wechatpay_serial, &preferred) {
+        headers.insert(crate::verifier::SERIAL, preferred.id.clone());
     }
     for (name, value) in extra_headers {
         headers.insert(name, value);
     }
-    if let (false, Some(preferred)) = (encrypt.is_empty(), &v3.preferred) {
+    if let (false, Some(preferred)) = (encrypt.is_empty(), &preferred) {
         // WeChat Pay decrypts with the key this names: it must be the one used.
         headers.insert(crate::verifier::SERIAL, preferred.id.clone());
     }
@@ -233,8 +234,12 @@ fn dot_variable<'t>(template: &'t UriTemplate, vars: &Map<String, Value>) -> Opt
 
 /// Replaces each string the pointers name in the JSON body by its OAEP ciphertext (base64)
 /// under the preferred platform key.
-fn encrypt_fields(v3: &V3, body: Body, pointers: &[String]) -> Result<Body> {
-    let preferred = v3.preferred.as_ref().ok_or_else(|| {
+fn encrypt_fields(
+    preferred: Option<PreferredKey>,
+    body: Body,
+    pointers: &[String],
+) -> Result<Body> {
+    let preferred = preferred.ok_or_else(|| {
         Error::config(
             "option `encrypt` needs a platform key to encrypt with: add one with \
              .platform_key(id, pem)",

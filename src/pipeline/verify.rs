@@ -122,7 +122,7 @@ pub(crate) async fn finish_error(mut response: reqwest::Response) -> Error {
     Error::from_api(api_error(&response), response)
 }
 
-fn api_error(response: &Response) -> ApiError {
+pub(crate) fn api_error(response: &Response) -> ApiError {
     #[derive(serde::Deserialize)]
     struct Body {
         code: Option<String>,

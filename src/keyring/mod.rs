@@ -1,0 +1,428 @@
+//! [`KeyRing`]: the platform certificates and WeChat Pay public keys a client verifies with,
+//! kept up to date by itself.
+//!
+//! A client always verifies through a key ring (unless given a custom
+//! [`Verifier`](crate::verifier::Verifier)): the keys given to
+//! [`platform_key`](crate::ClientBuilder::platform_key) are its configured entries. With
+//! [`auto_certificates`](crate::ClientBuilder::auto_certificates) the client also downloads the
+//! platform certificates (`/v3/certificates`), refreshes them periodically and whenever an
+//! answer names a serial the ring does not know, keeps every unexpired certificate through a
+//! rotation, and carries on in public-key mode when the merchant has no certificates any more.
+//! See `docs/keyring.md`.
+//!
+//! Readers never wait: a verification takes a snapshot (an `Arc`) under a lock held for a
+//! pointer copy, and a refresh builds the next snapshot on the side before swapping it in.
+
+mod refresh;
+mod store;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use http::HeaderMap;
+
+use crate::client::Shared;
+use crate::crypto::{Apiv3Key, Certificate, PublicKey};
+use crate::error::{Error, Result, VerificationFailure};
+use crate::verifier::{Verifier, unix_now, verify_signature};
+
+pub(crate) use refresh::{Trigger, before_request, ensure_background, refresh};
+pub use store::{DirectoryStore, KeyStore};
+
+/// The default period of the background refresh.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
+/// The least time between two refreshes triggered by unknown serials (or after a failure).
+pub const MIN_TRIGGERED_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What one entry of the ring is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A platform certificate: its serial, and its validity in Unix seconds.
+    Certificate {
+        /// Not valid before (Unix seconds).
+        not_before: i64,
+        /// Not valid after (Unix seconds).
+        not_after: i64,
+    },
+    /// A WeChat Pay public key (`PUB_KEY_ID_...`): no validity period.
+    PublicKey,
+}
+
+/// One key of the ring, as [`KeyRing::entries`] lists it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The certificate serial or `PUB_KEY_ID_...`, as `Wechatpay-Serial` names it.
+    pub id: String,
+    /// Certificate (with validity) or public key.
+    pub kind: EntryKind,
+    /// Given to the builder (never dropped) rather than downloaded.
+    pub configured: bool,
+    key: PublicKey,
+}
+
+impl Entry {
+    /// The public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    fn expired_at(&self, now: i64) -> bool {
+        matches!(self.kind, EntryKind::Certificate { not_after, .. } if now > not_after)
+    }
+
+    fn not_before(&self) -> i64 {
+        match self.kind {
+            EntryKind::Certificate { not_before, .. } => not_before,
+            EntryKind::PublicKey => i64::MIN,
+        }
+    }
+}
+
+/// One version of the ring's contents.
+#[derive(Clone, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) entries: BTreeMap<String, Entry>,
+}
+
+/// Automatic certificate management: the APIv3 key that decrypts downloads, and the period.
+pub(crate) struct Auto {
+    pub(crate) apiv3_key: Apiv3Key,
+    pub(crate) interval: Duration,
+}
+
+#[derive(Default)]
+pub(crate) struct RefreshState {
+    /// The last refresh that succeeded (or found public-key mode).
+    pub(crate) last_success: Option<Instant>,
+    /// The last attempt, successful or not.
+    pub(crate) last_attempt: Option<Instant>,
+    /// The last refresh an unknown serial triggered.
+    pub(crate) last_triggered: Option<Instant>,
+    /// `/v3/certificates` answered that this merchant has no certificates.
+    pub(crate) public_key_mode: bool,
+    /// The background task is running.
+    pub(crate) background: bool,
+}
+
+struct Inner {
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// The configured preferred id, if any.
+    preferred: Option<String>,
+    store: Option<Arc<dyn KeyStore>>,
+    auto: Option<Auto>,
+    /// One refresh at a time.
+    refreshing: tokio::sync::Mutex<()>,
+    state: Mutex<RefreshState>,
+    /// The client the ring belongs to, for refreshes a callback triggers.
+    client: OnceLock<Weak<Shared>>,
+}
+
+/// Platform certificates and WeChat Pay public keys, by id, readable while being updated. Cheap
+/// to clone (one `Arc`); implements [`Verifier`].
+///
+/// ```
+/// use wechatpay::keyring::{KeyRing, EntryKind};
+/// # let pem = openssl::rsa::Rsa::generate(2048).and_then(|k| k.public_key_to_pem()).unwrap();
+///
+/// let ring = KeyRing::new();
+/// ring.add_public_key("PUB_KEY_ID_0114232134912410000000000000", &pem).unwrap();
+/// let entries = ring.entries();
+/// assert_eq!(entries[0].kind, EntryKind::PublicKey);
+/// assert_eq!(ring.preferred().as_deref(), Some("PUB_KEY_ID_0114232134912410000000000000"));
+/// ```
+#[derive(Clone)]
+pub struct KeyRing {
+    inner: Arc<Inner>,
+}
+
+impl Default for KeyRing {
+    fn default() -> Self {
+        KeyRing::new()
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("ids", &self.ids())
+            .field("auto", &self.inner.auto.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// An empty ring that manages nothing by itself.
+    pub fn new() -> KeyRing {
+        KeyRing::build(None, None, None)
+    }
+
+    pub(crate) fn build(
+        preferred: Option<String>,
+        store: Option<Arc<dyn KeyStore>>,
+        auto: Option<Auto>,
+    ) -> KeyRing {
+        KeyRing {
+            inner: Arc::new(Inner {
+                snapshot: RwLock::new(Arc::new(Snapshot::default())),
+                preferred,
+                store,
+                auto,
+                refreshing: tokio::sync::Mutex::new(()),
+                state: Mutex::new(RefreshState::default()),
+                client: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Adds a platform certificate (PEM or DER) as a configured entry, keyed by its own serial;
+    /// returns the serial.
+    pub fn add_certificate(&self, certificate: impl AsRef<[u8]>) -> Result<String> {
+        let cert = Certificate::load(certificate)?;
+        let serial = cert.serial().to_owned();
+        self.update(|snapshot| {
+            snapshot
+                .entries
+                .insert(serial.clone(), certificate_entry(&cert, true));
+        });
+        Ok(serial)
+    }
+
+    /// Adds a WeChat Pay public key (SPKI or PKCS#1 PEM) under its `PUB_KEY_ID_...`, as a
+    /// configured entry (never dropped).
+    pub fn add_public_key(&self, id: impl Into<String>, pem: impl AsRef<[u8]>) -> Result<()> {
+        let key = PublicKey::load(pem)?;
+        self.insert_public_key(id.into(), key);
+        Ok(())
+    }
+
+    pub(crate) fn insert_public_key(&self, id: String, key: PublicKey) {
+        self.update(|snapshot| {
+            snapshot.entries.insert(
+                id.clone(),
+                Entry {
+                    id,
+                    kind: EntryKind::PublicKey,
+                    configured: true,
+                    key,
+                },
+            );
+        });
+    }
+
+    pub(crate) fn insert_certificate(&self, cert: &Certificate, configured: bool) {
+        self.update(|snapshot| {
+            snapshot.entries.insert(
+                cert.serial().to_owned(),
+                certificate_entry(cert, configured),
+            );
+        });
+    }
+
+    /// The ids in the ring, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        self.snapshot().entries.keys().cloned().collect()
+    }
+
+    /// Whether `id` is in the ring.
+    pub fn contains(&self, id: &str) -> bool {
+        self.snapshot().entries.contains_key(id)
+    }
+
+    /// Every entry, sorted by id.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.snapshot().entries.values().cloned().collect()
+    }
+
+    /// The entry that encrypts sensitive fields and is named in `Wechatpay-Serial`: the
+    /// configured preference when it is in the ring, else the first public key, else the
+    /// newest unexpired certificate.
+    pub fn preferred(&self) -> Option<String> {
+        self.preferred_entry().map(|e| e.id)
+    }
+
+    pub(crate) fn preferred_entry(&self) -> Option<Entry> {
+        let snapshot = self.snapshot();
+        if let Some(entry) = self
+            .inner
+            .preferred
+            .as_ref()
+            .and_then(|id| snapshot.entries.get(id))
+        {
+            return Some(entry.clone());
+        }
+        let now = unix_now();
+        snapshot
+            .entries
+            .values()
+            .find(|e| e.kind == EntryKind::PublicKey)
+            .or_else(|| {
+                snapshot
+                    .entries
+                    .values()
+                    .filter(|e| !e.expired_at(now))
+                    .max_by_key(|e| e.not_before())
+            })
+            .cloned()
+    }
+
+    /// Whether this ring downloads certificates by itself.
+    pub fn is_automatic(&self) -> bool {
+        self.inner.auto.is_some()
+    }
+
+    /// Whether the last download found that this merchant has no platform certificates (public
+    /// key mode).
+    pub fn public_key_mode(&self) -> bool {
+        self.state().public_key_mode
+    }
+
+    /// [`Verifier::verify`] with an explicit clock.
+    pub fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        payload: &[u8],
+        now: i64,
+    ) -> std::result::Result<(), VerificationFailure> {
+        let snapshot = self.snapshot();
+        verify_signature(headers, payload, now, |serial| {
+            match snapshot.entries.get(serial) {
+                Some(entry) if entry.expired_at(now) => {
+                    let EntryKind::Certificate { not_after, .. } = entry.kind else {
+                        unreachable!("only certificates expire")
+                    };
+                    Err(VerificationFailure::ExpiredCertificate {
+                        serial: serial.to_owned(),
+                        not_after,
+                    })
+                }
+                Some(entry) => Ok(&entry.key),
+                None => {
+                    tracing::warn!(
+                        serial,
+                        "Wechatpay-Serial names a key the ring does not have"
+                    );
+                    Err(VerificationFailure::UnknownSerial(serial.to_owned()))
+                }
+            }
+        })
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        match self.inner.snapshot.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Applies `change` to a copy of the current contents and publishes it.
+    pub(crate) fn update(&self, change: impl FnOnce(&mut Snapshot)) {
+        let mut next = (*self.snapshot()).clone();
+        change(&mut next);
+        let next = Arc::new(next);
+        match self.inner.snapshot.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, RefreshState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn auto(&self) -> Option<&Auto> {
+        self.inner.auto.as_ref()
+    }
+
+    pub(crate) fn store(&self) -> Option<&Arc<dyn KeyStore>> {
+        self.inner.store.as_ref()
+    }
+
+    pub(crate) fn refresh_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.refreshing
+    }
+
+    pub(crate) fn attach(&self, client: Weak<Shared>) {
+        let _ = self.inner.client.set(client);
+    }
+
+    pub(crate) fn client(&self) -> Option<Arc<Shared>> {
+        self.inner.client.get()?.upgrade()
+    }
+
+    /// Loads the certificates of the store (unexpired, parseable) as downloaded entries.
+    pub(crate) fn load_store(&self) -> Result<usize> {
+        let Some(store) = self.store() else {
+            return Ok(0);
+        };
+        let pems = store
+            .load()
+            .map_err(|e| Error::io("cannot read the certificate store", e))?;
+        let now = unix_now();
+        let mut loaded = 0;
+        for pem in pems {
+            match Certificate::load(&pem) {
+                Ok(cert) if cert.not_after_unix() >= now => {
+                    if !self.contains(cert.serial()) {
+                        self.insert_certificate(&cert, false);
+                        loaded += 1;
+                    }
+                }
+                Ok(cert) => tracing::info!(
+                    serial = cert.serial(),
+                    "stored platform certificate has expired: not loaded"
+                ),
+                Err(e) => tracing::warn!(error = %e, "unreadable file in the certificate store"),
+            }
+        }
+        if loaded > 0 {
+            tracing::info!(loaded, "platform certificates loaded from the store");
+        }
+        Ok(loaded)
+    }
+}
+
+fn certificate_entry(cert: &Certificate, configured: bool) -> Entry {
+    Entry {
+        id: cert.serial().to_owned(),
+        kind: EntryKind::Certificate {
+            not_before: cert.not_before_unix(),
+            not_after: cert.not_after_unix(),
+        },
+        configured,
+        key: cert.public_key().clone(),
+    }
+}
+
+impl Verifier for KeyRing {
+    fn verify(
+        &self,
+        headers: &HeaderMap,
+        payload: &[u8],
+    ) -> std::result::Result<(), VerificationFailure> {
+        self.verify_at(headers, payload, unix_now())
+    }
+}
+
+/// The verifier of a client's callbacks: the ring, plus a background refresh (rate-limited)
+/// when a callback names a serial the ring does not know, so that WeChat Pay's retry of the
+/// callback verifies.
+pub(crate) struct CallbackVerifier(pub(crate) KeyRing);
+
+impl Verifier for CallbackVerifier {
+    fn verify(
+        &self,
+        headers: &HeaderMap,
+        payload: &[u8],
+    ) -> std::result::Result<(), VerificationFailure> {
+        let outcome = self.0.verify(headers, payload);
+        if let Err(VerificationFailure::UnknownSerial(serial)) = &outcome {
+            refresh::spawn_for_unknown(&self.0, serial);
+        }
+        outcome
+    }
+}

@@ -1,0 +1,375 @@
+//! Downloading `/v3/certificates` into the ring: when, how it is trusted, what is kept.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use super::{EntryKind, KeyRing, MIN_TRIGGERED_INTERVAL};
+use crate::client::{Shared, V3};
+use crate::crypto::Certificate;
+use crate::error::{Error, Result, VerificationFailure};
+use crate::options::Options;
+use crate::template::UriTemplate;
+use crate::verifier::{PlatformVerifier, Verifier, unix_now};
+
+/// Why a refresh runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// The ring has no usable key: the request waits for the download.
+    Initial,
+    /// The last refresh is older than the interval (blocking clients, lazily).
+    Stale,
+    /// The background task's period.
+    Periodic,
+    /// An answer or a callback named this serial, which the ring does not have.
+    UnknownSerial(String),
+}
+
+#[derive(Deserialize)]
+struct Download {
+    data: Vec<DownloadEntry>,
+}
+
+#[derive(Deserialize)]
+struct DownloadEntry {
+    serial_no: String,
+    encrypt_certificate: Sealed,
+}
+
+#[derive(Deserialize)]
+struct Sealed {
+    algorithm: String,
+    nonce: String,
+    #[serde(default)]
+    associated_data: String,
+    ciphertext: String,
+}
+
+/// Refreshes the ring of `shared` for `trigger`; `Ok` without doing anything when the ring is
+/// not automatic, the trigger is rate-limited, or another refresh just did the work. A refresh
+/// in progress is waited for (at most one refresh), never duplicated.
+pub(crate) async fn refresh(
+    shared: &Shared,
+    http: &reqwest::Client,
+    trigger: Trigger,
+) -> Result<()> {
+    let v3 = shared.v3()?;
+    let ring = &v3.ring;
+    let Some(auto) = ring.auto() else {
+        return Ok(());
+    };
+    let guard = match &trigger {
+        Trigger::UnknownSerial(serial) => {
+            let limited = {
+                let mut state = ring.state();
+                let limited = state
+                    .last_triggered
+                    .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
+                if !limited {
+                    state.last_triggered = Some(Instant::now());
+                }
+                limited
+            };
+            let guard = ring.refresh_lock().lock().await;
+            if ring.contains(serial) {
+                // The refresh that was in progress brought it.
+                return Ok(());
+            }
+            if limited {
+                tracing::info!(
+                    serial = serial.as_str(),
+                    "unknown serial: refresh rate-limited (at most one a minute)"
+                );
+                return Ok(());
+            }
+            guard
+        }
+        Trigger::Stale => match ring.refresh_lock().try_lock() {
+            Ok(guard) => guard,
+            // Someone is refreshing: carry on with the current keys.
+            Err(_) => return Ok(()),
+        },
+        Trigger::Initial | Trigger::Periodic => ring.refresh_lock().lock().await,
+    };
+    // What waiting may have made unnecessary.
+    {
+        let state = ring.state();
+        let fresh = state
+            .last_success
+            .is_some_and(|t| t.elapsed() < auto.interval);
+        let failed_recently = state
+            .last_attempt
+            .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL)
+            && state.last_success < state.last_attempt;
+        match trigger {
+            Trigger::Initial if has_usable_key(ring) => return Ok(()),
+            Trigger::Stale if fresh || failed_recently => return Ok(()),
+            _ => {}
+        }
+    }
+    tracing::debug!(?trigger, "refreshing platform certificates");
+    let outcome = download(shared, v3, http).await;
+    ring.state().last_attempt = Some(Instant::now());
+    drop(guard);
+    if let Err(e) = &outcome {
+        tracing::warn!(error = %e, ?trigger, "platform certificate refresh failed");
+    }
+    outcome
+}
+
+/// Whether the ring holds a key that can verify now.
+pub(crate) fn has_usable_key(ring: &KeyRing) -> bool {
+    let now = unix_now();
+    ring.snapshot().entries.values().any(|e| !e.expired_at(now))
+}
+
+async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()> {
+    let ring = &v3.ring;
+    let Some(auto) = ring.auto() else {
+        return Ok(());
+    };
+    let template = UriTemplate::parse("v3/certificates").map_err(Error::from_template)?;
+    let mut prepared =
+        crate::pipeline::prepare(shared, &template, http::Method::GET, Options::new())?;
+    crate::pipeline::authorize(shared, v3, &mut prepared).await?;
+    let response = crate::transport::send(http, prepared).await?;
+
+    if !response.status().is_success() {
+        let error = crate::pipeline::api_error_of(response);
+        let (code, status) = error
+            .api()
+            .map(|a| (a.code().unwrap_or_default().to_owned(), a.status().as_u16()))
+            .unwrap_or_default();
+        let has_public_key = ring
+            .snapshot()
+            .entries
+            .values()
+            .any(|e| e.kind == EntryKind::PublicKey);
+        if has_public_key && (code == "RESOURCE_NOT_EXISTS" || status == 403 || status == 404) {
+            let mut state = ring.state();
+            if !state.public_key_mode {
+                tracing::info!(
+                    code = code.as_str(),
+                    status,
+                    "this merchant has no platform certificates: continuing in WeChat Pay public key mode"
+                );
+            }
+            state.public_key_mode = true;
+            state.last_success = Some(Instant::now());
+            return Ok(());
+        }
+        return Err(error);
+    }
+
+    // Decrypt every entry before trusting any.
+    let listing: Download = response.json()?;
+    let mut downloaded = Vec::with_capacity(listing.data.len());
+    for entry in &listing.data {
+        let sealed = &entry.encrypt_certificate;
+        if sealed.algorithm != "AEAD_AES_256_GCM" {
+            return Err(Error::decode(
+                format!(
+                    "/v3/certificates: certificate {} is sealed with `{}`, not AEAD_AES_256_GCM",
+                    entry.serial_no, sealed.algorithm
+                ),
+                Some("data[].encrypt_certificate.algorithm".to_owned()),
+                "unsupported algorithm".to_owned(),
+            ));
+        }
+        let pem = auto.apiv3_key.decrypt_base64(
+            &sealed.nonce,
+            &sealed.associated_data,
+            &sealed.ciphertext,
+        )?;
+        let cert = Certificate::load(&pem)?;
+        if !same_serial(cert.serial(), &entry.serial_no) {
+            return Err(Error::from_verification(
+                VerificationFailure::BadSignature {
+                    serial: entry.serial_no.clone(),
+                },
+                response,
+            ));
+        }
+        downloaded.push((cert, pem));
+    }
+
+    // Trust: the keys the ring already has; with none, the download itself (a first download,
+    // as wechatpay-php's and the Node SDK's tools do).
+    if has_usable_key(ring) {
+        if let Err(failure) = ring.verify(response.headers(), response.bytes()) {
+            return Err(Error::from_verification(failure, response));
+        }
+    } else {
+        let mut own = PlatformVerifier::new();
+        for (cert, _) in &downloaded {
+            own.insert(cert.serial().to_owned(), cert.public_key().clone());
+        }
+        if let Err(failure) = own.verify(response.headers(), response.bytes()) {
+            return Err(Error::from_verification(failure, response));
+        }
+        tracing::warn!(
+            "first download of platform certificates, with no platform key configured: it was \
+             verified only with the certificate it contains (integrity, not origin); configure \
+             a platform key to anchor the trust"
+        );
+    }
+
+    merge(ring, &downloaded);
+    let mut state = ring.state();
+    state.public_key_mode = false;
+    state.last_success = Some(Instant::now());
+    Ok(())
+}
+
+/// Adds what is new, keeps every unexpired certificate, drops expired downloaded ones. Never
+/// drops a configured entry.
+fn merge(ring: &KeyRing, downloaded: &[(Certificate, Vec<u8>)]) {
+    let now = unix_now();
+    let mut added = Vec::new();
+    let mut dropped = Vec::new();
+    ring.update(|snapshot| {
+        for (cert, _) in downloaded {
+            if cert.not_after_unix() < now {
+                continue;
+            }
+            if !snapshot.entries.contains_key(cert.serial()) {
+                added.push(cert.serial().to_owned());
+                snapshot.entries.insert(
+                    cert.serial().to_owned(),
+                    super::certificate_entry(cert, false),
+                );
+            }
+        }
+        snapshot.entries.retain(|id, entry| {
+            let keep = entry.configured || !entry.expired_at(now);
+            if !keep {
+                dropped.push(id.clone());
+            }
+            keep
+        });
+    });
+    for serial in &added {
+        let not_after = downloaded
+            .iter()
+            .find(|(c, _)| c.serial() == serial)
+            .map_or(0, |(c, _)| c.not_after_unix());
+        tracing::info!(
+            serial = serial.as_str(),
+            not_after,
+            "platform certificate added"
+        );
+    }
+    for serial in &dropped {
+        tracing::info!(
+            serial = serial.as_str(),
+            "platform certificate expired: dropped"
+        );
+    }
+    tracing::info!(
+        added = added.len(),
+        dropped = dropped.len(),
+        total = ring.snapshot().entries.len(),
+        "platform certificates refreshed"
+    );
+    if let Some(store) = ring.store() {
+        for (cert, pem) in downloaded {
+            if added.iter().any(|s| s == cert.serial()) {
+                if let Err(e) = store.save(cert.serial(), pem) {
+                    tracing::warn!(serial = cert.serial(), error = %e, "cannot store the certificate");
+                }
+            }
+        }
+        for serial in &dropped {
+            if let Err(e) = store.remove(serial) {
+                tracing::warn!(serial = serial.as_str(), error = %e, "cannot remove the certificate");
+            }
+        }
+    }
+}
+
+fn same_serial(a: &str, b: &str) -> bool {
+    a.trim_start_matches('0')
+        .eq_ignore_ascii_case(b.trim_start_matches('0'))
+}
+
+/// Before a request of an automatic ring: the first download (waited for) when the ring has no
+/// usable key; for clients without the background task (blocking), a refresh when the last
+/// one is older than the interval.
+pub(crate) async fn before_request(shared: &Shared, http: &reqwest::Client) -> Result<()> {
+    let Ok(v3) = shared.v3() else {
+        return Ok(());
+    };
+    let ring = &v3.ring;
+    let Some(auto) = ring.auto() else {
+        return Ok(());
+    };
+    if !has_usable_key(ring) {
+        return refresh(shared, http, Trigger::Initial).await;
+    }
+    let stale = {
+        let state = ring.state();
+        !state.background
+            && state
+                .last_success
+                .is_none_or(|t| t.elapsed() >= auto.interval)
+    };
+    if stale {
+        // Lazily, and never an error for this request: it still has keys to verify with.
+        let _ = refresh(shared, http, Trigger::Stale).await;
+    }
+    Ok(())
+}
+
+/// Starts the periodic refresh on the caller's Tokio runtime, once per client: a first
+/// refresh at once, then one every interval, for as long as the client lives.
+pub(crate) fn ensure_background(shared: &Arc<Shared>) {
+    let Ok(v3) = shared.v3() else {
+        return;
+    };
+    let ring = &v3.ring;
+    let Some(auto) = ring.auto() else {
+        return;
+    };
+    {
+        let mut state = ring.state();
+        if state.background {
+            return;
+        }
+        state.background = true;
+    }
+    let interval = auto.interval;
+    let weak = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        loop {
+            {
+                let Some(shared) = weak.upgrade() else {
+                    return;
+                };
+                let http = shared.transport.async_http().plain.clone();
+                let _ = refresh(&shared, &http, Trigger::Periodic).await;
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
+/// A refresh for a callback's unknown serial, in the background (rate-limited), when the ring
+/// belongs to a client and a Tokio runtime is at hand.
+pub(crate) fn spawn_for_unknown(ring: &KeyRing, serial: &str) {
+    if ring.auto().is_none() {
+        return;
+    }
+    let (Some(shared), Ok(handle)) = (ring.client(), tokio::runtime::Handle::try_current()) else {
+        tracing::info!(
+            serial,
+            "unknown serial in a callback: no runtime to refresh on; the next request will"
+        );
+        return;
+    };
+    let serial = serial.to_owned();
+    handle.spawn(async move {
+        let http = shared.transport.async_http().plain.clone();
+        let _ = refresh(&shared, &http, Trigger::UnknownSerial(serial)).await;
+    });
+}

@@ -1,0 +1,95 @@
+//! Where downloaded certificates are kept between runs: the [`KeyStore`] trait and a directory.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A place that keeps downloaded platform certificates, so that a restart (or another process)
+/// does not need the network. Implement it over a shared volume, a database or a cache service
+/// to let several processes share what one downloaded.
+///
+/// Certificates come out of the store as they went in (PEM), and are trusted as the verified
+/// downloads they were: keep the store as private as the merchant key.
+pub trait KeyStore: Send + Sync + 'static {
+    /// Every stored certificate, PEM.
+    fn load(&self) -> io::Result<Vec<Vec<u8>>>;
+    /// Keeps the certificate `serial` (PEM), replacing any with the same serial.
+    fn save(&self, serial: &str, pem: &[u8]) -> io::Result<()>;
+    /// Forgets the certificate `serial` (it expired).
+    fn remove(&self, serial: &str) -> io::Result<()>;
+}
+
+/// Certificates as `wechatpay_<serial>.pem` files in a directory, as wechatpay-php's and the
+/// Node SDK's tools write them (so either can fill it).
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("wechatpay-doc-store-{}", std::process::id()));
+/// use wechatpay::keyring::{DirectoryStore, KeyStore};
+///
+/// let store = DirectoryStore::new(&dir);
+/// store.save("5157F09EFDC096DE15EBE81A47057A7232F1B8E1", b"-----BEGIN CERTIFICATE-----\n...").unwrap();
+/// assert!(dir.join("wechatpay_5157F09EFDC096DE15EBE81A47057A7232F1B8E1.pem").exists());
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct DirectoryStore {
+    dir: PathBuf,
+}
+
+impl DirectoryStore {
+    /// A store in `dir` (created on the first save).
+    pub fn new(dir: impl AsRef<Path>) -> DirectoryStore {
+        DirectoryStore {
+            dir: dir.as_ref().to_path_buf(),
+        }
+    }
+
+    fn path(&self, serial: &str) -> io::Result<PathBuf> {
+        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{}` is not a certificate serial", serial.escape_default()),
+            ));
+        }
+        Ok(self.dir.join(format!("wechatpay_{serial}.pem")))
+    }
+}
+
+impl KeyStore for DirectoryStore {
+    fn load(&self) -> io::Result<Vec<Vec<u8>>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut pems = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.starts_with("wechatpay_") && name.ends_with(".pem") {
+                pems.push(std::fs::read(&path)?);
+            }
+        }
+        Ok(pems)
+    }
+
+    fn save(&self, serial: &str, pem: &[u8]) -> io::Result<()> {
+        let path = self.path(serial)?;
+        std::fs::create_dir_all(&self.dir)?;
+        // Written aside and renamed: another process never reads half a certificate.
+        let partial = self
+            .dir
+            .join(format!(".wechatpay_{serial}.pem.{}", std::process::id()));
+        std::fs::write(&partial, pem)?;
+        std::fs::rename(&partial, &path)
+    }
+
+    fn remove(&self, serial: &str) -> io::Result<()> {
+        match std::fs::remove_file(self.path(serial)?) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
