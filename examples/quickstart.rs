@@ -33,37 +33,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     });
 
-    // 1. chain(), blocking
-    let response = client
-        .chain("v3/global/merchant-service/complaints/{complaint_id}/response")
-        .post(opts.clone())?;
-    show("chain(..).post", &response, &apihk);
-
-    // 2. index with the whole path, blocking
-    let response = client["v3/global/merchant-service/complaints/{complaint_id}/response"]
-        .post(opts.clone())?;
-    show("client[path].post", &response, &apihk);
-
-    // 3 and 4: segment pushes and the macro, async
+    // The four styles, each blocking (`post`) and async (`post_async`).
     let runtime = tokio::runtime::Runtime::new()?;
-    let response = runtime.block_on(
-        client["v3"]["global"]["merchantService"]["complaints"]["_complaint_id_"]["response"]
-            .post_async(opts.clone()),
-    )?;
-    show("client[..][..].post_async", &response, &apihk);
-    let response = runtime.block_on(
-        chain!(
-            client
-                .v3
-                .global
-                .merchantService
-                .complaints
-                ._complaint_id_
-                .response
-        )
-        .post_async(opts),
-    )?;
-    show("chain!(..).post_async", &response, &apihk);
+    let styles: [(&str, &wechatpay::Endpoint); 4] = [
+        (
+            "client.chain(..)",
+            &client.chain("v3/global/merchant-service/complaints/{complaint_id}/response"),
+        ),
+        (
+            "client[path]",
+            &client["v3/global/merchant-service/complaints/{complaint_id}/response"],
+        ),
+        (
+            "client[..][..]",
+            &client["v3"]["global"]["merchantService"]["complaints"]["_complaint_id_"]["response"],
+        ),
+        (
+            "chain!(..)",
+            chain!(
+                client
+                    .v3
+                    .global
+                    .merchantService
+                    .complaints
+                    ._complaint_id_
+                    .response
+            ),
+        ),
+    ];
+    for (style, endpoint) in styles {
+        let response = endpoint.post(opts.clone())?;
+        show(&format!("{style}.post"), &response, &apihk);
+        let response = runtime.block_on(endpoint.post_async(opts.clone()))?;
+        show(&format!("{style}.post_async"), &response, &apihk);
+    }
     assert!(
         production.requests().is_empty(),
         "the base_uri option routes to apihk"

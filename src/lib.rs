@@ -145,6 +145,11 @@ pub struct MediaDoctests;
 #[doc = include_str!("../docs/bills.md")]
 pub struct BillsDoctests;
 
+/// The examples of docs/keyring.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/keyring.md")]
+pub struct KeyringDoctests;
+
 /// The examples of docs/apiv2.md, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/apiv2.md")]

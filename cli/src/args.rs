@@ -163,7 +163,7 @@ pub enum SignKind {
 
 #[derive(Args, Debug)]
 pub struct Encrypt {
-    /// The text to encrypt
+    /// The text to encrypt, or `-` to read it from stdin (kept out of the shell history)
     pub plaintext: String,
     /// The platform key id to encrypt with (default: the preferred one)
     #[arg(long, value_name = "ID")]

@@ -60,6 +60,8 @@ pub struct Settings {
     pub secret: Option<Secret>,
     pub merchant_cert: Option<PathBuf>,
     pub base_uri: Option<String>,
+    /// Where `--security` (APIv2 mutual TLS) requests go, when not the base URI.
+    pub security_base_uri: Option<String>,
     pub root_certificate: Option<PathBuf>,
 }
 
@@ -76,6 +78,7 @@ struct Profile {
     secret_file: Option<PathBuf>,
     merchant_cert_file: Option<PathBuf>,
     base_uri: Option<String>,
+    security_base_uri: Option<String>,
     root_certificate_file: Option<PathBuf>,
 }
 
@@ -93,12 +96,21 @@ struct ConfigFile {
     profile: BTreeMap<String, Profile>,
 }
 
-/// `$XDG_CONFIG_HOME/wxpay/config.toml`, else `$HOME/.config/wxpay/config.toml`.
+/// The user's config directory + `wxpay/config.toml`: `$XDG_CONFIG_HOME` or `~/.config` on
+/// Linux and other Unixes, `~/Library/Application Support` on macOS, `%APPDATA%` on Windows.
 pub fn default_config_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = if cfg!(windows) {
+        var("APPDATA")?
+    } else if cfg!(target_os = "macos") {
+        var("HOME")?.join("Library").join("Application Support")
+    } else {
+        var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")))?
+    };
     Some(base.join("wxpay").join("config.toml"))
 }
 
@@ -192,6 +204,7 @@ pub fn settings(global: &Global) -> Result<Settings, Fail> {
         secret: profile.secret_file.map(Secret::File),
         merchant_cert: profile.merchant_cert_file,
         base_uri: profile.base_uri,
+        security_base_uri: profile.security_base_uri,
         root_certificate: profile.root_certificate_file,
     };
 

@@ -379,6 +379,54 @@ fn apiv2_calls_print_the_answer_fields() {
     let answer: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(answer["return_code"], "SUCCESS");
     assert_eq!(answer["out_trade_no"], "V2CLI");
+
+    // A refund over mutual TLS: the profile's security_base_uri and merchant certificate.
+    let refund = json!({
+        "appid": "wxd678efh567hg6787", "mch_id": s.mchid(), "out_trade_no": "V2CLI",
+        "out_refund_no": "V2CLI-R1", "total_fee": 1, "refund_fee": 1,
+    })
+    .to_string();
+    let out = s.run(&[
+        "req",
+        "POST",
+        "v2/secapi/pay/refund",
+        "--security",
+        "-d",
+        &refund,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let answer: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(answer["out_refund_no"], "V2CLI-R1");
+    let request = s.sandbox.requests().pop().unwrap();
+    assert!(request.tls, "the refund went over the mutual-TLS port");
+    // Without --security it goes to the plain port, where it does not exist.
+    let out = s.run(&["req", "POST", "v2/secapi/pay/refund", "-d", &refund]);
+    assert_ne!(code(&out), 0, "{}", stdout(&out));
+}
+
+#[test]
+fn literal_segments_are_sent_as_typed() {
+    let s = setup();
+    let out = s.run(&[
+        "req",
+        "POST",
+        "v3.pay.transactions.native",
+        "-d",
+        &native_order(&s.mchid(), "Upper-Case-1"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = s.run(&[
+        "req",
+        "GET",
+        "v3/pay/transactions/out-trade-no/Upper-Case-1",
+        "-p",
+        &format!("mchid={}", s.mchid()),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        s.sandbox.requests().pop().unwrap().path(),
+        "/v3/pay/transactions/out-trade-no/Upper-Case-1"
+    );
 }
 
 #[test]
@@ -397,7 +445,7 @@ fn crt_downloads_decrypts_verifies_and_writes_the_certificates() {
         id.platform_certificate_pem
     );
     assert!(stdout(&out).contains(&id.platform_serial));
-    assert!(stdout(&out).contains("not after"));
+    assert!(stdout(&out).contains(" valid 20"), "{}", stdout(&out));
 
     // With no trusted key at all (a merchant in certificate mode): verified with the download
     // itself, and a warning.
@@ -666,19 +714,17 @@ fn bill_download_streams_checks_and_renames() {
     assert!(!Path::new(&format!("{}.partial", file.display())).exists());
 }
 
-#[test]
-fn the_sandbox_subcommand_serves_and_prints_a_working_profile() {
-    let dir = Scratch::new();
+/// Runs `wxpay sandbox` until it has printed its profile; returns the child and what it printed.
+fn start_sandbox(args: &[&str]) -> (std::process::Child, String) {
     let mut child = wxpay()
-        .args(["sandbox", "--keys"])
-        .arg(&dir.0)
+        .arg("sandbox")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = String::new();
-    for line in lines.by_ref() {
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         printed.push_str(&line);
         printed.push('\n');
@@ -686,17 +732,50 @@ fn the_sandbox_subcommand_serves_and_prints_a_working_profile() {
             break;
         }
     }
-    let config = dir.path("wxpay.toml");
+    (child, printed)
+}
+
+fn profile_value(printed: &str, key: &str) -> String {
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("no {key} in {printed}"))
+        .trim_matches('"')
+        .to_owned()
+}
+
+#[test]
+fn the_sandbox_subcommand_serves_and_prints_a_working_profile() {
+    let dir = Scratch::new();
+    let keys = dir.0.display().to_string();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let (mut child, printed) = start_sandbox(&["--keys", &keys, "--port", &port.to_string()]);
     assert!(printed.contains("[profile.sandbox]"), "{printed}");
+    assert_eq!(
+        profile_value(&printed, "base_uri"),
+        format!("http://127.0.0.1:{port}/")
+    );
     let out = wxpay()
         .arg("--config")
-        .arg(&config)
+        .arg(dir.path("wxpay.toml"))
         .args(["--profile", "sandbox", "req", "GET", "v3/certificates"])
         .output()
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    // The keys persist: a second run has the same identity.
-    assert!(dir.path("sandbox.json").exists() || std::fs::read_dir(&dir.0).unwrap().count() > 3);
+
+    // The keys persist: a second run from the same directory has the same identity.
+    let (mut again, reprinted) = start_sandbox(&["--keys", &keys]);
+    let _ = again.kill();
+    let _ = again.wait();
+    for key in ["mchid", "serial"] {
+        assert_eq!(
+            profile_value(&printed, key),
+            profile_value(&reprinted, key),
+            "{key}"
+        );
+    }
 }

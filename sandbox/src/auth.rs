@@ -81,11 +81,7 @@ pub(crate) fn verify(
             "timestamp {timestamp} is {skew} s away from the server clock (limit {MAX_CLOCK_SKEW} s)"
         ));
     }
-    if nonce.len() != 32 || !nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "nonce_str must be 32 characters of [0-9A-Za-z], got {nonce:?}"
-        ));
-    }
+    check_nonce(nonce)?;
     let signed = signed_body(headers, body)?;
     let message = request_message(method, target, timestamp, nonce, signed);
     rsa_verify(expected.merchant_public, &message, signature)
@@ -111,6 +107,21 @@ fn signed_body<'b>(headers: &HeaderMap, body: &'b [u8]) -> Result<&'b [u8], Stri
         .find(|p| p.name == "meta")
         .map(|p| p.data)
         .ok_or_else(|| "the multipart body has no `meta` part".to_owned())
+}
+
+/// The longest `nonce_str` accepted.
+const MAX_NONCE_LEN: usize = 32;
+
+/// `nonce_str`: 1 to 32 visible ASCII characters, without `"` or `,`.
+fn check_nonce(nonce: &str) -> Result<(), String> {
+    let allowed = |b: u8| b.is_ascii_graphic() && b != b'"' && b != b',';
+    if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN || !nonce.bytes().all(allowed) {
+        return Err(format!(
+            "nonce_str must be 1 to {MAX_NONCE_LEN} visible ASCII characters without '\"' or ',', got {:?}",
+            nonce.chars().take(64).collect::<String>()
+        ));
+    }
+    Ok(())
 }
 
 fn parse_timestamp(raw: &str) -> Result<i64, String> {
@@ -191,6 +202,34 @@ mod tests {
             r#"mchid="1",nonce_str="n",signature="s",timestamp="1",serial_no="S"#,
         ] {
             assert!(parse_params(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nonces() {
+        let longest = "Z".repeat(32);
+        for good in [
+            "a",
+            "0",
+            "-_.3~!#$%&'()*+/:;<=>?@[\\]^`{|}",
+            "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+            longest.as_str(),
+        ] {
+            assert_eq!(check_nonce(good), Ok(()), "{good}");
+        }
+        let too_long = "Z".repeat(33);
+        for bad in [
+            "",
+            too_long.as_str(),
+            "a,b",
+            "a\"b",
+            "a b",
+            "tab\t",
+            "中文",
+            "\u{7f}",
+        ] {
+            let error = check_nonce(bad).unwrap_err();
+            assert!(error.contains("nonce_str"), "{bad}: {error}");
         }
     }
 

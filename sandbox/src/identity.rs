@@ -38,9 +38,10 @@ pub struct Identity {
     /// serial is [`merchant_serial`](Self::merchant_serial) and it is also the client
     /// certificate of mutual-TLS APIv2 calls.
     pub merchant_certificate_pem: String,
-    /// Serial of the platform certificate (`Wechatpay-Serial` in certificate mode).
+    /// Serial of the platform certificate (`Wechatpay-Serial` in certificate mode). The first
+    /// one: see [`Sandbox::rotate_platform_certificate`](crate::Sandbox::rotate_platform_certificate).
     pub platform_serial: String,
-    /// The platform certificate (PEM).
+    /// The platform certificate (PEM), the first one.
     pub platform_certificate_pem: String,
     /// The WeChat Pay public key id (`PUB_KEY_ID_` + digits; `Wechatpay-Serial` in public-key
     /// mode).
@@ -184,19 +185,7 @@ impl KeyMaterial {
             not_before: now - 86_400,
             not_after: valid_until,
         })?;
-        let platform_cert = certificate(&CertSpec {
-            subject: &[
-                ("C", "CN"),
-                ("O", "Tenpay.com"),
-                ("OU", "Tenpay.com CA Center"),
-                ("CN", "Tenpay.com Root CA"),
-            ],
-            key: &platform_key,
-            issuer,
-            kind: Kind::Signing,
-            not_before: now - 86_400,
-            not_after: valid_until,
-        })?;
+        let platform_cert = platform_certificate(&platform_key, issuer, now - 86_400, valid_until)?;
         Ok(KeyMaterial {
             merchant_serial: serial_of(&merchant_cert)?,
             platform_serial: serial_of(&platform_cert)?,
@@ -374,6 +363,45 @@ impl KeyMaterial {
             ..keys
         })
     }
+
+    /// A new platform key and certificate, issued by the sandbox CA like the first one, valid
+    /// from `not_before` to `not_after` (Unix seconds); with the certificate's serial.
+    pub(crate) fn issue_platform_certificate(
+        &self,
+        not_before: i64,
+        not_after: i64,
+    ) -> Result<(String, X509, PKey<Private>)> {
+        let key = rsa2048()?;
+        let cert = platform_certificate(
+            &key,
+            Some((&self.ca_cert, &self.ca_key)),
+            not_before,
+            not_after,
+        )?;
+        Ok((serial_of(&cert)?, cert, key))
+    }
+}
+
+/// A platform certificate (WeChat Pay's subject) for `key`.
+fn platform_certificate(
+    key: &PKey<Private>,
+    issuer: Option<(&X509, &PKey<Private>)>,
+    not_before: i64,
+    not_after: i64,
+) -> Result<X509> {
+    certificate(&CertSpec {
+        subject: &[
+            ("C", "CN"),
+            ("O", "Tenpay.com"),
+            ("OU", "Tenpay.com CA Center"),
+            ("CN", "Tenpay.com Root CA"),
+        ],
+        key,
+        issuer,
+        kind: Kind::Signing,
+        not_before,
+        not_after,
+    })
 }
 
 /// The file names of a keys directory.

@@ -125,14 +125,14 @@ impl SandboxBuilder {
 /// | `GET /v3/pay/transactions/id/{transaction_id}?mchid=`, `GET /v3/pay/transactions/out-trade-no/{no}?mchid=` | the order, or 404 `ORDER_NOT_EXIST` |
 /// | `POST /v3/pay/transactions/out-trade-no/{no}/close` | 204 |
 /// | `POST /v3/refund/domestic/refunds`, `GET /v3/refund/domestic/refunds/{out_refund_no}` | the refund |
-/// | `GET /v3/certificates` | the platform certificate, encrypted with the APIv3 key |
+/// | `GET /v3/certificates` | every unexpired platform certificate, encrypted with the APIv3 key (see [`Sandbox::rotate_platform_certificate`]) |
 /// | `POST /v3/merchant/media/upload` (multipart) | `{"media_id"}` |
 /// | `GET /v3/bill/tradebill?bill_date=` then `GET /v3/billdownload/file?token=` | the bill's hash and URL, then the CSV (gzip with `tar_type=GZIP`), unsigned |
 ///
 /// A request whose signature fails gets 401 `SIGN_ERROR`; a missing field 400 `PARAM_ERROR`;
-/// any other route 404 `NOT_FOUND`. APIv2 (XML): `POST /pay/micropay` and `/pay/orderquery`
-/// on both ports, `POST /secapi/pay/refund` on the mutual-TLS port
-/// ([`Identity::tls_base_uri`]).
+/// any other route, under `/v3` or not, a signed 404 `NOT_FOUND`. APIv2 (XML):
+/// `POST /pay/micropay` and `/pay/orderquery` on both ports, `POST /secapi/pay/refund` on the
+/// mutual-TLS port ([`Identity::tls_base_uri`]).
 pub struct Sandbox {
     state: Arc<State>,
     identity: Identity,
@@ -234,12 +234,17 @@ impl Sandbox {
     /// Writes the identity's keys and certificates to `dir` (as WeChat Pay hands them out:
     /// `apiclient_key.pem`, `apiclient_cert.pem`, `pub_key.pem`, `wechatpay_<serial>.pem`, plus
     /// `apiv3_key.txt`, `apiv2_secret.txt` and the CA's `ca.pem`) and returns a `wxpay` profile
-    /// (`[profile.sandbox]`, TOML) that uses them with this sandbox.
+    /// (`[profile.sandbox]`, TOML) that uses them with this sandbox: `base_uri` is
+    /// [`base_uri`](Self::base_uri) and `security_base_uri` the mutual-TLS port
+    /// ([`Identity::tls_base_uri`], for APIv2 refunds). The platform certificate written is the
+    /// identity's (not one added by
+    /// [`rotate_platform_certificate`](Self::rotate_platform_certificate)).
     pub fn write_profile(&self, dir: &std::path::Path) -> Result<String> {
         profile::write(&self.identity, self.base_uri(), dir)
     }
 
-    /// Every request received so far, in order, with the sandbox's verdict on it.
+    /// The requests received so far, oldest first, with the sandbox's verdict on each. The log
+    /// keeps the last 1000 requests: older ones are dropped as new ones arrive.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.state.requests()
     }
@@ -249,10 +254,28 @@ impl Sandbox {
         self.state.clear_requests();
     }
 
-    /// Applies `fault` to every answer from now on (`None`: no fault). A `Sandbox-Fault`
-    /// request header overrides it for that request.
+    /// Applies `fault` to every answer from now on (`None`: no fault). A fault set for the
+    /// request's path with [`set_route_fault`](Self::set_route_fault) overrides it, and a
+    /// `Sandbox-Fault` request header overrides both for that request.
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.state.set_fault(fault);
+    }
+
+    /// Applies `fault` to the answers to requests whose path (without the query) is `path`,
+    /// e.g. `"/v3/certificates"` (a path without the leading `/` gets one), whatever the
+    /// global fault ([`set_fault`](Self::set_fault)); `None` removes the route's fault, so that
+    /// the global one applies again. The path is compared as received, byte for byte (percent
+    /// escapes and all). A `Sandbox-Fault` request header still wins.
+    ///
+    /// For example, to tamper only with the certificate list, or to make only it slow:
+    /// `sandbox.set_route_fault("/v3/certificates", Some(Fault::SlowReply(Duration::from_secs(3))))`.
+    pub fn set_route_fault(&self, path: &str, fault: Option<Fault>) {
+        let path = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        self.state.set_route_fault(path, fault);
     }
 
     /// Signs answers and callbacks with this key from now on (default
@@ -264,9 +287,53 @@ impl Sandbox {
 
     /// Makes `/v3/certificates` answer 404 `RESOURCE_NOT_EXISTS`, as WeChat Pay does for a
     /// merchant that only has a WeChat Pay public key (`true`), or list the platform
-    /// certificate again (`false`, the default).
+    /// certificates again (`false`, the default).
     pub fn set_public_key_only(&self, on: bool) {
         self.state.set_public_key_only(on);
+    }
+
+    /// Issues a new platform certificate, as WeChat Pay does before the current one expires,
+    /// and returns its serial (40 uppercase hex digits). It has a new RSA key, is issued by
+    /// the sandbox CA like the first one, and is valid from a minute ago until `valid_for`
+    /// from now.
+    ///
+    /// From then on, in [`SignMode::Certificate`], answers and callbacks are signed with the
+    /// newest unexpired platform certificate, and `GET /v3/certificates` lists every unexpired
+    /// one (oldest first), each encrypted under the APIv3 key. The list itself is signed with
+    /// the *oldest* unexpired certificate: trust continuity, so that a client that only knows
+    /// the previous certificate can verify the list that introduces the new one, then verify
+    /// the answers signed with the new one. An expired certificate (the clock past its
+    /// `notAfter`) is no longer listed and never signs. In [`SignMode::PublicKey`] everything
+    /// is still signed with the WeChat Pay public key.
+    ///
+    /// [`identity`](Self::identity) and [`client`](Self::client) keep the first certificate
+    /// only (a client has to fetch the new one); see
+    /// [`platform_certificates`](Self::platform_certificates). Rotated certificates live in
+    /// this sandbox's memory only (not in a [`keys_dir`](SandboxBuilder::keys_dir)).
+    /// Generating the RSA key takes a moment: from async code, consider
+    /// `tokio::task::spawn_blocking`.
+    pub fn rotate_platform_certificate(&self, valid_for: std::time::Duration) -> Result<String> {
+        let now = util::now_unix();
+        let seconds = i64::try_from(valid_for.as_secs()).unwrap_or(i64::MAX);
+        let not_after = now.saturating_add(seconds);
+        let (serial, cert, key) = self
+            .state
+            .keys
+            .issue_platform_certificate(now - 60, not_after)?;
+        self.state
+            .add_platform_certificate(state::PlatformCertificate::new(serial.clone(), cert, key)?);
+        Ok(serial)
+    }
+
+    /// `(serial, PEM)` of every platform certificate, oldest first: the identity's, then those
+    /// of [`rotate_platform_certificate`](Self::rotate_platform_certificate), expired ones
+    /// included.
+    pub fn platform_certificates(&self) -> Vec<(String, String)> {
+        self.state
+            .platform_certificates()
+            .into_iter()
+            .map(|c| (c.serial, c.pem))
+            .collect()
     }
 
     /// Marks the order `out_trade_no` paid, as if the payer had paid; its transaction id, or

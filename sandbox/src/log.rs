@@ -15,7 +15,8 @@ pub struct LoggedRequest {
     /// The raw body.
     pub body: Vec<u8>,
     /// The sandbox's own check of the request: the APIv3 `Authorization` signature, or the
-    /// APIv2 `sign`. `Err` says what was wrong.
+    /// APIv2 `sign`. `Err` says what was wrong (for a path that is neither APIv3 nor APIv2:
+    /// `no such API: METHOD PATH`).
     pub verdict: Result<(), String>,
     /// Whether it came over the mutual-TLS port.
     pub tls: bool,

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::faults::{Fault, SignMode};
 use crate::reply::SignatureHeaders;
 use crate::sign::{SCHEME, aead_encrypt};
-use crate::state::State;
+use crate::state::{Signer, State};
 use crate::store::{Order, TradeState};
 use crate::util::{Beijing, now_rfc3339, random_alnum, random_digits};
 
@@ -247,7 +247,7 @@ pub(crate) fn prepare(state: &State, url: &str, event: &Event, mode: SignMode) -
         NotifyVariant::StaleTimestamp => Some(Fault::StaleTimestamp),
         NotifyVariant::Valid | NotifyVariant::DuplicateId => None,
     };
-    let signature = SignatureHeaders::new(&state.keys, mode, fault, &body)?;
+    let signature = SignatureHeaders::new(state, mode, Signer::Newest, fault, &body)?;
     let mut headers: Vec<(&'static str, String)> = signature
         .pairs()
         .into_iter()

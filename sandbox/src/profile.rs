@@ -65,7 +65,9 @@ pub(crate) fn write(identity: &Identity, base_uri: &str, dir: &Path) -> Result<S
          secret_file = {}\n\
          merchant_cert_file = {}\n\
          root_certificate_file = {}\n\
-         base_uri = \"{}\"\n",
+         base_uri = \"{}\"\n\
+         # The mutual-TLS port, for APIv2 refunds (secapi/pay/refund): used by --security requests.\n\
+         security_base_uri = \"{}\"\n",
         identity.mchid,
         identity.merchant_serial,
         quoted(&key),
@@ -76,5 +78,6 @@ pub(crate) fn write(identity: &Identity, base_uri: &str, dir: &Path) -> Result<S
         quoted(&cert),
         quoted(&ca),
         base_uri,
+        identity.tls_base_uri,
     ))
 }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::faults::{Fault, SignMode};
-use crate::identity::KeyMaterial;
 use crate::sign::{response_message, rsa_sign};
+use crate::state::{Signer, State};
 use crate::util::{hex_upper, now_unix, random_alnum, random_bytes};
 
 /// The `Wechatpay-Serial` sent under [`Fault::UnknownSerial`] in certificate mode.
@@ -25,6 +25,8 @@ pub(crate) struct Reply {
     pub(crate) content_type: Option<&'static str>,
     /// APIv3 answers are signed, except downloads.
     pub(crate) signed: bool,
+    /// Which platform certificate signs it in certificate mode.
+    pub(crate) signer: Signer,
 }
 
 impl Reply {
@@ -35,6 +37,7 @@ impl Reply {
             body: serde_json::to_vec(body).unwrap_or_default(),
             content_type: Some("application/json"),
             signed: true,
+            signer: Signer::Newest,
         }
     }
 
@@ -45,6 +48,7 @@ impl Reply {
             body: Vec::new(),
             content_type: None,
             signed: true,
+            signer: Signer::Newest,
         }
     }
 
@@ -70,7 +74,14 @@ impl Reply {
             body,
             content_type: Some(content_type),
             signed: false,
+            signer: Signer::Newest,
         }
+    }
+
+    /// This answer, signed in certificate mode with the oldest unexpired platform certificate.
+    pub(crate) fn signed_by_oldest(mut self) -> Reply {
+        self.signer = Signer::Oldest;
+        self
     }
 }
 
@@ -79,8 +90,9 @@ pub(crate) fn request_id() -> String {
     random_bytes(16).map_or_else(|_| "0".repeat(32), |b| hex_upper(&b))
 }
 
-/// The four signature headers of `body`, signed with the key of `mode`, with `fault` applied
-/// (the signature faults only). Also what callbacks carry.
+/// The four signature headers of `body`, signed with the key of `mode` (in certificate mode the
+/// platform certificate `signer` picks), with `fault` applied (the signature faults only). Also
+/// what callbacks carry.
 pub(crate) struct SignatureHeaders {
     pub(crate) timestamp: Option<String>,
     pub(crate) nonce: Option<String>,
@@ -90,8 +102,9 @@ pub(crate) struct SignatureHeaders {
 
 impl SignatureHeaders {
     pub(crate) fn new(
-        keys: &KeyMaterial,
+        state: &State,
         mode: SignMode,
+        signer: Signer,
         fault: Option<Fault>,
         signed_body: &[u8],
     ) -> Result<SignatureHeaders> {
@@ -101,10 +114,8 @@ impl SignatureHeaders {
         }
         let timestamp = timestamp.to_string();
         let nonce = random_alnum(32)?;
-        let (serial, key) = match mode {
-            SignMode::Certificate => (keys.platform_serial.as_str(), &keys.platform_key),
-            SignMode::PublicKey => (keys.public_key_id.as_str(), &keys.public_key_private),
-        };
+        let signing = state.signing_key(mode, signer)?;
+        let (serial, key) = (signing.serial.as_str(), &signing.key);
         let serial = match (fault, mode) {
             (Some(Fault::UnknownSerial), SignMode::Certificate) => UNKNOWN_CERTIFICATE_SERIAL,
             (Some(Fault::UnknownSerial), SignMode::PublicKey) => UNKNOWN_PUBLIC_KEY_ID,
@@ -153,19 +164,19 @@ impl SignatureHeaders {
 /// The wire response of an APIv3 reply: `Request-ID`, and for a signed reply the signature
 /// headers (with the signature faults applied).
 pub(crate) fn render(
-    keys: &KeyMaterial,
+    state: &State,
     reply: Reply,
     mode: SignMode,
     fault: Option<Fault>,
 ) -> Response<Full<Bytes>> {
-    match try_render(keys, reply, mode, fault) {
+    match try_render(state, reply, mode, fault) {
         Ok(response) => response,
         Err(e) => plain(500, format!("sandbox: cannot sign the answer: {e}")),
     }
 }
 
 fn try_render(
-    keys: &KeyMaterial,
+    state: &State,
     reply: Reply,
     mode: SignMode,
     fault: Option<Fault>,
@@ -175,6 +186,7 @@ fn try_render(
         mut body,
         content_type,
         signed,
+        signer,
     } = reply;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     // A 204 cannot carry a body: its tampering is signing over another one.
@@ -191,7 +203,7 @@ fn try_render(
         builder = builder.header(http::header::CONTENT_TYPE, content_type);
     }
     if signed {
-        let headers = SignatureHeaders::new(keys, mode, fault, &signed_body)?;
+        let headers = SignatureHeaders::new(state, mode, signer, fault, &signed_body)?;
         for (name, value) in headers.pairs() {
             builder = builder.header(name, HeaderValue::from_str(value).map_err(io)?);
         }

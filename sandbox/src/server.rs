@@ -93,10 +93,35 @@ where
         .await;
 }
 
-/// The per-request overrides, or what is wrong with them.
+/// Where a request goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// Under `/v3`: the `Authorization` check, then the APIv3 routes.
+    V3,
+    /// An APIv2 (XML) API of this port.
+    V2,
+    /// Anything else: a signed 404 `NOT_FOUND`.
+    Unknown,
+}
+
+fn route_of(path: &str, tls: bool) -> Route {
+    if path == "/v3" || path.starts_with("/v3/") {
+        Route::V3
+    } else if matches!(path, "/pay/micropay" | "/pay/orderquery")
+        || (tls && path == "/secapi/pay/refund")
+    {
+        Route::V2
+    } else {
+        Route::Unknown
+    }
+}
+
+/// The per-request overrides of the fault and sign mode (`default_fault` and `default_mode`
+/// without the headers), or what is wrong with them.
 fn overrides(
     headers: &HeaderMap,
-    global: crate::state::Settings,
+    default_fault: Option<Fault>,
+    default_mode: SignMode,
 ) -> Result<(Option<Fault>, SignMode), String> {
     let text = |name: &str| -> Result<Option<&str>, String> {
         headers
@@ -109,11 +134,11 @@ fn overrides(
     };
     let fault = match text(FAULT_HEADER)? {
         Some(name) => Some(name.parse::<Fault>()?),
-        None => global.fault,
+        None => default_fault,
     };
     let mode = match text(SIGN_MODE_HEADER)? {
         Some(name) => name.parse::<SignMode>()?,
-        None => global.sign_mode,
+        None => default_mode,
     };
     Ok((fault, mode))
 }
@@ -132,7 +157,7 @@ async fn serve(
                 "INVALID_REQUEST",
                 "the body is too large or unreadable",
             );
-            return Ok(render(&state.keys, reply, state.settings().sign_mode, None));
+            return Ok(render(&state, reply, state.settings().sign_mode, None));
         }
     };
     // For origin-form targets hyper keeps the bytes of the request line as they were.
@@ -145,37 +170,54 @@ async fn serve(
         None => (target.as_str(), None),
     };
     let settings = state.settings();
-    let overrides = overrides(&parts.headers, settings);
+    let default_fault = state.fault_for(path, settings.fault);
+    let overrides = overrides(&parts.headers, default_fault, settings.sign_mode);
     let fault = overrides.as_ref().map_or(None, |(fault, _)| *fault);
-    let is_v3 = path == "/v3" || path.starts_with("/v3/");
+    let route = route_of(path, tls);
 
-    let (verdict, response) = if is_v3 {
-        let keys = &state.keys;
-        let expected = Expected {
-            mchid: &keys.mchid,
-            serial: &keys.merchant_serial,
-            merchant_public: &state.merchant_public,
+    let (verdict, response) = if route == Route::V2 {
+        let outcome = v2::handle(&state, &parts.method, path, &body, tls, fault);
+        let response = match &overrides {
+            Err(message) => v2::fail_response(400, message),
+            Ok(_) => outcome.response,
         };
-        let verdict = auth::verify(
-            &expected,
-            parts.method.as_str(),
-            &target,
-            &parts.headers,
-            &body,
-        );
+        (outcome.verdict, response)
+    } else {
+        let verdict = if route == Route::V3 {
+            let keys = &state.keys;
+            let expected = Expected {
+                mchid: &keys.mchid,
+                serial: &keys.merchant_serial,
+                merchant_public: &state.merchant_public,
+            };
+            auth::verify(
+                &expected,
+                parts.method.as_str(),
+                &target,
+                &parts.headers,
+                &body,
+            )
+        } else {
+            Err(format!(
+                "no such API: {} {}",
+                parts.method,
+                path.chars().take(200).collect::<String>()
+            ))
+        };
         let (fault, mode) = match &overrides {
             Ok(pair) => *pair,
             Err(_) => (None, settings.sign_mode),
         };
-        let reply = match (&overrides, &verdict, fault) {
+        let reply = match (&overrides, fault, &verdict) {
             (Err(message), _, _) => Reply::param_error(message.clone()),
-            (_, _, Some(Fault::ServerError(status))) => Reply::error(
+            (_, Some(Fault::ServerError(status)), _) => Reply::error(
                 status,
                 "SYSTEM_ERROR",
                 "系统错误 (sandbox fault server-error)",
             ),
-            (_, Err(message), _) => Reply::error(401, "SIGN_ERROR", message.clone()),
-            (_, Ok(()), _) => routes::handle(
+            _ if route == Route::Unknown => routes::not_found(&parts.method, path),
+            (_, _, Err(message)) => Reply::error(401, "SIGN_ERROR", message.clone()),
+            (_, _, Ok(())) => routes::handle(
                 &state,
                 &routes::Request {
                     method: &parts.method,
@@ -186,14 +228,7 @@ async fn serve(
                 },
             ),
         };
-        (verdict, render(&state.keys, reply, mode, fault))
-    } else {
-        let outcome = v2::handle(&state, &parts.method, path, &body, tls, fault);
-        let response = match &overrides {
-            Err(message) => v2::fail_response(400, message),
-            Ok(_) => outcome.response,
-        };
-        (outcome.verdict, response)
+        (verdict, render(&state, reply, mode, fault))
     };
 
     state.record(LoggedRequest {

@@ -1,14 +1,20 @@
 //! The state the sandbox's server and its handle share.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use openssl::pkey::{PKey, Public};
+use openssl::pkey::{PKey, Private, Public};
+use openssl::x509::X509;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::faults::{Fault, SignMode};
 use crate::identity::KeyMaterial;
 use crate::log::LoggedRequest;
 use crate::store::Store;
+use crate::util::{asn1_to_unix, now_unix};
+
+/// How many requests the log keeps: the most recent ones.
+pub(crate) const MAX_LOGGED_REQUESTS: usize = 1000;
 
 /// The global settings tests change while the sandbox runs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -19,6 +25,89 @@ pub(crate) struct Settings {
     pub(crate) public_key_only: bool,
 }
 
+/// A bounded log: the last `capacity` requests, oldest first.
+pub(crate) struct RequestLog {
+    capacity: usize,
+    entries: VecDeque<LoggedRequest>,
+}
+
+impl RequestLog {
+    pub(crate) fn new(capacity: usize) -> RequestLog {
+        RequestLog {
+            capacity,
+            entries: VecDeque::new(),
+        }
+    }
+
+    /// Appends `request`, dropping the oldest ones beyond the capacity.
+    pub(crate) fn push(&mut self, request: LoggedRequest) {
+        if self.capacity == 0 {
+            return;
+        }
+        while self.entries.len() >= self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(request);
+    }
+
+    pub(crate) fn to_vec(&self) -> Vec<LoggedRequest> {
+        self.entries.iter().cloned().collect()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+/// One platform certificate with its key.
+#[derive(Clone)]
+pub(crate) struct PlatformCertificate {
+    pub(crate) serial: String,
+    pub(crate) cert: X509,
+    pub(crate) key: PKey<Private>,
+    /// The certificate as PEM.
+    pub(crate) pem: String,
+    /// Unix seconds; the certificate is expired once the clock is past it.
+    pub(crate) not_after: i64,
+}
+
+impl PlatformCertificate {
+    pub(crate) fn new(serial: String, cert: X509, key: PKey<Private>) -> Result<Self> {
+        let not_after = asn1_to_unix(cert.not_after()).ok_or_else(|| {
+            Error::Runtime("the platform certificate's notAfter is unreadable".into())
+        })?;
+        let pem = String::from_utf8_lossy(&cert.to_pem()?).into_owned();
+        Ok(PlatformCertificate {
+            serial,
+            cert,
+            key,
+            pem,
+            not_after,
+        })
+    }
+
+    fn valid_at(&self, now: i64) -> bool {
+        now <= self.not_after
+    }
+}
+
+/// Which of the unexpired platform certificates signs an answer in certificate mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Signer {
+    /// The newest: every answer and callback.
+    #[default]
+    Newest,
+    /// The oldest: the `/v3/certificates` list, so that a client that only knows the previous
+    /// certificate can verify the list that introduces the next one.
+    Oldest,
+}
+
+/// The key that signs an answer: its `Wechatpay-Serial` and private key.
+pub(crate) struct SigningKey {
+    pub(crate) serial: String,
+    pub(crate) key: PKey<Private>,
+}
+
 /// Shared by the server tasks and the [`Sandbox`](crate::Sandbox) handle.
 pub(crate) struct State {
     pub(crate) keys: Arc<KeyMaterial>,
@@ -27,7 +116,11 @@ pub(crate) struct State {
     /// `http://127.0.0.1:PORT/`
     pub(crate) base_uri: String,
     settings: Mutex<Settings>,
-    log: Mutex<Vec<LoggedRequest>>,
+    /// Faults by request path (no query), overriding [`Settings::fault`].
+    route_faults: Mutex<HashMap<String, Fault>>,
+    /// Every platform certificate, in the order issued (the identity's first).
+    platform: Mutex<Vec<PlatformCertificate>>,
+    log: Mutex<RequestLog>,
     store: Mutex<Store>,
 }
 
@@ -40,12 +133,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl State {
     pub(crate) fn new(keys: Arc<KeyMaterial>, base_uri: String) -> Result<State> {
         let merchant_public = keys.merchant_cert.public_key()?;
+        let first = PlatformCertificate::new(
+            keys.platform_serial.clone(),
+            keys.platform_cert.clone(),
+            keys.platform_key.clone(),
+        )?;
         Ok(State {
             keys,
             merchant_public,
             base_uri,
             settings: Mutex::new(Settings::default()),
-            log: Mutex::new(Vec::new()),
+            route_faults: Mutex::new(HashMap::new()),
+            platform: Mutex::new(vec![first]),
+            log: Mutex::new(RequestLog::new(MAX_LOGGED_REQUESTS)),
             store: Mutex::new(Store::default()),
         })
     }
@@ -58,6 +158,20 @@ impl State {
         lock(&self.settings).fault = fault;
     }
 
+    pub(crate) fn set_route_fault(&self, path: String, fault: Option<Fault>) {
+        let mut faults = lock(&self.route_faults);
+        match fault {
+            Some(fault) => faults.insert(path, fault),
+            None => faults.remove(&path),
+        };
+    }
+
+    /// The fault for a request to `path` without a `Sandbox-Fault` header: the route's, else
+    /// the global one.
+    pub(crate) fn fault_for(&self, path: &str, global: Option<Fault>) -> Option<Fault> {
+        lock(&self.route_faults).get(path).copied().or(global)
+    }
+
     pub(crate) fn set_sign_mode(&self, mode: SignMode) {
         lock(&self.settings).sign_mode = mode;
     }
@@ -66,12 +180,57 @@ impl State {
         lock(&self.settings).public_key_only = on;
     }
 
+    pub(crate) fn add_platform_certificate(&self, certificate: PlatformCertificate) {
+        lock(&self.platform).push(certificate);
+    }
+
+    /// Every platform certificate, oldest first, expired ones included.
+    pub(crate) fn platform_certificates(&self) -> Vec<PlatformCertificate> {
+        lock(&self.platform).clone()
+    }
+
+    /// The unexpired platform certificates, oldest first.
+    pub(crate) fn valid_platform_certificates(&self) -> Vec<PlatformCertificate> {
+        let now = now_unix();
+        lock(&self.platform)
+            .iter()
+            .filter(|c| c.valid_at(now))
+            .cloned()
+            .collect()
+    }
+
+    /// The key that signs in `mode`: the WeChat Pay public key's, or the newest (or oldest)
+    /// unexpired platform certificate's.
+    pub(crate) fn signing_key(&self, mode: SignMode, signer: Signer) -> Result<SigningKey> {
+        match mode {
+            SignMode::PublicKey => Ok(SigningKey {
+                serial: self.keys.public_key_id.clone(),
+                key: self.keys.public_key_private.clone(),
+            }),
+            SignMode::Certificate => {
+                let now = now_unix();
+                let certificates = lock(&self.platform);
+                let mut valid = certificates.iter().filter(|c| c.valid_at(now));
+                let chosen = match signer {
+                    Signer::Newest => valid.next_back(),
+                    Signer::Oldest => valid.next(),
+                };
+                chosen
+                    .map(|c| SigningKey {
+                        serial: c.serial.clone(),
+                        key: c.key.clone(),
+                    })
+                    .ok_or_else(|| Error::Runtime("every platform certificate has expired".into()))
+            }
+        }
+    }
+
     pub(crate) fn record(&self, request: LoggedRequest) {
         lock(&self.log).push(request);
     }
 
     pub(crate) fn requests(&self) -> Vec<LoggedRequest> {
-        lock(&self.log).clone()
+        lock(&self.log).to_vec()
     }
 
     pub(crate) fn clear_requests(&self) {
@@ -80,5 +239,42 @@ impl State {
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(n: usize) -> LoggedRequest {
+        LoggedRequest {
+            method: "GET".into(),
+            target: format!("/{n}"),
+            headers: http::HeaderMap::new(),
+            body: Vec::new(),
+            verdict: Ok(()),
+            tls: false,
+        }
+    }
+
+    #[test]
+    fn the_log_keeps_the_most_recent_requests() {
+        let mut log = RequestLog::new(3);
+        for n in 0..2 {
+            log.push(request(n));
+        }
+        let targets = |log: &RequestLog| -> Vec<String> {
+            log.to_vec().into_iter().map(|r| r.target).collect()
+        };
+        assert_eq!(targets(&log), ["/0", "/1"]);
+        for n in 2..7 {
+            log.push(request(n));
+        }
+        assert_eq!(targets(&log), ["/4", "/5", "/6"]);
+        log.clear();
+        assert!(log.to_vec().is_empty());
+        log.push(request(7));
+        assert_eq!(targets(&log), ["/7"]);
+        assert_eq!(MAX_LOGGED_REQUESTS, 1000);
     }
 }

@@ -133,6 +133,13 @@ impl Beijing {
     }
 }
 
+/// Unix seconds of an ASN.1 time (a certificate's validity bound).
+pub(crate) fn asn1_to_unix(time: &openssl::asn1::Asn1TimeRef) -> Option<i64> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let diff = epoch.diff(time).ok()?;
+    Some(i64::from(diff.days) * 86_400 + i64::from(diff.secs))
+}
+
 /// The current Beijing time as RFC 3339.
 pub(crate) fn now_rfc3339() -> String {
     Beijing::at(now_unix()).rfc3339()
@@ -154,6 +161,12 @@ mod tests {
             Beijing::at(1_709_164_800).rfc3339(),
             "2024-02-29T08:00:00+08:00"
         );
+    }
+
+    #[test]
+    fn asn1_times() {
+        let t = openssl::asn1::Asn1Time::from_unix(1_432_099_775).unwrap();
+        assert_eq!(asn1_to_unix(&t), Some(1_432_099_775));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! with the sandbox's own code (MD5, or HMAC-SHA256 when `sign_type` says so); answers are
 //! signed with the same sign type.
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
@@ -76,6 +78,7 @@ pub(crate) fn parse_xml(body: &[u8]) -> Result<Fields, String> {
         .and_then(|r| r.strip_suffix("</xml>"))
         .ok_or("the body is not <xml>...</xml>")?;
     let mut fields = Fields::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     loop {
         rest = rest.trim_start();
         if rest.is_empty() {
@@ -110,7 +113,7 @@ pub(crate) fn parse_xml(body: &[u8]) -> Result<Fields, String> {
                 rest = rest.get(end..).unwrap_or_default();
             }
         }
-        if fields.iter().any(|(k, _)| *k == name) {
+        if !seen.insert(name) {
             return Err(format!("element {name} appears twice"));
         }
         fields.push((name.to_owned(), value));
@@ -588,5 +591,18 @@ mod tests {
         for end in 0..doc.len() {
             let _ = parse_xml(&doc.as_bytes()[..end]);
         }
+    }
+
+    #[test]
+    fn many_fields_and_a_late_duplicate() {
+        // 50 000 distinct fields parse (the duplicate check is not quadratic) ...
+        let mut many: Fields = (0..50_000)
+            .map(|n| (format!("f{n}"), n.to_string()))
+            .collect();
+        assert_eq!(parse_xml(write_xml(&many).as_bytes()).unwrap(), many);
+        // ... and one repeated at the end is refused.
+        many.push(("f7".into(), "again".into()));
+        let error = parse_xml(write_xml(&many).as_bytes()).unwrap_err();
+        assert!(error.contains("f7 appears twice"), "{error}");
     }
 }

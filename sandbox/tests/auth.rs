@@ -229,3 +229,35 @@ fn garbage_never_crashes_the_sandbox() {
         204
     );
 }
+
+#[test]
+fn nonce_str_is_1_to_32_visible_ascii_characters() {
+    let sandbox = Sandbox::start().unwrap();
+    let id = sandbox.identity();
+    let body = body(&sandbox);
+    let longest = "x".repeat(32);
+    for nonce in [
+        "a",
+        "7",
+        "-_.~!#$%&'()*+/:;<=>?@[\\]^`{|}",
+        "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+        longest.as_str(),
+    ] {
+        let auth = support::authorization_with_nonce(id, "POST", PATH, &body, nonce);
+        let answer = post(&sandbox, PATH, &auth, &body);
+        assert_eq!(
+            answer.status,
+            204,
+            "{nonce}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    let too_long = "x".repeat(33);
+    for nonce in [too_long.as_str(), "a,b", "a b"] {
+        let auth = support::authorization_with_nonce(id, "POST", PATH, &body, nonce);
+        let answer = post(&sandbox, PATH, &auth, &body);
+        assert_eq!(answer.status, 401, "{nonce}");
+        let message = answer.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("nonce_str"), "{nonce}: {message}");
+    }
+}

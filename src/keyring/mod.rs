@@ -426,3 +426,45 @@ impl Verifier for CallbackVerifier {
         outcome
     }
 }
+
+impl crate::Client {
+    /// The client's key ring (its platform keys, configured and downloaded); `None` for a
+    /// client with a custom verifier or without APIv3.
+    pub fn key_ring(&self) -> Option<&KeyRing> {
+        let v3 = self.shared().v3.as_ref()?;
+        (!v3.custom_verifier).then_some(&v3.ring)
+    }
+
+    /// Downloads the platform certificates now (blocking), as the periodic refresh does; a
+    /// refresh in progress is waited for instead of repeated. A `Config` error when the client
+    /// was not built with [`auto_certificates`](crate::ClientBuilder::auto_certificates).
+    pub fn refresh_certificates(&self) -> Result<()> {
+        self.require_automatic()?;
+        let shared = self.shared();
+        shared.transport.block_on("refresh_certificates", |http| {
+            refresh(shared, &http.plain, Trigger::Periodic)
+        })
+    }
+
+    /// [`refresh_certificates`](Self::refresh_certificates) for async code.
+    pub async fn refresh_certificates_async(&self) -> Result<()> {
+        self.require_automatic()?;
+        crate::transport::require_runtime("refresh_certificates")?;
+        let shared = self.shared();
+        refresh(
+            shared,
+            &shared.transport.async_http().plain,
+            Trigger::Periodic,
+        )
+        .await
+    }
+
+    fn require_automatic(&self) -> Result<()> {
+        match self.shared().v3.as_ref() {
+            Some(v3) if v3.ring.is_automatic() => Ok(()),
+            _ => Err(Error::config(
+                "refresh_certificates needs a client built with .auto_certificates(apiv3_key)",
+            )),
+        }
+    }
+}

@@ -162,6 +162,13 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
         return Err(error);
     }
 
+    // With keys to trust, the signature is checked before anything in the body is read.
+    let anchored = has_usable_key(ring);
+    if anchored {
+        if let Err(failure) = ring.verify(response.headers(), response.bytes()) {
+            return Err(Error::from_verification(failure, response));
+        }
+    }
     // Decrypt every entry before trusting any.
     let listing: Download = response.json()?;
     let mut downloaded = Vec::with_capacity(listing.data.len());
@@ -194,13 +201,9 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
         downloaded.push((cert, pem));
     }
 
-    // Trust: the keys the ring already has; with none, the download itself (a first download,
-    // as wechatpay-php's and the Node SDK's tools do).
-    if has_usable_key(ring) {
-        if let Err(failure) = ring.verify(response.headers(), response.bytes()) {
-            return Err(Error::from_verification(failure, response));
-        }
-    } else {
+    // With no key at all: the download itself (a first download, as wechatpay-php's and the
+    // Node SDK's tools do).
+    if !anchored {
         let mut own = PlatformVerifier::new();
         for (cert, _) in &downloaded {
             own.insert(cert.serial().to_owned(), cert.public_key().clone());

@@ -144,10 +144,10 @@ pub fn run(global: &Global, args: Crt) -> Result<(), Fail> {
         std::fs::write(&path, pem)
             .map_err(|e| usage(format!("cannot write `{}`: {e}", path.display())))?;
         println!(
-            "{}  not before {}  not after {}  -> {}",
+            "{}  valid {} to {}  -> {}",
             cert.serial(),
-            cert.not_before_unix(),
-            cert.not_after_unix(),
+            rfc3339(cert.not_before_unix()),
+            rfc3339(cert.not_after_unix()),
             path.display()
         );
     }
@@ -175,5 +175,37 @@ fn verification(message: String) -> Fail {
         code: crate::fail::VERIFICATION,
         message: format!("verification failed: {message}"),
         hint: Some("pass the key you trust with --trust ID=PATH".to_owned()),
+    }
+}
+
+/// `2026-11-27T01:02:03Z` for a Unix time (UTC).
+fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_743_441), "2026-11-27T01:37:21Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

@@ -32,15 +32,24 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
                 args.method
             ))
         })?;
-    let template = uri_template(&args.uri);
+    let (template, literal_vars) = protect_literals(&uri_template(&args.uri));
     let is_v2 = template
         .get(..3)
         .is_some_and(|p| p.eq_ignore_ascii_case("v2/"));
-    let options = options(&args, is_v2)?;
+    let settings = settings(global)?;
+    // `--security` goes to the profile's mutual-TLS host when it has one (the sandbox's TLS
+    // port); an explicit --base-uri wins.
+    let security_base = settings
+        .security_base_uri
+        .as_deref()
+        .filter(|_| global.base_uri.is_none());
+    let mut options = options(&args, is_v2, security_base)?;
+    for (name, value) in literal_vars {
+        options = options.var(name, value);
+    }
 
     let recorder: Option<crate::config::Recorder> =
         args.verbose.then(|| Arc::new(Mutex::new(Vec::new())));
-    let settings = settings(global)?;
     let built = settings.client(recorder.clone())?;
     let endpoint = built.client.chain(&template);
 
@@ -144,6 +153,27 @@ fn uri_template(uri: &str) -> String {
     }
 }
 
+/// A slash-form URI is typed as it should be sent, but a chain key turns capitals into `-x`
+/// (`T1` would become `-t1`): each literal segment with a capital goes in a generated
+/// placeholder instead, whose value is sent as written.
+fn protect_literals(template: &str) -> (String, Vec<(String, String)>) {
+    let mut vars = Vec::new();
+    let segments: Vec<String> = template
+        .split('/')
+        .enumerate()
+        .map(|(i, segment)| {
+            if segment.contains(['{', '}']) || !segment.bytes().any(|b| b.is_ascii_uppercase()) {
+                segment.to_owned()
+            } else {
+                let name = format!("wxpay_literal_{i}");
+                vars.push((name.clone(), segment.to_owned()));
+                format!("{{{name}}}")
+            }
+        })
+        .collect();
+    (segments.join("/"), vars)
+}
+
 fn pair<'a>(what: &str, value: &'a str, sep: char) -> Result<(&'a str, &'a str), Fail> {
     value
         .split_once(sep)
@@ -152,7 +182,7 @@ fn pair<'a>(what: &str, value: &'a str, sep: char) -> Result<(&'a str, &'a str),
         .ok_or_else(|| usage(format!("{what} `{value}` is not in the form K{sep}V")))
 }
 
-fn options(args: &Req, is_v2: bool) -> Result<Options, Fail> {
+fn options(args: &Req, is_v2: bool, security_base_uri: Option<&str>) -> Result<Options, Fail> {
     let mut map = Map::new();
     for var in &args.vars {
         let (k, v) = pair("--var", var, '=')?;
@@ -182,6 +212,9 @@ fn options(args: &Req, is_v2: bool) -> Result<Options, Fail> {
     }
     if args.security {
         map.insert("security".into(), Value::Bool(true));
+        if let Some(base) = security_base_uri {
+            map.entry("base_uri").or_insert(Value::from(base));
+        }
     }
     Ok(Options::from(map))
 }
@@ -203,6 +236,19 @@ fn read_data(data: &str) -> Result<String, Fail> {
 #[cfg(test)]
 mod tests {
     use super::uri_template;
+
+    #[test]
+    fn literal_capitals_are_sent_as_written() {
+        let (template, vars) = super::protect_literals("v3/pay/transactions/out-trade-no/T1");
+        assert_eq!(
+            template,
+            "v3/pay/transactions/out-trade-no/{wxpay_literal_4}"
+        );
+        assert_eq!(vars, [("wxpay_literal_4".to_owned(), "T1".to_owned())]);
+        let (template, vars) = super::protect_literals("v3/pay/transactions/id/{transaction_id}");
+        assert_eq!(template, "v3/pay/transactions/id/{transaction_id}");
+        assert!(vars.is_empty());
+    }
 
     #[test]
     fn dotted_and_slash_forms() {

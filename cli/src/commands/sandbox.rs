@@ -28,18 +28,23 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
     let config = dir.join("wxpay.toml");
     std::fs::write(&config, &profile)
         .map_err(|e| usage(format!("cannot write `{}`: {e}", config.display())))?;
-    println!(
+    // Printed with errors ignored: a closed stdout (a reader that went away) must not stop
+    // the sandbox.
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
         "# WeChat Pay sandbox on {} (Ctrl-C to stop)",
         sandbox.base_uri()
     );
-    println!("# In another terminal:");
-    println!(
+    let _ = writeln!(out, "# In another terminal:");
+    let _ = writeln!(
+        out,
         "#   wxpay --config {} --profile sandbox req POST v3.pay.transactions.native -d '{{...}}'",
         config.display()
     );
-    println!("{profile}");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let _ = writeln!(out, "{profile}");
+    let _ = out.flush();
     loop {
         std::thread::park();
     }

@@ -1,17 +1,12 @@
-//! `GET /v3/certificates`: the platform certificate, encrypted under the APIv3 key.
+//! `GET /v3/certificates`: every unexpired platform certificate, encrypted under the APIv3 key,
+//! the list signed (in certificate mode) with the oldest of them.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::reply::Reply;
 use crate::sign::aead_encrypt;
-use crate::state::State;
-use crate::util::{Beijing, random_alnum};
-
-fn asn1_to_unix(time: &openssl::asn1::Asn1TimeRef) -> Option<i64> {
-    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
-    let diff = epoch.diff(time).ok()?;
-    Some(i64::from(diff.days) * 86_400 + i64::from(diff.secs))
-}
+use crate::state::{PlatformCertificate, State};
+use crate::util::{Beijing, asn1_to_unix, random_alnum};
 
 pub(super) fn list(state: &State) -> Result<Reply, Reply> {
     if state.settings().public_key_only {
@@ -22,31 +17,37 @@ pub(super) fn list(state: &State) -> Result<Reply, Reply> {
             "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引https://pay.weixin.qq.com/doc/v3/merchant/4012153196",
         ));
     }
-    let keys = &state.keys;
+    let data = state
+        .valid_platform_certificates()
+        .iter()
+        .map(|certificate| entry(state, certificate))
+        .collect::<Result<Vec<Value>, Reply>>()?;
+    // Trust continuity: a client that knows only the previous certificate can verify the list
+    // that introduces the next one.
+    Ok(Reply::json(200, &json!({ "data": data })).signed_by_oldest())
+}
+
+fn entry(state: &State, certificate: &PlatformCertificate) -> Result<Value, Reply> {
     let internal = |e: &dyn std::fmt::Display| Reply::error(500, "SYSTEM_ERROR", e.to_string());
-    let pem = keys.platform_cert.to_pem().map_err(|e| internal(&e))?;
+    let apiv3_key = &state.keys.apiv3_key;
+    let pem = certificate.pem.as_bytes();
     let nonce = random_alnum(12).map_err(|e| internal(&e))?;
     let ciphertext =
-        aead_encrypt(&keys.apiv3_key, &nonce, "certificate", &pem).map_err(|e| internal(&e))?;
+        aead_encrypt(apiv3_key, &nonce, "certificate", pem).map_err(|e| internal(&e))?;
     let time = |t: &openssl::asn1::Asn1TimeRef| {
         asn1_to_unix(t)
             .map(|u| Beijing::at(u).rfc3339())
             .unwrap_or_default()
     };
-    Ok(Reply::json(
-        200,
-        &json!({
-            "data": [{
-                "serial_no": keys.platform_serial,
-                "effective_time": time(keys.platform_cert.not_before()),
-                "expire_time": time(keys.platform_cert.not_after()),
-                "encrypt_certificate": {
-                    "algorithm": "AEAD_AES_256_GCM",
-                    "nonce": nonce,
-                    "associated_data": "certificate",
-                    "ciphertext": ciphertext,
-                },
-            }],
-        }),
-    ))
+    Ok(json!({
+        "serial_no": certificate.serial,
+        "effective_time": time(certificate.cert.not_before()),
+        "expire_time": time(certificate.cert.not_after()),
+        "encrypt_certificate": {
+            "algorithm": "AEAD_AES_256_GCM",
+            "nonce": nonce,
+            "associated_data": "certificate",
+            "ciphertext": ciphertext,
+        },
+    }))
 }

@@ -109,7 +109,7 @@ pub(crate) fn handle(state: &State, request: &Request<'_>) -> Reply {
         .map(decode)
         .collect::<Option<Vec<String>>>()
     else {
-        return not_found(request);
+        return not_found(request.method, request.path);
     };
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let result = match (request.method.as_str(), segments.as_slice()) {
@@ -157,19 +157,22 @@ pub(crate) fn handle(state: &State, request: &Request<'_>) -> Reply {
         ) => media::upload(state, request, kind),
         ("GET", ["v3", "bill", "tradebill"]) => bill::tradebill(state, request),
         ("GET", ["v3", "billdownload", "file"]) => bill::download(state, request),
-        _ => return not_found(request),
+        _ => return not_found(request.method, request.path),
     };
     result.unwrap_or_else(|reply| reply)
 }
 
-fn not_found(request: &Request<'_>) -> Reply {
+/// `404 NOT_FOUND` for a route the sandbox does not have.
+pub(crate) fn not_found(method: &Method, path: &str) -> Reply {
+    let shown: String = path.chars().take(200).collect();
+    let hint = if path == "/secapi/pay/refund" {
+        " (an APIv2 API of the mutual-TLS port: Identity::tls_base_uri)"
+    } else {
+        ""
+    };
     Reply::error(
         404,
         "NOT_FOUND",
-        format!(
-            "no such API: {} {}",
-            request.method,
-            request.path.chars().take(200).collect::<String>()
-        ),
+        format!("no such API: {method} {shown}{hint}"),
     )
 }

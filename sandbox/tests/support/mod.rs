@@ -62,6 +62,47 @@ pub fn authorization_at(
     )
 }
 
+/// A correct `Authorization` header for this request, with a chosen `nonce_str`.
+pub fn authorization_with_nonce(
+    identity: &Identity,
+    method: &str,
+    target: &str,
+    body: &[u8],
+    nonce: &str,
+) -> String {
+    let timestamp = now().to_string();
+    let signature = merchant_sign(
+        identity,
+        &request_message(method, target, &timestamp, nonce, body),
+    );
+    format!(
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",signature=\"{signature}\",timestamp=\"{timestamp}\",serial_no=\"{}\"",
+        identity.mchid, identity.merchant_serial
+    )
+}
+
+/// Checks a response or callback signature over `body` with `key`, independently of both the
+/// sandbox and the client.
+pub fn verify_signature<T: openssl::pkey::HasPublic>(
+    key: &openssl::pkey::PKeyRef<T>,
+    headers: impl Fn(&str) -> Option<String>,
+    body: &[u8],
+) -> Result<(), String> {
+    let timestamp = headers("Wechatpay-Timestamp").ok_or("no timestamp")?;
+    let nonce = headers("Wechatpay-Nonce").ok_or("no nonce")?;
+    let signature = headers("Wechatpay-Signature").ok_or("no signature")?;
+    let signature = openssl::base64::decode_block(&signature).map_err(|e| e.to_string())?;
+    let mut verifier = Verifier::new(MessageDigest::sha256(), key).unwrap();
+    verifier
+        .update(&response_message(&timestamp, &nonce, body))
+        .unwrap();
+    if verifier.verify(&signature).unwrap_or(false) {
+        Ok(())
+    } else {
+        Err("bad signature".into())
+    }
+}
+
 /// An answer read off the wire.
 #[derive(Debug)]
 pub struct Raw {
@@ -80,6 +121,19 @@ impl Raw {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap()
+    }
+
+    /// The signature, checked with the public key of the certificate `pem`.
+    pub fn verify_with_certificate(&self, pem: &str) -> Result<(), String> {
+        let key = openssl::x509::X509::from_pem(pem.as_bytes())
+            .unwrap()
+            .public_key()
+            .unwrap();
+        verify_signature(
+            &key,
+            |name| self.header(name).map(str::to_owned),
+            &self.body,
+        )
     }
 
     /// The sandbox's signature, checked independently of both the sandbox and the client.

@@ -1,0 +1,466 @@
+//! The key ring against the sandbox: first download, trust, rotation, expiry, public-key mode,
+//! tampered downloads, the unknown-serial rate limit, concurrency, persistence; blocking and
+//! async.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wechatpay::keyring::EntryKind;
+use wechatpay::{Client, ClientBuilder, ErrorKind, VerificationFailure};
+use wechatpay_sandbox::{Event, Fault, Sandbox, SignMode};
+
+const CERTIFICATES: &str = "/v3/certificates";
+
+/// The merchant's own settings, with no platform key at all.
+fn merchant(sandbox: &Sandbox) -> ClientBuilder {
+    let id = sandbox.identity();
+    Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .base_uri(sandbox.base_uri())
+}
+
+/// [`merchant`] with the WeChat Pay public key configured and automatic certificates.
+fn anchored(sandbox: &Sandbox) -> ClientBuilder {
+    let id = sandbox.identity();
+    merchant(sandbox)
+        .platform_key(&id.public_key_id, &id.public_key_pem)
+        .auto_certificates(&id.apiv3_key)
+}
+
+fn downloads(sandbox: &Sandbox) -> usize {
+    sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path() == CERTIFICATES)
+        .count()
+}
+
+/// A Native prepay with a fresh order number: a signed 200 answer.
+fn query(client: &Client, sandbox: &Sandbox) -> wechatpay::Result<wechatpay::Response> {
+    client["v3/pay/transactions/native"].post(order(sandbox))
+}
+
+fn order(sandbox: &Sandbox) -> serde_json::Value {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    json!({ "json": {
+        "appid": "wxd678efh567hg6787", "mchid": sandbox.identity().mchid, "description": "keyring",
+        "out_trade_no": format!("KEYRING-{n}"), "notify_url": "https://example.com/notify",
+        "amount": { "total": 1 },
+    } })
+}
+
+/// A 2xx answer, verified.
+fn verified(result: wechatpay::Result<wechatpay::Response>) {
+    match result {
+        Ok(response) => assert!(response.signature_verified()),
+        Err(e) => panic!("not verified: {e}"),
+    }
+}
+
+#[test]
+fn the_first_download_with_no_key_verifies_itself_and_then_everything_verifies() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    let client = merchant(&sandbox)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    let ring = client.key_ring().unwrap();
+    assert!(ring.ids().is_empty());
+    verified(query(&client, &sandbox));
+    assert_eq!(ring.ids(), vec![id.platform_serial.clone()]);
+    let entry = &ring.entries()[0];
+    assert!(!entry.configured);
+    assert!(matches!(entry.kind, EntryKind::Certificate { not_after, .. } if not_after > 0));
+    // The download came first, then the request; one download only.
+    let paths: Vec<String> = sandbox
+        .requests()
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    assert_eq!(paths[0], CERTIFICATES);
+    assert_eq!(downloads(&sandbox), 1);
+    verified(query(&client, &sandbox));
+    assert_eq!(downloads(&sandbox), 1);
+}
+
+#[test]
+fn a_configured_key_anchors_the_download() {
+    let sandbox = Sandbox::start().unwrap();
+    let id = sandbox.identity();
+    let client = anchored(&sandbox).build().unwrap();
+    client.refresh_certificates().unwrap();
+    let ring = client.key_ring().unwrap();
+    let mut ids = ring.ids();
+    ids.sort();
+    let mut expected = vec![id.platform_serial.clone(), id.public_key_id.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    // Both kinds verify: answers in either mode.
+    verified(query(&client, &sandbox));
+    sandbox.set_sign_mode(SignMode::Certificate);
+    verified(query(&client, &sandbox));
+
+    // A configured key that is not WeChat Pay's: the download is refused, nothing is added.
+    let stranger = openssl::rsa::Rsa::generate(2048)
+        .and_then(|k| k.public_key_to_pem())
+        .unwrap();
+    sandbox.set_sign_mode(SignMode::PublicKey);
+    let fooled = merchant(&sandbox)
+        .platform_key(&id.public_key_id, &stranger)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    let err = fooled.refresh_certificates().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+    assert_eq!(
+        fooled.key_ring().unwrap().ids(),
+        vec![id.public_key_id.clone()]
+    );
+}
+
+#[test]
+fn a_tampered_download_is_refused_and_the_ring_is_unchanged() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    let before = client.key_ring().unwrap().ids();
+    sandbox.set_route_fault(CERTIFICATES, Some(Fault::TamperedBody));
+    let err = client.refresh_certificates().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+    assert_eq!(client.key_ring().unwrap().ids(), before);
+    // Other routes are untouched, and the next clean download works.
+    verified(query(&client, &sandbox));
+    sandbox.set_route_fault(CERTIFICATES, None);
+    client.refresh_certificates().unwrap();
+    assert_eq!(client.key_ring().unwrap().ids().len(), 2);
+}
+
+#[test]
+fn rotation_is_followed_when_an_answer_names_the_new_certificate() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    let client = merchant(&sandbox)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    verified(query(&client, &sandbox));
+    let old = id.platform_serial.clone();
+
+    let new = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    // The answer names the new serial: one refresh (signed with the old certificate, which
+    // the ring trusts), then it verifies.
+    verified(query(&client, &sandbox));
+    let ring = client.key_ring().unwrap();
+    assert!(
+        ring.contains(&new) && ring.contains(&old),
+        "{:?}",
+        ring.ids()
+    );
+    assert_eq!(downloads(&sandbox), 2);
+    // The preferred (encryption) key is now the newest certificate.
+    assert_eq!(ring.preferred().as_deref(), Some(new.as_str()));
+    verified(query(&client, &sandbox));
+    assert_eq!(downloads(&sandbox), 2);
+}
+
+#[test]
+fn unknown_serial_refreshes_are_rate_limited() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    verified(query(&client, &sandbox));
+    let after_first = downloads(&sandbox);
+    sandbox.set_fault(Some(Fault::UnknownSerial));
+    for _ in 0..5 {
+        let err = query(&client, &sandbox).unwrap_err();
+        assert!(
+            matches!(
+                err.verification(),
+                Some(VerificationFailure::UnknownSerial(_))
+            ),
+            "{err}"
+        );
+    }
+    // Five answers with an unknown serial: one refresh in the minute.
+    assert_eq!(downloads(&sandbox), after_first + 1);
+}
+
+#[test]
+fn expired_certificates_are_dropped_and_refused() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    let short = sandbox
+        .rotate_platform_certificate(Duration::from_secs(2))
+        .unwrap();
+    client.refresh_certificates().unwrap();
+    let ring = client.key_ring().unwrap();
+    assert!(ring.contains(&short));
+    std::thread::sleep(Duration::from_millis(3100));
+    // The short-lived certificate has expired: gone after the next refresh, and an answer
+    // naming it is refused, not verified.
+    client.refresh_certificates().unwrap();
+    assert!(!ring.contains(&short), "{:?}", ring.ids());
+    assert!(
+        ring.contains(&sandbox.identity().public_key_id),
+        "configured keys stay"
+    );
+
+    // An expired configured certificate stays in the ring but verifies nothing.
+    let expired = wechatpay::crypto::test_certificate_for_docs(&[0x7E, 0x57], 3600);
+    let builder = merchant(&sandbox).platform_key("7E57", &expired);
+    let client = builder.build().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "wechatpay-timestamp",
+        unix_now().to_string().parse().unwrap(),
+    );
+    headers.insert("wechatpay-nonce", "n".parse().unwrap());
+    headers.insert("wechatpay-signature", "AAAA".parse().unwrap());
+    headers.insert("wechatpay-serial", "7E57".parse().unwrap());
+    assert!(matches!(
+        client.key_ring().unwrap().verify_at(&headers, b"{}", unix_now()),
+        Err(VerificationFailure::ExpiredCertificate { serial, .. }) if serial == "7E57"
+    ));
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn a_public_key_only_merchant_carries_on_without_an_error_loop() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_public_key_only(true);
+    let client = anchored(&sandbox).build().unwrap();
+    client.refresh_certificates().unwrap();
+    let ring = client.key_ring().unwrap();
+    assert!(ring.public_key_mode());
+    assert_eq!(ring.ids(), [sandbox.identity().public_key_id.clone()]);
+    for _ in 0..5 {
+        verified(query(&client, &sandbox));
+    }
+    assert_eq!(downloads(&sandbox), 1, "no retry loop");
+
+    // Without a public key there is nothing to carry on with: the error says what happened.
+    let id = sandbox.identity();
+    let lost = merchant(&sandbox)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    let err = query(&lost, &sandbox).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api, "{err}");
+    assert_eq!(err.api().unwrap().code(), Some("RESOURCE_NOT_EXISTS"));
+}
+
+#[test]
+fn requests_do_not_wait_for_a_refresh_in_progress() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    verified(query(&client, &sandbox));
+    sandbox.set_route_fault(
+        CERTIFICATES,
+        Some(Fault::SlowReply(Duration::from_millis(1500))),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let refreshing = tokio::spawn({
+            let client = client.clone();
+            async move { client.refresh_certificates_async().await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let request = client["v3/pay/transactions/native"].post_async(order(&sandbox));
+            tasks.push(tokio::spawn(async move {
+                let started = Instant::now();
+                let outcome = request.await;
+                (started.elapsed(), outcome)
+            }));
+        }
+        for task in tasks {
+            let (elapsed, outcome) = task.await.unwrap();
+            outcome.unwrap();
+            assert!(elapsed < Duration::from_millis(1000), "waited {elapsed:?}");
+        }
+        refreshing.await.unwrap().unwrap();
+    });
+    // Blocking requests from other threads during a refresh do not wait either.
+    let slow = std::thread::spawn({
+        let client = client.clone();
+        move || client.refresh_certificates()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    verified(query(&client, &sandbox));
+    assert!(started.elapsed() < Duration::from_millis(1000));
+    slow.join().unwrap().unwrap();
+}
+
+#[test]
+fn async_clients_refresh_in_the_background() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let answer = client["v3/certificates"].get_async(()).await;
+        assert!(answer.is_ok());
+        // The background task's first refresh, without any request waiting for it.
+        for _ in 0..50 {
+            if client
+                .key_ring()
+                .unwrap()
+                .contains(&sandbox.identity().platform_serial)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert!(
+        client
+            .key_ring()
+            .unwrap()
+            .contains(&sandbox.identity().platform_serial)
+    );
+}
+
+#[test]
+fn a_callback_with_an_unknown_serial_triggers_a_refresh_for_the_retry() {
+    let sandbox = Sandbox::start().unwrap();
+    let id = sandbox.identity();
+    let client = anchored(&sandbox).build().unwrap();
+    client.refresh_certificates().unwrap();
+    // From now on callbacks are signed with the newest certificate.
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let new = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+
+    let (url, received) = receiver();
+    sandbox.notify(&url, Event::payment("KEYRING-CB")).unwrap();
+    let (headers, body) = received.recv().unwrap();
+    let parser = client.notifications().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let err = parser.parse(&headers, &body).unwrap_err();
+        assert!(
+            matches!(err.verification(), Some(VerificationFailure::UnknownSerial(s)) if *s == new)
+        );
+        for _ in 0..50 {
+            if client.key_ring().unwrap().contains(&new) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    // WeChat Pay's retry of the same callback now verifies.
+    let notification = parser.parse(&headers, &body).unwrap();
+    assert_eq!(notification.event_type(), "TRANSACTION.SUCCESS");
+    assert!(
+        client.key_ring().unwrap().contains(&id.platform_serial),
+        "the old one stays"
+    );
+}
+
+/// A one-shot HTTP receiver: its URL, and the headers and body of what it receives.
+fn receiver() -> (
+    String,
+    std::sync::mpsc::Receiver<(http::HeaderMap, Vec<u8>)>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/notify", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut headers = http::HeaderMap::new();
+        let mut length = 0;
+        let mut first = true;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if first {
+                first = false;
+                continue;
+            }
+            let (name, value) = line.split_once(':').unwrap();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+            headers.append(
+                http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+                value.trim().parse().unwrap(),
+            );
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        tx.send((headers, body)).unwrap();
+    });
+    (url, rx)
+}
+
+#[test]
+fn downloads_persist_in_a_directory_for_the_next_start() {
+    let sandbox = Sandbox::start().unwrap();
+    let dir = std::env::temp_dir().join(format!("wechatpay-keyring-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let id = sandbox.identity();
+    let client = anchored(&sandbox).certificate_dir(&dir).build().unwrap();
+    client.refresh_certificates().unwrap();
+    let file = dir.join(format!("wechatpay_{}.pem", id.platform_serial));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        id.platform_certificate_pem
+    );
+
+    // A restart: the certificate is there before any request, no network needed.
+    let restarted = merchant(&sandbox)
+        .base_uri("http://127.0.0.1:9/")
+        .auto_certificates(&id.apiv3_key)
+        .certificate_dir(&dir)
+        .build()
+        .unwrap();
+    assert!(restarted.key_ring().unwrap().contains(&id.platform_serial));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn configuration_rules() {
+    let sandbox = Sandbox::start().unwrap();
+    // No platform key and no automatic certificates: refused, naming both ways.
+    let err = merchant(&sandbox).build().unwrap_err();
+    assert!(err.to_string().contains("auto_certificates"), "{err}");
+    let err = anchored(&sandbox)
+        .refresh_interval(Duration::from_secs(5))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("shorter than a minute"), "{err}");
+    let err = merchant(&sandbox)
+        .platform_key(
+            &sandbox.identity().public_key_id,
+            &sandbox.identity().public_key_pem,
+        )
+        .build()
+        .unwrap()
+        .refresh_certificates()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+}
