@@ -2,7 +2,7 @@
 //! kept up to date by itself.
 //!
 //! A client always verifies through a key ring (unless given a custom
-//! [`Verifier`](crate::verifier::Verifier)): the keys given to
+//! [`Verifier`]): the keys given to
 //! [`platform_key`](crate::ClientBuilder::platform_key) are its configured entries. With
 //! [`auto_certificates`](crate::ClientBuilder::auto_certificates) the client also downloads the
 //! platform certificates (`/v3/certificates`), refreshes them periodically and whenever an
