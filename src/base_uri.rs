@@ -10,8 +10,8 @@ pub(crate) struct BaseUri {
 
 impl BaseUri {
     pub(crate) fn parse(input: &str) -> Result<BaseUri, String> {
-        let mut url =
-            Url::parse(input).map_err(|e| format!("`{input}` is not an absolute URI: {e}"))?;
+        let mut url = Url::parse(input)
+            .map_err(|e| format!("{} is not an absolute URI: {e}", crate::error::shown(input)))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!(
                 "`{input}` must use http or https, not `{}`",
@@ -22,7 +22,10 @@ impl BaseUri {
             return Err(format!("`{input}` has no host"));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(format!("`{input}` must not carry credentials"));
+            return Err(format!(
+                "the base URI of host `{}` must not carry credentials (not shown)",
+                url.host_str().unwrap_or_default()
+            ));
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(format!("`{input}` must not have a query or a fragment"));

@@ -12,9 +12,11 @@ use http::HeaderValue;
 use crate::base_uri::BaseUri;
 use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
 use crate::endpoint::Endpoint;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown};
+use crate::failover::Failover;
 use crate::keyring::{DEFAULT_REFRESH_INTERVAL, KeyRing, KeyStore};
 use crate::notify::NotificationParser;
+use crate::retry::RetryPolicy;
 use crate::signer::Signer;
 use crate::transport::{HttpSettings, Transport};
 use crate::v2::Secret;
@@ -75,6 +77,19 @@ pub(crate) struct Shared {
     pub(crate) apiv3_key: Option<Apiv3Key>,
     pub(crate) user_agent: HeaderValue,
     pub(crate) transport: Transport,
+    /// The backup host, when requests to the base URI fail over.
+    pub(crate) failover: Option<Failover>,
+    /// Retries of `GET`s, when enabled.
+    pub(crate) retry: Option<RetryPolicy>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The background refresh task holds only a `Weak`: wake it so that it ends now.
+        if let Some(v3) = &self.v3 {
+            v3.ring.stop();
+        }
+    }
 }
 
 /// What APIv3 requests need: the merchant's signing identity and the platform keys.
@@ -277,6 +292,10 @@ pub struct ClientBuilder {
     base_uri: Option<String>,
     http: HttpSettings,
     secret: Option<Secret>,
+    /// `None`: the default (WeChat Pay's backup for the production host); `Some(None)`: off.
+    backup_base_uri: Option<Option<String>>,
+    failover_cooldown: Option<Duration>,
+    retry: Option<RetryPolicy>,
     merchant_cert: Option<Vec<u8>>,
     merchant_key: Option<PrivateKey>,
     error: Option<Error>,
@@ -465,9 +484,11 @@ impl ClientBuilder {
             .map(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
         let hex_serial = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
         if !(public_key_id == Some(true) || public_key_id.is_none() && hex_serial) {
+            // Not echoed: a value that is no key id may be a secret in the wrong place.
             return Err(Error::config(format!(
-                "platform key id `{}` must be a certificate serial (hex) or `PUB_KEY_ID_` followed by digits",
-                id.escape_default()
+                "platform key id ({} characters, not shown) must be a certificate serial (hex) \
+                 or `PUB_KEY_ID_` followed by digits",
+                id.chars().count()
             )));
         }
         let (key, cert_serial) = PublicKey::parse(pem)
@@ -585,6 +606,37 @@ impl ClientBuilder {
         self
     }
 
+    /// Where requests go when the base URI's host cannot be reached (DNS, connect or TLS
+    /// handshake failure: the request was not received, so it cannot be sent twice). Default:
+    /// WeChat Pay's backup host [`DEFAULT_BACKUP_BASE_URI`](crate::DEFAULT_BACKUP_BASE_URI)
+    /// when the base URI is the default production host, none otherwise. The retried request
+    /// is signed afresh and its `User-Agent` ends in `failover`. After a failure the primary is
+    /// avoided for the [cool-down](Self::failover_cooldown); then one request probes it, and
+    /// traffic fails back when it answers.
+    pub fn backup_base_uri(mut self, base_uri: impl Into<String>) -> Self {
+        self.backup_base_uri = Some(Some(base_uri.into()));
+        self
+    }
+
+    /// Never fail over to a backup host.
+    pub fn no_failover(mut self) -> Self {
+        self.backup_base_uri = Some(None);
+        self
+    }
+
+    /// How long the primary host is avoided after it could not be reached. Default 60 s.
+    pub fn failover_cooldown(mut self, cooldown: Duration) -> Self {
+        self.failover_cooldown = Some(cooldown);
+        self
+    }
+
+    /// Retries `GET`s on connect errors, 429 and 5xx with this policy (off by default; other
+    /// methods are never retried).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     /// Timeout of a whole request (connect, send, receive). Default 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.http.timeout = timeout;
@@ -605,8 +657,8 @@ impl ClientBuilder {
         let mchid = required(self.mchid, "mchid", "the merchant id")?;
         if !mchid.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Error::config(format!(
-                "mchid `{}` must be ASCII letters and digits",
-                mchid.escape_default()
+                "mchid {} must be ASCII letters and digits",
+                shown(&mchid)
             )));
         }
         let mut http = self.http;
@@ -641,8 +693,37 @@ impl ClientBuilder {
         };
         let base = BaseUri::parse(self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI))
             .map_err(|reason| Error::config(format!("base_uri: {reason}")))?;
+        let backup = match self.backup_base_uri {
+            Some(Some(uri)) => Some(uri),
+            Some(None) => None,
+            None if base.as_str() == DEFAULT_BASE_URI => {
+                Some(crate::failover::DEFAULT_BACKUP_BASE_URI.to_owned())
+            }
+            None => None,
+        };
+        let failover = match backup {
+            Some(uri) => {
+                let backup = BaseUri::parse(&uri)
+                    .map_err(|reason| Error::config(format!("backup_base_uri: {reason}")))?;
+                if backup == base {
+                    return Err(Error::config(
+                        "backup_base_uri is the base URI itself: give another host, or call \
+                         .no_failover()",
+                    ));
+                }
+                Some(Failover::new(
+                    base.clone(),
+                    backup,
+                    self.failover_cooldown
+                        .unwrap_or(crate::failover::DEFAULT_COOLDOWN),
+                ))
+            }
+            None => None,
+        };
         let transport = Transport::new(http)?;
         let shared = Shared {
+            failover,
+            retry: self.retry,
             mchid,
             v3,
             v2: self.secret,
@@ -694,8 +775,8 @@ impl V3Settings {
         let serial = required(serial, "serial", "the merchant API certificate serial")?;
         if !serial.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Error::config(format!(
-                "serial `{}` must be the hex serial of the merchant API certificate",
-                serial.escape_default()
+                "serial {} must be the hex serial of the merchant API certificate",
+                shown(&serial)
             )));
         }
         let signer = signer.ok_or_else(|| {
@@ -715,13 +796,14 @@ impl V3Settings {
             // A downloaded certificate may become the preferred one later.
             if !platform_ids.contains(id) && !automatic {
                 return Err(Error::config(format!(
-                    "preferred platform key `{id}` is not among the configured platform keys"
+                    "preferred platform key {} is not among the configured platform keys",
+                    shown_id(id)
                 )));
             }
             if HeaderValue::from_str(id).is_err() {
                 return Err(Error::config(format!(
-                    "platform key id `{}` is not a valid header value",
-                    id.escape_default()
+                    "platform key id {} is not a valid header value",
+                    shown(id)
                 )));
             }
         }
@@ -746,7 +828,7 @@ impl V3Settings {
             }),
         );
         for id in &platform_ids {
-            match certificates.iter().find(|c| c.serial() == id) {
+            match certificates.iter().find(|c| same_serial(c.serial(), id)) {
                 Some(cert) => ring.insert_certificate(cert, true),
                 None => {
                     if let Some(key) = platform.get(id) {
@@ -755,7 +837,10 @@ impl V3Settings {
                 }
             }
         }
-        ring.load_store()?;
+        if ring.load_store()? > 0 {
+            // What the store holds counts as a refresh: a restart needs no network.
+            ring.state().last_success = Some(std::time::Instant::now());
+        }
         let custom_verifier = verifier.is_some();
         let verifier: Arc<dyn Verifier> = match verifier {
             Some(v) => v,
@@ -770,6 +855,21 @@ impl V3Settings {
             send_wechatpay_serial,
             custom_verifier,
         })
+    }
+}
+
+/// A key id quoted in an error: only when it has the form of one (a hex serial or
+/// `PUB_KEY_ID_` and digits), else its length.
+fn shown_id(id: &str) -> String {
+    let digits = id.strip_prefix("PUB_KEY_ID_");
+    let well_formed = match digits {
+        Some(d) => !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()),
+        None => !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+    };
+    if well_formed {
+        format!("`{id}`")
+    } else {
+        format!("({} characters, not shown)", id.chars().count())
     }
 }
 
@@ -792,8 +892,8 @@ fn required(value: Option<String>, name: &str, what: &str) -> Result<String> {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("mchid", &self.mchid)
-            .field("serial", &self.v3.serial)
+            .field("mchid", &self.mchid.as_deref().map(shown))
+            .field("serial", &self.v3.serial.as_deref().map(shown))
             .field("has_signer", &self.v3.signer.is_some())
             .field("has_apiv3_key", &self.apiv3_key.is_some())
             .field("platform_keys", &self.v3.platform_ids)

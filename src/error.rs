@@ -59,6 +59,20 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// A caller's value quoted in an error message: as it is when it looks like the identifier it
+/// should be (short, visible ASCII), else only its length, in case a secret was passed in the
+/// wrong place.
+pub(crate) fn shown(value: &str) -> String {
+    if value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic()) {
+        format!("`{value}`")
+    } else {
+        format!(
+            "(a value of {} characters, not shown)",
+            value.chars().count()
+        )
+    }
+}
+
 /// The error of every fallible operation in this crate.
 ///
 /// ```
@@ -102,6 +116,11 @@ impl Error {
     fn with_source(mut self, source: impl Into<BoxError>) -> Error {
         self.inner.source = Some(source.into());
         self
+    }
+
+    /// An error of `kind` with only a message (an earlier failure reported again).
+    pub(crate) fn of_kind(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error::new(kind, message)
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Error {

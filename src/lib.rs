@@ -60,6 +60,7 @@ mod client;
 pub mod crypto;
 mod endpoint;
 mod error;
+mod failover;
 mod fields;
 pub mod keyring;
 mod macros;
@@ -69,6 +70,7 @@ mod options;
 pub mod pay;
 mod pipeline;
 mod response;
+mod retry;
 pub mod signature;
 pub mod signer;
 pub mod template;
@@ -80,10 +82,12 @@ pub mod verifier;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URI};
 pub use endpoint::{Endpoint, normalize};
 pub use error::{ApiError, Error, ErrorKind, Result, VerificationFailure};
+pub use failover::{DEFAULT_BACKUP_BASE_URI, DEFAULT_COOLDOWN};
 pub use media::Media;
 pub use options::{Options, RESERVED_KEYS};
 pub use pipeline::PreparedRequest;
 pub use response::Response;
+pub use retry::RetryPolicy;
 
 pub use http::{Method, StatusCode};
 

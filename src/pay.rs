@@ -27,7 +27,9 @@ use crate::signer::Signer;
 use crate::verifier::unix_now;
 
 /// `wx.requestPayment` / `WeixinJSBridge` parameters for JSAPI pages and mini-programs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` hides the signature (serialise it to hand it to the page).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JsapiPayParams {
     /// The AppID the order was made for.
@@ -45,7 +47,9 @@ pub struct JsapiPayParams {
 }
 
 /// Parameters for the APP SDK's payment request (`PayReq`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` hides the signature (serialise it to hand it to the app).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppPayParams {
     /// The AppID the order was made for.
     pub appid: String,
@@ -61,6 +65,36 @@ pub struct AppPayParams {
     pub timestamp: String,
     /// base64 RSA-SHA256 signature.
     pub sign: String,
+}
+
+impl std::fmt::Debug for JsapiPayParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsapiPayParams")
+            .field("app_id", &self.app_id)
+            .field("time_stamp", &self.time_stamp)
+            .field("nonce_str", &self.nonce_str)
+            .field("package", &self.package)
+            .field("sign_type", &self.sign_type)
+            .field(
+                "pay_sign",
+                &format_args!("<{} characters>", self.pay_sign.len()),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AppPayParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppPayParams")
+            .field("appid", &self.appid)
+            .field("partnerid", &self.partnerid)
+            .field("prepayid", &self.prepayid)
+            .field("package", &self.package)
+            .field("noncestr", &self.noncestr)
+            .field("timestamp", &self.timestamp)
+            .field("sign", &format_args!("<{} characters>", self.sign.len()))
+            .finish()
+    }
 }
 
 /// The four signed lines, each ending in `\n`.

@@ -76,7 +76,9 @@ pub fn response_message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
 
 /// The value of an APIv3 `Authorization` header. `Display` writes the fields in the order
 /// wechatpay-php sends them: `mchid`, `serial_no`, `timestamp`, `nonce_str`, `signature`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// `Debug` shows every field but the signature.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Authorization<'a> {
     /// The merchant id.
     pub mchid: &'a str,
@@ -88,6 +90,21 @@ pub struct Authorization<'a> {
     pub nonce_str: &'a str,
     /// The base64 signature.
     pub signature: &'a str,
+}
+
+impl fmt::Debug for Authorization<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorization")
+            .field("mchid", &self.mchid)
+            .field("serial_no", &self.serial_no)
+            .field("timestamp", &self.timestamp)
+            .field("nonce_str", &self.nonce_str)
+            .field(
+                "signature",
+                &format_args!("<{} characters>", self.signature.len()),
+            )
+            .finish()
+    }
 }
 
 impl fmt::Display for Authorization<'_> {

@@ -250,6 +250,17 @@ pub(crate) async fn send_streaming(
 }
 
 fn transport_error(e: reqwest::Error) -> Error {
+    // The URL is left out: its path and query may hold template values, among them
+    // OAEP-encrypted fields. The host says where the request went.
+    let host = e
+        .url()
+        .map(|u| match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!(" ({h}:{p})"),
+            (Some(h), None) => format!(" ({h})"),
+            _ => String::new(),
+        })
+        .unwrap_or_default();
+    let e = e.without_url();
     let what = if e.is_timeout() {
         "the request timed out"
     } else if e.is_connect() {
@@ -259,6 +270,5 @@ fn transport_error(e: reqwest::Error) -> Error {
     } else {
         "the request failed"
     };
-    // reqwest's Display names the URL; ours never carries secrets (only template values).
-    Error::transport(format!("{what}: {e}"), e)
+    Error::transport(format!("{what}{host}: {e}"), e)
 }

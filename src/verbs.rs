@@ -38,6 +38,14 @@ macro_rules! verbs {
     )*};
 }
 
+/// An async request, prepared at once or after the key ring's first download. (One per call,
+/// moved into its future: boxing a variant would cost an allocation per request.)
+#[allow(clippy::large_enum_variant)]
+enum Pending {
+    Ready(Result<PreparedRequest>),
+    Later(Endpoint, Method, Options),
+}
+
 impl Endpoint {
     verbs! {
         GET: get, get_async;
@@ -49,9 +57,17 @@ impl Endpoint {
 
     /// Any method, blocking. See [`post`](Endpoint::post).
     pub fn request(&self, method: Method, options: impl Into<Options>) -> Result<Response> {
+        let options = options.into();
+        let shared = self.shared();
+        if crate::keyring::needs_keys_first(shared, &options) {
+            // The key to encrypt with (or to name in `Wechatpay-Serial`) is downloaded first.
+            let verb = method.as_str().to_ascii_lowercase();
+            shared.transport.block_on(&verb, |http| {
+                crate::keyring::before_request(shared, &http.plain)
+            })?;
+        }
         let prepared = self.prepare(method, options)?;
         let verb = prepared.method.as_str().to_ascii_lowercase();
-        let shared = self.shared();
         shared
             .transport
             .block_on(&verb, |http| pipeline::execute(shared, http, prepared))
@@ -63,10 +79,25 @@ impl Endpoint {
         method: Method,
         options: impl Into<Options>,
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
-        let prepared = self.prepare(method, options);
+        let options = options.into();
         let shared = self.shared().clone();
+        // Usually prepared now; when the key to encrypt with is not downloaded yet, after it is.
+        let pending = if crate::keyring::needs_keys_first(&shared, &options) {
+            Pending::Later(self.clone(), method, options)
+        } else {
+            Pending::Ready(self.prepare(method, options))
+        };
         async move {
-            let prepared = prepared?;
+            let prepared = match pending {
+                Pending::Ready(prepared) => prepared?,
+                Pending::Later(endpoint, method, options) => {
+                    transport::require_runtime(&method.as_str().to_ascii_lowercase())?;
+                    crate::keyring::ensure_background(&shared);
+                    crate::keyring::before_request(&shared, &shared.transport.async_http().plain)
+                        .await?;
+                    endpoint.prepare(method, options)?
+                }
+            };
             transport::require_runtime(&prepared.method.as_str().to_ascii_lowercase())?;
             crate::keyring::ensure_background(&shared);
             pipeline::execute(&shared, shared.transport.async_http(), prepared).await

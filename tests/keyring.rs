@@ -464,3 +464,139 @@ fn configuration_rules() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
 }
+
+#[test]
+fn a_failed_first_download_is_not_repeated_by_every_request() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_route_fault(CERTIFICATES, Some(Fault::ServerError(500)));
+    let id = sandbox.identity();
+    let client = merchant(&sandbox)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let err = query(&client, &sandbox).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Api, "{err}");
+    }
+    assert_eq!(
+        downloads(&sandbox),
+        1,
+        "one attempt a minute after a failure"
+    );
+
+    // Concurrent first requests share one download.
+    let client = merchant(&sandbox)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    sandbox.clear_requests();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    sandbox.set_route_fault(
+        CERTIFICATES,
+        Some(Fault::SlowReply(Duration::from_millis(500))),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..6)
+            .map(|_| tokio::spawn(client["v3/pay/transactions/native"].post_async(order(&sandbox))))
+            .collect();
+        for task in tasks {
+            verified(task.await.unwrap());
+        }
+    });
+    assert_eq!(downloads(&sandbox), 1);
+}
+
+#[test]
+fn concurrent_explicit_refreshes_share_one_download() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    sandbox.set_route_fault(
+        CERTIFICATES,
+        Some(Fault::SlowReply(Duration::from_millis(500))),
+    );
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let client = client.clone();
+            std::thread::spawn(move || client.refresh_certificates())
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap().unwrap();
+    }
+    assert_eq!(downloads(&sandbox), 1);
+}
+
+#[test]
+fn the_first_request_can_encrypt_with_a_downloaded_certificate() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    for run_async in [false, true] {
+        let client = merchant(&sandbox)
+            .auto_certificates(&id.apiv3_key)
+            .build()
+            .unwrap();
+        let mut options = order(&sandbox);
+        options["encrypt"] = json!(["/description"]);
+        let endpoint = &client["v3/pay/transactions/native"];
+        let outcome = if run_async {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(endpoint.post_async(options))
+        } else {
+            endpoint.post(options)
+        };
+        verified(outcome);
+        let sent = sandbox.requests().pop().unwrap();
+        assert_eq!(
+            sent.header("wechatpay-serial"),
+            Some(id.platform_serial.as_str())
+        );
+        let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_ne!(body["description"], "keyring", "encrypted");
+    }
+}
+
+#[test]
+fn a_callback_without_a_runtime_leaves_the_refresh_to_the_next_request() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    client.refresh_certificates().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let new = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    let (url, received) = receiver();
+    sandbox.notify(&url, Event::payment("KEYRING-CB2")).unwrap();
+    let (headers, body) = received.recv().unwrap();
+    let parser = client.notifications().unwrap();
+    assert!(parser.parse(&headers, &body).is_err());
+    // No runtime here: the next (blocking) request refreshes first; the retry then verifies.
+    sandbox.set_sign_mode(SignMode::PublicKey);
+    verified(query(&client, &sandbox));
+    assert!(client.key_ring().unwrap().contains(&new));
+    parser.parse(&headers, &body).unwrap();
+}
+
+#[test]
+fn expired_configured_keys_never_fall_back_to_self_verification() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    let expired = wechatpay::crypto::test_certificate_for_docs(&[0x7E, 0x58], 3600);
+    let client = merchant(&sandbox)
+        .platform_key("7E58", &expired)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    let err = query(&client, &sandbox).unwrap_err();
+    assert!(
+        matches!(
+            err.verification(),
+            Some(VerificationFailure::ExpiredCertificate { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(downloads(&sandbox), 0);
+}

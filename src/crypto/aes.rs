@@ -120,7 +120,7 @@ pub fn aes_256_gcm_decrypt(
         }
         Err(_) => {
             // Unauthenticated plaintext never leaves this function.
-            out.fill(0);
+            zeroize::Zeroize::zeroize(&mut out);
             Err(Error::crypto(
                 "AES-256-GCM authentication failed: wrong key, nonce or associated data, or an \
                  altered ciphertext",
@@ -242,7 +242,7 @@ impl fmt::Debug for Apiv3Key {
 
 impl Drop for Apiv3Key {
     fn drop(&mut self) {
-        self.bytes.fill(0);
-        std::hint::black_box(&self.bytes);
+        // Volatile writes: not optimised away.
+        zeroize::Zeroize::zeroize(&mut self.bytes);
     }
 }

@@ -28,7 +28,7 @@ use crate::crypto::{Apiv3Key, Certificate, PublicKey};
 use crate::error::{Error, Result, VerificationFailure};
 use crate::verifier::{Verifier, unix_now, verify_signature};
 
-pub(crate) use refresh::{Trigger, before_request, ensure_background, refresh};
+pub(crate) use refresh::{Trigger, before_request, ensure_background, needs_keys_first, refresh};
 pub use store::{DirectoryStore, KeyStore};
 
 /// The default period of the background refresh.
@@ -104,6 +104,25 @@ pub(crate) struct RefreshState {
     pub(crate) public_key_mode: bool,
     /// The background task is running.
     pub(crate) background: bool,
+    /// Attempts finished so far.
+    pub(crate) generation: u64,
+    /// How the last attempt failed, if it did.
+    pub(crate) failure: Option<(crate::ErrorKind, String)>,
+    /// A serial a callback named, to refresh for on the next request (blocking use).
+    pub(crate) pending: Option<String>,
+}
+
+impl RefreshState {
+    /// The last attempt's outcome.
+    pub(crate) fn outcome(&self) -> Result<()> {
+        match &self.failure {
+            None => Ok(()),
+            Some((kind, message)) => Err(Error::of_kind(
+                *kind,
+                format!("the last platform certificate download failed: {message}"),
+            )),
+        }
+    }
 }
 
 struct Inner {
@@ -117,6 +136,8 @@ struct Inner {
     state: Mutex<RefreshState>,
     /// The client the ring belongs to, for refreshes a callback triggers.
     client: OnceLock<Weak<Shared>>,
+    /// Ends the background task when the client goes.
+    stop: tokio::sync::Notify,
 }
 
 /// Platform certificates and WeChat Pay public keys, by id, readable while being updated. Cheap
@@ -172,6 +193,7 @@ impl KeyRing {
                 refreshing: tokio::sync::Mutex::new(()),
                 state: Mutex::new(RefreshState::default()),
                 client: OnceLock::new(),
+                stop: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -244,15 +266,17 @@ impl KeyRing {
 
     pub(crate) fn preferred_entry(&self) -> Option<Entry> {
         let snapshot = self.snapshot();
+        let now = unix_now();
+        let usable = |e: &&Entry| !e.expired_at(now) && e.not_before() <= now;
         if let Some(entry) = self
             .inner
             .preferred
             .as_ref()
             .and_then(|id| snapshot.entries.get(id))
+            .filter(usable)
         {
             return Some(entry.clone());
         }
-        let now = unix_now();
         snapshot
             .entries
             .values()
@@ -261,7 +285,7 @@ impl KeyRing {
                 snapshot
                     .entries
                     .values()
-                    .filter(|e| !e.expired_at(now))
+                    .filter(usable)
                     .max_by_key(|e| e.not_before())
             })
             .cloned()
@@ -346,6 +370,16 @@ impl KeyRing {
         &self.inner.refreshing
     }
 
+    /// Resolves when the client is dropped.
+    pub(crate) async fn stopped(&self) {
+        self.inner.stop.notified().await;
+    }
+
+    /// The client is dropped: the background task ends.
+    pub(crate) fn stop(&self) {
+        self.inner.stop.notify_waiters();
+    }
+
     pub(crate) fn attach(&self, client: Weak<Shared>) {
         let _ = self.inner.client.set(client);
     }
@@ -359,9 +393,14 @@ impl KeyRing {
         let Some(store) = self.store() else {
             return Ok(0);
         };
-        let pems = store
-            .load()
-            .map_err(|e| Error::io("cannot read the certificate store", e))?;
+        let pems = match store.load() {
+            Ok(pems) => pems,
+            Err(e) => {
+                // The network can still provide: a broken store does not stop the client.
+                tracing::warn!(error = %e, "cannot read the certificate store");
+                return Ok(0);
+            }
+        };
         let now = unix_now();
         let mut loaded = 0;
         for pem in pems {
@@ -369,6 +408,11 @@ impl KeyRing {
                 Ok(cert) if cert.not_after_unix() >= now => {
                     if !self.contains(cert.serial()) {
                         self.insert_certificate(&cert, false);
+                        tracing::info!(
+                            serial = cert.serial(),
+                            not_after = cert.not_after_unix(),
+                            "platform certificate added from the store"
+                        );
                         loaded += 1;
                     }
                 }

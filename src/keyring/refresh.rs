@@ -20,8 +20,10 @@ pub(crate) enum Trigger {
     Initial,
     /// The last refresh is older than the interval (blocking clients, lazily).
     Stale,
-    /// The background task's period.
+    /// Asked for (`refresh_certificates`).
     Periodic,
+    /// The background task's tick: skipped while the last refresh is fresh.
+    Background,
     /// An answer or a callback named this serial, which the ring does not have.
     UnknownSerial(String),
 }
@@ -48,7 +50,7 @@ struct Sealed {
 
 /// Refreshes the ring of `shared` for `trigger`; `Ok` without doing anything when the ring is
 /// not automatic, the trigger is rate-limited, or another refresh just did the work. A refresh
-/// in progress is waited for (at most one refresh), never duplicated.
+/// in progress is waited for and its outcome shared (at most one refresh), never duplicated.
 pub(crate) async fn refresh(
     shared: &Shared,
     http: &reqwest::Client,
@@ -59,63 +61,99 @@ pub(crate) async fn refresh(
     let Some(auto) = ring.auto() else {
         return Ok(());
     };
-    let guard = match &trigger {
-        Trigger::UnknownSerial(serial) => {
-            let limited = {
-                let mut state = ring.state();
-                let limited = state
-                    .last_triggered
-                    .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
-                if !limited {
-                    state.last_triggered = Some(Instant::now());
-                }
-                limited
-            };
-            let guard = ring.refresh_lock().lock().await;
+    // The attempts finished before we queue: if one finishes while we wait, its outcome is
+    // ours.
+    let generation = ring.state().generation;
+    let limited = match &trigger {
+        Trigger::UnknownSerial(_) => {
+            let mut state = ring.state();
+            let limited = state
+                .last_triggered
+                .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
+            if !limited {
+                state.last_triggered = Some(Instant::now());
+            }
+            limited
+        }
+        _ => false,
+    };
+    let guard = match trigger {
+        // Someone is refreshing: carry on with the current keys.
+        Trigger::Stale => match ring.refresh_lock().try_lock() {
+            Ok(guard) => guard,
+            Err(_) => return Ok(()),
+        },
+        _ => ring.refresh_lock().lock().await,
+    };
+    if let Trigger::UnknownSerial(serial) = &trigger {
+        if ring.contains(serial) {
+            // The refresh that was in progress brought it.
+            return Ok(());
+        }
+    }
+    // Another process sharing the store may have downloaded it already.
+    if ring.store().is_some() {
+        if let Err(e) = ring.load_store() {
+            tracing::warn!(error = %e, "cannot read the certificate store");
+        }
+        if let Trigger::UnknownSerial(serial) = &trigger {
             if ring.contains(serial) {
-                // The refresh that was in progress brought it.
                 return Ok(());
             }
-            if limited {
+        }
+    }
+    {
+        let state = ring.state();
+        if state.generation != generation {
+            // An attempt finished while we waited: share its outcome.
+            return state.outcome();
+        }
+        let fresh = state
+            .last_success
+            .is_some_and(|t| t.elapsed() < auto.interval);
+        let failed_recently = state.failure.is_some()
+            && state
+                .last_attempt
+                .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
+        match &trigger {
+            Trigger::UnknownSerial(serial) if limited => {
                 tracing::info!(
                     serial = serial.as_str(),
                     "unknown serial: refresh rate-limited (at most one a minute)"
                 );
                 return Ok(());
             }
-            guard
-        }
-        Trigger::Stale => match ring.refresh_lock().try_lock() {
-            Ok(guard) => guard,
-            // Someone is refreshing: carry on with the current keys.
-            Err(_) => return Ok(()),
-        },
-        Trigger::Initial | Trigger::Periodic => ring.refresh_lock().lock().await,
-    };
-    // What waiting may have made unnecessary.
-    {
-        let state = ring.state();
-        let fresh = state
-            .last_success
-            .is_some_and(|t| t.elapsed() < auto.interval);
-        let failed_recently = state
-            .last_attempt
-            .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL)
-            && state.last_success < state.last_attempt;
-        match trigger {
             Trigger::Initial if has_usable_key(ring) => return Ok(()),
-            Trigger::Stale if fresh || failed_recently => return Ok(()),
+            // After a failure, the next automatic attempt waits a minute.
+            Trigger::Initial | Trigger::Stale if failed_recently => return state.outcome(),
+            Trigger::Stale | Trigger::Background if fresh => return Ok(()),
             _ => {}
         }
     }
     tracing::debug!(?trigger, "refreshing platform certificates");
     let outcome = download(shared, v3, http).await;
-    ring.state().last_attempt = Some(Instant::now());
+    {
+        let mut state = ring.state();
+        state.last_attempt = Some(Instant::now());
+        state.generation += 1;
+        state.failure = outcome.as_ref().err().map(|e| (e.kind(), e.to_string()));
+    }
     drop(guard);
     if let Err(e) = &outcome {
         tracing::warn!(error = %e, ?trigger, "platform certificate refresh failed");
     }
     outcome
+}
+
+/// Whether a request with these options needs the ring's first download before it can be
+/// prepared: it encrypts fields or names the preferred key, and the ring has no usable key yet.
+pub(crate) fn needs_keys_first(shared: &Shared, options: &crate::options::Options) -> bool {
+    let Ok(v3) = shared.v3() else {
+        return false;
+    };
+    v3.ring.is_automatic()
+        && (!options.encrypt.is_empty() || v3.send_wechatpay_serial)
+        && !has_usable_key(&v3.ring)
 }
 
 /// Whether the ring holds a key that can verify now.
@@ -148,7 +186,13 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
             .any(|e| e.kind == EntryKind::PublicKey);
         if has_public_key && (code == "RESOURCE_NOT_EXISTS" || status == 403 || status == 404) {
             let mut state = ring.state();
-            if !state.public_key_mode {
+            if state.public_key_mode {
+                tracing::info!(
+                    code = code.as_str(),
+                    status,
+                    "still in WeChat Pay public key mode"
+                );
+            } else {
                 tracing::info!(
                     code = code.as_str(),
                     status,
@@ -308,7 +352,21 @@ pub(crate) async fn before_request(shared: &Shared, http: &reqwest::Client) -> R
         return Ok(());
     };
     if !has_usable_key(ring) {
+        if ring.snapshot().entries.values().any(|e| e.configured) {
+            // Configured keys anchor the trust: with all of them expired, nothing can.
+            return Err(Error::from_failure(
+                VerificationFailure::ExpiredCertificate {
+                    serial: ring.ids().join(", "),
+                    not_after: 0,
+                },
+            ));
+        }
         return refresh(shared, http, Trigger::Initial).await;
+    }
+    let pending = ring.state().pending.take();
+    if let Some(serial) = pending {
+        // A callback named it, with no runtime to refresh on at the time.
+        let _ = refresh(shared, http, Trigger::UnknownSerial(serial)).await;
     }
     let stale = {
         let state = ring.state();
@@ -343,16 +401,32 @@ pub(crate) fn ensure_background(shared: &Arc<Shared>) {
     }
     let interval = auto.interval;
     let weak = Arc::downgrade(shared);
+    let ring = ring.clone();
     tokio::spawn(async move {
+        // However the task ends (the client dropped, the runtime shut down), blocking use
+        // takes over the refreshes.
+        struct Running(KeyRing);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                self.0.state().background = false;
+            }
+        }
+        let running = Running(ring);
         loop {
             {
                 let Some(shared) = weak.upgrade() else {
                     return;
                 };
                 let http = shared.transport.async_http().plain.clone();
-                let _ = refresh(&shared, &http, Trigger::Periodic).await;
+                let _ = refresh(&shared, &http, Trigger::Background).await;
             }
-            tokio::time::sleep(interval).await;
+            // Woken early when the client is dropped.
+            if tokio::time::timeout(interval, running.0.stopped())
+                .await
+                .is_ok()
+            {
+                return;
+            }
         }
     });
 }
@@ -368,6 +442,7 @@ pub(crate) fn spawn_for_unknown(ring: &KeyRing, serial: &str) {
             serial,
             "unknown serial in a callback: no runtime to refresh on; the next request will"
         );
+        ring.state().pending = Some(serial.to_owned());
         return;
     };
     let serial = serial.to_owned();

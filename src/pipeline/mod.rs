@@ -16,6 +16,7 @@ use url::{Position, Url};
 
 use crate::client::Shared;
 use crate::error::Result;
+use crate::failover::{Failover, Route};
 use crate::response::Response;
 use crate::signature::request_message;
 use crate::transport::HttpClients;
@@ -47,6 +48,7 @@ pub(crate) fn api_error_of(response: Response) -> crate::error::Error {
 ///     b"GET\n/v3/pay/transactions/id/4200000001?mchid=1230000109\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n"
 /// );
 /// ```
+#[derive(Clone)]
 pub struct PreparedRequest {
     pub(crate) method: Method,
     /// The full URL; its path and query are exactly the signed request target.
@@ -80,7 +82,7 @@ impl std::fmt::Debug for PreparedRequest {
             .field("method", &self.method)
             .field("path", &self.url.path())
             .field("query_len", &self.url.query().map_or(0, str::len))
-            .field("headers", &self.headers)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("body_len", &self.body.len())
             .field("apiv2", &self.is_apiv2())
             .finish()
@@ -141,8 +143,93 @@ impl PreparedRequest {
     }
 }
 
-/// Signs, sends and verifies.
+/// Signs, sends and verifies, with the client's failover and (for `GET`s) retry policy.
 pub(crate) async fn execute(
+    shared: &Shared,
+    http: &HttpClients,
+    prepared: PreparedRequest,
+) -> Result<Response> {
+    let policy = shared
+        .retry
+        .filter(|_| prepared.method == http::Method::GET);
+    let started = std::time::Instant::now();
+    let mut retries = 0;
+    loop {
+        let outcome = route(shared, http, prepared.clone()).await;
+        let Some(policy) = policy else {
+            return outcome;
+        };
+        if retries >= policy.max_retries || !crate::retry::retryable(&outcome) {
+            return outcome;
+        }
+        retries += 1;
+        let delay = policy.delay(retries);
+        if started.elapsed() + delay > policy.max_elapsed {
+            return outcome;
+        }
+        tracing::info!(
+            retry = retries,
+            delay_ms = delay.as_millis() as u64,
+            "retrying a GET"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// One attempt, on the primary or the backup host. A request that could not reach the primary
+/// (DNS, connect, TLS handshake: nothing was received) is sent again, signed afresh, to the
+/// backup; any later failure is returned as it is.
+async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -> Result<Response> {
+    let Some(failover) = shared
+        .failover
+        .as_ref()
+        .filter(|f| prepared.url.as_str().starts_with(f.primary.as_str()))
+    else {
+        return attempt(shared, http, prepared).await;
+    };
+    match failover.choose() {
+        Route::Backup => attempt(shared, http, rebase(shared, prepared, failover)?).await,
+        Route::Primary => {
+            let outcome = attempt(shared, http, prepared.clone()).await;
+            match &outcome {
+                Err(e) if e.is_connect() => {
+                    failover.primary_down();
+                    attempt(shared, http, rebase(shared, prepared, failover)?).await
+                }
+                Err(e) if e.kind() == crate::ErrorKind::Transport => {
+                    failover.probe_inconclusive();
+                    outcome
+                }
+                _ => {
+                    failover.primary_up();
+                    outcome
+                }
+            }
+        }
+    }
+}
+
+/// The request for the backup host: same path and query, and a `User-Agent` that says so.
+fn rebase(
+    shared: &Shared,
+    mut prepared: PreparedRequest,
+    failover: &Failover,
+) -> Result<PreparedRequest> {
+    let relative = &prepared.url.path()[failover.primary.path().len()..];
+    let url = prepare::build_url(&failover.backup, relative, prepared.url.query())?;
+    prepared.api_offset = failover.backup.path().len() - 1;
+    prepared.url = url;
+    if let Ok(agent) = http::HeaderValue::from_str(&format!(
+        "{} failover",
+        shared.user_agent.to_str().unwrap_or_default()
+    )) {
+        prepared.headers.insert(http::header::USER_AGENT, agent);
+    }
+    Ok(prepared)
+}
+
+/// Signs (APIv3), sends and verifies one request.
+async fn attempt(
     shared: &Shared,
     http: &HttpClients,
     mut prepared: PreparedRequest,

@@ -65,9 +65,7 @@ pub fn decrypt_req_info(req_info: &str, secret: &Secret) -> Result<Map<String, V
     let ciphertext = base64_decode(req_info.trim())
         .map_err(|e| Error::decode("`req_info` is not base64", None, e))?;
     let key = secret.req_info_key()?;
-    let plain = aes_256_ecb_decrypt(key.as_bytes(), &ciphertext);
-    key.into_bytes().fill(0);
-    let plain = plain?;
+    let plain = zeroize::Zeroizing::new(aes_256_ecb_decrypt(key.as_bytes(), &ciphertext)?);
     super::parse_xml(&plain).map_err(|e| {
         Error::decode(
             format!("the decrypted `req_info` is not usable XML: {e}"),

@@ -35,15 +35,17 @@ impl Secret {
     }
 
     /// The key of a refund callback's `req_info`: the lowercase hex MD5 of the secret (32
-    /// ASCII bytes, used as an AES-256 key).
-    pub(crate) fn req_info_key(&self) -> Result<String> {
-        Ok(crate::crypto::hex_lower(&md5(self.0.as_bytes())?))
+    /// ASCII bytes, used as an AES-256 key), wiped when dropped.
+    pub(crate) fn req_info_key(&self) -> Result<zeroize::Zeroizing<String>> {
+        Ok(zeroize::Zeroizing::new(crate::crypto::hex_lower(&md5(
+            self.0.as_bytes(),
+        )?)))
     }
 }
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        std::mem::take(&mut self.0).into_bytes().fill(0);
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
