@@ -1,0 +1,244 @@
+//! Failover to the backup host and fail-back; opt-in retries of GETs.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Reply, TestServer};
+use wechatpay::{Client, ClientBuilder, ErrorKind, RetryPolicy};
+use wechatpay_sandbox::{Fault, Sandbox};
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn merchant(sandbox: &Sandbox, base_uri: &str) -> ClientBuilder {
+    let id = sandbox.identity();
+    Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .platform_key(&id.public_key_id, &id.public_key_pem)
+        .base_uri(base_uri)
+}
+
+fn order(sandbox: &Sandbox, n: usize) -> serde_json::Value {
+    json!({ "json": {
+        "appid": "wxd678efh567hg6787", "mchid": sandbox.identity().mchid, "description": "failover",
+        "out_trade_no": format!("FAILOVER-{n}"), "notify_url": "https://example.com/notify",
+        "amount": { "total": 1 },
+    } })
+}
+
+#[test]
+fn an_unreachable_primary_fails_over_and_traffic_comes_back_when_it_recovers() {
+    let port = free_port();
+    let backup = Sandbox::start().unwrap();
+    let primary_uri = format!("http://127.0.0.1:{port}/");
+    let client = merchant(&backup, &primary_uri)
+        .backup_base_uri(backup.base_uri())
+        .failover_cooldown(Duration::from_millis(800))
+        .build()
+        .unwrap();
+
+    // Nothing listens on the primary: the POST (never received) goes to the backup, signed
+    // afresh, and says so in its User-Agent.
+    client["v3/pay/transactions/native"]
+        .post(order(&backup, 1))
+        .unwrap();
+    let sent = backup.requests();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].verdict.is_ok(), "{:?}", sent[0].verdict);
+    assert!(sent[0].header("user-agent").unwrap().ends_with(" failover"));
+
+    // During the cool-down, straight to the backup (async too).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(client["v3/pay/transactions/native"].post_async(order(&backup, 2)))
+        .unwrap();
+    assert_eq!(backup.requests().len(), 2);
+
+    // The primary comes back; after the cool-down one request probes it, then all go there.
+    let primary = Sandbox::builder().port(port).start().unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    for n in 3..6 {
+        client["v3/pay/transactions/native"]
+            .post(order(&backup, n))
+            .unwrap();
+    }
+    assert_eq!(primary.requests().len(), 3);
+    assert_eq!(backup.requests().len(), 2);
+    assert!(
+        !primary.requests()[0]
+            .header("user-agent")
+            .unwrap()
+            .ends_with(" failover")
+    );
+}
+
+#[test]
+fn a_request_that_reached_the_primary_is_never_sent_again() {
+    let primary = Sandbox::start().unwrap();
+    let backup = Sandbox::start().unwrap();
+    primary.set_fault(Some(Fault::ConnectionReset));
+    let client = merchant(&primary, primary.base_uri())
+        .backup_base_uri(backup.base_uri())
+        .build()
+        .unwrap();
+    let err = client["v3/pay/transactions/native"]
+        .post(order(&primary, 10))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    assert!(!err.is_connect());
+    assert_eq!(primary.requests().len(), 1);
+    assert!(backup.requests().is_empty(), "no duplicate send");
+    // And the primary is not marked down: the next request goes there again.
+    primary.set_fault(None);
+    client["v3/pay/transactions/native"]
+        .post(order(&primary, 11))
+        .unwrap();
+    assert_eq!(primary.requests().len(), 2);
+    assert!(backup.requests().is_empty());
+}
+
+#[test]
+fn failover_applies_to_the_client_base_only_and_can_be_turned_off() {
+    let port = free_port();
+    let backup = Sandbox::start().unwrap();
+    let dead = format!("http://127.0.0.1:{port}/");
+    // A per-request base_uri is the caller's choice: no failover.
+    let client = merchant(&backup, backup.base_uri())
+        .backup_base_uri(backup.base_uri().replace("127.0.0.1", "localhost"))
+        .build()
+        .unwrap();
+    let mut options = order(&backup, 20);
+    options["base_uri"] = json!(dead);
+    let err = client["v3/pay/transactions/native"]
+        .post(options)
+        .unwrap_err();
+    assert!(err.is_connect(), "{err}");
+    assert!(backup.requests().is_empty());
+    // no_failover: the connect error is returned.
+    let client = merchant(&backup, &dead).no_failover().build().unwrap();
+    assert!(
+        client["v3/pay/transactions/native"]
+            .post(order(&backup, 21))
+            .unwrap_err()
+            .is_connect()
+    );
+    assert!(backup.requests().is_empty());
+    // A backup equal to the base is refused.
+    let err = merchant(&backup, backup.base_uri())
+        .backup_base_uri(backup.base_uri())
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("backup_base_uri is the base URI itself"),
+        "{err}"
+    );
+    // The production host has WeChat Pay's backup by default; another base has none.
+    assert_eq!(
+        wechatpay::DEFAULT_BACKUP_BASE_URI,
+        "https://api2.mch.weixin.qq.com/"
+    );
+}
+
+/// A test server that answers `status` `failures` times, then 200.
+fn flaky(status: u16, failures: usize) -> (TestServer, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    let server = TestServer::start(move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) < failures {
+            Reply::error(status, "SYSTEM_ERROR", "try again")
+        } else {
+            Reply::json(200, json!({ "ok": true }))
+        }
+    });
+    (server, count)
+}
+
+fn quick() -> RetryPolicy {
+    RetryPolicy::default()
+        .base_delay(Duration::from_millis(20))
+        .max_delay(Duration::from_millis(50))
+}
+
+#[test]
+fn gets_are_retried_on_5xx_and_429_with_a_fresh_signature() {
+    for status in [500, 503, 429] {
+        let (server, count) = flaky(status, 2);
+        let client = support::builder(&server).retry(quick()).build().unwrap();
+        let answer = client["v3/things/{id}"].get(json!({ "id": "1" })).unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(count.load(Ordering::SeqCst), 3, "{status}");
+        let nonces: std::collections::HashSet<String> = server
+            .requests()
+            .iter()
+            .map(|r| r.auth_ok().nonce_str.clone())
+            .collect();
+        assert_eq!(nonces.len(), 3, "each attempt is signed afresh");
+    }
+    // Async too.
+    let (server, count) = flaky(503, 1);
+    let client = support::builder(&server).retry(quick()).build().unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(client["v3/things/{id}"].get_async(json!({ "id": "1" })))
+        .unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn retries_are_bounded_and_never_for_other_methods_or_4xx() {
+    // Bounded in count.
+    let (server, count) = flaky(503, usize::MAX);
+    let client = support::builder(&server)
+        .retry(quick().max_retries(3))
+        .build()
+        .unwrap();
+    let err = client["v3/things"].get(()).unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(count.load(Ordering::SeqCst), 4);
+    drop(server);
+
+    // Bounded in time: no retry may start after max_elapsed.
+    let (server, count) = flaky(503, usize::MAX);
+    let client = support::builder(&server)
+        .retry(
+            RetryPolicy::default()
+                .base_delay(Duration::from_secs(5))
+                .max_delay(Duration::from_secs(5))
+                .max_elapsed(Duration::from_millis(1)),
+        )
+        .build()
+        .unwrap();
+    client["v3/things"].get(()).unwrap_err();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    drop(server);
+
+    // POST, PUT, PATCH, DELETE: never retried. 4xx: never retried.
+    let (server, count) = flaky(503, usize::MAX);
+    let client = support::builder(&server).retry(quick()).build().unwrap();
+    let endpoint = &client["v3/things"];
+    endpoint.post(json!({ "json": {} })).unwrap_err();
+    endpoint.put(json!({ "json": {} })).unwrap_err();
+    endpoint.patch(json!({ "json": {} })).unwrap_err();
+    endpoint.delete(()).unwrap_err();
+    assert_eq!(count.load(Ordering::SeqCst), 4);
+    let (server, count) = flaky(400, usize::MAX);
+    let client = support::builder(&server).retry(quick()).build().unwrap();
+    client["v3/things"].get(()).unwrap_err();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    drop(server);
+
+    // Without a policy, nothing is retried.
+    let (server, count) = flaky(503, 1);
+    let client = support::client(&server);
+    client["v3/things"].get(()).unwrap_err();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
