@@ -168,9 +168,12 @@ fn reset(stream: &mut std::net::TcpStream) {
     }
 }
 
+/// How a raw server answers a request.
+type Answer = fn(&mut std::net::TcpStream);
+
 /// A raw server: reads one request per connection and answers with `answer` (which may close
 /// early, sleep or send garbage).
-fn raw_server(answer: fn(&mut std::net::TcpStream)) -> String {
+fn raw_server(answer: Answer) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let uri = format!("http://{}/", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -194,7 +197,7 @@ fn raw_server(answer: fn(&mut std::net::TcpStream)) -> String {
 
 #[test]
 fn broken_connections_and_slow_servers() {
-    let cases: [(&str, fn(&mut std::net::TcpStream), ErrorKind); 4] = [
+    let cases: [(&str, Answer, ErrorKind); 4] = [
         (
             "connection reset before the headers",
             |s| {
