@@ -609,3 +609,59 @@ fn expired_configured_keys_never_fall_back_to_self_verification() {
     );
     assert_eq!(downloads(&sandbox), 0);
 }
+
+#[test]
+fn a_client_shared_by_threads_and_tasks_while_its_ring_is_updated() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // The ring changes underneath: rotations and refreshes, swapping snapshots.
+        let updater = scope.spawn(|| {
+            let mut refreshes = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sandbox
+                    .rotate_platform_certificate(Duration::from_secs(86_400))
+                    .unwrap();
+                client.refresh_certificates().unwrap();
+                refreshes += 1;
+            }
+            refreshes
+        });
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    for _ in 0..15 {
+                        verified(query(&client, &sandbox));
+                    }
+                })
+            })
+            .collect();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..4)
+                .map(|_| {
+                    let client = client.clone();
+                    let orders: Vec<_> = (0..15).map(|_| order(&sandbox)).collect();
+                    tokio::spawn(async move {
+                        for options in orders {
+                            let answer = client["v3/pay/transactions/native"]
+                                .post_async(options)
+                                .await;
+                            verified(answer);
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(updater.join().unwrap() >= 1);
+    });
+    assert!(client.key_ring().unwrap().ids().len() >= 3);
+}
