@@ -352,13 +352,21 @@ pub(crate) async fn before_request(shared: &Shared, http: &reqwest::Client) -> R
         return Ok(());
     };
     if !has_usable_key(ring) {
-        if ring.snapshot().entries.values().any(|e| e.configured) {
-            // Configured keys anchor the trust: with all of them expired, nothing can.
+        // Configured keys anchor the trust: with all of them expired, nothing can. (Named: the
+        // one that expired last.)
+        let last_configured = ring
+            .snapshot()
+            .entries
+            .values()
+            .filter(|e| e.configured)
+            .filter_map(|e| match e.kind {
+                EntryKind::Certificate { not_after, .. } => Some((not_after, e.id.clone())),
+                EntryKind::PublicKey => None,
+            })
+            .max();
+        if let Some((not_after, serial)) = last_configured {
             return Err(Error::from_failure(
-                VerificationFailure::ExpiredCertificate {
-                    serial: ring.ids().join(", "),
-                    not_after: 0,
-                },
+                VerificationFailure::ExpiredCertificate { serial, not_after },
             ));
         }
         return refresh(shared, http, Trigger::Initial).await;
