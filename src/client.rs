@@ -874,7 +874,7 @@ fn shown_id(id: &str) -> String {
 }
 
 /// Two hex serials name the same number (case and leading zeros aside).
-fn same_serial(a: &str, b: &str) -> bool {
+pub(crate) fn same_serial(a: &str, b: &str) -> bool {
     a.trim_start_matches('0')
         .eq_ignore_ascii_case(b.trim_start_matches('0'))
 }

@@ -13,9 +13,10 @@
 //! `logs_hide_every_secret` drives the code paths that log (automatic certificate downloads,
 //! successful and failing) and checks everything recorded.
 
+mod support;
 use std::fmt::{Debug, Display, Write as _};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Mutex, OnceLock};
+use support::receiver;
 
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -292,46 +293,6 @@ fn identity_secrets(audit: &mut Audit, sandbox: &Sandbox) {
     audit.pem_secret("merchant private key PEM", &id.merchant_private_key_pem);
     audit.short_secret("APIv3 key", &id.apiv3_key);
     audit.short_secret("APIv2 secret", &id.apiv2_secret);
-}
-
-/// A one-shot HTTP receiver for a sandbox callback: its URL, then its headers and body.
-fn receiver() -> (String, std::sync::mpsc::Receiver<(HeaderMap, Vec<u8>)>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/notify", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut headers = HeaderMap::new();
-        let mut length = 0;
-        let mut first = true;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if std::mem::take(&mut first) {
-                continue;
-            }
-            let (name, value) = line.split_once(':').unwrap();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap();
-            }
-            headers.append(
-                http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
-                value.trim().parse().unwrap(),
-            );
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let _ = reader
-            .get_mut()
-            .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
-        let _ = tx.send((headers, body));
-    });
-    (url, rx)
 }
 
 fn order(mchid: &str, out_trade_no: &str) -> Value {

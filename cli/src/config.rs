@@ -34,7 +34,7 @@ impl Secret {
         }
     }
 
-    fn read_text(&self, what: &str) -> Result<String, Fail> {
+    pub fn read_text(&self, what: &str) -> Result<String, Fail> {
         let bytes = self.read(what)?;
         let text =
             String::from_utf8(bytes).map_err(|_| usage(format!("the {what} is not UTF-8")))?;

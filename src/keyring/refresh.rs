@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use super::{EntryKind, KeyRing, MIN_TRIGGERED_INTERVAL};
-use crate::client::{Shared, V3};
+use crate::client::{Shared, V3, same_serial};
 use crate::crypto::Certificate;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::options::Options;
@@ -333,11 +333,6 @@ fn merge(ring: &KeyRing, downloaded: &[(Certificate, Vec<u8>)]) {
             }
         }
     }
-}
-
-fn same_serial(a: &str, b: &str) -> bool {
-    a.trim_start_matches('0')
-        .eq_ignore_ascii_case(b.trim_start_matches('0'))
 }
 
 /// Before a request of an automatic ring: the first download (waited for) when the ring has no

@@ -149,16 +149,17 @@ pub(crate) async fn execute(
     http: &HttpClients,
     prepared: PreparedRequest,
 ) -> Result<Response> {
-    let policy = shared
+    // Without a retry policy, the request is not cloned.
+    let Some(policy) = shared
         .retry
-        .filter(|_| prepared.method == http::Method::GET);
+        .filter(|_| prepared.method == http::Method::GET)
+    else {
+        return route(shared, http, prepared).await;
+    };
     let started = std::time::Instant::now();
     let mut retries = 0;
     loop {
         let outcome = route(shared, http, prepared.clone()).await;
-        let Some(policy) = policy else {
-            return outcome;
-        };
         if retries >= policy.max_retries || !crate::retry::retryable(&outcome) {
             return outcome;
         }

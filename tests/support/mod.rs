@@ -7,6 +7,7 @@
 mod callback;
 mod client;
 mod keys;
+mod receiver;
 mod server;
 mod tls;
 mod v2server;
@@ -18,6 +19,8 @@ pub use callback::{APIV3_KEY, Callback, CallbackSpec, payment_resource, seal, si
 pub use client::{builder, client, identity};
 #[allow(unused_imports)]
 pub use keys::{MCHID, PUB_KEY_ID, TestKeys, keys, now_unix, random_alnum, random_hex_upper};
+#[allow(unused_imports)]
+pub use receiver::receiver;
 #[allow(unused_imports)]
 pub use server::{
     AUTH_SCHEME, AuthInfo, BAD_SIGNATURE, Fault, MAX_CLOCK_SKEW_SECS, Part, Recorded, Reply,

@@ -53,7 +53,7 @@ pub fn run(global: &Global, args: Crt) -> Result<(), Fail> {
     let apiv3_key = settings.apiv3_key.as_ref().ok_or_else(|| {
         usage("`crt` decrypts with the APIv3 key: set --apiv3-key-file, $WECHATPAY_APIV3_KEY or `apiv3_key_file`")
     })?;
-    let key = Apiv3Key::new(read_trimmed(apiv3_key)?).map_err(Fail::from)?;
+    let key = Apiv3Key::new(apiv3_key.read_text("APIv3 key")?).map_err(Fail::from)?;
 
     // Trusted keys: --trust, else the profile's platform keys.
     let trusted = if args.trust.is_empty() {
@@ -152,15 +152,6 @@ pub fn run(global: &Global, args: Crt) -> Result<(), Fail> {
         );
     }
     Ok(())
-}
-
-fn read_trimmed(secret: &crate::config::Secret) -> Result<String, Fail> {
-    let bytes = match secret {
-        crate::config::Secret::File(path) => std::fs::read(path)
-            .map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?,
-        crate::config::Secret::Env(_, value) => value.clone().into_bytes(),
-    };
-    Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
 }
 
 fn client_with_verifier(
