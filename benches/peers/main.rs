@@ -1,0 +1,258 @@
+//! The side-by-side benchmark of issue 8: this SDK and the Node SDK (wechatpay-axios-plugin)
+//! against the same local server. Driven by `benches/peers/run.sh`, which starts the roles of
+//! this binary as separate processes:
+//!
+//! - `server DIR`: generates the merchant and platform keys (RSA-2048, OpenSSL), writes what a
+//!   client needs into `DIR`, and serves a pre-signed 200 JSON answer on 127.0.0.1. Every
+//!   request's signature is checked with the test suite's independent code; on stdin's end it
+//!   prints how many requests it saw and how many verified, and exits non-zero if any did not.
+//! - `client MODE DIR N [IN_FLIGHT]`: N signed and verified GETs (after a warm-up), then one
+//!   JSON line with the client process's CPU time (user + system, every thread) and wall time.
+//!   MODE is `blocking`, `async` (one at a time) or `async-concurrent` (IN_FLIGHT at a time).
+//! - `memory DIR N IN_FLIGHT`: N async GETs with IN_FLIGHT at a time, sampling resident memory.
+//! - `report FILE`: the medians of the result lines in FILE, as the Markdown table of
+//!   docs/performance.md.
+//!
+//! Run under `cargo bench` with no arguments (as CI's `cargo bench --no-run` builds it), it
+//! prints how to run the script and exits.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+mod report;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wechatpay::{Client, Response};
+
+/// The call every client makes: query an order by transaction id.
+const TEMPLATE: &str = "v3/pay/transactions/id/{transaction_id}";
+/// What the server expects that call to send.
+const TARGET: &str = "/v3/pay/transactions/id/4200000001?mchid=1900012181";
+/// Requests made before the measurement starts: connections opened, caches warm.
+const WARM_UP: usize = 100;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["server", dir] => server::serve(Path::new(dir)),
+        ["client", mode, dir, n] => client(mode, Path::new(dir), parse(n), 1),
+        ["client", mode, dir, n, in_flight] => {
+            client(mode, Path::new(dir), parse(n), parse(in_flight))
+        }
+        ["memory", dir, n, in_flight] => memory(Path::new(dir), parse(n), parse(in_flight)),
+        ["report", file] => report::print(Path::new(file)),
+        _ => {
+            eprintln!(
+                "peers: the side-by-side benchmark; run `benches/peers/run.sh` \
+                 (see docs/performance.md)"
+            );
+            Ok(())
+        }
+    };
+    if let Err(message) = result {
+        eprintln!("peers: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn parse(text: &str) -> usize {
+    text.parse().unwrap_or_else(|_| {
+        eprintln!("peers: {text:?} is not a count");
+        std::process::exit(2)
+    })
+}
+
+/// What `server` writes for the clients.
+struct Identity {
+    base_uri: String,
+    mchid: String,
+    merchant_serial: String,
+    platform_serial: String,
+    merchant_key: PathBuf,
+    platform_cert: PathBuf,
+}
+
+impl Identity {
+    fn read(dir: &Path) -> Result<Identity, String> {
+        let path = dir.join("identity.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let field = |name: &str| {
+            v[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{}: no {name}", path.display()))
+        };
+        Ok(Identity {
+            base_uri: field("base_uri")?,
+            mchid: field("mchid")?,
+            merchant_serial: field("merchant_serial")?,
+            platform_serial: field("platform_serial")?,
+            merchant_key: dir.join("merchant_key.pem"),
+            platform_cert: dir.join("platform_cert.pem"),
+        })
+    }
+
+    fn client(&self) -> Result<Client, String> {
+        let cert = std::fs::read_to_string(&self.platform_cert).map_err(|e| e.to_string())?;
+        Client::builder()
+            .mchid(&self.mchid)
+            .serial(&self.merchant_serial)
+            .private_key_file(&self.merchant_key)
+            .platform_key(&self.platform_serial, cert)
+            .base_uri(&self.base_uri)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn options() -> Value {
+    json!({ "transaction_id": "4200000001", "query": { "mchid": "1900012181" } })
+}
+
+fn check(response: Result<Response, wechatpay::Error>) -> Result<(), String> {
+    let response = response.map_err(|e| e.to_string())?;
+    if response.status() != 200 || !response.signature_verified() {
+        return Err(format!("unexpected answer: {}", response.status()));
+    }
+    Ok(())
+}
+
+/// User + system CPU time of this process, every thread included (`getrusage(RUSAGE_SELF)`,
+/// what Node's `process.cpuUsage()` reads too).
+fn process_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// A field of /proc/self/status in kB (`VmRSS`, `VmHWM`).
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Runs the warm-up, then `work` for `n` requests, and prints the result line.
+fn measure(
+    mode: &str,
+    n: usize,
+    in_flight: usize,
+    mut work: impl FnMut(usize) -> Result<(), String>,
+) -> Result<(), String> {
+    work(WARM_UP.max(in_flight))?;
+    let cpu = process_cpu();
+    let wall = Instant::now();
+    work(n)?;
+    let wall = wall.elapsed();
+    let cpu = process_cpu() - cpu;
+    println!(
+        "{}",
+        json!({
+            "client": "wechatpay-rs",
+            "mode": mode,
+            "n": n,
+            "in_flight": in_flight,
+            "cpu_s": cpu.as_secs_f64(),
+            "wall_s": wall.as_secs_f64(),
+            "peak_rss_kb": status_kb("VmHWM"),
+        })
+    );
+    Ok(())
+}
+
+fn client(mode: &str, dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
+    let identity = Identity::read(dir)?;
+    let client = identity.client()?;
+    match mode {
+        "blocking" => measure(mode, n, 1, |n| {
+            (0..n).try_for_each(|_| check(client.chain(TEMPLATE).get(options())))
+        }),
+        "async" | "async-concurrent" => {
+            // What `#[tokio::main]` builds.
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            let in_flight = if mode == "async" { 1 } else { in_flight.max(1) };
+            measure(mode, n, in_flight, |n| {
+                runtime.block_on(run_async(&client, n, in_flight))
+            })
+        }
+        _ => Err(format!(
+            "unknown mode {mode:?}: blocking, async or async-concurrent"
+        )),
+    }
+}
+
+/// `n` GETs, `in_flight` at a time: `in_flight` tasks take numbers from a shared counter.
+async fn run_async(
+    client: &Client,
+    n: usize,
+    in_flight: usize,
+) -> Result<(), String> {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..in_flight {
+        let client = client.clone();
+        let next = Arc::clone(&next);
+        tasks.spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < n as u64 {
+                check(client.chain(TEMPLATE).get_async(options()).await)?;
+            }
+            Ok::<_, String>(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
+/// Issue 8's memory target: `n` requests with `in_flight` at a time; resident memory after the
+/// warm-up (one full wave), then every tenth of the run, and the peak.
+fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
+    let identity = Identity::read(dir)?;
+    let client = identity.client()?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    runtime.block_on(run_async(&client, in_flight, in_flight))?;
+    let after_warm_up = status_kb("VmRSS");
+    let mut samples = Vec::new();
+    let chunk = (n / 10).max(1);
+    let mut left = n;
+    while left > 0 {
+        let this = chunk.min(left);
+        runtime.block_on(run_async(&client, this, in_flight))?;
+        left -= this;
+        samples.push(status_kb("VmRSS"));
+    }
+    println!(
+        "{}",
+        json!({
+            "client": "wechatpay-rs",
+            "mode": "memory",
+            "n": n,
+            "in_flight": in_flight,
+            "wall_s": started.elapsed().as_secs_f64(),
+            "rss_after_warm_up_kb": after_warm_up,
+            "rss_every_tenth_kb": samples,
+            "peak_rss_kb": status_kb("VmHWM"),
+        })
+    );
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The table of `run.sh`: medians over runs of each client's CPU per request and requests per
+//! second, next to the floor (`openssl speed rsa2048`: one sign and one verify).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+/// One row: a client in one mode, its per-run figures.
+#[derive(Default)]
+struct Row {
+    cpu_us: Vec<f64>,
+    per_second: Vec<f64>,
+    peak_rss_kb: Vec<f64>,
+}
+
+pub fn print(file: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut floor = Vec::new();
+    let mut rows: BTreeMap<(u64, String, String), Row> = BTreeMap::new();
+    let mut memory = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .map_err(|e| format!("{} line {}: {e}", file.display(), i + 1))?;
+        let number = |name: &str| {
+            v[name]
+                .as_f64()
+                .ok_or_else(|| format!("{} line {}: no number {name}", file.display(), i + 1))
+        };
+        if v["floor"].as_bool() == Some(true) {
+            floor.push((number("sign_s")? + number("verify_s")?) * 1e6);
+            continue;
+        }
+        if v["mode"] == "memory" {
+            memory.push(v);
+            continue;
+        }
+        let n = number("n")?;
+        let client = v["client"].as_str().unwrap_or("?").to_owned();
+        let mode = v["mode"].as_str().unwrap_or("?").to_owned();
+        // Rows in the order of the script: ours first, then Node.
+        let order = u64::from(client != "wechatpay-rs");
+        let row = rows.entry((order, client, mode)).or_default();
+        row.cpu_us.push(number("cpu_s")? * 1e6 / n);
+        row.per_second.push(n / number("wall_s")?);
+        row.peak_rss_kb.push(number("peak_rss_kb").unwrap_or(0.0));
+    }
+    if floor.is_empty() {
+        return Err(format!("{}: no floor line", file.display()));
+    }
+    let runs = floor.len();
+    let floor = median(floor);
+    println!("| client | mode | CPU µs/request | × floor | requests/s | peak RSS MB |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: |");
+    println!("| floor: `openssl speed rsa2048`, sign + verify | | {floor:.0} | 1.00 | | |");
+    let mut cpu = BTreeMap::new();
+    for ((_, client, mode), row) in &rows {
+        let us = median(row.cpu_us.clone());
+        cpu.insert((client.as_str(), mode.as_str()), us);
+        println!(
+            "| {client} | {mode} | {us:.0} | {:.2} | {:.0} | {:.1} |",
+            us / floor,
+            median(row.per_second.clone()),
+            median(row.peak_rss_kb.clone()) / 1024.0,
+        );
+    }
+    println!();
+    println!("Medians of {runs} run(s).");
+    let ours = |mode| cpu.get(&("wechatpay-rs", mode)).copied();
+    let node = |mode| cpu.get(&("wechatpay-axios-plugin", mode)).copied();
+    for (ours_mode, node_mode) in [
+        ("blocking", "sequential"),
+        ("async", "sequential"),
+        ("async-concurrent", "concurrent"),
+    ] {
+        if let (Some(ours), Some(node)) = (ours(ours_mode), node(node_mode)) {
+            println!(
+                "wechatpay-axios-plugin {node_mode} / wechatpay-rs {ours_mode}: {:.2}x the CPU per request",
+                node / ours
+            );
+        }
+    }
+    for v in memory {
+        let kb = |value: &Value| value.as_f64().unwrap_or(f64::NAN) / 1024.0;
+        let samples: Vec<String> = v["rss_every_tenth_kb"]
+            .as_array()
+            .map(|a| a.iter().map(|s| format!("{:.1}", kb(s))).collect())
+            .unwrap_or_default();
+        println!(
+            "memory: {} async requests, {} in flight, {:.0} requests/s: peak RSS {:.1} MB; \
+             RSS after the first wave {:.1} MB, then after each tenth: {} MB",
+            v["n"],
+            v["in_flight"],
+            v["n"].as_f64().unwrap_or(f64::NAN) / v["wall_s"].as_f64().unwrap_or(f64::NAN),
+            kb(&v["peak_rss_kb"]),
+            kb(&v["rss_after_warm_up_kb"]),
+            samples.join(", "),
+        );
+    }
+    Ok(())
+}
