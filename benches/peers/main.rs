@@ -21,10 +21,9 @@ mod support;
 
 mod report;
 mod server;
+mod workloads;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -46,6 +45,7 @@ fn main() {
         ["client", mode, dir, n, in_flight] => {
             client(mode, Path::new(dir), parse(n), parse(in_flight))
         }
+        ["decompose", dir, n] => decompose(Path::new(dir), parse(n)),
         ["memory", dir, n, in_flight] => memory(Path::new(dir), parse(n), parse(in_flight)),
         ["report", file] => report::print(Path::new(file)),
         _ => {
@@ -84,7 +84,8 @@ impl Identity {
         let path = dir.join("identity.json");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let field = |name: &str| {
             v[name]
                 .as_str()
@@ -126,16 +127,16 @@ fn check(response: Result<Response, wechatpay::Error>) -> Result<(), String> {
     Ok(())
 }
 
-/// User + system CPU time of this process, every thread included (`getrusage(RUSAGE_SELF)`,
+/// User and system CPU time of this process, every thread included (`getrusage(RUSAGE_SELF)`,
 /// what Node's `process.cpuUsage()` reads too).
-fn process_cpu() -> Duration {
+fn user_system() -> (Duration, Duration) {
     // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable rusage.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     assert_eq!(rc, 0, "getrusage failed");
     let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    time(usage.ru_utime) + time(usage.ru_stime)
+    (time(usage.ru_utime), time(usage.ru_stime))
 }
 
 /// A field of /proc/self/status in kB (`VmRSS`, `VmHWM`).
@@ -158,11 +159,15 @@ fn measure(
     mut work: impl FnMut(usize) -> Result<(), String>,
 ) -> Result<(), String> {
     work(WARM_UP.max(in_flight))?;
-    let cpu = process_cpu();
+    let (user, system) = user_system();
     let wall = Instant::now();
     work(n)?;
     let wall = wall.elapsed();
-    let cpu = process_cpu() - cpu;
+    let (user, system) = {
+        let (u, s) = user_system();
+        (u - user, s - system)
+    };
+    let cpu = user + system;
     println!(
         "{}",
         json!({
@@ -171,6 +176,8 @@ fn measure(
             "n": n,
             "in_flight": in_flight,
             "cpu_s": cpu.as_secs_f64(),
+            "user_s": user.as_secs_f64(),
+            "system_s": system.as_secs_f64(),
             "wall_s": wall.as_secs_f64(),
             "peak_rss_kb": status_kb("VmHWM"),
         })
@@ -180,45 +187,72 @@ fn measure(
 
 fn client(mode: &str, dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
     let identity = Identity::read(dir)?;
-    let client = identity.client()?;
-    match mode {
-        "blocking" => measure(mode, n, 1, |n| {
-            (0..n).try_for_each(|_| check(client.chain(TEMPLATE).get(options())))
-        }),
-        "async" | "async-concurrent" => {
-            // What `#[tokio::main]` builds.
-            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            let in_flight = if mode == "async" { 1 } else { in_flight.max(1) };
-            measure(mode, n, in_flight, |n| {
-                runtime.block_on(run_async(&client, n, in_flight))
-            })
+    let (in_flight, work) = match mode {
+        "blocking" => (1, workloads::blocking(&identity)?),
+        "async" => (1, workloads::asynchronous(&identity, 1)?),
+        "async-concurrent" => (in_flight, workloads::asynchronous(&identity, in_flight)?),
+        _ => {
+            return Err(format!(
+                "unknown mode {mode:?}: blocking, async or async-concurrent"
+            ));
         }
-        _ => Err(format!(
-            "unknown mode {mode:?}: blocking, async or async-concurrent"
-        )),
-    }
+    };
+    measure(mode, n, in_flight, work)
 }
 
-/// `n` GETs, `in_flight` at a time: `in_flight` tasks take numbers from a shared counter.
-async fn run_async(
-    client: &Client,
-    n: usize,
-    in_flight: usize,
-) -> Result<(), String> {
-    let next = Arc::new(AtomicU64::new(0));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..in_flight {
-        let client = client.clone();
-        let next = Arc::clone(&next);
-        tasks.spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < n as u64 {
-                check(client.chain(TEMPLATE).get_async(options()).await)?;
-            }
-            Ok::<_, String>(())
-        });
+/// Where a call's CPU goes, in one process, with every part measured in alternation (chunks of
+/// 100 calls, `n` calls each in all) so that all see the same machine: the floor (RSA alone,
+/// hot), the kernel's part of one exchange (a bare TCP socket), reqwest's (a bare
+/// `reqwest::Client`), reqwest with the RSA work added by hand, and this client.
+fn decompose(dir: &Path, n: usize) -> Result<(), String> {
+    let identity = Identity::read(dir)?;
+    let mut parts: Vec<(&str, workloads::Workload)> = vec![
+        (
+            "floor: RSA sign + verify, hot loop",
+            workloads::floor(&identity)?,
+        ),
+        (
+            "kernel: one exchange on a bare TCP socket",
+            workloads::bare_tcp(&identity)?,
+        ),
+        (
+            "reqwest: one exchange, static Authorization",
+            workloads::bare_http(&identity, false)?,
+        ),
+        (
+            "reqwest + RSA sign + verify by hand",
+            workloads::bare_http(&identity, true)?,
+        ),
+        ("wechatpay-rs blocking", workloads::blocking(&identity)?),
+        ("wechatpay-rs async", workloads::asynchronous(&identity, 1)?),
+    ];
+    let mut cpu = vec![(Duration::ZERO, Duration::ZERO); parts.len()];
+    for (_, work) in &mut parts {
+        work(WARM_UP)?;
     }
-    while let Some(joined) = tasks.join_next().await {
-        joined.map_err(|e| e.to_string())??;
+    let chunk = 100;
+    for _ in 0..n.div_ceil(chunk) {
+        for ((_, work), spent) in parts.iter_mut().zip(&mut cpu) {
+            let (user, system) = user_system();
+            work(chunk)?;
+            let (u, s) = user_system();
+            spent.0 += u - user;
+            spent.1 += s - system;
+        }
+    }
+    let calls = (n.div_ceil(chunk) * chunk) as f64;
+    let floor = (cpu[0].0 + cpu[0].1).as_secs_f64();
+    println!("| part | CPU µs/call | user | system | × floor |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for ((name, _), (user, system)) in parts.iter().zip(&cpu) {
+        let us = |d: Duration| d.as_secs_f64() * 1e6 / calls;
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.0} | {:.3} |",
+            us(*user + *system),
+            us(*user),
+            us(*system),
+            (*user + *system).as_secs_f64() / floor
+        );
     }
     Ok(())
 }
@@ -230,14 +264,14 @@ fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
     let client = identity.client()?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    runtime.block_on(run_async(&client, in_flight, in_flight))?;
+    runtime.block_on(workloads::run_async(&client, in_flight, in_flight))?;
     let after_warm_up = status_kb("VmRSS");
     let mut samples = Vec::new();
     let chunk = (n / 10).max(1);
     let mut left = n;
     while left > 0 {
         let this = chunk.min(left);
-        runtime.block_on(run_async(&client, this, in_flight))?;
+        runtime.block_on(workloads::run_async(&client, this, in_flight))?;
         left -= this;
         samples.push(status_kb("VmRSS"));
     }

@@ -29,7 +29,11 @@ pub fn print(file: &Path) -> Result<(), String> {
     let mut floor = Vec::new();
     let mut rows: BTreeMap<(u64, String, String), Row> = BTreeMap::new();
     let mut memory = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let v: Value = serde_json::from_str(line)
             .map_err(|e| format!("{} line {}: {e}", file.display(), i + 1))?;
         let number = |name: &str| {

@@ -37,7 +37,10 @@ fn sign(body: &[u8]) -> Signed {
             ("Wechatpay-Nonce", nonce),
             ("Wechatpay-Signature", signature),
             ("Wechatpay-Serial", keys.platform_serial.clone()),
-            ("Request-ID", "08F78BB5AF0610D302100000000000000000".to_owned()),
+            (
+                "Request-ID",
+                "08F78BB5AF0610D302100000000000000000".to_owned(),
+            ),
         ],
     }
 }

@@ -42,6 +42,7 @@
 
 mod aes;
 mod cert;
+mod contexts;
 mod der;
 mod digest;
 mod load;

@@ -8,6 +8,7 @@ use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::rsa::{Padding, Rsa};
 
 use super::cert::Certificate;
+use super::contexts::Contexts;
 use super::der::{DerKind, classify};
 use super::load::{Form, Prefix, parse_file, resolve};
 use super::pem::{self, Block, FirstBlock, first_block};
@@ -75,6 +76,7 @@ fn passphrase_callback(
 #[derive(Clone)]
 pub struct PrivateKey {
     pkey: PKey<Private>,
+    signers: Contexts<Private>,
 }
 
 impl PrivateKey {
@@ -179,15 +181,16 @@ impl PrivateKey {
         if pkey.id() != Id::RSA {
             return Err(format!("expected an RSA key, found a {:?} key", pkey.id()));
         }
-        Ok(PrivateKey { pkey })
+        Ok(PrivateKey {
+            pkey,
+            signers: Contexts::default(),
+        })
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`: the raw signature bytes.
     pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>> {
-        let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &self.pkey)
-            .map_err(|e| Error::crypto_from("cannot initialise RSA-SHA256 signing", e))?;
-        signer
-            .sign_oneshot_to_vec(message)
+        self.signers
+            .sign_sha256(&self.pkey, message)
             .map_err(|e| Error::crypto_from("RSA-SHA256 signing failed", e))
     }
 
@@ -262,7 +265,7 @@ impl PrivateKey {
         self.pkey
             .public_key_to_der()
             .and_then(|der| PKey::public_key_from_der(&der))
-            .map(|pkey| PublicKey { pkey })
+            .map(PublicKey::new)
             .map_err(|e| Error::crypto_from("cannot extract the public key", e))
     }
 
@@ -422,9 +425,17 @@ impl fmt::Debug for PrivateKey {
 #[derive(Clone)]
 pub struct PublicKey {
     pkey: PKey<Public>,
+    verifiers: Contexts<Public>,
 }
 
 impl PublicKey {
+    fn new(pkey: PKey<Public>) -> PublicKey {
+        PublicKey {
+            pkey,
+            verifiers: Contexts::default(),
+        }
+    }
+
     /// Loads an RSA public key from any of these forms:
     ///
     /// - PEM: an X.509 `-----BEGIN CERTIFICATE-----` (its public key is used), an SPKI
@@ -490,14 +501,12 @@ impl PublicKey {
         if pkey.id() != Id::RSA {
             return Err(format!("expected an RSA key, found a {:?} key", pkey.id()));
         }
-        Ok(PublicKey { pkey })
+        Ok(PublicKey::new(pkey))
     }
 
     /// Checks an RSASSA-PKCS1-v1_5 / SHA-256 `signature` over `message`.
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
-        openssl::sign::Verifier::new(MessageDigest::sha256(), &self.pkey)
-            .and_then(|mut v| v.verify_oneshot(signature, message))
-            .unwrap_or(false)
+        self.verifiers.verify_sha256(&self.pkey, message, signature)
     }
 
     /// RSAES-OAEP encryption (SHA-1, MGF1-SHA-1, empty label), as WeChat Pay requires for the
