@@ -8,8 +8,14 @@
 //!   prints how many requests it saw and how many verified, and exits non-zero if any did not.
 //! - `client MODE DIR N [IN_FLIGHT]`: N signed and verified GETs (after a warm-up), then one
 //!   JSON line with the client process's CPU time (user + system, every thread) and wall time.
-//!   MODE is `blocking`, `async` (one at a time) or `async-concurrent` (IN_FLIGHT at a time).
-//! - `memory DIR N IN_FLIGHT`: N async GETs with IN_FLIGHT at a time, sampling resident memory.
+//!   MODE is `blocking`, `async` (one at a time) or `async-concurrent` (IN_FLIGHT at a time);
+//!   `probed` is `async-concurrent` with a 1 ms timer task whose worst lateness is printed (how
+//!   long the executor stalls), `probed-offloaded` the same with the signing moved to Tokio's
+//!   blocking threads by a custom `Signer`.
+//! - `decompose DIR N`: where a call's CPU goes (floor, kernel, reqwest, this client), measured
+//!   in alternation in one process.
+//! - `memory DIR N IN_FLIGHT`: N async GETs with IN_FLIGHT at a time, sampling resident memory
+//!   and the allocator's bytes in use.
 //! - `report FILE`: the medians of the result lines in FILE, as the Markdown table of
 //!   docs/performance.md.
 //!
@@ -151,6 +157,20 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The bytes the C allocator has handed out and not taken back (glibc's `mallinfo2`: small
+/// blocks in use plus large mmapped ones), in kB: what the program holds, as opposed to what
+/// the allocator keeps from the kernel. `None` with another C library.
+fn heap_in_use_kb() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 takes no arguments and returns a plain struct.
+        let info = unsafe { libc::mallinfo2() };
+        Some(((info.uordblks + info.hblkhd) / 1024) as u64)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
+}
+
 /// Runs the warm-up, then `work` for `n` requests, and prints the result line.
 fn measure(
     mode: &str,
@@ -191,6 +211,8 @@ fn client(mode: &str, dir: &Path, n: usize, in_flight: usize) -> Result<(), Stri
         "blocking" => (1, workloads::blocking(&identity)?),
         "async" => (1, workloads::asynchronous(&identity, 1)?),
         "async-concurrent" => (in_flight, workloads::asynchronous(&identity, in_flight)?),
+        "probed" => (in_flight, workloads::probed(&identity, in_flight, false)?),
+        "probed-offloaded" => (in_flight, workloads::probed(&identity, in_flight, true)?),
         _ => {
             return Err(format!(
                 "unknown mode {mode:?}: blocking, async or async-concurrent"
@@ -267,6 +289,7 @@ fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
     runtime.block_on(workloads::run_async(&client, in_flight, in_flight))?;
     let after_warm_up = status_kb("VmRSS");
     let mut samples = Vec::new();
+    let mut heap = Vec::new();
     let chunk = (n / 10).max(1);
     let mut left = n;
     while left > 0 {
@@ -274,6 +297,7 @@ fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
         runtime.block_on(workloads::run_async(&client, this, in_flight))?;
         left -= this;
         samples.push(status_kb("VmRSS"));
+        heap.push(heap_in_use_kb());
     }
     println!(
         "{}",
@@ -285,6 +309,7 @@ fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
             "wall_s": started.elapsed().as_secs_f64(),
             "rss_after_warm_up_kb": after_warm_up,
             "rss_every_tenth_kb": samples,
+            "heap_in_use_every_tenth_kb": heap,
             "peak_rss_kb": status_kb("VmHWM"),
         })
     );

@@ -62,7 +62,8 @@ pub fn print(file: &Path) -> Result<(), String> {
     if floor.is_empty() {
         return Err(format!("{}: no floor line", file.display()));
     }
-    let runs = floor.len();
+    let floors = floor.len();
+    let runs = rows.values().map(|r| r.cpu_us.len()).max().unwrap_or(0);
     let floor = median(floor);
     println!("| client | mode | CPU µs/request | × floor | requests/s | peak RSS MB |");
     println!("| --- | --- | ---: | ---: | ---: | ---: |");
@@ -79,7 +80,10 @@ pub fn print(file: &Path) -> Result<(), String> {
         );
     }
     println!();
-    println!("Medians of {runs} run(s).");
+    println!(
+        "Medians of {runs} run(s) of each client; the floor is the median of {floors} \
+         `openssl speed` measurements (at the start and the end of each run)."
+    );
     let ours = |mode| cpu.get(&("wechatpay-rs", mode)).copied();
     let node = |mode| cpu.get(&("wechatpay-axios-plugin", mode)).copied();
     for (ours_mode, node_mode) in [

@@ -3,17 +3,20 @@
 # verified GET made N times by this SDK (blocking, async one at a time, async IN_FLIGHT at a
 # time) and by the Node SDK wechatpay-axios-plugin (one at a time, IN_FLIGHT at a time); client
 # CPU per request and requests per second, medians of RUNS runs, next to the floor measured by
-# `openssl speed rsa2048` in each run; then the memory run (MEMORY_N requests, MEMORY_IN_FLIGHT
-# at a time). The Node side is skipped, with a message, when node or its package is missing.
+# `openssl speed rsa2048` at the start and the end of each run; then where this SDK's CPU goes
+# (DECOMPOSE_N calls of each part, in alternation) and the memory run (MEMORY_N requests,
+# MEMORY_IN_FLIGHT at a time). The Node side is skipped, with a message, when node or its
+# package is missing.
 #
-#   benches/peers/run.sh                      # N=2000 RUNS=3 IN_FLIGHT=16 MEMORY_N=100000
-#   N=500 RUNS=1 MEMORY_N=0 benches/peers/run.sh   # a quick look; MEMORY_N=0 skips memory
+#   benches/peers/run.sh            # N=2000 RUNS=3 IN_FLIGHT=16 DECOMPOSE_N=2000 MEMORY_N=100000
+#   N=500 RUNS=1 DECOMPOSE_N=0 MEMORY_N=0 benches/peers/run.sh     # a quick look
 set -euo pipefail
 
 N=${N:-2000}
 RUNS=${RUNS:-3}
 IN_FLIGHT=${IN_FLIGHT:-16}
 SPEED_SECONDS=${SPEED_SECONDS:-3}
+DECOMPOSE_N=${DECOMPOSE_N:-2000}
 MEMORY_N=${MEMORY_N:-100000}
 MEMORY_IN_FLIGHT=${MEMORY_IN_FLIGHT:-1000}
 
@@ -67,13 +70,18 @@ results="$root/target/peers-results.jsonl"
 : >"$results"
 client() { "${client_cpu[@]}" "$@" | tee -a "$results" >&2; }
 
-for run in $(seq "$RUNS"); do
-    echo "run $run of $RUNS" >&2
+# The floor: one RSA-2048 sign and one verify as `openssl speed` measures them (user CPU).
+floor() {
     "${client_cpu[@]}" openssl speed -seconds "$SPEED_SECONDS" rsa2048 2>/dev/null |
         awk '$1 == "rsa" && $2 == "2048" && $3 == "bits" {
                  sub(/s$/, "", $4); sub(/s$/, "", $5);
                  printf "{\"floor\":true,\"sign_s\":%s,\"verify_s\":%s}\n", $4, $5 }' |
         tee -a "$results" >&2
+}
+
+for run in $(seq "$RUNS"); do
+    echo "run $run of $RUNS" >&2
+    floor
     client "$exe" client blocking "$work" "$N"
     client "$exe" client async "$work" "$N"
     client "$exe" client async-concurrent "$work" "$N" "$IN_FLIGHT"
@@ -81,7 +89,12 @@ for run in $(seq "$RUNS"); do
         client node "$here/node/client.cjs" sequential "$work" "$N"
         client node "$here/node/client.cjs" concurrent "$work" "$N" "$IN_FLIGHT"
     fi
+    floor
 done
+if [ "$DECOMPOSE_N" -gt 0 ]; then
+    echo "where the CPU goes: $DECOMPOSE_N calls of each part" >&2
+    "${client_cpu[@]}" "$exe" decompose "$work" "$DECOMPOSE_N" >"$work/decompose.md"
+fi
 if [ "$MEMORY_N" -gt 0 ]; then
     echo "memory: $MEMORY_N requests, $MEMORY_IN_FLIGHT in flight" >&2
     client "$exe" memory "$work" "$MEMORY_N" "$MEMORY_IN_FLIGHT"
@@ -93,3 +106,9 @@ server_pid=
 cat "$work/server.log" >&2
 echo >&2
 "$exe" report "$results"
+if [ -s "$work/decompose.md" ]; then
+    echo
+    echo "Where this SDK's CPU goes ($DECOMPOSE_N calls of each part, in alternation):"
+    echo
+    cat "$work/decompose.md"
+fi

@@ -36,6 +36,64 @@ pub fn asynchronous(identity: &Identity, in_flight: usize) -> Result<Workload, S
     }))
 }
 
+/// Signs on Tokio's blocking-thread pool (`spawn_blocking`) instead of the executor thread.
+struct Offloaded(PrivateKey);
+
+impl wechatpay::signer::Signer for Offloaded {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> wechatpay::signer::SignFuture<'a> {
+        let key = self.0.clone();
+        let message = message.to_vec();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || key.sign_sha256(&message))
+                .await
+                .expect("the signing task panicked")
+        })
+    }
+}
+
+/// As [`asynchronous`], with the signing done by [`Offloaded`], and a probe: a task that asks
+/// to wake every millisecond, whose worst lateness is printed (how long the executor stalls).
+pub fn probed(identity: &Identity, in_flight: usize, offload: bool) -> Result<Workload, String> {
+    let mut builder = Client::builder()
+        .mchid(&identity.mchid)
+        .serial(&identity.merchant_serial)
+        .platform_key(
+            &identity.platform_serial,
+            std::fs::read(&identity.platform_cert).map_err(text)?,
+        )
+        .base_uri(&identity.base_uri);
+    let pem = std::fs::read(&identity.merchant_key).map_err(text)?;
+    builder = if offload {
+        builder.signer(Offloaded(PrivateKey::load(pem).map_err(text)?))
+    } else {
+        builder.private_key(pem)
+    };
+    let client = builder.build().map_err(text)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(text)?;
+    Ok(Box::new(move |n| {
+        let worst_us = Arc::new(AtomicU64::new(0));
+        let result = runtime.block_on(async {
+            let worst = Arc::clone(&worst_us);
+            let probe = tokio::spawn(async move {
+                loop {
+                    let asked = tokio::time::Instant::now() + std::time::Duration::from_millis(1);
+                    tokio::time::sleep_until(asked).await;
+                    let late = asked.elapsed().as_micros() as u64;
+                    worst.fetch_max(late, Ordering::Relaxed);
+                }
+            });
+            let result = run_async(&client, n, in_flight).await;
+            probe.abort();
+            result
+        });
+        eprintln!(
+            "probe: a 1 ms timer woke up to {} µs late",
+            worst_us.load(Ordering::Relaxed)
+        );
+        result
+    }))
+}
+
 /// `n` GETs, `in_flight` at a time: `in_flight` tasks take them from a shared counter.
 pub async fn run_async(client: &Client, n: usize, in_flight: usize) -> Result<(), String> {
     let next = Arc::new(AtomicU64::new(0));
