@@ -66,6 +66,7 @@ struct State {
     signed: RwLock<Arc<Signed>>,
     requests: AtomicU64,
     verified: AtomicU64,
+    connections: AtomicU64,
 }
 
 impl State {
@@ -130,6 +131,7 @@ pub fn serve(dir: &Path) -> Result<(), String> {
         body,
         requests: AtomicU64::new(0),
         verified: AtomicU64::new(0),
+        connections: AtomicU64::new(0),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -166,6 +168,7 @@ pub fn serve(dir: &Path) -> Result<(), String> {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                task_state.connections.fetch_add(1, Ordering::Relaxed);
                 let state = Arc::clone(&task_state);
                 tokio::spawn(async move {
                     let service = service_fn(move |req| answer(req, Arc::clone(&state)));
@@ -180,7 +183,11 @@ pub fn serve(dir: &Path) -> Result<(), String> {
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     let requests = state.requests.load(Ordering::Relaxed);
     let verified = state.verified.load(Ordering::Relaxed);
-    eprintln!("server: {requests} requests, {verified} with a valid signature");
+    let connections = state.connections.load(Ordering::Relaxed);
+    eprintln!(
+        "server: {requests} requests over {connections} connections, {verified} with a valid \
+         signature"
+    );
     if requests != verified {
         return Err(format!("{} requests failed the check", requests - verified));
     }
