@@ -65,7 +65,7 @@ pub fn print(file: &Path) -> Result<(), String> {
     let floors = floor.len();
     let runs = rows.values().map(|r| r.cpu_us.len()).max().unwrap_or(0);
     let floor = median(floor);
-    println!("| client | mode | CPU µs/request | × floor | requests/s | peak RSS MB |");
+    println!("| client | mode | CPU µs/request | × floor | requests/s | peak RSS MiB |");
     println!("| --- | --- | ---: | ---: | ---: | ---: |");
     println!("| floor: `openssl speed rsa2048`, sign + verify | | {floor:.0} | 1.00 | | |");
     let mut cpu = BTreeMap::new();
@@ -104,15 +104,21 @@ pub fn print(file: &Path) -> Result<(), String> {
             .as_array()
             .map(|a| a.iter().map(|s| format!("{:.1}", kb(s))).collect())
             .unwrap_or_default();
+        let heap: Vec<String> = v["heap_in_use_every_tenth_kb"]
+            .as_array()
+            .map(|a| a.iter().map(|s| format!("{:.1}", kb(s))).collect())
+            .unwrap_or_default();
         println!(
-            "memory: {} async requests, {} in flight, {:.0} requests/s: peak RSS {:.1} MB; \
-             RSS after the first wave {:.1} MB, then after each tenth: {} MB",
+            "memory: {} async requests, {} in flight, {:.0} requests/s: peak RSS {:.1} MiB; \
+             RSS after the first wave {:.1} MiB, then after each tenth: {} MiB; allocated \
+             and not freed after each tenth: {} MiB",
             v["n"],
             v["in_flight"],
             v["n"].as_f64().unwrap_or(f64::NAN) / v["wall_s"].as_f64().unwrap_or(f64::NAN),
             kb(&v["peak_rss_kb"]),
             kb(&v["rss_after_warm_up_kb"]),
             samples.join(", "),
+            heap.join(", "),
         );
     }
     Ok(())
