@@ -26,6 +26,9 @@ use wechatpay::verifier::PlatformVerifier;
 
 const TEMPLATE: &str = "v3/global/merchant-service/complaints/{complaint_id}/response";
 const COMPLAINT_ID: &str = "200201820200101080076610000";
+const GET_TEMPLATE: &str = "v3/pay/transactions/id/{transaction_id}";
+const TRANSACTION_ID: &str = "4200000001";
+const MCHID: &str = "1230000109";
 /// A fixed timestamp and nonce for the parts that do not draw their own.
 const TS: i64 = 1_554_208_460;
 const NONCE: &str = "593BEC0C930BF1AFEB40B4A08C8FB242";
@@ -36,6 +39,11 @@ fn seed_options() -> Value {
         "complaint_id": COMPLAINT_ID,
         "json": { "complainted_mchid": "1900012181", "response_content": "已与用户沟通解决" },
     })
+}
+
+/// The query-order GET's options, built as a caller builds them.
+fn get_options() -> Value {
+    json!({ "transaction_id": TRANSACTION_ID, "query": { "mchid": MCHID } })
 }
 
 fn unix_now() -> i64 {
@@ -178,6 +186,23 @@ fn chain_template(c: &mut Criterion) {
         prepared.target(),
         format!("/v3/global/merchant-service/complaints/{COMPLAINT_ID}/response")
     );
+    assert_eq!(
+        prepared.signing_message(TS, NONCE),
+        format!(
+            "POST\n/v3/global/merchant-service/complaints/{COMPLAINT_ID}/response\n{TS}\n{NONCE}\n{}\n",
+            serde_json::to_string(&seed_options()["json"]).unwrap()
+        )
+        .into_bytes()
+    );
+    let get = &client["v3"]["pay"]["transactions"]["id"]["_transaction_id_"];
+    assert_eq!(get.template(), GET_TEMPLATE);
+    assert_eq!(
+        get.prepare(Method::GET, get_options())
+            .unwrap()
+            .signing_message(TS, NONCE),
+        format!("GET\n/v3/pay/transactions/id/{TRANSACTION_ID}?mchid={MCHID}\n{TS}\n{NONCE}\n\n")
+            .into_bytes()
+    );
     let client = &client;
     // The endpoint's own parsed template is private; an identical one stands in for it.
     let template = UriTemplate::parse(TEMPLATE).unwrap();
@@ -213,12 +238,32 @@ fn chain_template(c: &mut Criterion) {
             prepared.signing_message(black_box(TS), black_box(NONCE))
         })
     });
+    // Issue 8's target, for the two shapes of call: the cached chain, `prepare` with the
+    // `json!` options built inside the loop, and the signing message. The seed complaint
+    // response (POST with a JSON body) ...
+    g.bench_function("issue8_full/post_json", |b| {
+        b.iter(|| {
+            let e = &black_box(client)["v3"]["global"]["merchantService"]["complaints"]
+                ["_complaint_id_"]["response"];
+            let prepared = e.prepare(Method::POST, seed_options()).unwrap();
+            prepared.signing_message(black_box(TS), black_box(NONCE))
+        })
+    });
+    // ... and a query-order GET with a query and no body.
+    g.bench_function("issue8_full/get_query", |b| {
+        b.iter(|| {
+            let e = &black_box(client)["v3"]["pay"]["transactions"]["id"]["_transaction_id_"];
+            let prepared = e.prepare(Method::GET, get_options()).unwrap();
+            prepared.signing_message(black_box(TS), black_box(NONCE))
+        })
+    });
     g.finish();
 
     // Parts of `prepare` that belong to the caller: building the `json!` value, and turning it
     // into `Options` (reserved keys read, template variables kept).
     let mut g = c.benchmark_group("options");
     g.bench_function("json_macro", |b| b.iter(seed_options));
+    g.bench_function("json_macro_get", |b| b.iter(get_options));
     g.bench_function("from_json", |b| {
         b.iter(|| wechatpay::Options::from(seed_options()))
     });

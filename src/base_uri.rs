@@ -1,11 +1,41 @@
 //! The base URI requests are relative to.
 
-use url::Url;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::RwLock;
+
+use url::{ParseError, Url};
+
+/// How many path prefixes a base URI keeps the URL of (see [`BaseUri::join`]).
+const MAX_PREFIXES: usize = 256;
 
 /// A checked base URI: `http` or `https`, a host, a path ending in `/`, nothing else.
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct BaseUri {
     url: Url,
+    /// `url` joined with path prefixes (templates' literal text, such as `v3/pay/transactions/`),
+    /// so that a request has only the rest of its path parsed.
+    prefixes: RwLock<BTreeMap<Box<str>, Url>>,
+}
+
+impl Clone for BaseUri {
+    /// The same base, with an empty prefix cache.
+    fn clone(&self) -> BaseUri {
+        BaseUri::new(self.url.clone())
+    }
+}
+
+impl PartialEq for BaseUri {
+    fn eq(&self, other: &BaseUri) -> bool {
+        self.url == other.url
+    }
+}
+
+impl Eq for BaseUri {}
+
+impl fmt::Debug for BaseUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BaseUri").field(&self.url.as_str()).finish()
+    }
 }
 
 impl BaseUri {
@@ -34,7 +64,14 @@ impl BaseUri {
             let path = format!("{}/", url.path());
             url.set_path(&path);
         }
-        Ok(BaseUri { url })
+        Ok(BaseUri::new(url))
+    }
+
+    fn new(url: Url) -> BaseUri {
+        BaseUri {
+            url,
+            prefixes: RwLock::new(BTreeMap::new()),
+        }
     }
 
     /// The whole base, ending in `/`.
@@ -51,6 +88,50 @@ impl BaseUri {
     pub(crate) fn url(&self) -> &Url {
         &self.url
     }
+
+    /// `relative` (a path without its leading `/`, maybe with a `?query`) resolved against this
+    /// base. `prefix`, a leading part of `relative`'s path ending in `/` that many requests share
+    /// (a template's literal text, such as `v3/pay/transactions/id/`), is resolved once and kept:
+    /// only the rest of `relative` is parsed. The caller checks the result; what the URL parser
+    /// makes of unusual input (a `\`, a `..`) is not this function's concern.
+    pub(crate) fn join(&self, prefix: &str, relative: &str) -> Result<Url, ParseError> {
+        let rest = match relative.strip_prefix(prefix) {
+            Some(rest) if prefix.ends_with('/') => rest,
+            _ => return join_path(&self.url, relative),
+        };
+        let prefixes = self.prefixes.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(base) = prefixes.get(prefix) {
+            return join_path(base, rest);
+        }
+        // A bounded cache: paths built at run time may have literal prefixes without end.
+        if prefixes.len() >= MAX_PREFIXES {
+            return join_path(&self.url, relative);
+        }
+        drop(prefixes);
+        // Kept only when the parser leaves the prefix exactly as given.
+        let base = join_path(&self.url, prefix)
+            .ok()
+            .filter(|url| url.as_str().strip_prefix(self.as_str()) == Some(prefix));
+        let Some(base) = base else {
+            return join_path(&self.url, relative);
+        };
+        let url = join_path(&base, rest);
+        self.prefixes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(prefix.into(), base);
+        url
+    }
+}
+
+/// `base` joined with the relative path `path`: `./` first when `path` would otherwise read
+/// as absolute (a leading `/` or `\`) or as a scheme (a `:` in its first segment).
+fn join_path(base: &Url, path: &str) -> Result<Url, ParseError> {
+    let mut first_segment = path.bytes().take_while(|&b| b != b'/' && b != b'?');
+    if path.starts_with(['/', '\\']) || first_segment.any(|b| b == b':') {
+        return base.join(&format!("./{path}"));
+    }
+    base.join(path)
 }
 
 #[cfg(test)]
@@ -81,5 +162,58 @@ mod tests {
             let err = BaseUri::parse(input).unwrap_err();
             assert!(err.contains(expected), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn joining_from_a_kept_prefix_is_joining_from_the_base() {
+        for base in [
+            "https://api.mch.weixin.qq.com/",
+            "http://127.0.0.1:8080/wechat/",
+        ] {
+            let b = BaseUri::parse(base).unwrap();
+            for (prefix, relative) in [
+                (
+                    "v3/pay/transactions/id/",
+                    "v3/pay/transactions/id/4200000001?mchid=1230000109",
+                ),
+                (
+                    "v3/pay/transactions/id/",
+                    "v3/pay/transactions/id/4200000002",
+                ),
+                ("v3/x/", "v3/x/"),
+                ("v3/x/", "v3/x/?a=1"),
+                ("v3/x/", "v3/x/a:b/c"),
+                ("v3/x/", "v3/x//y"),
+                ("v3/x/", "v3/x/%E5%B7%B2/y%3Fz"),
+                ("", "a:b/c?d"),
+                ("", "/v3/x"),
+                ("v3/", "v3x/y"),
+            ] {
+                // Twice: once filling the cache, once from it.
+                for _ in 0..2 {
+                    let url = b.join(prefix, relative).unwrap();
+                    assert_eq!(
+                        url.as_str(),
+                        format!("{base}{relative}"),
+                        "{prefix} + {relative}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_prefix_cache_is_bounded_and_not_cloned() {
+        let b = BaseUri::parse("https://x/").unwrap();
+        for i in 0..MAX_PREFIXES + 10 {
+            let prefix = format!("v3/{i}/");
+            let url = b.join(&prefix, &format!("{prefix}y")).unwrap();
+            assert_eq!(url.as_str(), format!("https://x/v3/{i}/y"));
+        }
+        assert_eq!(b.prefixes.read().unwrap().len(), MAX_PREFIXES);
+        let copy = b.clone();
+        assert_eq!(copy, b);
+        assert!(copy.prefixes.read().unwrap().is_empty());
+        assert_eq!(format!("{b:?}"), "BaseUri(\"https://x/\")");
     }
 }

@@ -1,5 +1,6 @@
 //! [`Options`]: the per-request settings and template variables.
 
+use std::borrow::Cow;
 use std::fmt::{self, Display};
 use std::time::Duration;
 
@@ -255,13 +256,14 @@ impl Options {
 
     fn from_map(vars: Map<String, Value>) -> Options {
         let mut o = Options::default();
-        if let Some(v) = vars.get("base_uri").filter(|v| !v.is_null()) {
+        let reserved = Reserved::find(&vars);
+        if let Some(v) = reserved.base_uri {
             match v {
                 Value::String(s) => o.base_uri = Some(s.clone()),
                 other => o.fail(|| wrong_type("base_uri", "a string", other)),
             }
         }
-        let json = vars.get("json").filter(|v| !v.is_null());
+        let json = reserved.json;
         let has_json = json.is_some();
         if let Some(v) = json {
             match serde_json::to_vec(v) {
@@ -269,7 +271,7 @@ impl Options {
                 Err(e) => o.fail(|| format!("option `json` cannot be serialised: {e}")),
             }
         }
-        if let Some(v) = vars.get("body").filter(|v| !v.is_null()) {
+        if let Some(v) = reserved.body {
             match v {
                 _ if has_json => {
                     o.fail(|| "options `json` and `body` are mutually exclusive".to_owned())
@@ -278,7 +280,7 @@ impl Options {
                 other => o.fail(|| wrong_type("body", "a string", other)),
             }
         }
-        if let Some(v) = vars.get("query").filter(|v| !v.is_null()) {
+        if let Some(v) = reserved.query {
             match v {
                 Value::Object(pairs) => match encode_query(pairs) {
                     Ok(q) => o.query = Some(q),
@@ -288,7 +290,7 @@ impl Options {
                 other => o.fail(|| wrong_type("query", "an object or a string", other)),
             }
         }
-        if let Some(v) = vars.get("headers").filter(|v| !v.is_null()) {
+        if let Some(v) = reserved.headers {
             match v {
                 Value::Object(headers) => {
                     for (name, value) in headers {
@@ -306,7 +308,7 @@ impl Options {
                 other => o.fail(|| wrong_type("headers", "an object of strings", other)),
             }
         }
-        if let Some(v) = vars.get("encrypt").filter(|v| !v.is_null()) {
+        if let Some(v) = reserved.encrypt {
             let pointers = v.as_array().and_then(|items| {
                 items
                     .iter()
@@ -318,18 +320,18 @@ impl Options {
                 None => o.fail(|| wrong_type("encrypt", "an array of JSON Pointer strings", v)),
             }
         }
-        if let Some(v) = vars.get("xml").filter(|v| !v.is_null()) {
+        if let Some(v) = reserved.xml {
             match v {
                 Value::Object(map) => o.xml = Some(map.clone()),
                 other => o.fail(|| wrong_type("xml", "an object", other)),
             }
         }
-        for (key, flag) in [
-            ("nonceless", &mut o.nonceless),
-            ("security", &mut o.security),
+        for (key, value, flag) in [
+            ("nonceless", reserved.nonceless, &mut o.nonceless),
+            ("security", reserved.security, &mut o.security),
         ] {
-            match vars.get(key) {
-                None | Some(Value::Null) => {}
+            match value {
+                None => {}
                 Some(Value::Bool(b)) => *flag = *b,
                 Some(other) => {
                     let problem = wrong_type(key, "a boolean", other);
@@ -339,7 +341,7 @@ impl Options {
                 }
             }
         }
-        if let Some(v) = vars.get("timeout").filter(|v| !v.is_null()) {
+        if let Some(v) = reserved.timeout {
             match v.as_f64().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
                 Some(d) if !d.is_zero() => o.timeout = Some(d),
                 _ => o.fail(|| wrong_type("timeout", "a positive number of seconds", v)),
@@ -347,6 +349,45 @@ impl Options {
         }
         o.vars = vars;
         o
+    }
+}
+
+/// The values of the reserved keys present (and not `null`) in an options object, found in
+/// one pass over its entries rather than by one hashed lookup per reserved key.
+#[derive(Default)]
+struct Reserved<'a> {
+    base_uri: Option<&'a Value>,
+    json: Option<&'a Value>,
+    query: Option<&'a Value>,
+    headers: Option<&'a Value>,
+    body: Option<&'a Value>,
+    timeout: Option<&'a Value>,
+    encrypt: Option<&'a Value>,
+    xml: Option<&'a Value>,
+    nonceless: Option<&'a Value>,
+    security: Option<&'a Value>,
+}
+
+impl<'a> Reserved<'a> {
+    fn find(vars: &'a Map<String, Value>) -> Reserved<'a> {
+        let mut found = Reserved::default();
+        for (key, value) in vars.iter().filter(|(_, v)| !v.is_null()) {
+            let slot = match key.as_str() {
+                "base_uri" => &mut found.base_uri,
+                "json" => &mut found.json,
+                "query" => &mut found.query,
+                "headers" => &mut found.headers,
+                "body" => &mut found.body,
+                "timeout" => &mut found.timeout,
+                "encrypt" => &mut found.encrypt,
+                "xml" => &mut found.xml,
+                "nonceless" => &mut found.nonceless,
+                "security" => &mut found.security,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        found
     }
 }
 
@@ -446,18 +487,20 @@ fn push_pair(q: &mut String, key: &str, value: &str) {
     encode_component(q, value);
 }
 
-fn scalar(v: &Value) -> Option<String> {
+/// The text of a string, number or boolean (a string borrowed, not copied).
+fn scalar(v: &Value) -> Option<Cow<'_, str>> {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => None,
     }
 }
 
 /// Encodes a query object: scalars as `k=v`, arrays as repeated `k=v1&k=v2`, nulls skipped.
 fn encode_query(pairs: &Map<String, Value>) -> Result<String, String> {
-    let mut q = String::new();
+    // Room for a typical query (`mchid=...&sub_mchid=...`) without growing.
+    let mut q = String::with_capacity(64);
     for (key, value) in pairs {
         match value {
             Value::Null => {}
@@ -628,5 +671,50 @@ mod tests {
         let s = format!("{o:?}");
         assert!(!s.contains("张三") && !s.contains("1101"), "{s}");
         assert!(s.contains("\"name\""));
+    }
+
+    #[test]
+    fn every_reserved_key_is_found_in_one_pass() {
+        // The slots in the order of RESERVED_KEYS.
+        fn slots<'a>(r: &Reserved<'a>) -> [Option<&'a Value>; 10] {
+            [
+                r.base_uri,
+                r.json,
+                r.query,
+                r.headers,
+                r.body,
+                r.timeout,
+                r.encrypt,
+                r.xml,
+                r.nonceless,
+                r.security,
+            ]
+        }
+        for (i, key) in RESERVED_KEYS.iter().enumerate() {
+            let Value::Object(map) = json!({ "complaint_id": "1", *key: true }) else {
+                unreachable!()
+            };
+            let found = slots(&Reserved::find(&map));
+            for (j, slot) in found.iter().enumerate() {
+                assert_eq!(slot.is_some(), i == j, "{key}: slot {j}");
+            }
+        }
+        // `null` is the same as absent.
+        let Value::Object(map) = json!({ "json": null, "timeout": null }) else {
+            unreachable!()
+        };
+        assert!(slots(&Reserved::find(&map)).iter().all(Option::is_none));
+        let o = Options::from(json!({ "json": null, "nonceless": null, "x": 1 }));
+        assert_eq!(o.problem, None);
+        assert!(matches!(o.body, Body::None));
+    }
+
+    #[test]
+    fn the_first_problem_follows_the_reserved_key_order_not_the_object_order() {
+        let o = Options::from(json!({ "timeout": "5", "body": 1 }));
+        assert_eq!(
+            o.problem.as_deref(),
+            Some("option `body` must be a string, found a number")
+        );
     }
 }

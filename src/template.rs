@@ -39,6 +39,8 @@ pub struct UriTemplate {
     parts: Box<[Part]>,
     /// Initial capacity of the expansion buffer.
     capacity: usize,
+    /// The length of [`literal_prefix`](UriTemplate::literal_prefix).
+    prefix_len: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -330,10 +332,18 @@ impl UriTemplate {
             capacity += literal.len();
             parts.push(Part::Literal(literal.into_boxed_str()));
         }
+        let prefix_len = match parts.first() {
+            Some(Part::Literal(text)) => {
+                let path = text.split('?').next().unwrap_or_default();
+                path.rfind('/').map_or(0, |end| end + 1)
+            }
+            _ => 0,
+        };
         Ok(UriTemplate {
             source: template.into(),
             parts: parts.into_boxed_slice(),
             capacity,
+            prefix_len,
         })
     }
 
@@ -362,6 +372,16 @@ impl UriTemplate {
     /// Variables in `{?x}` and `{&x}` may be absent. Both errors carry the variable name.
     pub fn expand_strict(&self, vars: &Map<String, Value>) -> Result<String, TemplateError> {
         self.expand_with(vars, true)
+    }
+
+    /// The path the template starts with: its leading literal text up to and including the
+    /// last `/` before any `?` (empty when it starts with an expression). Every expansion
+    /// starts with it.
+    pub(crate) fn literal_prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Literal(text)) => &text[..self.prefix_len],
+            _ => "",
+        }
     }
 
     /// Names of the variables, in order of appearance, each with its expression's
@@ -415,7 +435,7 @@ impl UriTemplate {
         let mut first = true;
         for spec in expression.vars.iter() {
             let name = &self.source[spec.start..spec.end];
-            let value = match classify(name, vars.get(name))? {
+            let value = match classify(name, lookup(vars, name))? {
                 Some(value) => value,
                 None if strict => {
                     return Err(TemplateError::Missing {
@@ -677,6 +697,17 @@ fn parse_expression(template: &str, open: usize) -> Result<(Expression, usize), 
                 return Err(syntax(template, i, reason));
             }
         }
+    }
+}
+
+/// `vars.get(name)`. Variables come a handful at a time: below a few entries, comparing the
+/// keys is cheaper than hashing `name` (the map's SipHash).
+fn lookup<'v>(vars: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    if vars.len() <= 8 {
+        vars.iter()
+            .find_map(|(key, value)| (key == name).then_some(value))
+    } else {
+        vars.get(name)
     }
 }
 
@@ -1303,5 +1334,47 @@ mod tests {
             want.push_str("/response");
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn literal_prefix_is_the_leading_literal_path() {
+        for (template, prefix) in [
+            (
+                "v3/pay/transactions/id/{transaction_id}",
+                "v3/pay/transactions/id/",
+            ),
+            (
+                "v3/global/merchant-service/complaints/{complaint_id}/response",
+                "v3/global/merchant-service/complaints/",
+            ),
+            ("/v3/x/{y}", "/v3/x/"),
+            ("v3/certificates", "v3/"),
+            ("v3/x?a=b/c&d={d}", "v3/"),
+            ("v3/é/{x}", "v3/%C3%A9/"),
+            ("{x}/y", ""),
+            ("certificates", ""),
+            ("", ""),
+        ] {
+            let parsed = UriTemplate::parse(template).unwrap();
+            assert_eq!(parsed.literal_prefix(), prefix, "{template}");
+            // Every expansion starts with it.
+            let expanded = parsed.expand(&vars(json!({ "x": "1", "y": "2" }))).unwrap();
+            assert!(expanded.starts_with(prefix), "{template}: {expanded}");
+        }
+    }
+
+    #[test]
+    fn many_variables_are_looked_up_by_hash() {
+        let names: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
+        let template = format!("{{{}}}", names.join(","));
+        let values = Value::Object(names.iter().map(|n| (n.clone(), json!(n))).collect());
+        assert_eq!(expand(&template, values), names.join(","));
+        assert_eq!(
+            strict(
+                "{a}/{b}",
+                json!({ "a": 1, "c": 2, "d": 3, "e": 4, "f": 5, "g": 6, "h": 7, "i": 8, "j": 9 })
+            ),
+            Err(TemplateError::Missing { name: "b".into() })
+        );
     }
 }

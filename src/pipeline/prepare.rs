@@ -1,6 +1,7 @@
 //! Template + options -> the exact URL, headers and body to sign and send.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
@@ -13,9 +14,21 @@ use crate::client::{PreferredKey, Shared};
 use crate::error::{Error, Result};
 use crate::options::{Body, Options};
 use crate::template::{TemplateError, UriTemplate};
-use url::Url;
+use url::{Position, Url};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// What most requests start with: `Accept` and this SDK's `User-Agent`, then the same with
+/// `Content-Type: application/json`. Cloning one of these is cheaper than inserting each
+/// header.
+static COMMON_HEADERS: LazyLock<[HeaderMap; 2]> = LazyLock::new(|| {
+    let mut plain = HeaderMap::with_capacity(6);
+    plain.insert(ACCEPT, APPLICATION_JSON);
+    plain.insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
+    let mut json = plain.clone();
+    json.insert(CONTENT_TYPE, APPLICATION_JSON);
+    [plain, json]
+});
 
 /// Builds the request for `template` expanded over `options`.
 pub(crate) fn prepare(
@@ -85,10 +98,10 @@ pub(crate) fn prepare(
         Some((p, q)) => (p, Some(q)),
         None => (relative, None),
     };
-    if let Some(segment) = path.split('/').find(|s| is_dot_segment(s)) {
+    if let Some(segment) = segments(path).find(|s| is_dot_segment(s)) {
         return Err(Error::from_template(TemplateError::DotSegment {
             name: dot_variable(template, &vars).map(str::to_owned),
-            segment: segment.to_owned(),
+            segment: String::from_utf8_lossy(segment).into_owned(),
         }));
     }
 
@@ -127,13 +140,25 @@ pub(crate) fn prepare(
         (None, None) => None,
     };
 
-    let url = build_url(&base, path, query.as_deref())?;
+    // Requests through the client's base share the template's literal prefix, whose URL the
+    // base keeps; a per-request `base_uri` has no such cache.
+    let prefix = match &base {
+        Cow::Borrowed(_) => template.literal_prefix().trim_start_matches('/'),
+        Cow::Owned(_) => "",
+    };
+    let url = build_url_from(&base, prefix, path, query.as_deref())?;
 
     let v3 = shared.v3()?;
+    // The preferred platform key (a key-ring snapshot and a clock reading) only when used.
+    let preferred = if v3.send_wechatpay_serial || !encrypt.is_empty() {
+        v3.preferred()
+    } else {
+        None
+    };
     let body = if encrypt.is_empty() {
         body
     } else {
-        encrypt_fields(v3.preferred(), body, &encrypt)?
+        encrypt_fields(preferred.as_ref(), body, &encrypt)?
     };
     let (body, signed_body, content_type) = match body {
         Body::None => (Bytes::new(), None, None),
@@ -152,13 +177,8 @@ pub(crate) fn prepare(
         }
     };
 
-    let mut headers = HeaderMap::with_capacity(6 + extra_headers.len());
-    headers.insert(ACCEPT, APPLICATION_JSON);
-    headers.insert(USER_AGENT, shared.user_agent.clone());
-    if let Some(content_type) = content_type.filter(|_| !body.is_empty()) {
-        headers.insert(CONTENT_TYPE, content_type);
-    }
-    let preferred = v3.preferred();
+    let content_type = content_type.filter(|_| !body.is_empty());
+    let mut headers = first_headers(&shared.user_agent, content_type, extra_headers.len());
     if let (true, Some(preferred)) = (v3.send_wechatpay_serial, &preferred) {
         headers.insert(crate::verifier::SERIAL, preferred.id.clone());
     }
@@ -183,46 +203,83 @@ pub(crate) fn prepare(
     })
 }
 
+/// `Accept`, `User-Agent` and, for a body, `Content-Type`, with room for `more` headers: in the
+/// usual cases a clone of [`COMMON_HEADERS`].
+fn first_headers(
+    user_agent: &HeaderValue,
+    content_type: Option<HeaderValue>,
+    more: usize,
+) -> HeaderMap {
+    if user_agent == crate::USER_AGENT {
+        match &content_type {
+            None => return COMMON_HEADERS[0].clone(),
+            Some(json) if json == APPLICATION_JSON => return COMMON_HEADERS[1].clone(),
+            Some(_) => {}
+        }
+    }
+    let mut headers = HeaderMap::with_capacity(6 + more);
+    headers.insert(ACCEPT, APPLICATION_JSON);
+    headers.insert(USER_AGENT, user_agent.clone());
+    if let Some(content_type) = content_type {
+        headers.insert(CONTENT_TYPE, content_type);
+    }
+    headers
+}
+
 /// The URL `base` + `path` (relative, already expanded) + `?query`, refused when the URL
 /// parser would send anything other than exactly that (what is signed must be what is sent).
 pub(super) fn build_url(base: &BaseUri, path: &str, query: Option<&str>) -> Result<Url> {
-    let mut full_path = String::with_capacity(base.path().len() + path.len());
-    full_path.push_str(base.path());
-    full_path.push_str(path);
-    let mut url = base.url().clone();
-    url.set_path(&full_path);
-    url.set_query(query);
-    if url.path() != full_path || url.query() != query {
-        let with_query = |path: &str, query: Option<&str>| match query {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        };
-        return Err(Error::from_template(TemplateError::Rewritten {
-            expanded: with_query(&full_path, query),
-            sent: with_query(url.path(), url.query()),
-        }));
+    build_url_from(base, "", path, query)
+}
+
+/// [`build_url`] for a `path` that starts with `prefix`, a template's literal text: the base
+/// keeps the URL of the prefix and parses only the rest (see [`BaseUri::join`]).
+fn build_url_from(base: &BaseUri, prefix: &str, path: &str, query: Option<&str>) -> Result<Url> {
+    let relative = match query {
+        None => Cow::Borrowed(path),
+        Some(q) => Cow::Owned([path, "?", q].concat()),
+    };
+    // The whole URL must be the base followed by exactly the relative target.
+    match base.join(prefix, &relative) {
+        Ok(url) if url.as_str().strip_prefix(base.as_str()) == Some(&*relative) => Ok(url),
+        other => Err(Error::from_template(TemplateError::Rewritten {
+            expanded: format!("{}{relative}", base.path()),
+            sent: match other {
+                // The target, or the whole URL when the scheme, host or base path changed.
+                Ok(url) if url.as_str().starts_with(base.as_str()) => {
+                    url[Position::BeforePath..Position::AfterQuery].to_owned()
+                }
+                Ok(url) => url.into(),
+                Err(e) => format!("nothing (the URL parser refuses it: {e})"),
+            },
+        })),
     }
-    Ok(url)
+}
+
+/// The segments of a path, as bytes: a byte loop, where `str::split` would start a `memchr`
+/// search for each (short) segment, several times slower here.
+fn segments(path: &str) -> impl Iterator<Item = &[u8]> {
+    path.as_bytes().split(|&b| b == b'/')
 }
 
 /// `.` and `..`, in any of the spellings URL parsers resolve (`%2e`, `.%2E`, ...).
-fn is_dot_segment(segment: &str) -> bool {
+fn is_dot_segment(segment: &[u8]) -> bool {
     segment.len() <= 6
         && [".", "..", "%2e", "%2e%2e", ".%2e", "%2e."]
             .iter()
-            .any(|dot| segment.eq_ignore_ascii_case(dot))
+            .any(|dot| segment.eq_ignore_ascii_case(dot.as_bytes()))
 }
 
 /// The path variable whose value makes a dot segment, to name it in the error.
 fn dot_variable<'t>(template: &'t UriTemplate, vars: &Map<String, Value>) -> Option<&'t str> {
     let has_dot = |v: &Value| match v {
-        Value::String(s) => s.split('/').any(is_dot_segment),
+        Value::String(s) => segments(s).any(is_dot_segment),
         Value::Array(items) => items
             .iter()
-            .any(|i| i.as_str().is_some_and(|s| s.split('/').any(is_dot_segment))),
+            .any(|i| i.as_str().is_some_and(|s| segments(s).any(is_dot_segment))),
         Value::Object(map) => map
             .values()
-            .any(|i| i.as_str().is_some_and(|s| s.split('/').any(is_dot_segment))),
+            .any(|i| i.as_str().is_some_and(|s| segments(s).any(is_dot_segment))),
         _ => false,
     };
     template
@@ -235,7 +292,7 @@ fn dot_variable<'t>(template: &'t UriTemplate, vars: &Map<String, Value>) -> Opt
 /// Replaces each string the pointers name in the JSON body by its OAEP ciphertext (base64)
 /// under the preferred platform key.
 fn encrypt_fields(
-    preferred: Option<PreferredKey>,
+    preferred: Option<&PreferredKey>,
     body: Body,
     pointers: &[String],
 ) -> Result<Body> {
@@ -256,4 +313,139 @@ fn encrypt_fields(
     serde_json::to_vec(&json)
         .map(|b| Body::Json(b.into()))
         .map_err(|e| Error::config(format!("option `json` cannot be serialised: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::{Client, ErrorKind, Method};
+
+    fn target(client: &Client, template: &str, options: serde_json::Value) -> String {
+        let prepared = client
+            .chain(template)
+            .prepare(Method::GET, options)
+            .unwrap();
+        prepared.target().to_owned()
+    }
+
+    #[test]
+    fn targets_are_the_expansion_exactly() {
+        let client = Client::offline_for_docs();
+        let transaction = "v3/pay/transactions/id/{transaction_id}";
+        let options = json!({ "transaction_id": "4200000001", "query": { "mchid": "1230000109" } });
+        // Twice: the base keeps the literal prefix's URL after the first.
+        for _ in 0..2 {
+            assert_eq!(
+                target(&client, transaction, options.clone()),
+                "/v3/pay/transactions/id/4200000001?mchid=1230000109"
+            );
+        }
+        for (template, options, expected) in [
+            (
+                "v3/x/{id}{?a}",
+                json!({ "id": 1, "a": 2, "query": { "b": 3 } }),
+                "/v3/x/1?a=2&b=3",
+            ),
+            ("v3/x/{+p}", json!({ "p": "a:b/c" }), "/v3/x/a:b/c"),
+            ("v3/x/{+p}", json!({ "p": "/y" }), "/v3/x//y"),
+            ("{+p}/y", json!({ "p": "v3:x" }), "/v3:x/y"),
+            ("v3/x/{?a}", json!({ "a": "1" }), "/v3/x/?a=1"),
+            ("/v3/certificates", json!({}), "/v3/certificates"),
+            ("v3/{id}", json!({ "id": "已与" }), "/v3/%E5%B7%B2%E4%B8%8E"),
+        ] {
+            for _ in 0..2 {
+                assert_eq!(
+                    target(&client, template, options.clone()),
+                    expected,
+                    "{template}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_headers_are_the_same_prebuilt_or_not() {
+        use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+        use http::{HeaderMap, HeaderValue};
+
+        let names = |h: &HeaderMap| h.keys().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
+        let sdk = HeaderValue::from_static(crate::USER_AGENT);
+        let other = HeaderValue::from_static("someone else");
+        let json = Some(super::APPLICATION_JSON);
+        let form = Some(HeaderValue::from_static("multipart/form-data; boundary=x"));
+        for agent in [&sdk, &other] {
+            let plain = super::first_headers(agent, None, 0);
+            assert_eq!(names(&plain), ["accept", "user-agent"]);
+            assert_eq!(plain[USER_AGENT], agent);
+            for content_type in [json.clone(), form.clone()] {
+                let mut h = super::first_headers(agent, content_type.clone(), 1);
+                assert_eq!(names(&h), ["accept", "user-agent", "content-type"]);
+                assert_eq!(h[ACCEPT], "application/json");
+                assert_eq!(h[USER_AGENT], agent);
+                assert_eq!(Some(&h[CONTENT_TYPE]), content_type.as_ref());
+                h.insert("x-extra", HeaderValue::from_static("1"));
+                assert_eq!(h.len(), 4);
+            }
+        }
+        // The prebuilt maps are not changed by what is added to a request's copy.
+        let client = Client::offline_for_docs();
+        let with_header = json!({ "id": "1", "json": {}, "headers": { "X-A": "1" } });
+        let prepared = client
+            .chain("v3/x/{id}")
+            .prepare(Method::POST, with_header)
+            .unwrap();
+        assert_eq!(
+            names(prepared.headers()),
+            ["accept", "user-agent", "content-type", "x-a"]
+        );
+        let prepared = client
+            .chain("v3/x/{id}")
+            .prepare(Method::POST, json!({ "id": "1", "json": {} }))
+            .unwrap();
+        assert_eq!(
+            names(prepared.headers()),
+            ["accept", "user-agent", "content-type"]
+        );
+        let prepared = client
+            .chain("v3/x/{id}")
+            .prepare(Method::GET, json!({ "id": "1" }))
+            .unwrap();
+        assert_eq!(names(prepared.headers()), ["accept", "user-agent"]);
+    }
+
+    #[test]
+    fn a_per_request_base_uri_keeps_its_path() {
+        let client = Client::offline_for_docs();
+        let options = json!({ "id": "1", "base_uri": "https://proxy.example.com/wechat" });
+        let prepared = client
+            .chain("v3/x/{id}")
+            .prepare(Method::GET, options)
+            .unwrap();
+        assert_eq!(
+            prepared.url().as_str(),
+            "https://proxy.example.com/wechat/v3/x/1"
+        );
+        assert_eq!(prepared.target(), "/wechat/v3/x/1");
+        assert_eq!(prepared.api_path(), "/v3/x/1");
+    }
+
+    #[test]
+    fn a_rewritten_query_is_refused_with_both_forms() {
+        let client = Client::offline_for_docs();
+        for _ in 0..2 {
+            let err = client
+                .chain("v3/x/{id}?a={+v}")
+                .prepare(Method::GET, json!({ "id": "1", "v": "it's" }))
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Template);
+            assert_eq!(
+                err.template(),
+                Some(&crate::template::TemplateError::Rewritten {
+                    expanded: "/v3/x/1?a=it's".into(),
+                    sent: "/v3/x/1?a=it%27s".into(),
+                })
+            );
+        }
+    }
 }
