@@ -65,6 +65,17 @@ impl<T> Contexts<T> {
     }
 }
 
+/// `ctx` initialised by `init` (sign or verify) for PKCS#1 v1.5 padding over SHA-256.
+fn set_up<T>(
+    mut ctx: PkeyCtx<T>,
+    init: impl FnOnce(&mut PkeyCtx<T>) -> Result<(), ErrorStack>,
+) -> Result<PkeyCtx<T>, ErrorStack> {
+    init(&mut ctx)?;
+    ctx.set_rsa_padding(Padding::PKCS1)?;
+    ctx.set_signature_md(Md::sha256())?;
+    Ok(ctx)
+}
+
 impl Contexts<Private> {
     /// RSASSA-PKCS1-v1_5 with SHA-256 of `message`: the same bytes as `EVP_DigestSign`.
     pub(crate) fn sign_sha256(
@@ -74,13 +85,7 @@ impl Contexts<Private> {
     ) -> Result<Vec<u8>, ErrorStack> {
         let digest = openssl::sha::sha256(message);
         self.with(
-            || {
-                let mut ctx = PkeyCtx::new(pkey)?;
-                ctx.sign_init()?;
-                ctx.set_rsa_padding(Padding::PKCS1)?;
-                ctx.set_signature_md(Md::sha256())?;
-                Ok(ctx)
-            },
+            || set_up(PkeyCtx::new(pkey)?, |c| c.sign_init()),
             |ctx| {
                 let mut signature = Vec::with_capacity(pkey.size());
                 ctx.sign_to_vec(&digest, &mut signature)?;
@@ -100,13 +105,7 @@ impl Contexts<Public> {
     ) -> bool {
         let digest = openssl::sha::sha256(message);
         let verified = self.with(
-            || {
-                let mut ctx = PkeyCtx::new(pkey)?;
-                ctx.verify_init()?;
-                ctx.set_rsa_padding(Padding::PKCS1)?;
-                ctx.set_signature_md(Md::sha256())?;
-                Ok(ctx)
-            },
+            || set_up(PkeyCtx::new(pkey)?, |c| c.verify_init()),
             // A wrong signature is an error here, so that its context is not reused.
             |ctx| match ctx.verify(&digest, signature)? {
                 true => Ok(()),

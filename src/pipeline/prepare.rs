@@ -18,9 +18,9 @@ use url::{Position, Url};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// What most requests start with: `Accept` and this SDK's `User-Agent`, then the same with
-/// `Content-Type: application/json`. Cloning one of these is cheaper than inserting each
-/// header.
+/// What every request starts with: `Accept` and this SDK's `User-Agent` (the client's, which is
+/// always [`crate::USER_AGENT`]), then the same with `Content-Type: application/json`. Cloning
+/// one of these is cheaper than inserting each header.
 static COMMON_HEADERS: LazyLock<[HeaderMap; 2]> = LazyLock::new(|| {
     let mut plain = HeaderMap::with_capacity(6);
     plain.insert(ACCEPT, APPLICATION_JSON);
@@ -178,7 +178,7 @@ pub(crate) fn prepare(
     };
 
     let content_type = content_type.filter(|_| !body.is_empty());
-    let mut headers = first_headers(&shared.user_agent, content_type, extra_headers.len());
+    let mut headers = first_headers(content_type);
     if let (true, Some(preferred)) = (v3.send_wechatpay_serial, &preferred) {
         headers.insert(crate::verifier::SERIAL, preferred.id.clone());
     }
@@ -203,27 +203,18 @@ pub(crate) fn prepare(
     })
 }
 
-/// `Accept`, `User-Agent` and, for a body, `Content-Type`, with room for `more` headers: in the
-/// usual cases a clone of [`COMMON_HEADERS`].
-fn first_headers(
-    user_agent: &HeaderValue,
-    content_type: Option<HeaderValue>,
-    more: usize,
-) -> HeaderMap {
-    if user_agent == crate::USER_AGENT {
-        match &content_type {
-            None => return COMMON_HEADERS[0].clone(),
-            Some(json) if json == APPLICATION_JSON => return COMMON_HEADERS[1].clone(),
-            Some(_) => {}
+/// `Accept`, `User-Agent` and, for a body, `Content-Type`: a clone of [`COMMON_HEADERS`], with
+/// any other content type (a multipart boundary) set on top.
+fn first_headers(content_type: Option<HeaderValue>) -> HeaderMap {
+    match content_type {
+        None => COMMON_HEADERS[0].clone(),
+        Some(json) if json == APPLICATION_JSON => COMMON_HEADERS[1].clone(),
+        Some(other) => {
+            let mut headers = COMMON_HEADERS[0].clone();
+            headers.insert(CONTENT_TYPE, other);
+            headers
         }
     }
-    let mut headers = HeaderMap::with_capacity(6 + more);
-    headers.insert(ACCEPT, APPLICATION_JSON);
-    headers.insert(USER_AGENT, user_agent.clone());
-    if let Some(content_type) = content_type {
-        headers.insert(CONTENT_TYPE, content_type);
-    }
-    headers
 }
 
 /// The URL `base` + `path` (relative, already expanded) + `?query`, refused when the URL
@@ -370,24 +361,22 @@ mod tests {
         use http::{HeaderMap, HeaderValue};
 
         let names = |h: &HeaderMap| h.keys().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
-        let sdk = HeaderValue::from_static(crate::USER_AGENT);
-        let other = HeaderValue::from_static("someone else");
+        let agent = HeaderValue::from_static(crate::USER_AGENT);
         let json = Some(super::APPLICATION_JSON);
         let form = Some(HeaderValue::from_static("multipart/form-data; boundary=x"));
-        for agent in [&sdk, &other] {
-            let plain = super::first_headers(agent, None, 0);
-            assert_eq!(names(&plain), ["accept", "user-agent"]);
-            assert_eq!(plain[USER_AGENT], agent);
-            for content_type in [json.clone(), form.clone()] {
-                let mut h = super::first_headers(agent, content_type.clone(), 1);
-                assert_eq!(names(&h), ["accept", "user-agent", "content-type"]);
-                assert_eq!(h[ACCEPT], "application/json");
-                assert_eq!(h[USER_AGENT], agent);
-                assert_eq!(Some(&h[CONTENT_TYPE]), content_type.as_ref());
-                h.insert("x-extra", HeaderValue::from_static("1"));
-                assert_eq!(h.len(), 4);
-            }
+        let plain = super::first_headers(None);
+        assert_eq!(names(&plain), ["accept", "user-agent"]);
+        assert_eq!(plain[USER_AGENT], agent);
+        for content_type in [json.clone(), form.clone()] {
+            let mut h = super::first_headers(content_type.clone());
+            assert_eq!(names(&h), ["accept", "user-agent", "content-type"]);
+            assert_eq!(h[ACCEPT], "application/json");
+            assert_eq!(h[USER_AGENT], agent);
+            assert_eq!(Some(&h[CONTENT_TYPE]), content_type.as_ref());
+            h.insert("x-extra", HeaderValue::from_static("1"));
+            assert_eq!(h.len(), 4);
         }
+        assert_eq!(super::COMMON_HEADERS[0].len(), 2);
         // The prebuilt maps are not changed by what is added to a request's copy.
         let client = Client::offline_for_docs();
         let with_header = json!({ "id": "1", "json": {}, "headers": { "X-A": "1" } });
