@@ -41,6 +41,30 @@ fn seed_options() -> Value {
     })
 }
 
+/// The seed call's body as a Rust caller writes it: a typed struct.
+#[derive(serde::Serialize)]
+struct ComplaintResponse<'a> {
+    complainted_mchid: &'a str,
+    response_content: &'a str,
+}
+
+/// The seed call's options built with the typed builder (what a Rust caller writes).
+fn seed_options_typed() -> wechatpay::Options {
+    wechatpay::Options::new()
+        .var("complaint_id", COMPLAINT_ID)
+        .json(&ComplaintResponse {
+            complainted_mchid: "1900012181",
+            response_content: "已与用户沟通解决",
+        })
+}
+
+/// The query-order GET's options with the typed builder.
+fn get_options_typed() -> wechatpay::Options {
+    wechatpay::Options::new()
+        .var("transaction_id", TRANSACTION_ID)
+        .query("mchid", MCHID)
+}
+
 /// The query-order GET's options, built as a caller builds them.
 fn get_options() -> Value {
     json!({ "transaction_id": TRANSACTION_ID, "query": { "mchid": MCHID } })
@@ -203,6 +227,22 @@ fn chain_template(c: &mut Criterion) {
         format!("GET\n/v3/pay/transactions/id/{TRANSACTION_ID}?mchid={MCHID}\n{TS}\n{NONCE}\n\n")
             .into_bytes()
     );
+    // The typed builder makes the very same requests.
+    assert_eq!(
+        endpoint
+            .prepare(Method::POST, seed_options_typed())
+            .unwrap()
+            .signing_message(TS, NONCE),
+        prepared.signing_message(TS, NONCE)
+    );
+    assert_eq!(
+        get.prepare(Method::GET, get_options_typed())
+            .unwrap()
+            .signing_message(TS, NONCE),
+        get.prepare(Method::GET, get_options())
+            .unwrap()
+            .signing_message(TS, NONCE)
+    );
     let client = &client;
     // The endpoint's own parsed template is private; an identical one stands in for it.
     let template = UriTemplate::parse(TEMPLATE).unwrap();
@@ -254,6 +294,23 @@ fn chain_template(c: &mut Criterion) {
         b.iter(|| {
             let e = &black_box(client)["v3"]["pay"]["transactions"]["id"]["_transaction_id_"];
             let prepared = e.prepare(Method::GET, get_options()).unwrap();
+            prepared.signing_message(black_box(TS), black_box(NONCE))
+        })
+    });
+    // The same two calls with the typed `Options` builder and a `Serialize` struct (no
+    // `serde_json::Value` tree built and dropped).
+    g.bench_function("issue8_full/post_typed", |b| {
+        b.iter(|| {
+            let e = &black_box(client)["v3"]["global"]["merchantService"]["complaints"]
+                ["_complaint_id_"]["response"];
+            let prepared = e.prepare(Method::POST, seed_options_typed()).unwrap();
+            prepared.signing_message(black_box(TS), black_box(NONCE))
+        })
+    });
+    g.bench_function("issue8_full/get_typed", |b| {
+        b.iter(|| {
+            let e = &black_box(client)["v3"]["pay"]["transactions"]["id"]["_transaction_id_"];
+            let prepared = e.prepare(Method::GET, get_options_typed()).unwrap();
             prepared.signing_message(black_box(TS), black_box(NONCE))
         })
     });

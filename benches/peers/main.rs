@@ -11,11 +11,12 @@
 //!   MODE is `blocking`, `async` (one at a time) or `async-concurrent` (IN_FLIGHT at a time);
 //!   `probed` is `async-concurrent` with a 1 ms timer task whose worst lateness is printed (how
 //!   long the executor stalls), `probed-offloaded` the same with the signing moved to Tokio's
-//!   blocking threads by a custom `Signer`.
+//!   blocking threads by a custom `Signer`. `bare-http` and `bare-rsa` are the bare reqwest
+//!   parts of `decompose`, alone (to trace their system calls next to this client's).
 //! - `decompose DIR N`: where a call's CPU goes (floor, kernel, reqwest, this client), measured
 //!   in alternation in one process.
 //! - `memory DIR N IN_FLIGHT`: N async GETs with IN_FLIGHT at a time, sampling resident memory
-//!   and the allocator's bytes in use.
+//!   the allocator's bytes in use and the open file descriptors.
 //! - `report FILE`: the medians of the result lines in FILE, as the Markdown table of
 //!   docs/performance.md.
 //!
@@ -171,6 +172,11 @@ fn heap_in_use_kb() -> Option<u64> {
     None
 }
 
+/// How many file descriptors this process has open (sockets included).
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+}
+
 /// Runs the warm-up, then `work` for `n` requests, and prints the result line.
 fn measure(
     mode: &str,
@@ -213,9 +219,12 @@ fn client(mode: &str, dir: &Path, n: usize, in_flight: usize) -> Result<(), Stri
         "async-concurrent" => (in_flight, workloads::asynchronous(&identity, in_flight)?),
         "probed" => (in_flight, workloads::probed(&identity, in_flight, false)?),
         "probed-offloaded" => (in_flight, workloads::probed(&identity, in_flight, true)?),
+        "bare-http" => (1, workloads::bare_http(&identity, false)?),
+        "bare-rsa" => (1, workloads::bare_http(&identity, true)?),
         _ => {
             return Err(format!(
-                "unknown mode {mode:?}: blocking, async or async-concurrent"
+                "unknown mode {mode:?}: blocking, async, async-concurrent, probed, \
+                 probed-offloaded, bare-http or bare-rsa"
             ));
         }
     };
@@ -290,6 +299,7 @@ fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
     let after_warm_up = status_kb("VmRSS");
     let mut samples = Vec::new();
     let mut heap = Vec::new();
+    let mut fds = Vec::new();
     let chunk = (n / 10).max(1);
     let mut left = n;
     while left > 0 {
@@ -298,6 +308,7 @@ fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
         left -= this;
         samples.push(status_kb("VmRSS"));
         heap.push(heap_in_use_kb());
+        fds.push(open_fds());
     }
     println!(
         "{}",
@@ -310,6 +321,7 @@ fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
             "rss_after_warm_up_kb": after_warm_up,
             "rss_every_tenth_kb": samples,
             "heap_in_use_every_tenth_kb": heap,
+            "open_fds_every_tenth": fds,
             "peak_rss_kb": status_kb("VmHWM"),
         })
     );

@@ -108,10 +108,15 @@ pub fn print(file: &Path) -> Result<(), String> {
             .as_array()
             .map(|a| a.iter().map(|s| format!("{:.1}", kb(s))).collect())
             .unwrap_or_default();
+        let fds: Vec<String> = v["open_fds_every_tenth"]
+            .as_array()
+            .map(|a| a.iter().map(Value::to_string).collect())
+            .unwrap_or_default();
         println!(
             "memory: {} async requests, {} in flight, {:.0} requests/s: peak RSS {:.1} MiB; \
              RSS after the first wave {:.1} MiB, then after each tenth: {} MiB; allocated \
-             and not freed after each tenth: {} MiB",
+             and not freed after each tenth: {} MiB; open file descriptors after each \
+             tenth: {}",
             v["n"],
             v["in_flight"],
             v["n"].as_f64().unwrap_or(f64::NAN) / v["wall_s"].as_f64().unwrap_or(f64::NAN),
@@ -119,6 +124,7 @@ pub fn print(file: &Path) -> Result<(), String> {
             kb(&v["rss_after_warm_up_kb"]),
             samples.join(", "),
             heap.join(", "),
+            fds.join(", "),
         );
     }
     Ok(())
