@@ -6,10 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use elsa::sync::FrozenMap;
 use http::HeaderValue;
 
 use crate::base_uri::BaseUri;
+use crate::children::Children;
 use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result, shown};
@@ -61,7 +61,7 @@ pub struct Client {
 struct ClientInner {
     shared: Arc<Shared>,
     /// `client["key"]` endpoints, created on first use and kept for the client's lifetime.
-    children: FrozenMap<String, Box<Endpoint>>,
+    children: Children,
 }
 
 /// What every request of one client needs. Endpoints hold an `Arc` of it (not of the
@@ -255,12 +255,7 @@ impl Index<&str> for Client {
     /// index with fixed path text only and put values (order numbers, ids) in placeholders;
     /// for a path built at run time, use [`Client::chain`], which caches nothing.
     fn index(&self, key: &str) -> &Endpoint {
-        if let Some(hit) = self.inner.children.get(key) {
-            return hit;
-        }
-        self.inner
-            .children
-            .insert_with(key.to_owned(), || Box::new(self.chain(key)))
+        self.inner.children.get_or_add(key, || self.chain(key))
     }
 }
 
@@ -739,7 +734,7 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(ClientInner {
                 shared,
-                children: FrozenMap::new(),
+                children: Children::new(),
             }),
         })
     }

@@ -3,10 +3,9 @@
 
 use std::fmt;
 use std::ops::Index;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
-use elsa::sync::FrozenMap;
-
+use crate::children::Children;
 use crate::client::Shared;
 use crate::error::{Error, Result};
 use crate::template::{TemplateError, UriTemplate};
@@ -68,16 +67,9 @@ pub struct Endpoint {
     shared: Arc<Shared>,
     path: Arc<str>,
     template: OnceLock<std::result::Result<UriTemplate, TemplateError>>,
-    /// Index cache. The first children fill these slots, which are read without a lock (an
-    /// endpoint rarely has more); further children go to `more_children`.
-    children: [OnceLock<(Box<str>, Box<Endpoint>)>; CHILD_SLOTS],
-    more_children: FrozenMap<String, Box<Endpoint>>,
-    /// Held while a child is added, so that each key is cached once.
-    adding: Mutex<()>,
+    /// Index cache: `self[key]`.
+    children: Children,
 }
-
-/// See [`Endpoint::children`].
-const CHILD_SLOTS: usize = 8;
 
 impl Endpoint {
     pub(crate) fn root(shared: Arc<Shared>, key: &str) -> Endpoint {
@@ -89,9 +81,7 @@ impl Endpoint {
             shared,
             path,
             template: OnceLock::new(),
-            children: Default::default(),
-            more_children: FrozenMap::new(),
-            adding: Mutex::new(()),
+            children: Children::new(),
         }
     }
 
@@ -126,19 +116,6 @@ impl Endpoint {
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
-
-    /// The cached child for `key`, if any.
-    fn cached(&self, key: &str) -> Option<&Endpoint> {
-        for slot in &self.children {
-            match slot.get() {
-                Some((k, child)) if **k == *key => return Some(child),
-                Some(_) => {}
-                // Slots are filled in order: the rest are empty.
-                None => return None,
-            }
-        }
-        self.more_children.get(key)
-    }
 }
 
 impl Clone for Endpoint {
@@ -148,9 +125,7 @@ impl Clone for Endpoint {
             shared: self.shared.clone(),
             path: self.path.clone(),
             template: self.template.clone(),
-            children: Default::default(),
-            more_children: FrozenMap::new(),
-            adding: Mutex::new(()),
+            children: Children::new(),
         }
     }
 }
@@ -160,18 +135,7 @@ impl Index<&str> for Endpoint {
 
     /// The cached child endpoint for `key` (see [`chain`](Endpoint::chain)).
     fn index(&self, key: &str) -> &Endpoint {
-        if let Some(hit) = self.cached(key) {
-            return hit;
-        }
-        let _adding = self.adding.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(hit) = self.cached(key) {
-            return hit;
-        }
-        let child = Box::new(self.chain(key));
-        match self.children.iter().find(|slot| slot.get().is_none()) {
-            Some(slot) => &slot.get_or_init(|| (key.into(), child)).1,
-            None => self.more_children.insert(key.to_owned(), child),
-        }
+        self.children.get_or_add(key, || self.chain(key))
     }
 }
 
@@ -226,41 +190,5 @@ mod tests {
             let once = normalize(key);
             assert_eq!(normalize(&once), once);
         }
-    }
-
-    #[test]
-    fn indexing_caches_one_endpoint_per_key_across_threads() {
-        let client = crate::Client::offline_for_docs();
-        let v3 = &client["v3"];
-        // More keys than slots, added by racing threads in different orders.
-        let keys: Vec<String> = (0..2 * super::CHILD_SLOTS)
-            .map(|i| format!("k{i}"))
-            .collect();
-        let seen: Vec<Vec<usize>> = std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..4)
-                .map(|t| {
-                    let keys = &keys;
-                    scope.spawn(move || {
-                        let mut order: Vec<usize> = (0..keys.len()).collect();
-                        order.rotate_left(t * 3);
-                        let mut found = vec![0; keys.len()];
-                        for i in order {
-                            found[i] = &v3[keys[i].as_str()] as *const super::Endpoint as usize;
-                        }
-                        found
-                    })
-                })
-                .collect();
-            threads.into_iter().map(|t| t.join().unwrap()).collect()
-        });
-        for (i, key) in keys.iter().enumerate() {
-            let this = &v3[key.as_str()];
-            assert_eq!(this.template(), format!("v3/{key}"));
-            for found in &seen {
-                assert_eq!(found[i], this as *const super::Endpoint as usize, "{key}");
-            }
-        }
-        assert_eq!(v3["merchantService"].template(), "v3/merchant-service");
-        assert_eq!(v3["_id_"]["x"].template(), "v3/{id}/x");
     }
 }

@@ -56,6 +56,7 @@
 
 mod base_uri;
 pub mod bill;
+mod children;
 mod client;
 pub mod crypto;
 mod endpoint;
