@@ -145,30 +145,35 @@ fn interleaved<A, B>(
 }
 
 /// With `WECHATPAY_BENCH_MIN=N` set: runs the `calls` in turn, N batches of 500 calls each,
-/// and prints each one's fastest batch (mean per call). On a shared machine the fastest batch
-/// is the one no other work interrupted: a steadier figure than criterion's mean, which
-/// moves by 20 % with the load here.
+/// and prints each one's fastest and median batch (mean per call). On a shared machine the
+/// fastest batch is the one no other work interrupted: a steadier figure than criterion's
+/// mean, which moves by 20 % or more with the load here.
 fn fastest_batches(calls: &[(&str, &dyn Fn() -> Vec<u8>)]) {
     let Some(n) = std::env::var("WECHATPAY_BENCH_MIN")
         .ok()
-        .and_then(|v| v.parse::<u32>().ok())
+        .and_then(|v| v.parse::<usize>().ok())
         .filter(|&n| n > 0)
     else {
         return;
     };
     const BATCH: u32 = 500;
-    let mut fastest = vec![Duration::MAX; calls.len()];
+    let mut batches = vec![Vec::with_capacity(n); calls.len()];
     for _ in 0..n {
-        for ((_, call), best) in calls.iter().zip(&mut fastest) {
+        for ((_, call), times) in calls.iter().zip(&mut batches) {
             let t = Instant::now();
             for _ in 0..BATCH {
                 black_box(call());
             }
-            *best = (*best).min(t.elapsed() / BATCH);
+            times.push(t.elapsed() / BATCH);
         }
     }
-    for ((name, _), best) in calls.iter().zip(&fastest) {
-        eprintln!("fastest of {n} batches of {BATCH}: {name} {best:.2?} per call");
+    for ((name, _), times) in calls.iter().zip(&mut batches) {
+        times.sort();
+        eprintln!(
+            "{n} batches of {BATCH}: {name} fastest {:.2?}, median {:.2?} per call",
+            times[0],
+            times[n / 2]
+        );
     }
 }
 
