@@ -15,8 +15,9 @@
 //!   parts of `decompose`, alone (to trace their system calls next to this client's).
 //! - `decompose DIR N`: where a call's CPU goes (floor, kernel, reqwest, this client), measured
 //!   in alternation in one process.
-//! - `memory DIR N IN_FLIGHT`: N async GETs with IN_FLIGHT at a time, sampling resident memory
-//!   the allocator's bytes in use and the open file descriptors.
+//! - `memory DIR N IN_FLIGHT`: N async GETs with IN_FLIGHT at a time, sampling resident memory,
+//!   the allocator's bytes in use and the open file descriptors. With `PEERS_EXIT_ALIVE` set,
+//!   it exits without dropping anything, for a heap profiler's report of what is alive.
 //! - `report FILE`: the medians of the result lines in FILE, as the Markdown table of
 //!   docs/performance.md.
 //!
@@ -325,5 +326,11 @@ fn memory(dir: &Path, n: usize, in_flight: usize) -> Result<(), String> {
             "peak_rss_kb": status_kb("VmHWM"),
         })
     );
+    // With PEERS_EXIT_ALIVE set, exit with the client, its connections and the runtime still
+    // alive, so that a heap profiler's "leaked" report lists what they hold (see
+    // docs/performance.md, Memory).
+    if std::env::var_os("PEERS_EXIT_ALIVE").is_some() {
+        std::process::exit(0);
+    }
     Ok(())
 }
