@@ -323,7 +323,7 @@ fn chain_template(c: &mut Criterion) {
     let sign_message = |prepared: wechatpay::PreparedRequest| {
         prepared.signing_message(black_box(TS), black_box(NONCE))
     };
-    let full: [(&str, &dyn Fn() -> Vec<u8>); 4] = [
+    let full: [(&str, &dyn Fn() -> Vec<u8>); 5] = [
         ("issue8_full/post_json", &|| {
             sign_message(complaint().prepare(Method::POST, seed_options()).unwrap())
         }),
@@ -339,6 +339,12 @@ fn chain_template(c: &mut Criterion) {
         }),
         ("issue8_full/get_typed", &|| {
             sign_message(order().prepare(Method::GET, get_options_typed()).unwrap())
+        }),
+        // wechatpay-php's `chain(path)` style: a new endpoint per call (its template parsed
+        // once per client, in the client's template cache).
+        ("issue8_full/post_json_chain", &|| {
+            let endpoint = black_box(client).chain(TEMPLATE);
+            sign_message(endpoint.prepare(Method::POST, seed_options()).unwrap())
         }),
     ];
     for (name, call) in full {

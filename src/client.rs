@@ -18,6 +18,7 @@ use crate::keyring::{DEFAULT_REFRESH_INTERVAL, KeyRing, KeyStore};
 use crate::notify::NotificationParser;
 use crate::retry::RetryPolicy;
 use crate::signer::Signer;
+use crate::template_cache::TemplateCache;
 use crate::transport::{HttpSettings, Transport};
 use crate::v2::Secret;
 use crate::verifier::{PlatformVerifier, Verifier};
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     pub(crate) failover: Option<Failover>,
     /// Retries of `GET`s, when enabled.
     pub(crate) retry: Option<RetryPolicy>,
+    /// The parsed templates of this client's endpoints.
+    pub(crate) templates: TemplateCache,
 }
 
 impl Drop for Shared {
@@ -162,7 +165,9 @@ impl Client {
 
     /// The endpoint for `path`, a URI template relative to the base URI, normalised as one key
     /// (see [`normalize`](crate::normalize)). A new, owned [`Endpoint`] each call; indexing
-    /// (`client[path]`) gives a cached one instead.
+    /// (`client[path]`) gives a cached one instead. Either way a template is parsed once per
+    /// client: the client keeps up to 256 parsed templates, and parses (without keeping) any
+    /// beyond those.
     ///
     /// ```
     /// # let client = wechatpay::Client::offline_for_docs();
@@ -253,7 +258,7 @@ impl Index<&str> for Client {
     ///
     /// The cache keeps every distinct key for the client's lifetime, as wechatpay-php's does:
     /// index with fixed path text only and put values (order numbers, ids) in placeholders;
-    /// for a path built at run time, use [`Client::chain`], which caches nothing.
+    /// for a path built at run time, use [`Client::chain`], which caches no endpoint.
     fn index(&self, key: &str) -> &Endpoint {
         self.inner.children.get_or_add(key, || self.chain(key))
     }
@@ -726,6 +731,7 @@ impl ClientBuilder {
             apiv3_key: self.apiv3_key,
             user_agent: HeaderValue::from_static(crate::USER_AGENT),
             transport,
+            templates: TemplateCache::new(),
         };
         let shared = Arc::new(shared);
         if let Some(v3) = &shared.v3 {

@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 use crate::children::Children;
 use crate::client::Shared;
 use crate::error::{Error, Result};
-use crate::template::{TemplateError, UriTemplate};
+use crate::template::UriTemplate;
+use crate::template_cache::Parsed;
 
 /// Turns one chained key into path text, as wechatpay-php does, by three rules in order:
 ///
@@ -29,17 +30,23 @@ use crate::template::{TemplateError, UriTemplate};
 /// assert_eq!(normalize("_foo"), "_foo");
 /// ```
 pub fn normalize(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 4);
-    for (i, c) in key.char_indices() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('-');
+    // Most keys (and every path in wechatpay-php's style) have no capital: copied as they are.
+    let mut out = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        let mut out = String::with_capacity(key.len() + 4);
+        for (i, c) in key.char_indices() {
+            if c.is_ascii_uppercase() {
+                if i > 0 {
+                    out.push('-');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
             }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
         }
-    }
+        out
+    } else {
+        key.to_owned()
+    };
     if out.len() >= 2 && out.starts_with('_') && out.ends_with('_') {
         out.replace_range(..1, "{");
         out.replace_range(out.len() - 1.., "}");
@@ -66,7 +73,8 @@ pub fn normalize(key: &str) -> String {
 pub struct Endpoint {
     shared: Arc<Shared>,
     path: Arc<str>,
-    template: OnceLock<std::result::Result<UriTemplate, TemplateError>>,
+    /// Parsed on first use, from the client's template cache.
+    template: OnceLock<Parsed>,
     /// Index cache: `self[key]`.
     children: Children,
 }
@@ -105,11 +113,11 @@ impl Endpoint {
         &self.path
     }
 
-    /// The parsed template (parsed on first use, then kept).
+    /// The parsed template (on first use, from the client's template cache; then kept).
     pub(crate) fn parsed(&self) -> Result<&UriTemplate> {
         self.template
-            .get_or_init(|| UriTemplate::parse(&self.path))
-            .as_ref()
+            .get_or_init(|| self.shared.templates.parse(&self.path))
+            .as_deref()
             .map_err(|e| Error::from_template(e.clone()))
     }
 

@@ -75,6 +75,7 @@ mod retry;
 pub mod signature;
 pub mod signer;
 pub mod template;
+mod template_cache;
 mod transport;
 pub mod v2;
 mod verbs;

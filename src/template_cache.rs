@@ -1,0 +1,86 @@
+//! The parsed URI templates of one client, shared by its endpoints: `client.chain(path)`
+//! called for every request (wechatpay-php's style) parses `path` once, not per request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::template::{TemplateError, UriTemplate};
+
+/// How many templates a client keeps. Paths built at run time with values written into them
+/// (not placeholders) would otherwise have no end; past this many, templates are parsed and
+/// not kept.
+const MAX_TEMPLATES: usize = 256;
+
+/// A template as parsed, or why it does not parse.
+pub(crate) type Parsed = Result<Arc<UriTemplate>, TemplateError>;
+
+/// Parsed templates by their text.
+pub(crate) struct TemplateCache {
+    parsed: RwLock<HashMap<Box<str>, Parsed>>,
+}
+
+impl TemplateCache {
+    /// An empty cache.
+    pub(crate) fn new() -> TemplateCache {
+        TemplateCache {
+            parsed: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// `path` parsed: the kept result, or parsed now (and kept while there is room).
+    pub(crate) fn parse(&self, path: &str) -> Parsed {
+        let parsed = self.parsed.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = parsed.get(path) {
+            return hit.clone();
+        }
+        drop(parsed);
+        let fresh = UriTemplate::parse(path).map(Arc::new);
+        let mut parsed = self.parsed.write().unwrap_or_else(|e| e.into_inner());
+        if parsed.len() < MAX_TEMPLATES {
+            // Another thread may have parsed it meanwhile: keep the first.
+            return parsed.entry(path.into()).or_insert(fresh).clone();
+        }
+        fresh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_parse_per_template_shared_by_every_caller() {
+        let cache = TemplateCache::new();
+        let a = cache
+            .parse("v3/pay/transactions/id/{transaction_id}")
+            .unwrap();
+        let b = cache
+            .parse("v3/pay/transactions/id/{transaction_id}")
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.as_str(), "v3/pay/transactions/id/{transaction_id}");
+    }
+
+    #[test]
+    fn errors_are_returned_every_time() {
+        let cache = TemplateCache::new();
+        for _ in 0..2 {
+            assert!(cache.parse("v3/{unclosed").is_err());
+        }
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_still_parses_past_its_bound() {
+        let cache = TemplateCache::new();
+        for i in 0..MAX_TEMPLATES + 10 {
+            let path = format!("v3/{i}/{{id}}");
+            assert_eq!(cache.parse(&path).unwrap().as_str(), path);
+        }
+        assert_eq!(cache.parsed.read().unwrap().len(), MAX_TEMPLATES);
+        let late = format!("v3/{}/{{id}}", MAX_TEMPLATES + 1);
+        assert!(!Arc::ptr_eq(
+            &cache.parse(&late).unwrap(),
+            &cache.parse(&late).unwrap()
+        ));
+    }
+}
