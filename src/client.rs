@@ -165,9 +165,10 @@ impl Client {
 
     /// The endpoint for `path`, a URI template relative to the base URI, normalised as one key
     /// (see [`normalize`](crate::normalize)). A new, owned [`Endpoint`] each call; indexing
-    /// (`client[path]`) gives a cached one instead. Either way a template is parsed once per
-    /// client: the client keeps up to 256 parsed templates, and parses (without keeping) any
-    /// beyond those.
+    /// (`client[path]`) gives a cached one instead. Either way the client keeps the parsed
+    /// template of up to 256 distinct paths that have placeholders, so calling `chain` for
+    /// every request parses its template once; a path with no placeholder (values written in at
+    /// run time) is parsed each time and not kept, and past 256 templates are parsed each time.
     ///
     /// ```
     /// # let client = wechatpay::Client::offline_for_docs();

@@ -108,6 +108,25 @@ impl fmt::Debug for Authorization<'_> {
     }
 }
 
+impl Authorization<'_> {
+    /// The length of the `Display` text: the schema, 61 bytes of fixed text and the fields.
+    fn len(&self) -> usize {
+        let mut digits = usize::from(self.timestamp < 0) + 1;
+        let mut rest = self.timestamp.unsigned_abs();
+        while rest >= 10 {
+            rest /= 10;
+            digits += 1;
+        }
+        SCHEMA.len()
+            + 61
+            + self.mchid.len()
+            + self.serial_no.len()
+            + digits
+            + self.nonce_str.len()
+            + self.signature.len()
+    }
+}
+
 impl fmt::Display for Authorization<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -145,10 +164,9 @@ pub fn authorization_header(
         nonce_str,
         signature: &signature,
     };
-    // One allocation of the final size: the fixed text is 61 bytes, a timestamp at most 20.
-    let mut text = String::with_capacity(
-        SCHEMA.len() + 81 + mchid.len() + serial_no.len() + nonce_str.len() + signature.len(),
-    );
+    // Written into a buffer of exactly its length, which `HeaderValue` then takes over
+    // without another allocation (`bytes` adds one when length and capacity differ).
+    let mut text = String::with_capacity(header.len());
     // Writing into a `String` cannot fail.
     let _ = write!(text, "{header}");
     let mut value = HeaderValue::try_from(text)
@@ -161,18 +179,20 @@ pub fn authorization_header(
 mod tests {
     use super::*;
 
-    /// `authorization_header` sizes its buffer from these figures: 61 bytes of fixed text and
-    /// a timestamp of at most 20 characters.
+    /// `authorization_header` sizes its buffer with `Authorization::len`.
     #[test]
-    fn the_fixed_text_of_authorization_is_61_bytes() {
-        let empty = Authorization {
-            mchid: "",
-            serial_no: "",
-            timestamp: 0,
-            nonce_str: "",
-            signature: "",
-        };
-        assert_eq!(empty.to_string().len(), SCHEMA.len() + 61 + 1);
-        assert_eq!(i64::MIN.to_string().len(), 20);
+    fn the_computed_length_is_the_written_length() {
+        for timestamp in [0, 7, 9, 10, 99, 1_554_208_460, -1, -10, i64::MIN, i64::MAX] {
+            for (mchid, nonce) in [("", ""), ("1900009191", "593BEC0C930BF1AFEB40B4A08C8FB242")] {
+                let header = Authorization {
+                    mchid,
+                    serial_no: "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C",
+                    timestamp,
+                    nonce_str: nonce,
+                    signature: "c2ln",
+                };
+                assert_eq!(header.len(), header.to_string().len(), "{timestamp}");
+            }
+        }
     }
 }

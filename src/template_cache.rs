@@ -1,5 +1,9 @@
 //! The parsed URI templates of one client, shared by its endpoints: `client.chain(path)`
 //! called for every request (wechatpay-php's style) parses `path` once, not per request.
+//!
+//! Only templates with an expression (`{...}`) are kept: a path built at run time with its
+//! values written in has none, and must not use up the room that real templates need. A path
+//! with no expression parses into a single literal, cheaply.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -27,8 +31,12 @@ impl TemplateCache {
         }
     }
 
-    /// `path` parsed: the kept result, or parsed now (and kept while there is room).
+    /// `path` parsed: the kept result, or parsed now (and kept, when it has an expression and
+    /// there is room).
     pub(crate) fn parse(&self, path: &str) -> Parsed {
+        if !path.contains('{') {
+            return UriTemplate::parse(path).map(Arc::new);
+        }
         let parsed = self.parsed.read().unwrap_or_else(|e| e.into_inner());
         if let Some(hit) = parsed.get(path) {
             return hit.clone();
@@ -59,6 +67,24 @@ mod tests {
             .unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(a.as_str(), "v3/pay/transactions/id/{transaction_id}");
+    }
+
+    #[test]
+    fn paths_without_an_expression_are_not_kept() {
+        let cache = TemplateCache::new();
+        for i in 0..2 * MAX_TEMPLATES {
+            let path = format!("v3/pay/transactions/id/42000{i}");
+            assert_eq!(cache.parse(&path).unwrap().as_str(), path);
+        }
+        assert!(cache.parsed.read().unwrap().is_empty());
+        // Room is left for real templates.
+        let a = cache
+            .parse("v3/refund/domestic/refunds/{out_refund_no}")
+            .unwrap();
+        let b = cache
+            .parse("v3/refund/domestic/refunds/{out_refund_no}")
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
     }
 
     #[test]
