@@ -109,6 +109,14 @@ fn response_body() -> Vec<u8> {
     body
 }
 
+/// The positive count the environment variable `name` holds, if any.
+fn env_count(name: &str) -> Option<usize> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+}
+
 /// With `WECHATPAY_BENCH_SPLIT=N` set: after the criterion benchmarks of a pair, runs `a` and
 /// `b` alternately N times each and prints their mean wall times and ratio. Both see the same
 /// load, so the ratio holds up better on a shared machine than two criterion runs made one
@@ -119,11 +127,7 @@ fn interleaved<A, B>(
     name_b: &str,
     mut b: impl FnMut() -> B,
 ) {
-    let Some(n) = std::env::var("WECHATPAY_BENCH_SPLIT")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .filter(|&n| n > 0)
-    else {
+    let Some(n) = env_count("WECHATPAY_BENCH_SPLIT") else {
         return;
     };
     let (mut time_a, mut time_b) = (Duration::ZERO, Duration::ZERO);
@@ -135,7 +139,7 @@ fn interleaved<A, B>(
         black_box(b());
         time_b += t.elapsed();
     }
-    let us = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(n);
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     eprintln!(
         "interleaved, {n} rounds: {name_a} {:.2} us, {name_b} {:.2} us, ratio {:.4}",
         us(time_a),
@@ -149,11 +153,7 @@ fn interleaved<A, B>(
 /// fastest batch is the one no other work interrupted: a steadier figure than criterion's
 /// mean, which moves by 20 % or more with the load here.
 fn fastest_batches(calls: &[(&str, &dyn Fn() -> Vec<u8>)]) {
-    let Some(n) = std::env::var("WECHATPAY_BENCH_MIN")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-    else {
+    let Some(n) = env_count("WECHATPAY_BENCH_MIN") else {
         return;
     };
     const BATCH: u32 = 500;

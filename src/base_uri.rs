@@ -1,10 +1,11 @@
 //! The base URI requests are relative to.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::Arc;
 
 use url::{ParseError, Url};
+
+use crate::bounded_cache::BoundedCache;
 
 /// How many path prefixes a base URI keeps the URL of (see [`BaseUri::join`]).
 const MAX_PREFIXES: usize = 256;
@@ -13,8 +14,9 @@ const MAX_PREFIXES: usize = 256;
 pub(crate) struct BaseUri {
     url: Url,
     /// `url` joined with path prefixes (templates' literal text, such as `v3/pay/transactions/`),
-    /// so that a request has only the rest of its path parsed.
-    prefixes: RwLock<BTreeMap<Box<str>, Url>>,
+    /// so that a request has only the rest of its path parsed; `None` for a prefix the URL
+    /// parser does not leave as it is.
+    prefixes: BoundedCache<Option<Arc<Url>>>,
 }
 
 impl Clone for BaseUri {
@@ -70,7 +72,7 @@ impl BaseUri {
     fn new(url: Url) -> BaseUri {
         BaseUri {
             url,
-            prefixes: RwLock::new(BTreeMap::new()),
+            prefixes: BoundedCache::new(MAX_PREFIXES),
         }
     }
 
@@ -99,28 +101,17 @@ impl BaseUri {
             Some(rest) if prefix.ends_with('/') => rest,
             _ => return join_path(&self.url, relative),
         };
-        let prefixes = self.prefixes.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(base) = prefixes.get(prefix) {
-            return join_path(base, rest);
+        let base = self.prefixes.get_or_add(prefix, || {
+            join_path(&self.url, prefix)
+                .ok()
+                .filter(|url| url.as_str().strip_prefix(self.as_str()) == Some(prefix))
+                .map(Arc::new)
+        });
+        match base {
+            Some(Some(base)) => join_path(&base, rest),
+            // The prefix is not kept (the cache is full), or the parser changes it.
+            _ => join_path(&self.url, relative),
         }
-        // A bounded cache: paths built at run time may have literal prefixes without end.
-        if prefixes.len() >= MAX_PREFIXES {
-            return join_path(&self.url, relative);
-        }
-        drop(prefixes);
-        // Kept only when the parser leaves the prefix exactly as given.
-        let base = join_path(&self.url, prefix)
-            .ok()
-            .filter(|url| url.as_str().strip_prefix(self.as_str()) == Some(prefix));
-        let Some(base) = base else {
-            return join_path(&self.url, relative);
-        };
-        let url = join_path(&base, rest);
-        self.prefixes
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(prefix.into(), base);
-        url
     }
 }
 
@@ -210,10 +201,10 @@ mod tests {
             let url = b.join(&prefix, &format!("{prefix}y")).unwrap();
             assert_eq!(url.as_str(), format!("https://x/v3/{i}/y"));
         }
-        assert_eq!(b.prefixes.read().unwrap().len(), MAX_PREFIXES);
+        assert_eq!(b.prefixes.len(), MAX_PREFIXES);
         let copy = b.clone();
         assert_eq!(copy, b);
-        assert!(copy.prefixes.read().unwrap().is_empty());
+        assert_eq!(copy.prefixes.len(), 0);
         assert_eq!(format!("{b:?}"), "BaseUri(\"https://x/\")");
     }
 }

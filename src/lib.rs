@@ -56,6 +56,7 @@
 
 mod base_uri;
 pub mod bill;
+mod bounded_cache;
 mod children;
 mod client;
 pub mod crypto;

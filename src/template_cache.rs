@@ -5,9 +5,9 @@
 //! values written in has none, and must not use up the room that real templates need. A path
 //! with no expression parses into a single literal, cheaply.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use crate::bounded_cache::BoundedCache;
 use crate::template::{TemplateError, UriTemplate};
 
 /// How many templates a client keeps. Paths built at run time with values written into them
@@ -20,35 +20,25 @@ pub(crate) type Parsed = Result<Arc<UriTemplate>, TemplateError>;
 
 /// Parsed templates by their text.
 pub(crate) struct TemplateCache {
-    parsed: RwLock<HashMap<Box<str>, Parsed>>,
+    parsed: BoundedCache<Parsed>,
 }
 
 impl TemplateCache {
     /// An empty cache.
     pub(crate) fn new() -> TemplateCache {
         TemplateCache {
-            parsed: RwLock::new(HashMap::new()),
+            parsed: BoundedCache::new(MAX_TEMPLATES),
         }
     }
 
     /// `path` parsed: the kept result, or parsed now (and kept, when it has an expression and
     /// there is room).
     pub(crate) fn parse(&self, path: &str) -> Parsed {
+        let parse = || UriTemplate::parse(path).map(Arc::new);
         if !path.contains('{') {
-            return UriTemplate::parse(path).map(Arc::new);
+            return parse();
         }
-        let parsed = self.parsed.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(hit) = parsed.get(path) {
-            return hit.clone();
-        }
-        drop(parsed);
-        let fresh = UriTemplate::parse(path).map(Arc::new);
-        let mut parsed = self.parsed.write().unwrap_or_else(|e| e.into_inner());
-        if parsed.len() < MAX_TEMPLATES {
-            // Another thread may have parsed it meanwhile: keep the first.
-            return parsed.entry(path.into()).or_insert(fresh).clone();
-        }
-        fresh
+        self.parsed.get_or_add(path, parse).unwrap_or_else(parse)
     }
 }
 
@@ -76,7 +66,7 @@ mod tests {
             let path = format!("v3/pay/transactions/id/42000{i}");
             assert_eq!(cache.parse(&path).unwrap().as_str(), path);
         }
-        assert!(cache.parsed.read().unwrap().is_empty());
+        assert_eq!(cache.parsed.len(), 0);
         // Room is left for real templates.
         let a = cache
             .parse("v3/refund/domestic/refunds/{out_refund_no}")
@@ -102,7 +92,7 @@ mod tests {
             let path = format!("v3/{i}/{{id}}");
             assert_eq!(cache.parse(&path).unwrap().as_str(), path);
         }
-        assert_eq!(cache.parsed.read().unwrap().len(), MAX_TEMPLATES);
+        assert_eq!(cache.parsed.len(), MAX_TEMPLATES);
         let late = format!("v3/{}/{{id}}", MAX_TEMPLATES + 1);
         assert!(!Arc::ptr_eq(
             &cache.parse(&late).unwrap(),
