@@ -29,7 +29,11 @@ pub enum ErrorKind {
     Template,
     /// The request did not complete: DNS, connect, TLS, timeout, a broken connection.
     Transport,
-    /// WeChat Pay answered with a non-2xx status; see [`Error::api`].
+    /// WeChat Pay answered with a non-2xx status (or, for APIv2, a `return_code` or
+    /// `result_code` that is not `SUCCESS`); see [`Error::api`]. An APIv3 error answer carries
+    /// no signature, so its code and message are not authenticated: a failure they report is
+    /// safe to act on as a failure, but query before acting on what a code claims (that an
+    /// order is already paid, say).
     Api,
     /// A 2xx response, a callback or a download failed verification; see
     /// [`Error::verification`]. A response is kept in [`Error::response`]: the business call
@@ -305,7 +309,9 @@ impl StdError for Error {
 /// A non-2xx answer from WeChat Pay.
 ///
 /// WeChat Pay describes errors with a JSON body `{"code": "...", "message": "...", "detail": ...}`
-/// and a `Request-ID` header to quote to its support.
+/// and a `Request-ID` header to quote to its support. APIv3 error answers are not signed, so
+/// nothing here is authenticated (APIv2 business failures are: their `sign` is checked before
+/// `result_code` is read): query before acting on what a code says happened.
 #[derive(Clone, Debug)]
 pub struct ApiError {
     pub(crate) status: StatusCode,
@@ -468,6 +474,14 @@ pub enum VerificationFailure {
         /// When it expired (Unix seconds).
         not_after: i64,
     },
+    /// `Wechatpay-Serial` names a platform certificate whose validity has not begun (more than
+    /// the 300 s clock window from now).
+    CertificateNotYetValid {
+        /// The certificate's serial.
+        serial: String,
+        /// When it becomes valid (Unix seconds).
+        not_before: i64,
+    },
     /// An APIv2 answer or callback has no `sign`.
     MissingSign,
     /// An APIv2 `sign` does not match (the sign type tried: `MD5` or `HMAC-SHA256`).
@@ -475,6 +489,14 @@ pub enum VerificationFailure {
     /// An APIv2 answer that must be signed holds a nested or repeated element (named), which a
     /// `sign` cannot cover.
     UnsignedField(String),
+    /// An APIv2 answer or callback holds a field that could be other signed fields regrouped
+    /// (see [`v2::verify`](crate::v2::verify)).
+    AmbiguousField {
+        /// The field.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for VerificationFailure {
@@ -513,6 +535,10 @@ impl fmt::Display for VerificationFailure {
                 f,
                 "`Wechatpay-Serial` {serial} names a platform certificate that expired at {not_after} (Unix time)"
             ),
+            VerificationFailure::CertificateNotYetValid { serial, not_before } => write!(
+                f,
+                "`Wechatpay-Serial` {serial} names a platform certificate that is valid only from {not_before} (Unix time)"
+            ),
             VerificationFailure::MissingSign => f.write_str("the APIv2 answer has no `sign`"),
             VerificationFailure::BadSign(kind) => {
                 write!(
@@ -523,6 +549,10 @@ impl fmt::Display for VerificationFailure {
             VerificationFailure::UnsignedField(name) => write!(
                 f,
                 "field `{name}` is nested or repeated, which an APIv2 `sign` cannot cover"
+            ),
+            VerificationFailure::AmbiguousField { name, reason } => write!(
+                f,
+                "field `{name}` could be other fields regrouped under the same APIv2 `sign`: {reason}"
             ),
         }
     }

@@ -139,7 +139,15 @@ impl Response {
     pub fn xml_as<T: DeserializeOwned>(&self) -> Result<T> {
         // Deserialise what the checks read (the parsed map), never a second parse of the raw
         // body: a character reference one parser drops and another keeps cannot slip in.
-        let canonical = crate::v2::write_map(&self.xml()?);
+        let canonical = crate::v2::write_map(&self.xml()?).map_err(|name| {
+            Error::decode(
+                format!(
+                    "response XML: element `{name}` is not a plain name (letters, digits, `_`, `-`, `.`), which typed decoding could read under another name"
+                ),
+                Some(name),
+                "not a plain element name".to_owned(),
+            )
+        })?;
         let mut de = quick_xml::de::Deserializer::from_str(&canonical);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();

@@ -831,3 +831,170 @@ fn typed_access_reads_exactly_the_values_that_were_checked() {
     assert_eq!(answer.xml_as::<Order>().unwrap().total_fee, "9");
     assert_eq!(answer.xml().unwrap()["total_fee"], "9");
 }
+
+/// Fields as owned pairs, for `support::sign_fields` (the server's own signer).
+fn owned(fields: &[(&str, &str)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Serves `body` as it is, whatever the request.
+fn serve(body: String) -> V2Server {
+    V2Server::start(move |_| V2Reply::raw(200, "text/xml", body.clone().into_bytes()))
+}
+
+/// A signed business failure, regrouped by a man in the middle: the signing string
+/// `appid=..&err_code=..&..&nonce_str=..&result_code=FAIL&return_code=..` is the same bytes
+/// when `err_code` and `result_code` are folded into the values before them, so the genuine
+/// sign still matches; without `result_code` the answer would read as a success.
+#[test]
+fn a_failure_regrouped_to_drop_result_code_is_refused() {
+    let genuine = owned(&[
+        ("appid", APPID),
+        ("err_code", "USERPAYING"),
+        ("err_code_des", "need user password"),
+        ("mch_id", MCH_ID),
+        ("nonce_str", "o5bAKF3o2ypC8hwa"),
+        ("result_code", "FAIL"),
+        ("return_code", "SUCCESS"),
+        ("return_msg", "OK"),
+    ]);
+    let sign = support::sign_fields(&genuine, false);
+    let folded = format!(
+        "<xml><appid>{APPID}&amp;err_code=USERPAYING&amp;err_code_des=need user password</appid>\
+         <mch_id>{MCH_ID}</mch_id><nonce_str><![CDATA[o5bAKF3o2ypC8hwa&result_code=FAIL]]></nonce_str>\
+         <return_code>SUCCESS</return_code><return_msg>OK</return_msg><sign>{sign}</sign></xml>"
+    );
+    // The regrouped fields sign to the genuine sign: only the ambiguity rule stands in the way.
+    let secret = Secret::new(SECRET).unwrap();
+    let regrouped = wechatpay::v2::parse_xml(folded.as_bytes()).unwrap();
+    assert!(!regrouped.contains_key("result_code"));
+    let pairs = regrouped
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap()));
+    assert_eq!(
+        wechatpay::v2::sign(pairs, &secret, SignType::Md5).unwrap(),
+        sign
+    );
+
+    let server = serve(folded.clone());
+    let err = v2_client(&server)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification);
+    match err.verification() {
+        Some(VerificationFailure::AmbiguousField { name, reason }) => {
+            assert_eq!(name, "nonce_str");
+            assert!(reason.contains("`&result_code=`"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("field `nonce_str` could be other fields regrouped")
+    );
+    // The same document as a callback.
+    let err = wechatpay::v2::verify_callback(folded.as_bytes(), &secret).unwrap_err();
+    assert!(matches!(
+        err.verification(),
+        Some(VerificationFailure::AmbiguousField { name, .. }) if name == "nonce_str"
+    ));
+    // The genuine answer, as WeChat Pay sent it, is the business failure it is.
+    let server = V2Server::start(move |_| {
+        let fields: Vec<(&str, &str)> = genuine.iter().map(|(k, v)| (&**k, &**v)).collect();
+        V2Reply::signed(&fields, false)
+    });
+    let err = v2_client(&server)["v2/pay/micropay"]
+        .post(json!({ "xml": micropay_payload() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(err.api().unwrap().code(), Some("USERPAYING"));
+}
+
+/// An unpaid order whose signed `attach` (merchant data echoing a customer's text) holds
+/// `x&b:trade_state=SUCCESS`: cut out as a field of its own, with the real `trade_state`
+/// folded into `return_msg`, the same signing string would read as paid through `xml_as`
+/// (serde reads `b:trade_state` as `trade_state`). Names must be letters, digits and `_`.
+#[test]
+fn a_field_cut_out_of_a_signed_value_under_a_prefixed_name_is_refused() {
+    let genuine = owned(&[
+        ("appid", APPID),
+        ("attach", "x&b:trade_state=SUCCESS"),
+        ("mch_id", MCH_ID),
+        ("nonce_str", "o5bAKF3o2ypC8hwa"),
+        ("out_trade_no", "1217752501201407033233368018"),
+        ("result_code", "SUCCESS"),
+        ("return_code", "SUCCESS"),
+        ("return_msg", "OK"),
+        ("trade_state", "NOTPAY"),
+    ]);
+    let sign = support::sign_fields(&genuine, false);
+    let regrouped = format!(
+        "<xml><appid>{APPID}</appid><attach>x</attach><b:trade_state>SUCCESS</b:trade_state>\
+         <mch_id>{MCH_ID}</mch_id><nonce_str>o5bAKF3o2ypC8hwa</nonce_str>\
+         <out_trade_no>1217752501201407033233368018</out_trade_no><result_code>SUCCESS</result_code>\
+         <return_code>SUCCESS</return_code><return_msg>OK&amp;trade_state=NOTPAY</return_msg>\
+         <sign>{sign}</sign></xml>"
+    );
+    let server = serve(regrouped);
+    let err = v2_client(&server)["v2/pay/orderquery"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1" } }))
+        .unwrap_err();
+    match err.verification() {
+        Some(VerificationFailure::AmbiguousField { name, reason }) => {
+            assert_eq!(name, "b:trade_state");
+            assert!(reason.contains("name"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // As WeChat Pay sent it, the answer verifies, `&` and `=` in `attach` and all, and both
+    // readings say NOTPAY.
+    let server = V2Server::start(move |_| {
+        let fields: Vec<(&str, &str)> = genuine.iter().map(|(k, v)| (&**k, &**v)).collect();
+        V2Reply::signed(&fields, false)
+    });
+    let answer = v2_client(&server)["v2/pay/orderquery"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1" } }))
+        .unwrap();
+    assert!(answer.signature_verified());
+    #[derive(serde::Deserialize)]
+    struct Order {
+        attach: String,
+        trade_state: String,
+    }
+    let order: Order = answer.xml_as().unwrap();
+    assert_eq!(order.trade_state, "NOTPAY");
+    assert_eq!(order.attach, "x&b:trade_state=SUCCESS");
+    assert_eq!(answer.xml().unwrap()["trade_state"], "NOTPAY");
+}
+
+/// An unsigned answer is not verified, but typed access still reads only what `xml()` shows:
+/// an element whose name serde would read under another name is a decode error.
+#[test]
+fn typed_access_refuses_names_it_would_read_under_another_name() {
+    let server = serve(
+        "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code>\
+         <x:status>PAID</x:status></xml>"
+            .to_owned(),
+    );
+    let answer = v2_client(&server)["v2/risk/getviolation"]
+        .post(json!({ "xml": { "mch_id": MCH_ID } }))
+        .unwrap();
+    assert!(!answer.signature_verified());
+    assert_eq!(answer.xml().unwrap()["x:status"], "PAID");
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Status {
+        status: Option<String>,
+    }
+    let err = answer.xml_as::<Status>().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert_eq!(err.json_path(), Some("x:status"));
+    assert!(
+        err.to_string()
+            .contains("element `x:status` is not a plain name"),
+        "{err}"
+    );
+}

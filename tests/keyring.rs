@@ -239,6 +239,45 @@ fn expired_certificates_are_dropped_and_refused() {
         client.key_ring().unwrap().verify_at(&headers, b"{}", unix_now()),
         Err(VerificationFailure::ExpiredCertificate { serial, .. }) if serial == "7E57"
     ));
+
+    // A configured certificate verifies nothing before it is valid (beyond the clock window).
+    let fresh = wechatpay::crypto::test_certificate_for_docs(&[0x0F, 0x2E], 3600);
+    let client = merchant(&sandbox)
+        .platform_key("0F2E", &fresh)
+        .build()
+        .unwrap();
+    let ring = client.key_ring().unwrap();
+    let not_before = ring
+        .entries()
+        .into_iter()
+        .find_map(|e| match e.kind {
+            EntryKind::Certificate { not_before, .. } if e.id == "0F2E" => Some(not_before),
+            _ => None,
+        })
+        .unwrap();
+    headers.insert("wechatpay-serial", "0F2E".parse().unwrap());
+    let early = not_before - 301;
+    headers.insert("wechatpay-timestamp", early.to_string().parse().unwrap());
+    let failure = ring.verify_at(&headers, b"{}", early).unwrap_err();
+    assert_eq!(
+        failure,
+        VerificationFailure::CertificateNotYetValid {
+            serial: "0F2E".into(),
+            not_before
+        }
+    );
+    assert!(
+        failure
+            .to_string()
+            .contains(&format!("valid only from {not_before}"))
+    );
+    // Within the window it is used (and "AAAA" does not verify).
+    let early = not_before - 300;
+    headers.insert("wechatpay-timestamp", early.to_string().parse().unwrap());
+    assert!(matches!(
+        ring.verify_at(&headers, b"{}", early),
+        Err(VerificationFailure::BadSignature { serial }) if serial == "0F2E"
+    ));
 }
 
 fn unix_now() -> i64 {

@@ -72,6 +72,13 @@ impl Entry {
         matches!(self.kind, EntryKind::Certificate { not_after, .. } if now > not_after)
     }
 
+    /// Whether this is a certificate whose validity starts later than the clock window after
+    /// `now`.
+    fn not_yet_valid_at(&self, now: i64) -> bool {
+        matches!(self.kind, EntryKind::Certificate { not_before, .. }
+            if not_before > now.saturating_add(crate::verifier::CLOCK_WINDOW_SECS))
+    }
+
     fn not_before(&self) -> i64 {
         match self.kind {
             EntryKind::Certificate { not_before, .. } => not_before,
@@ -319,6 +326,12 @@ impl KeyRing {
                     Err(VerificationFailure::ExpiredCertificate {
                         serial: serial.to_owned(),
                         not_after,
+                    })
+                }
+                Some(entry) if entry.not_yet_valid_at(now) => {
+                    Err(VerificationFailure::CertificateNotYetValid {
+                        serial: serial.to_owned(),
+                        not_before: entry.not_before(),
                     })
                 }
                 Some(entry) => Ok(&entry.key),

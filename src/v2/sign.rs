@@ -95,17 +95,23 @@ impl SignType {
 }
 
 /// The string that is hashed: the pairs sorted by key (byte order), `sign` and empty values
-/// left out, joined as `k=v&k=v`, then `&key=<secret>`.
+/// left out, joined as `k=v&k=v`, then `&key=<secret>`; wiped when dropped, as it holds the
+/// secret.
 fn signing_string<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     secret: &Secret,
-) -> String {
+) -> zeroize::Zeroizing<String> {
     let mut pairs: Vec<(&str, &str)> = pairs
         .into_iter()
         .filter(|(k, v)| *k != "sign" && !v.is_empty())
         .collect();
     pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut s = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    // Sized for the secret too: a reallocation would leave a copy behind.
+    let length = pairs
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum::<usize>();
+    let mut s = zeroize::Zeroizing::new(String::with_capacity(length + 4 + secret.as_str().len()));
     for (k, v) in pairs {
         s.push_str(k);
         s.push('=');
@@ -148,6 +154,31 @@ pub fn sign<'a>(
 ///
 /// Every field must be a plain value: a nested or repeated element cannot be covered by a
 /// sign, so it fails verification rather than being returned unchecked.
+///
+/// The signing string `k=v&k=v&...` does not say where a value ends, so a man in the middle can
+/// regroup the same bytes into other fields: fold `&result_code=FAIL` into the value before it,
+/// or cut a field named `b:trade_state` out of a value. Two rules make that fail
+/// ([`AmbiguousField`](VerificationFailure::AmbiguousField)): every name is ASCII letters,
+/// digits and `_` (as all of WeChat Pay's are), and no value holds `&return_code=` or
+/// `&result_code=`, the fields success is read from. Other fields can still be folded away
+/// (they are then missing) or, from a signed value that holds `&name=`, cut out: compare the
+/// fields you act on with exact expected values.
+///
+/// ```
+/// use wechatpay::v2::{parse_xml, sign, verify, Secret, SignType};
+/// use wechatpay::VerificationFailure;
+///
+/// let secret = Secret::new("192006250b4c09247ec02edce69f6a2d").unwrap();
+/// // WeChat Pay signs a business failure...
+/// let genuine = [("return_code", "SUCCESS"), ("nonce_str", "n1"), ("result_code", "FAIL")];
+/// let s = sign(genuine, &secret, SignType::Md5).unwrap();
+/// // ...and the same signing string, regrouped, reads as a success without `result_code`.
+/// let regrouped = format!(
+///     "<xml><nonce_str>n1&amp;result_code=FAIL</nonce_str><return_code>SUCCESS</return_code><sign>{s}</sign></xml>"
+/// );
+/// let failure = verify(&parse_xml(regrouped.as_bytes()).unwrap(), &secret).unwrap_err();
+/// assert!(matches!(failure, VerificationFailure::AmbiguousField { ref name, .. } if name == "nonce_str"));
+/// ```
 pub fn verify(map: &Map<String, Value>, secret: &Secret) -> Result<(), VerificationFailure> {
     let given = match map.get("sign") {
         Some(Value::String(s)) if !s.is_empty() => s.as_str(),
@@ -155,10 +186,16 @@ pub fn verify(map: &Map<String, Value>, secret: &Secret) -> Result<(), Verificat
     };
     let mut pairs = Vec::with_capacity(map.len());
     for (k, v) in map {
-        match v {
-            Value::String(s) => pairs.push((k.as_str(), s.as_str())),
-            _ => return Err(VerificationFailure::UnsignedField(k.clone())),
+        let Value::String(s) = v else {
+            return Err(VerificationFailure::UnsignedField(k.clone()));
+        };
+        if let Some(reason) = ambiguity(k, s) {
+            return Err(VerificationFailure::AmbiguousField {
+                name: k.clone(),
+                reason,
+            });
         }
+        pairs.push((k.as_str(), s.as_str()));
     }
     let sign_type = SignType::of_sign(given);
     let expected = sign(pairs, secret, sign_type)
@@ -168,6 +205,19 @@ pub fn verify(map: &Map<String, Value>, secret: &Secret) -> Result<(), Verificat
     } else {
         Err(VerificationFailure::BadSign(sign_type.as_str()))
     }
+}
+
+/// Why the field `name` = `value` could be a regrouping of other signed fields, if it could.
+fn ambiguity(name: &str, value: &str) -> Option<&'static str> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Some("its name is not only ASCII letters, digits and `_`");
+    }
+    if value.contains("&return_code=") || value.contains("&result_code=") {
+        return Some(
+            "its value holds `&return_code=` or `&result_code=`, which could be a field folded into it",
+        );
+    }
+    None
 }
 
 #[cfg(test)]
@@ -188,11 +238,14 @@ mod tests {
 
     #[test]
     fn the_published_vectors() {
+        let message = signing_string(FIELDS, &secret());
         assert_eq!(
-            signing_string(FIELDS, &secret()),
+            message.as_str(),
             "appid=wxd930ea5d5a258f4f&body=test&device_info=1000&mch_id=10000100&\
              nonce_str=ibuaiVcKdpRxkhJA&key=192006250b4c09247ec02edce69f6a2d"
         );
+        // Written into one buffer of its length: no copy of the secret left by a reallocation.
+        assert_eq!(message.capacity(), message.len());
         assert_eq!(
             sign(FIELDS, &secret(), SignType::Md5).unwrap(),
             "9A0A8659F005D6984697E2CA0A9CF3B7"
@@ -201,6 +254,38 @@ mod tests {
             sign(FIELDS, &secret(), SignType::HmacSha256).unwrap(),
             "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6"
         );
+    }
+
+    #[test]
+    fn names_and_values_that_could_be_a_regrouping() {
+        for plain in ["mch_id", "coupon_fee_0", "A1", "_"] {
+            assert_eq!(ambiguity(plain, "a=1&b=2&c"), None, "{plain}");
+        }
+        for name in ["", "b:trade_state", "a=b", "a&b", "a-b", "a.b", "a b", "é"] {
+            assert_eq!(
+                ambiguity(name, "x"),
+                Some("its name is not only ASCII letters, digits and `_`"),
+                "{name}"
+            );
+        }
+        for value in [
+            "x&result_code=FAIL",
+            "&return_code=SUCCESS",
+            "a&result_code=",
+        ] {
+            assert!(
+                ambiguity("attach", value).unwrap().contains("folded"),
+                "{value}"
+            );
+        }
+        for value in [
+            "result_code=FAIL",
+            "x&result_code",
+            "x&Result_code=FAIL",
+            "x&result_codes=1",
+        ] {
+            assert_eq!(ambiguity("attach", value), None, "{value}");
+        }
     }
 
     #[test]

@@ -289,19 +289,24 @@ pub(crate) fn write<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) ->
 
 /// Writes a parsed map back as `<xml>...</xml>`, every text in CDATA: what
 /// [`Response::xml_as`](crate::Response::xml_as) deserialises, so that typed access reads
-/// exactly the values that were checked.
-pub(crate) fn write_map(map: &Map<String, Value>) -> String {
-    fn element(out: &mut String, name: &str, value: &Value) {
+/// exactly the values that were checked. A name that is not an [element
+/// name](is_element_name) as we write them (`b:trade_state`, which serde would read as
+/// `trade_state`) is refused: the error is that name.
+pub(crate) fn write_map(map: &Map<String, Value>) -> Result<String, String> {
+    fn element(out: &mut String, name: &str, value: &Value) -> Result<(), String> {
+        if !is_element_name(name) {
+            return Err(name.to_owned());
+        }
         match value {
             Value::Array(items) => {
                 for item in items {
-                    element(out, name, item);
+                    element(out, name, item)?;
                 }
             }
             Value::Object(children) => {
                 out.push_str(&format!("<{name}>"));
                 for (child, value) in children {
-                    element(out, child, value);
+                    element(out, child, value)?;
                 }
                 out.push_str(&format!("</{name}>"));
             }
@@ -316,13 +321,14 @@ pub(crate) fn write_map(map: &Map<String, Value>) -> String {
             }
             other => out.push_str(&format!("<{name}>{other}</{name}>")),
         }
+        Ok(())
     }
     let mut out = String::from("<xml>");
     for (name, value) in map {
-        element(&mut out, name, value);
+        element(&mut out, name, value)?;
     }
     out.push_str("</xml>");
-    out
+    Ok(out)
 }
 
 /// Whether `value` holds only characters XML allows.
