@@ -213,7 +213,7 @@ async fn download(
     authorize(shared, shared.v3()?, &mut prepared).await?;
     let mut response = send_streaming(http, prepared).await?;
     if !response.status().is_success() {
-        return Err(finish_error(response).await);
+        return Err(finish_error(response, shared.transport.max_response_size()).await);
     }
     let mut decoder = Decoder::new(compression)?;
     let write_error = |e| Error::io("writing the bill failed", e);

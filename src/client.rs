@@ -650,6 +650,32 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest response body the client reads, in bytes. Default
+    /// [`DEFAULT_MAX_RESPONSE_SIZE`](crate::DEFAULT_MAX_RESPONSE_SIZE) (64 MiB). A larger one
+    /// (announced by `Content-Length`, or reached while reading) ends the call with a
+    /// [`Transport`](crate::ErrorKind::Transport) error, as a timeout would: the request may
+    /// have been carried out. Bill downloads stream to the caller and are not limited. Zero is
+    /// a `Config` error.
+    ///
+    /// ```
+    /// let client = wechatpay::Client::builder()
+    ///     .mchid("1900000109")
+    ///     .secret("192006250b4c09247ec02edce69f6a2d")
+    ///     .max_response_size(1 << 20)
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        if bytes == 0 {
+            self.fail(Error::config(
+                "max_response_size is 0: it must allow at least one byte",
+            ));
+        } else {
+            self.http.max_response_size = bytes;
+        }
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client> {
         if let Some(e) = self.error {

@@ -91,6 +91,7 @@ pub use options::{Options, RESERVED_KEYS};
 pub use pipeline::PreparedRequest;
 pub use response::Response;
 pub use retry::RetryPolicy;
+pub use transport::DEFAULT_MAX_RESPONSE_SIZE;
 
 pub use http::{Method, StatusCode};
 

@@ -25,7 +25,12 @@ pub(crate) struct HttpSettings {
     pub(crate) roots: Vec<reqwest::Certificate>,
     /// The merchant certificate and key for APIv2 `security: true` requests.
     pub(crate) identity: Option<reqwest::Identity>,
+    /// The largest response body read whole, in bytes.
+    pub(crate) max_response_size: usize,
 }
+
+/// The default largest response body a client reads whole: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 64 << 20;
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -34,6 +39,7 @@ impl Default for HttpSettings {
             connect_timeout: Duration::from_secs(10),
             roots: Vec::new(),
             identity: None,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
         }
     }
 }
@@ -132,6 +138,11 @@ impl Transport {
         })
     }
 
+    /// The largest response body read whole, in bytes.
+    pub(crate) fn max_response_size(&self) -> usize {
+        self.settings.max_response_size
+    }
+
     /// Whether a merchant certificate is configured (APIv2 `security: true`).
     pub(crate) fn has_identity(&self) -> bool {
         self.settings.identity.is_some()
@@ -205,18 +216,58 @@ pub(crate) fn require_runtime(verb: &str) -> Result<()> {
     }
 }
 
-/// Sends `prepared` and reads the whole response.
-pub(crate) async fn send(http: &reqwest::Client, prepared: PreparedRequest) -> Result<Response> {
+/// Sends `prepared` and reads the whole response, of at most `limit` bytes.
+pub(crate) async fn send(
+    http: &reqwest::Client,
+    prepared: PreparedRequest,
+    limit: usize,
+) -> Result<Response> {
     let mut response = send_streaming(http, prepared).await?;
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    let body = next_all(response).await?;
+    let body = next_all(response, limit).await?;
     Ok(Response::new(status, headers, body))
 }
 
-/// Reads the rest of a body.
-pub(crate) async fn next_all(response: reqwest::Response) -> Result<bytes::Bytes> {
-    response.bytes().await.map_err(transport_error)
+/// Reads the rest of a body, refused as soon as it announces or reaches more than `limit`
+/// bytes (a hostile or broken server cannot make the client hold more).
+pub(crate) async fn next_all(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes> {
+    let too_large = || {
+        Error::transport(
+            format!(
+                "the response body is larger than {limit} bytes, the client's max_response_size"
+            ),
+            "response body too large",
+        )
+    };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    // One chunk (the usual case) is returned as it is, without a copy.
+    let Some(first) = next_chunk(&mut response).await? else {
+        return Ok(bytes::Bytes::new());
+    };
+    let mut body = match next_chunk(&mut response).await? {
+        None if first.len() <= limit => return Ok(first),
+        None => return Err(too_large()),
+        Some(second) => {
+            let mut body = bytes::BytesMut::from(first);
+            body.extend_from_slice(&second);
+            body
+        }
+    };
+    loop {
+        if body.len() > limit {
+            return Err(too_large());
+        }
+        match next_chunk(&mut response).await? {
+            Some(chunk) => body.extend_from_slice(&chunk),
+            None => return Ok(body.freeze()),
+        }
+    }
 }
 
 /// Reads the next chunk of a streamed body (`None` at its end).

@@ -264,3 +264,78 @@ fn a_verification_failure_names_what_failed() {
         Some(&VerificationFailure::MissingHeader("Wechatpay-Nonce"))
     );
 }
+
+#[test]
+fn a_body_past_the_size_limit_is_refused_before_it_is_all_read() {
+    const LIMIT: usize = 1 << 20;
+    let limited = |uri: String| {
+        support::identity()
+            .base_uri(uri)
+            .max_response_size(LIMIT)
+            .build()
+            .unwrap()
+    };
+    let message = format!(
+        "transport error: the response body is larger than {LIMIT} bytes, the client's max_response_size"
+    );
+    // Signed answers of exactly the limit and one byte more, with `Content-Length`.
+    for (len, fits) in [(LIMIT, true), (LIMIT + 1, false)] {
+        let server =
+            TestServer::start(move |_| Reply::bytes(200, "application/json", vec![b' '; len]));
+        let client = limited(server.base_uri());
+        for run_async in [false, true] {
+            let outcome = call(&client, run_async);
+            if fits {
+                check("a body of the limit", outcome, Expect::Body(LIMIT));
+            } else {
+                let err = outcome.expect_err("one byte past the limit");
+                assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+                assert_eq!(err.to_string(), message);
+            }
+        }
+    }
+    // An announced length past the limit: refused without reading (the server sends no body
+    // and keeps the connection open, which would otherwise wait for the timeout).
+    let announced = raw_server(|s| {
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1073741824\r\n\r\n",
+        );
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    // No length (chunked): refused once the chunks pass the limit.
+    let chunked = raw_server(|s| {
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        );
+        let chunk = [b' '; 64 << 10];
+        for _ in 0..(LIMIT / chunk.len()) + 1 {
+            let _ = s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes());
+            let _ = s.write_all(&chunk);
+            let _ = s.write_all(b"\r\n");
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    for uri in [announced, chunked] {
+        let client = limited(uri);
+        for run_async in [false, true] {
+            let started = std::time::Instant::now();
+            let err = call(&client, run_async).expect_err("past the limit");
+            assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+            assert_eq!(err.to_string(), message);
+            assert!(!err.is_timeout());
+            assert!(started.elapsed() < Duration::from_secs(4));
+        }
+    }
+    // Zero allows nothing: a configuration error.
+    let err = support::identity()
+        .max_response_size(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(
+        err.to_string()
+            .ends_with("max_response_size is 0: it must allow at least one byte"),
+        "{err}"
+    );
+    assert_eq!(wechatpay::DEFAULT_MAX_RESPONSE_SIZE, 64 << 20);
+}

@@ -171,7 +171,8 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
     let mut prepared =
         crate::pipeline::prepare(shared, &template, http::Method::GET, Options::new())?;
     crate::pipeline::authorize(shared, v3, &mut prepared).await?;
-    let response = crate::transport::send(http, prepared).await?;
+    let response =
+        crate::transport::send(http, prepared, shared.transport.max_response_size()).await?;
 
     if !response.status().is_success() {
         let error = crate::pipeline::api_error_of(response);

@@ -241,7 +241,9 @@ async fn attempt(
             crate::keyring::before_request(shared, &http.plain).await?;
             sign::authorize(shared, v3, &mut prepared).await?;
             let rule = verify::Rule::for_request(&prepared.method, prepared.api_path());
-            let response = crate::transport::send(&http.plain, prepared).await?;
+            let response =
+                crate::transport::send(&http.plain, prepared, shared.transport.max_response_size())
+                    .await?;
             match verify::finish(v3.verifier.as_ref(), rule, response) {
                 Err(e) if !v3.custom_verifier && v3.ring.is_automatic() => {
                     let Some(crate::VerificationFailure::UnknownSerial(serial)) = e.verification()
@@ -262,7 +264,12 @@ async fn attempt(
         Protocol::V2 { mutual_tls } => {
             let secret = shared.v2()?;
             let rule = verify_v2::Answer::for_path(prepared.api_path());
-            let response = crate::transport::send(http.pick(mutual_tls)?, prepared).await?;
+            let response = crate::transport::send(
+                http.pick(mutual_tls)?,
+                prepared,
+                shared.transport.max_response_size(),
+            )
+            .await?;
             verify_v2::finish(secret, rule, response)
         }
     }

@@ -111,10 +111,10 @@ fn verify_statement(
 }
 
 /// The [`Api`](crate::ErrorKind::Api) error of a non-2xx answer whose body was not read yet.
-pub(crate) async fn finish_error(mut response: reqwest::Response) -> Error {
+pub(crate) async fn finish_error(mut response: reqwest::Response, limit: usize) -> Error {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    let body = match crate::transport::next_all(response).await {
+    let body = match crate::transport::next_all(response, limit).await {
         Ok(body) => body,
         Err(e) => return e,
     };
