@@ -535,8 +535,10 @@ impl ClientBuilder {
         self
     }
 
-    /// The platform key id to send as `Wechatpay-Serial` (and, later, to encrypt with). Default:
-    /// the first `PUB_KEY_ID_...` configured, else the first platform key.
+    /// The platform key id to send as `Wechatpay-Serial` and to encrypt sensitive fields with,
+    /// while it is in the ring and valid. Otherwise: the `PUB_KEY_ID_...` public key (with
+    /// several, the smallest id in byte order), else the valid platform certificate whose
+    /// validity began last ([`KeyRing::preferred`](crate::keyring::KeyRing::preferred)).
     pub fn preferred_platform_key(mut self, id: impl Into<String>) -> Self {
         self.v3.preferred = Some(id.into());
         self

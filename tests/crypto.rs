@@ -487,11 +487,20 @@ fn unusable_private_key_input_names_what_was_expected_and_found() {
         ec.private_key_to_pem_pkcs8().unwrap(),
         ec.private_key_to_pkcs8().unwrap(),
     ] {
-        assert!(
-            config_error(PrivateKey::load(input))
-                .starts_with("private key: expected an RSA key, found")
+        assert_eq!(
+            config_error(PrivateKey::load(input)),
+            "private key: expected an RSA key (WeChat Pay's are RSA-2048), found an EC (elliptic curve) key"
         );
     }
+    let message = |input: Vec<u8>| PublicKey::load(input).unwrap_err().to_string();
+    assert!(message(ec.public_key_to_pem().unwrap()).ends_with(
+        "expected an RSA key (WeChat Pay's are RSA-2048), found an EC (elliptic curve) key"
+    ),);
+    let ed = PKey::generate_ed25519().unwrap();
+    assert_eq!(
+        config_error(PrivateKey::load(ed.private_key_to_pem_pkcs8().unwrap())),
+        "private key: expected an RSA key (WeChat Pay's are RSA-2048), found an Ed25519 key"
+    );
 }
 
 #[test]

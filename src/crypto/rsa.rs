@@ -179,7 +179,7 @@ impl PrivateKey {
             }
         };
         if pkey.id() != Id::RSA {
-            return Err(format!("expected an RSA key, found a {:?} key", pkey.id()));
+            return Err(not_rsa(pkey.id()));
         }
         Ok(PrivateKey {
             pkey,
@@ -499,7 +499,7 @@ impl PublicKey {
 
     pub(crate) fn from_pkey(pkey: PKey<Public>) -> std::result::Result<PublicKey, String> {
         if pkey.id() != Id::RSA {
-            return Err(format!("expected an RSA key, found a {:?} key", pkey.id()));
+            return Err(not_rsa(pkey.id()));
         }
         Ok(PublicKey::new(pkey))
     }
@@ -640,4 +640,22 @@ impl fmt::Debug for PublicKey {
             .field("bits", &self.bits())
             .finish()
     }
+}
+
+/// The error for a key of another algorithm, named as people know it.
+fn not_rsa(id: Id) -> String {
+    let name = match id {
+        Id::EC => "an EC (elliptic curve)",
+        Id::ED25519 => "an Ed25519",
+        Id::ED448 => "an Ed448",
+        Id::X25519 => "an X25519",
+        Id::X448 => "an X448",
+        Id::DSA => "a DSA",
+        Id::DH => "a DH",
+        Id::RSA_PSS => "an RSA-PSS (restricted to PSS signatures)",
+        Id::SM2 => "an SM2",
+        Id::HMAC => "an HMAC",
+        _ => "another kind of",
+    };
+    format!("expected an RSA key (WeChat Pay's are RSA-2048), found {name} key")
 }
