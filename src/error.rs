@@ -122,6 +122,18 @@ impl Error {
         self
     }
 
+    /// The message, without the kind.
+    pub(crate) fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The same error, its message followed by `note` (where else the call failed).
+    pub(crate) fn noting(mut self, note: impl std::fmt::Display) -> Error {
+        use std::fmt::Write;
+        let _ = write!(self.inner.message, " ({note})");
+        self
+    }
+
     /// An error of `kind` with only a message (an earlier failure reported again).
     pub(crate) fn of_kind(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error::new(kind, message)

@@ -242,3 +242,38 @@ fn retries_are_bounded_and_never_for_other_methods_or_4xx() {
     client["v3/things"].get(()).unwrap_err();
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn when_the_backup_cannot_be_reached_either_the_error_names_both_hosts() {
+    let sandbox = Sandbox::start().unwrap();
+    let (primary_port, backup_port) = (free_port(), free_port());
+    let primary = format!("http://127.0.0.1:{primary_port}/");
+    let backup = format!("http://127.0.0.1:{backup_port}/");
+    let client = merchant(&sandbox, &primary)
+        .backup_base_uri(&backup)
+        .build()
+        .unwrap();
+    let err = client["v3/pay/transactions/native"]
+        .post(order(&sandbox, 1))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert!(err.is_connect(), "{err}");
+    let text = err.to_string();
+    // The backup's own failure, then why the backup was used.
+    assert!(
+        text.starts_with("transport error: ")
+            && text.contains(&format!("(127.0.0.1:{backup_port})"))
+            && text.contains("(sent to the backup host after the primary failed: ")
+            && text.contains(&format!("(127.0.0.1:{primary_port})")),
+        "{text}"
+    );
+    // During the cool-down the primary is skipped, and the error says why.
+    let err = client["v3/pay/transactions/native"]
+        .post(order(&sandbox, 2))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string().rsplit_once(" (sent").unwrap().1,
+        format!(" to the backup host: the primary {primary} could not be reached shortly before)")
+    );
+    assert!(sandbox.requests().is_empty());
+}
