@@ -189,28 +189,31 @@ async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -
         return attempt(shared, http, prepared).await;
     };
     // A backup that fails to connect too says why the primary was not used.
-    let on_backup = |outcome: Result<Response>, why: &dyn std::fmt::Display| match outcome {
-        Err(e) if e.kind() == crate::ErrorKind::Transport => Err(e.noting(why)),
+    let on_backup = |outcome: Result<Response>, why: &dyn Fn() -> String| match outcome {
+        Err(e) if e.kind() == crate::ErrorKind::Transport => Err(e.noting(why())),
         other => other,
     };
     match failover.choose() {
         Route::Backup => {
             let outcome = attempt(shared, http, rebase(shared, prepared, failover)?).await;
-            let why = format!(
-                "sent to the backup host: the primary {} could not be reached shortly before",
-                failover.primary.as_str()
-            );
-            on_backup(outcome, &why)
+            on_backup(outcome, &|| {
+                format!(
+                    "sent to the backup host: the primary {} could not be reached shortly before",
+                    failover.primary.as_str()
+                )
+            })
         }
         Route::Primary => {
             let outcome = attempt(shared, http, prepared.clone()).await;
             match &outcome {
                 Err(e) if e.is_connect() => {
                     failover.primary_down();
-                    let why = format!(
-                        "sent to the backup host after the primary failed: {}",
-                        e.message()
-                    );
+                    let why = || {
+                        format!(
+                            "sent to the backup host after the primary failed: {}",
+                            e.message()
+                        )
+                    };
                     let rebased = rebase(shared, prepared, failover)?;
                     on_backup(attempt(shared, http, rebased).await, &why)
                 }
