@@ -480,40 +480,7 @@ impl ClientBuilder {
     }
 
     fn parse_platform_key(&self, id: &str, pem: &[u8]) -> Result<(String, PublicKey)> {
-        let public_key_id = id
-            .strip_prefix("PUB_KEY_ID_")
-            .map(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
-        let hex_serial = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
-        if !(public_key_id == Some(true) || public_key_id.is_none() && hex_serial) {
-            // Not echoed: a value that is no key id may be a secret in the wrong place.
-            return Err(Error::config(format!(
-                "platform key id ({} characters, not shown) must be a certificate serial (hex) \
-                 or `PUB_KEY_ID_` followed by digits",
-                id.chars().count()
-            )));
-        }
-        let (key, cert_serial) = PublicKey::parse(pem)
-            .map_err(|reason| Error::config(format!("platform key `{id}`: {reason}")))?;
-        let id = match cert_serial {
-            Some(_) if public_key_id.is_some() => {
-                return Err(Error::config(format!(
-                    "platform key `{id}` is a certificate: its id must be its serial, not a \
-                     public key id"
-                )));
-            }
-            Some(serial) => {
-                // Keyed by the certificate's own serial, as WeChat Pay names it in
-                // `Wechatpay-Serial`, whatever case or leading zeros the caller wrote.
-                if !same_serial(id, &serial) {
-                    return Err(Error::config(format!(
-                        "platform key `{id}`: the certificate's serial is {serial}; the id of a \
-                         certificate must be its serial"
-                    )));
-                }
-                serial
-            }
-            None => id.to_owned(),
-        };
+        let (id, key) = crate::keyring::parse_platform_key(id, pem)?;
         if self.v3.platform.contains(&id) {
             return Err(Error::config(format!(
                 "platform key `{id}` is configured twice"

@@ -218,6 +218,39 @@ impl KeyRing {
         Ok(serial)
     }
 
+    /// Adds a platform key as [`ClientBuilder::platform_key`](crate::ClientBuilder::platform_key)
+    /// takes it, as a configured entry: `id` must be a certificate serial (hex) or
+    /// `PUB_KEY_ID_` and digits; a certificate (PEM or DER) is filed under its own serial, which
+    /// `id` must name (case and leading zeros aside); a public key (any form
+    /// [`PublicKey::load`] takes) under `id`. Returns the id it is filed under.
+    ///
+    /// ```
+    /// use wechatpay::keyring::KeyRing;
+    ///
+    /// let ring = KeyRing::new();
+    /// let cert = wechatpay::crypto::test_certificate_for_docs(&[0x0A, 0xBC], 3600);
+    /// // Filed under the serial as `openssl x509 -serial` prints it.
+    /// assert_eq!(ring.add_platform_key("abc", &cert).unwrap(), "0ABC");
+    /// let err = ring.add_platform_key("0DEF", &cert).unwrap_err();
+    /// assert!(err.to_string().contains("the certificate's serial is 0ABC"));
+    /// assert!(ring.add_platform_key("not-an-id", &cert).is_err());
+    /// ```
+    pub fn add_platform_key(&self, id: &str, pem: impl AsRef<[u8]>) -> Result<String> {
+        let pem = pem.as_ref();
+        let (id, key) = parse_platform_key(id, pem)?;
+        match Certificate::load(pem) {
+            Ok(cert) => {
+                self.update(|snapshot| {
+                    snapshot
+                        .entries
+                        .insert(id.clone(), certificate_entry(&cert, true));
+                });
+            }
+            Err(_) => self.insert_public_key(id.clone(), key),
+        }
+        Ok(id)
+    }
+
     /// Adds a WeChat Pay public key (SPKI or PKCS#1 PEM) under its `PUB_KEY_ID_...`, as a
     /// configured entry (never dropped).
     pub fn add_public_key(&self, id: impl Into<String>, pem: impl AsRef<[u8]>) -> Result<()> {
@@ -524,4 +557,44 @@ impl crate::Client {
             )),
         }
     }
+}
+/// Checks a platform key as the builder and [`KeyRing::add_platform_key`] take it: the id's
+/// form, and a certificate's serial against it. Returns the id to file it under (a
+/// certificate's own serial) and the key.
+pub(crate) fn parse_platform_key(id: &str, pem: &[u8]) -> Result<(String, PublicKey)> {
+    let public_key_id = id
+        .strip_prefix("PUB_KEY_ID_")
+        .map(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    let hex_serial = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
+    if !(public_key_id == Some(true) || public_key_id.is_none() && hex_serial) {
+        // Not echoed: a value that is no key id may be a secret in the wrong place.
+        return Err(Error::config(format!(
+            "platform key id ({} characters, not shown) must be a certificate serial (hex) \
+             or `PUB_KEY_ID_` followed by digits",
+            id.chars().count()
+        )));
+    }
+    let (key, cert_serial) = PublicKey::parse(pem)
+        .map_err(|reason| Error::config(format!("platform key `{id}`: {reason}")))?;
+    let id = match cert_serial {
+        Some(_) if public_key_id.is_some() => {
+            return Err(Error::config(format!(
+                "platform key `{id}` is a certificate: its id must be its serial, not a \
+                 public key id"
+            )));
+        }
+        Some(serial) => {
+            // Keyed by the certificate's own serial, as WeChat Pay names it in
+            // `Wechatpay-Serial`, whatever case or leading zeros the caller wrote.
+            if !crate::client::same_serial(id, &serial) {
+                return Err(Error::config(format!(
+                    "platform key `{id}`: the certificate's serial is {serial}; the id of a \
+                     certificate must be its serial"
+                )));
+            }
+            serial
+        }
+        None => id.to_owned(),
+    };
+    Ok((id, key))
 }
