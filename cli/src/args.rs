@@ -9,12 +9,13 @@ use crate::config::platform_key_arg;
 /// Call any WeChat Pay API from a shell: signed requests, verified answers, every helper, and an
 /// offline sandbox.
 ///
-/// Settings come from a TOML profile (`--config`, default `~/.config/wxpay/config.toml`,
-/// `[profile.NAME]`, `--profile`), then WECHATPAY_* environment variables, then flags. Secrets
-/// are read from files or the environment only.
+/// Settings come from a TOML profile (`--config`, default `$XDG_CONFIG_HOME/wxpay/config.toml`,
+/// else `~/.config/wxpay/config.toml` (macOS: `~/Library/Application Support/wxpay/`, Windows:
+/// `%APPDATA%\wxpay\`); `[profile.NAME]`, `--profile`), then WECHATPAY_*
+/// environment variables, then flags. Secrets are read from files or the environment only.
 ///
-/// Exit codes: 0 success, 1 API error, 2 verification error, 3 usage or configuration error,
-/// 4 transport error.
+/// Exit codes: 0 success, 1 API error, 2 verification error, 3 usage, configuration or output
+/// error, 4 transport error, 141 stdout's reader went away.
 #[derive(Parser, Debug)]
 #[command(name = "wxpay", version, max_term_width = 100)]
 pub struct Cli {
@@ -39,7 +40,7 @@ pub struct Global {
     /// Merchant API certificate serial [env: WECHATPAY_SERIAL]
     #[arg(long, global = true)]
     pub serial: Option<String>,
-    /// Merchant private key file (apiclient_key.pem) [env: WECHATPAY_PRIVATE_KEY_FILE, or the PEM in WECHATPAY_PRIVATE_KEY]
+    /// Merchant private key file (apiclient_key.pem) [env: WECHATPAY_PRIVATE_KEY_FILE, or the PEM in WECHATPAY_PRIVATE_KEY; the passphrase of a protected key in WECHATPAY_PRIVATE_KEY_PASSPHRASE]
     #[arg(long, global = true, value_name = "FILE")]
     pub private_key_file: Option<PathBuf>,
     /// A platform certificate or WeChat Pay public key, ID=PATH (repeatable) [env: WECHATPAY_PLATFORM_KEYS, comma-separated]
@@ -98,7 +99,7 @@ pub struct Req {
     /// A request header 'K: V' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "K: V")]
     pub headers: Vec<String>,
-    /// A template variable k=v (repeatable)
+    /// A template variable k=v (repeatable; not a request option such as base_uri or query)
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
     /// APIv2: send over mutual TLS with the merchant certificate
@@ -163,7 +164,8 @@ pub enum SignKind {
 
 #[derive(Args, Debug)]
 pub struct Encrypt {
-    /// The text to encrypt, or `-` to read it from stdin (kept out of the shell history)
+    /// The text to encrypt, or `-` to read it from stdin (kept out of the shell history; one
+    /// trailing line break is dropped)
     pub plaintext: String,
     /// The platform key id to encrypt with (default: the preferred one)
     #[arg(long, value_name = "ID")]

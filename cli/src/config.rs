@@ -9,10 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 use wechatpay::Client;
+use wechatpay::crypto::PrivateKey;
+use wechatpay::keyring::KeyRing;
 use wechatpay::signer::{SignFuture, Signer};
 
 use crate::args::Global;
-use crate::fail::{Fail, usage};
+use crate::fail::{Fail, SET_APIV3_KEY, SET_MCHID, SET_PLATFORM_KEY, SET_PRIVATE_KEY, usage};
+
+/// The environment variable that holds the passphrase of a passphrase-protected private key.
+pub const PASSPHRASE_VAR: &str = "WECHATPAY_PRIVATE_KEY_PASSPHRASE";
 
 /// A secret's origin: a file, or an environment variable's value.
 #[derive(Clone)]
@@ -63,6 +68,8 @@ pub struct Settings {
     /// Where `--security` (APIv2 mutual TLS) requests go, when not the base URI.
     pub security_base_uri: Option<String>,
     pub root_certificate: Option<PathBuf>,
+    /// The private key's passphrase ($WECHATPAY_PRIVATE_KEY_PASSPHRASE only).
+    pub private_key_passphrase: Option<String>,
 }
 
 /// A `[profile.NAME]` table.
@@ -138,8 +145,13 @@ fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Profile, Fail
             )));
         }
     };
-    let mut file: ConfigFile = toml::from_str(&text)
-        .map_err(|e| usage(format!("config file `{}`: {e}", path.display())))?;
+    let mut file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        usage(format!(
+            "config file `{}`: {}",
+            path.display(),
+            toml_error(&text, &e)
+        ))
+    })?;
     match file.profile.remove(name) {
         Some(profile) => Ok(profile),
         None if !explicit => Ok(Profile::default()),
@@ -150,6 +162,26 @@ fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Profile, Fail
                 path.display()
             )))
         }
+    }
+}
+
+/// A TOML error on one line: `line L, column C: message` (the message's own lines joined).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
     }
 }
 
@@ -206,6 +238,7 @@ pub fn settings(global: &Global) -> Result<Settings, Fail> {
         base_uri: profile.base_uri,
         security_base_uri: profile.security_base_uri,
         root_certificate: profile.root_certificate_file,
+        private_key_passphrase: None,
     };
 
     // Environment.
@@ -215,6 +248,8 @@ pub fn settings(global: &Global) -> Result<Settings, Fail> {
         env_secret("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PRIVATE_KEY_FILE").or(s.private_key);
     s.apiv3_key = env_secret("WECHATPAY_APIV3_KEY", "WECHATPAY_APIV3_KEY_FILE").or(s.apiv3_key);
     s.secret = env_secret("WECHATPAY_SECRET", "WECHATPAY_SECRET_FILE").or(s.secret);
+    // Taken as it is (no trimming): a passphrase may end with a space.
+    s.private_key_passphrase = std::env::var(PASSPHRASE_VAR).ok().filter(|v| !v.is_empty());
     s.base_uri = env("WECHATPAY_BASE_URI").or(s.base_uri);
     s.merchant_cert = env("WECHATPAY_MERCHANT_CERT_FILE")
         .map(PathBuf::from)
@@ -281,13 +316,142 @@ impl Signer for RecordingSigner {
     }
 }
 
-/// What the client is built from, with the merchant key kept for commands that need it.
+/// A built client.
 pub struct Built {
     pub client: Client,
-    pub private_key: Option<wechatpay::crypto::PrivateKey>,
+}
+
+/// The merchant private key, loaded, and an unencrypted PEM of it for the client builder.
+pub struct LoadedKey {
+    pub key: PrivateKey,
+    pem: Vec<u8>,
+}
+
+/// The platform keys, in a key ring as the client keeps them.
+pub struct PlatformRing {
+    pub ring: KeyRing,
+    /// (the id as configured, the id in the ring): a certificate is filed under its own serial.
+    pub ids: Vec<(String, String)>,
+}
+
+/// A key id quoted in a message when it has the form of one, else only its length (a value that
+/// is no key id may be a secret in the wrong place).
+pub fn shown_id(id: &str) -> String {
+    if is_public_key_id(id) || is_hex_serial(id) {
+        format!("`{id}`")
+    } else {
+        format!("({} characters, not shown)", id.chars().count())
+    }
+}
+
+fn is_public_key_id(id: &str) -> bool {
+    id.strip_prefix("PUB_KEY_ID_")
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_hex_serial(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The library's message without its kind and a leading `what: `.
+fn detail(e: &wechatpay::Error, what: &str) -> String {
+    let message = crate::fail::bare_message(e);
+    match message.strip_prefix(&format!("{what}: ")) {
+        Some(rest) => rest.to_owned(),
+        None => message,
+    }
 }
 
 impl Settings {
+    /// The merchant id, or an error saying what `command` needs it for and how to set it.
+    pub fn require_mchid(&self, command: &str) -> Result<String, Fail> {
+        self.mchid
+            .clone()
+            .ok_or_else(|| usage(format!("{command} needs the merchant id: {SET_MCHID}")))
+    }
+
+    /// The APIv3 key's text, or an error naming how to set it.
+    pub fn require_apiv3_key(&self, command: &str) -> Result<String, Fail> {
+        match &self.apiv3_key {
+            Some(source) => source.read_text("APIv3 key"),
+            None => Err(usage(format!(
+                "{command} needs the APIv3 key: {SET_APIV3_KEY}"
+            ))),
+        }
+    }
+
+    /// The merchant private key, or an error naming how to set it.
+    pub fn require_private_key(&self, command: &str) -> Result<PrivateKey, Fail> {
+        match self.private_key()? {
+            Some(loaded) => Ok(loaded.key),
+            None => Err(usage(format!(
+                "{command} needs the merchant private key: {SET_PRIVATE_KEY}"
+            ))),
+        }
+    }
+
+    /// The merchant private key when one is configured, decrypted with
+    /// $WECHATPAY_PRIVATE_KEY_PASSPHRASE when that is set.
+    pub fn private_key(&self) -> Result<Option<LoadedKey>, Fail> {
+        let Some(source) = &self.private_key else {
+            return Ok(None);
+        };
+        let pem = source.read("private key")?;
+        let loaded = match &self.private_key_passphrase {
+            Some(passphrase) => PrivateKey::load_with_passphrase(&pem, passphrase.as_bytes()),
+            None => PrivateKey::load(&pem),
+        };
+        let key = loaded.map_err(|e| {
+            let detail = detail(&e, "private key");
+            if self.private_key_passphrase.is_none() && detail.contains("passphrase") {
+                usage(format!(
+                    "private key ({}) is passphrase-protected: set its passphrase in ${PASSPHRASE_VAR}",
+                    source.origin()
+                ))
+            } else {
+                usage(format!("private key ({}): {detail}", source.origin()))
+            }
+        })?;
+        let pem = if self.private_key_passphrase.is_some() {
+            key.as_openssl()
+                .private_key_to_pem_pkcs8()
+                .map_err(|_| usage("cannot re-encode the decrypted private key".to_owned()))?
+        } else {
+            pem
+        };
+        Ok(Some(LoadedKey { key, pem }))
+    }
+
+    /// The platform keys in a [`KeyRing`], filed as the client files them (a certificate under
+    /// its serial, a public key under its id), so that [`KeyRing::preferred`] is the client's
+    /// choice. An error when there is none.
+    pub fn platform_ring(&self) -> Result<PlatformRing, Fail> {
+        if self.platform_keys.is_empty() {
+            return Err(usage(format!("no platform key: {SET_PLATFORM_KEY}")));
+        }
+        let ring = KeyRing::new();
+        let mut ids = Vec::new();
+        for (id, path) in &self.platform_keys {
+            let pem = std::fs::read(path).map_err(|e| {
+                usage(format!(
+                    "platform key {}: cannot read `{}`: {e}",
+                    shown_id(id),
+                    path.display()
+                ))
+            })?;
+            // The library's rule, as `--platform-key` gives it to the client.
+            let filed = ring.add_platform_key(id, &pem).map_err(|e| {
+                usage(format!(
+                    "{} (`{}`)",
+                    crate::fail::bare_message(&e),
+                    path.display()
+                ))
+            })?;
+            ids.push((id.clone(), filed));
+        }
+        Ok(PlatformRing { ring, ids })
+    }
+
     /// Builds a client. With a `recorder`, requests are signed by a signer that also records
     /// each signed message (for `-v`).
     pub fn client(&self, recorder: Option<Recorder>) -> Result<Built, Fail> {
@@ -301,26 +465,16 @@ impl Settings {
         verifier: Option<V>,
     ) -> Result<Built, Fail> {
         let skip_platform_keys = verifier.is_some();
-        let mchid = self.mchid.clone().ok_or_else(|| {
-            usage(
-                "no merchant id: set --mchid, $WECHATPAY_MCHID or `mchid` in the profile"
-                    .to_owned(),
-            )
-        })?;
+        let mchid = self
+            .mchid
+            .clone()
+            .ok_or_else(|| usage(format!("no merchant id: {SET_MCHID}")))?;
         let mut builder = Client::builder().mchid(mchid);
-        let mut private_key = None;
-        if let Some(source) = &self.private_key {
-            let pem = source.read("private key")?;
-            let key = wechatpay::crypto::PrivateKey::load(&pem)
-                .map_err(|e| usage(format!("private key ({}): {e}", source.origin())))?;
+        if let Some(LoadedKey { key, pem }) = self.private_key()? {
             builder = match recorder {
-                Some(recorder) => builder.signer(RecordingSigner {
-                    key: key.clone(),
-                    recorder,
-                }),
+                Some(recorder) => builder.signer(RecordingSigner { key, recorder }),
                 None => builder.private_key(&pem),
             };
-            private_key = Some(key);
             if let Some(cert) = &self.merchant_cert {
                 let cert_pem = std::fs::read(cert).map_err(|e| {
                     usage(format!(
@@ -361,9 +515,6 @@ impl Settings {
             builder = builder.add_root_certificate(pem);
         }
         let client = builder.build().map_err(Fail::from)?;
-        Ok(Built {
-            client,
-            private_key,
-        })
+        Ok(Built { client })
     }
 }

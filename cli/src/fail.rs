@@ -1,5 +1,6 @@
 //! How a command fails: one line on stderr, a hint where one helps, and the exit code.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use wechatpay::ErrorKind;
@@ -8,10 +9,25 @@ use wechatpay::ErrorKind;
 pub const API: u8 = 1;
 /// 2: an answer, callback or download failed verification (or could not be decoded).
 pub const VERIFICATION: u8 = 2;
-/// 3: bad usage or configuration.
+/// 3: bad usage or configuration, or a local file or stdout that cannot be written.
 pub const USAGE: u8 = 3;
 /// 4: the request did not complete.
 pub const TRANSPORT: u8 = 4;
+/// 141 (128 + SIGPIPE): stdout is a pipe whose reader went away; nothing is printed, as for a
+/// classic Unix tool killed by SIGPIPE.
+pub const BROKEN_PIPE: u8 = 141;
+
+/// Where each setting comes from, for the messages that ask for one.
+pub const SET_MCHID: &str = "set --mchid, $WECHATPAY_MCHID or `mchid` in the profile";
+pub const SET_SERIAL: &str = "set --serial, $WECHATPAY_SERIAL or `serial` in the profile";
+pub const SET_PRIVATE_KEY: &str = "set --private-key-file, $WECHATPAY_PRIVATE_KEY_FILE, \
+                                   $WECHATPAY_PRIVATE_KEY or `private_key_file` in the profile";
+pub const SET_PLATFORM_KEY: &str = "set --platform-key ID=PATH, $WECHATPAY_PLATFORM_KEYS or \
+                                    `platform_keys` in the profile";
+pub const SET_APIV3_KEY: &str = "set --apiv3-key-file, $WECHATPAY_APIV3_KEY_FILE, \
+                                 $WECHATPAY_APIV3_KEY or `apiv3_key_file` in the profile";
+pub const SET_SECRET: &str = "set --secret-file, $WECHATPAY_SECRET_FILE, $WECHATPAY_SECRET or \
+                              `secret_file` in the profile";
 
 /// A failed command.
 #[derive(Debug)]
@@ -27,11 +43,15 @@ impl Fail {
         self
     }
 
-    /// Prints to stderr and gives the exit code.
+    /// Prints to stderr (unless stdout's reader went away) and gives the exit code. A stderr
+    /// that cannot be written changes nothing but the lost message.
     pub fn report(&self) -> ExitCode {
-        eprintln!("wxpay: {}", self.message);
-        if let Some(hint) = &self.hint {
-            eprintln!("hint: {hint}");
+        if self.code != BROKEN_PIPE {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "wxpay: {}", self.message);
+            if let Some(hint) = &self.hint {
+                let _ = writeln!(err, "hint: {hint}");
+            }
         }
         ExitCode::from(self.code)
     }
@@ -44,6 +64,54 @@ pub fn usage(message: impl Into<String>) -> Fail {
         message: message.into(),
         hint: None,
     }
+}
+
+/// stdout could not be written: quiet exit 141 for a reader that went away, else exit 3.
+pub fn stdout_error(e: std::io::Error) -> Fail {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Fail {
+            code: BROKEN_PIPE,
+            message: String::new(),
+            hint: None,
+        }
+    } else {
+        usage(format!("cannot write to stdout: {e}"))
+    }
+}
+
+/// The library's message without its kind (`configuration error: `).
+pub fn bare_message(e: &wechatpay::Error) -> String {
+    let text = e.to_string();
+    match text.strip_prefix(&format!("{}: ", e.kind())) {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }
+}
+
+/// The library's configuration messages that name its builder methods, in the command line's
+/// words: the flag, variable or profile key to set.
+fn cli_wording(e: &wechatpay::Error) -> Option<String> {
+    if e.kind() != ErrorKind::Config {
+        return None;
+    }
+    let message = bare_message(e);
+    let wording = if message.starts_with("serial is missing") {
+        format!("no merchant API certificate serial: {SET_SERIAL}")
+    } else if message.starts_with("the merchant private key is missing") {
+        format!("no merchant private key: {SET_PRIVATE_KEY}")
+    } else if message.starts_with("no platform key") {
+        format!("no platform key: {SET_PLATFORM_KEY}")
+    } else if message.starts_with("this client is configured for APIv2 only") {
+        "APIv3 calls need the merchant API certificate serial (--serial), the merchant private \
+         key (--private-key-file) and a platform key (--platform-key ID=PATH); this profile has \
+         only APIv2 settings"
+            .to_owned()
+    } else if message.starts_with("this client is not configured for APIv2") {
+        format!("`v2/...` calls need the APIv2 secret: {SET_SECRET}")
+    } else {
+        return None;
+    };
+    Some(wording)
 }
 
 impl From<wechatpay::Error> for Fail {
@@ -61,6 +129,13 @@ impl From<wechatpay::Error> for Fail {
             ),
             _ => (USAGE, None),
         };
+        if let Some(message) = cli_wording(&e) {
+            return Fail {
+                code,
+                message,
+                hint,
+            };
+        }
         let mut message = e.to_string();
         if let Some(api) = e.api() {
             if let Some(id) = api.request_id() {

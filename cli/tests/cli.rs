@@ -779,3 +779,825 @@ fn the_sandbox_subcommand_serves_and_prints_a_working_profile() {
         );
     }
 }
+
+/// A fresh RSA key pair: (private key PKCS#8 PEM, public key SPKI PEM).
+fn key_pair() -> (Vec<u8>, Vec<u8>) {
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    (
+        key.private_key_to_pem_pkcs8().unwrap(),
+        key.public_key_to_pem().unwrap(),
+    )
+}
+
+/// A self-signed certificate with this hex serial, valid from `from_days` to `to_days` days from
+/// now: (private key PKCS#8 PEM, certificate PEM).
+fn certificate(serial_hex: &str, from_days: i64, to_days: i64) -> (Vec<u8>, Vec<u8>) {
+    use openssl::asn1::{Asn1Integer, Asn1Time};
+    use openssl::bn::BigNum;
+    use openssl::x509::{X509, X509NameBuilder};
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "wxpay test").unwrap();
+    let name = name.build();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut builder = X509::builder().unwrap();
+    builder.set_version(2).unwrap();
+    let serial = BigNum::from_hex_str(serial_hex).unwrap();
+    builder
+        .set_serial_number(&Asn1Integer::from_bn(&serial).unwrap())
+        .unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(&name).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::from_unix(now + from_days * 86_400).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::from_unix(now + to_days * 86_400).unwrap())
+        .unwrap();
+    builder
+        .sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    (
+        key.private_key_to_pem_pkcs8().unwrap(),
+        builder.build().to_pem().unwrap(),
+    )
+}
+
+/// `wxpay` with `stdin` written to it and closed.
+fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn decrypt_with(private_pem: &[u8], ciphertext: &str) -> String {
+    wechatpay::crypto::PrivateKey::load(private_pem)
+        .unwrap()
+        .decrypt_oaep_base64(ciphertext.trim())
+        .unwrap()
+}
+
+#[test]
+fn encrypt_dash_reads_the_text_from_stdin() {
+    let dir = Scratch::new();
+    let (private, public) = key_pair();
+    std::fs::write(dir.path("pub.pem"), public).unwrap();
+    let key = format!("PUB_KEY_ID_0001={}", dir.path("pub.pem").display());
+    // One trailing line break (LF or CRLF) is dropped, as `echo` adds it; the rest is kept.
+    for (input, text) in [
+        ("secret\n", "secret"),
+        ("secret", "secret"),
+        ("secret\r\n", "secret"),
+        ("two lines\nsecond\n\n", "two lines\nsecond\n"),
+        ("-\n", "-"),
+    ] {
+        let out = run_with_stdin(
+            wxpay().args(["--platform-key", &key, "encrypt", "-"]),
+            input.as_bytes(),
+        );
+        assert_eq!(code(&out), 0, "{input:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "Wechatpay-Serial: PUB_KEY_ID_0001\n");
+        assert_eq!(decrypt_with(&private, &stdout(&out)), text, "{input:?}");
+    }
+    // Nothing to encrypt.
+    for input in ["", "\n"] {
+        let out = run_with_stdin(
+            wxpay().args(["--platform-key", &key, "encrypt", "-"]),
+            input.as_bytes(),
+        );
+        assert_eq!(code(&out), 3, "{input:?}");
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            stderr(&out),
+            "wxpay: nothing to encrypt: the text is empty\n"
+        );
+    }
+    let out = run_with_stdin(
+        wxpay().args(["--platform-key", &key, "encrypt", "-"]),
+        b"\xff\xfe\n",
+    );
+    assert_eq!(code(&out), 3);
+    assert_eq!(stderr(&out), "wxpay: stdin is not UTF-8\n");
+}
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_not_a_panic() {
+    let s = setup();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let message = "wxpay: cannot write to stdout: No space left on device (os error 28)\n";
+    let dir = Scratch::new();
+    let (_, public) = key_pair();
+    std::fs::write(dir.path("pub.pem"), public).unwrap();
+    let key = format!("PUB_KEY_ID_0001={}", dir.path("pub.pem").display());
+
+    // A line of text (encrypt), JSON (sign), a raw answer (req) and --help.
+    let out = wxpay()
+        .args(["--platform-key", &key, "encrypt", "x"])
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        format!("Wechatpay-Serial: PUB_KEY_ID_0001\n{message}")
+    );
+    let out = wxpay()
+        .arg("--config")
+        .arg(&s.config)
+        .args(["--profile", "sandbox", "sign", "jsapi"])
+        .args(["--appid", "wxd678efh567hg6787", "--prepay-id", "wx2014"])
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(stderr(&out), message);
+    let out = wxpay()
+        .arg("--config")
+        .arg(&s.config)
+        .args(["--profile", "sandbox", "req", "GET", "v3/certificates"])
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).starts_with("HTTP 200 OK"), "{}", stderr(&out));
+    assert!(stderr(&out).ends_with(message), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 2, "{}", stderr(&out));
+    let out = wxpay().arg("--help").stdout(full()).output().unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(stderr(&out), message);
+
+    // A reader that went away: exit 141 and nothing more on stderr. The stdout pipe is closed
+    // before wxpay gets its input on stdin, so its write always finds it closed.
+    let spawn = |cmd: &mut Command, input: &[u8]| {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = spawn(
+        wxpay().args(["--platform-key", &key, "encrypt", "-"]),
+        b"secret\n",
+    );
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "Wechatpay-Serial: PUB_KEY_ID_0001\n");
+    let out = spawn(
+        wxpay()
+            .arg("--config")
+            .arg(&s.config)
+            .args(["--profile", "sandbox"])
+            .args(["req", "POST", "v3/pay/transactions/native", "-d", "-"]),
+        native_order(&s.mchid(), "PIPE1").as_bytes(),
+    );
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("HTTP 200 OK"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+
+    // A stderr that cannot be written loses the messages, not the outcome.
+    let out = wxpay()
+        .args(["--platform-key", &key, "encrypt", "x"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0);
+    assert!(!stdout(&out).is_empty());
+    let out = wxpay()
+        .args(["decrypt", "x"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+}
+
+#[test]
+fn a_var_cannot_set_a_request_option() {
+    let s = setup();
+    let sent = s.sandbox.requests().len();
+    for (var, message) in [
+        (
+            "base_uri=http://127.0.0.1:1/",
+            "wxpay: --var base_uri: `base_uri` is a request option, not a template variable: \
+             use --base-uri URI\n",
+        ),
+        (
+            "body=T1",
+            "wxpay: --var body: `body` is a request option, not a template variable: give the \
+             body with -d\n",
+        ),
+        (
+            "json={}",
+            "wxpay: --var json: `json` is a request option, not a template variable: give the \
+             body with -d\n",
+        ),
+        (
+            "query=a=b",
+            "wxpay: --var query: `query` is a request option, not a template variable: give \
+             query parameters with -p K=V\n",
+        ),
+        (
+            "headers=x",
+            "wxpay: --var headers: `headers` is a request option, not a template variable: give \
+             headers with -H 'K: V'\n",
+        ),
+        (
+            "security=true",
+            "wxpay: --var security: `security` is a request option, not a template variable: \
+             use --security\n",
+        ),
+        (
+            "timeout=1",
+            "wxpay: --var timeout: `timeout` is a request option, not a template variable: \
+             wxpay has no flag for it\n",
+        ),
+    ] {
+        let out = s.run(&["req", "GET", "v3/certificates", "--var", var]);
+        assert_eq!(code(&out), 3, "{var}: {}", stderr(&out));
+        assert_eq!(stderr(&out), message, "{var}");
+        assert_eq!(stdout(&out), "");
+    }
+    // Every reserved key is refused.
+    for key in wechatpay::RESERVED_KEYS {
+        let out = s.run(&[
+            "req",
+            "GET",
+            "v3/certificates",
+            "--var",
+            &format!("{key}=1"),
+        ]);
+        assert_eq!(code(&out), 3, "{key}");
+    }
+    assert_eq!(s.sandbox.requests().len(), sent, "nothing was sent");
+}
+
+#[test]
+fn each_command_asks_only_for_what_it_uses() {
+    let s = setup();
+    let id = s.sandbox.identity();
+    let merchant = wechatpay::crypto::Certificate::load(&id.merchant_certificate_pem).unwrap();
+
+    // decrypt: the private key alone.
+    let sealed = merchant.public_key().encrypt_oaep_base64("张三").unwrap();
+    let out = wxpay()
+        .env("WECHATPAY_PRIVATE_KEY", &id.merchant_private_key_pem)
+        .args(["decrypt", &sealed])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "张三\n");
+    let out = wxpay().args(["decrypt", &sealed]).output().unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: `decrypt` needs the merchant private key: set --private-key-file, \
+         $WECHATPAY_PRIVATE_KEY_FILE, $WECHATPAY_PRIVATE_KEY or `private_key_file` in the profile\n"
+    );
+
+    // sign jsapi: the private key alone; sign app: and the merchant id (its partnerid).
+    let sign = |kind: &str, mchid: Option<&str>| {
+        let mut cmd = wxpay();
+        cmd.env("WECHATPAY_PRIVATE_KEY", &id.merchant_private_key_pem);
+        if let Some(mchid) = mchid {
+            cmd.args(["--mchid", mchid]);
+        }
+        cmd.args([
+            "sign",
+            kind,
+            "--appid",
+            "wxd678efh567hg6787",
+            "--prepay-id",
+            "wx2014",
+        ])
+        .output()
+        .unwrap()
+    };
+    let out = sign("jsapi", None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let params: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let signature = wechatpay::crypto::base64_decode(params["paySign"].as_str().unwrap()).unwrap();
+    let message = format!(
+        "wxd678efh567hg6787\n{}\n{}\nprepay_id=wx2014\n",
+        params["timeStamp"].as_str().unwrap(),
+        params["nonceStr"].as_str().unwrap()
+    );
+    assert!(
+        merchant
+            .public_key()
+            .verify_sha256(message.as_bytes(), &signature)
+    );
+    let out = sign("app", None);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: `sign app` needs the merchant id: set --mchid, $WECHATPAY_MCHID or `mchid` in \
+         the profile\n"
+    );
+    let out = sign("app", Some("1900000109"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let params: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(params["partnerid"], "1900000109");
+
+    // encrypt: a platform key alone.
+    let pub_key = format!(
+        "{}={}",
+        id.public_key_id,
+        s.dir.path("pub_key.pem").display()
+    );
+    let out = wxpay()
+        .args(["--platform-key", &pub_key, "encrypt", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = wxpay().args(["encrypt", "x"]).output().unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: no platform key: set --platform-key ID=PATH, $WECHATPAY_PLATFORM_KEYS or \
+         `platform_keys` in the profile\n"
+    );
+
+    // notify: a platform key and the APIv3 key, no merchant id, serial or private key.
+    let (headers, body) = deliver(&s, NotifyVariant::Valid);
+    let (h, b) = (headers.display().to_string(), body.display().to_string());
+    for action in ["verify", "decrypt"] {
+        let out = wxpay()
+            .env("WECHATPAY_APIV3_KEY", &id.apiv3_key)
+            .args(["--platform-key", &pub_key, "notify", action])
+            .args(["--headers", &h, "--body", &b])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{action}: {}", stderr(&out));
+        let out = wxpay()
+            .args(["--platform-key", &pub_key, "notify", action])
+            .args(["--headers", &h, "--body", &b])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 3, "{action}");
+        assert_eq!(
+            stderr(&out),
+            "wxpay: `notify` needs the APIv3 key: set --apiv3-key-file, \
+             $WECHATPAY_APIV3_KEY_FILE, $WECHATPAY_APIV3_KEY or `apiv3_key_file` in the profile\n"
+        );
+    }
+    let out = wxpay()
+        .env("WECHATPAY_APIV3_KEY", &id.apiv3_key)
+        .args(["notify", "decrypt", "--headers", &h, "--body", &b])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: no platform key: set --platform-key ID=PATH, $WECHATPAY_PLATFORM_KEYS or \
+         `platform_keys` in the profile\n"
+    );
+}
+
+#[test]
+fn configuration_errors_name_flags_not_library_methods() {
+    let dir = Scratch::new();
+    let (private, public) = key_pair();
+    let key_file = dir.path("apiclient_key.pem");
+    std::fs::write(&key_file, &private).unwrap();
+    std::fs::write(dir.path("pub.pem"), &public).unwrap();
+    let key_file_s = key_file.display().to_string();
+    let pub_key = format!("PUB_KEY_ID_0001={}", dir.path("pub.pem").display());
+    let run = |args: &[&str], secret: bool| {
+        let mut cmd = wxpay();
+        if secret {
+            cmd.env("WECHATPAY_SECRET", "0123456789abcdef0123456789abcdef");
+        }
+        cmd.args(["--mchid", "1900000109"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let serial = "7132D72A03E93CDDF8C03BBD1F37EEDF2C3C5C2B";
+    for (args, secret, message) in [
+        (
+            &[
+                "--private-key-file",
+                &key_file_s,
+                "--platform-key",
+                &pub_key,
+            ][..],
+            false,
+            "no merchant API certificate serial: set --serial, $WECHATPAY_SERIAL or `serial` in \
+             the profile",
+        ),
+        (
+            &["--serial", serial, "--platform-key", &pub_key][..],
+            false,
+            "no merchant private key: set --private-key-file, $WECHATPAY_PRIVATE_KEY_FILE, \
+             $WECHATPAY_PRIVATE_KEY or `private_key_file` in the profile",
+        ),
+        (
+            &["--serial", serial, "--private-key-file", &key_file_s][..],
+            false,
+            "no platform key: set --platform-key ID=PATH, $WECHATPAY_PLATFORM_KEYS or \
+             `platform_keys` in the profile",
+        ),
+        (
+            &[][..],
+            true,
+            "APIv3 calls need the merchant API certificate serial (--serial), the merchant \
+             private key (--private-key-file) and a platform key (--platform-key ID=PATH); this \
+             profile has only APIv2 settings",
+        ),
+    ] {
+        let out = run(&[args, &["req", "GET", "v3/certificates"]].concat(), secret);
+        assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), format!("wxpay: {message}\n"), "{args:?}");
+    }
+    let out = run(
+        &[
+            "--serial",
+            serial,
+            "--private-key-file",
+            &key_file_s,
+            "--platform-key",
+            &pub_key,
+            "req",
+            "GET",
+            "v2/pay/orderquery",
+        ],
+        false,
+    );
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: `v2/...` calls need the APIv2 secret: set --secret-file, $WECHATPAY_SECRET_FILE, \
+         $WECHATPAY_SECRET or `secret_file` in the profile\n"
+    );
+
+    // A passphrase-protected key: its passphrase from $WECHATPAY_PRIVATE_KEY_PASSPHRASE.
+    let passphrase = "correct horse battery staple ";
+    let encrypted = openssl::pkey::PKey::private_key_from_pem(&private)
+        .unwrap()
+        .private_key_to_pem_pkcs8_passphrase(
+            openssl::symm::Cipher::aes_256_cbc(),
+            passphrase.as_bytes(),
+        )
+        .unwrap();
+    let encrypted_file = dir.path("encrypted_key.pem");
+    std::fs::write(&encrypted_file, encrypted).unwrap();
+    let sealed = wechatpay::crypto::PublicKey::load(&public)
+        .unwrap()
+        .encrypt_oaep_base64("张三")
+        .unwrap();
+    let decrypt = |passphrase: Option<&str>| {
+        let mut cmd = wxpay();
+        if let Some(p) = passphrase {
+            cmd.env("WECHATPAY_PRIVATE_KEY_PASSPHRASE", p);
+        }
+        cmd.arg("--private-key-file")
+            .arg(&encrypted_file)
+            .args(["decrypt", &sealed])
+            .output()
+            .unwrap()
+    };
+    let out = decrypt(None);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "wxpay: private key (file {}) is passphrase-protected: set its passphrase in \
+             $WECHATPAY_PRIVATE_KEY_PASSPHRASE\n",
+            encrypted_file.display()
+        )
+    );
+    let out = decrypt(Some("wrong"));
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "wxpay: private key (file {}): the passphrase does not decrypt",
+            encrypted_file.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+    assert!(!stderr(&out).contains("wrong"), "{}", stderr(&out));
+    // Taken exactly as it is: the trailing space belongs to it.
+    let out = decrypt(Some(passphrase.trim_end()));
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let out = decrypt(Some(passphrase));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "张三\n");
+    // No method names, and never the key.
+    let pem = String::from_utf8(private).unwrap();
+    let body = pem.lines().nth(1).unwrap();
+    let out = wxpay()
+        .env(
+            "WECHATPAY_PRIVATE_KEY",
+            "-----BEGIN PRIVATE KEY-----\nnot a key\n",
+        )
+        .args(["decrypt", &sealed])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).starts_with("wxpay: private key ($WECHATPAY_PRIVATE_KEY): "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("not a key") && !stderr(&out).contains(body));
+}
+
+#[test]
+fn bad_input_to_encrypt_and_decrypt_is_a_usage_error() {
+    let s = setup();
+    let out = s.run(&["decrypt", "!!!"]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: the ciphertext is not standard padded base64\n"
+    );
+    let out = s.run(&["encrypt", &"x".repeat(300)]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: the text is too long: RSA-OAEP plaintext is 300 bytes; a 2048-bit key takes at \
+         most 214\n"
+    );
+    let out = s.run(&["encrypt", &"x".repeat(214)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = s.run(&["encrypt", ""]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: nothing to encrypt: the text is empty\n"
+    );
+    // Well-formed base64 that does not decrypt with this key: exit 2.
+    let out = s.run(&["decrypt", "AAAA"]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: cryptographic error: RSA-OAEP ciphertext is 3 bytes; this 2048-bit key's are \
+         256\n"
+    );
+}
+
+#[test]
+fn encrypt_uses_the_key_the_library_prefers_and_names_it() {
+    let dir = Scratch::new();
+    let write = |name: &str, pem: &[u8]| {
+        let path = dir.path(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    // What a client built with these keys prefers.
+    let library_choice = |keys: &[(&str, &str)]| {
+        let mut builder = wechatpay::Client::builder()
+            .mchid("1900000109")
+            .serial("7132D72A03E93CDDF8C03BBD1F37EEDF2C3C5C2B")
+            .private_key(key_pair().0);
+        for (id, path) in keys {
+            builder = builder.platform_key_file(*id, path);
+        }
+        builder
+            .build()
+            .unwrap()
+            .key_ring()
+            .unwrap()
+            .preferred()
+            .unwrap()
+    };
+    let encrypt = |keys: &[(&str, &str)], extra: &[&str]| {
+        let list: Vec<String> = keys
+            .iter()
+            .map(|(id, path)| format!("{id}={path}"))
+            .collect();
+        wxpay()
+            .env("WECHATPAY_PLATFORM_KEYS", list.join(","))
+            .args(["encrypt", "330821199001011234"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    // Public keys, listed out of order, and a certificate first: the smallest public key id.
+    let (private_1, public_1) = key_pair();
+    let (_, public_2) = key_pair();
+    let (_, cert) = certificate("5157F09EFDC096DE15EBE81A47057A7232F1B8E1", -1, 300);
+    let keys = [
+        (
+            "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+            write("cert.pem", &cert),
+        ),
+        (
+            "PUB_KEY_ID_0000000000000000000002",
+            write("pub2.pem", &public_2),
+        ),
+        (
+            "PUB_KEY_ID_0000000000000000000001",
+            write("pub1.pem", &public_1),
+        ),
+    ];
+    let keys: Vec<(&str, &str)> = keys.iter().map(|(i, p)| (*i, p.as_str())).collect();
+    assert_eq!(library_choice(&keys), "PUB_KEY_ID_0000000000000000000001");
+    let out = encrypt(&keys, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "Wechatpay-Serial: PUB_KEY_ID_0000000000000000000001\n"
+    );
+    assert_eq!(
+        decrypt_with(&private_1, &stdout(&out)),
+        "330821199001011234"
+    );
+
+    // Certificates only: the newest usable one, whatever the order (an expired one first).
+    let (_, expired) = certificate("1A", -400, -1);
+    let (_, older) = certificate("2B", -30, 300);
+    let (private_newer, newer) = certificate("3C", -1, 300);
+    let certs = [
+        ("1A", write("expired.pem", &expired)),
+        ("3C", write("newer.pem", &newer)),
+        ("2B", write("older.pem", &older)),
+    ];
+    let certs: Vec<(&str, &str)> = certs.iter().map(|(i, p)| (*i, p.as_str())).collect();
+    assert_eq!(library_choice(&certs), "3C");
+    for order in [[0, 1, 2], [0, 2, 1], [2, 0, 1]] {
+        let listed: Vec<(&str, &str)> = order.iter().map(|&i| certs[i]).collect();
+        let out = encrypt(&listed, &[]);
+        assert_eq!(code(&out), 0, "{order:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "Wechatpay-Serial: 3C\n", "{order:?}");
+        assert_eq!(
+            decrypt_with(&private_newer, &stdout(&out)),
+            "330821199001011234"
+        );
+    }
+    // Only expired certificates: nothing to prefer.
+    let out = encrypt(&certs[..1], &[]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: no usable platform key: every configured certificate has expired or is not yet \
+         valid; add the WeChat Pay public key with --platform-key PUB_KEY_ID_...=PATH\n"
+    );
+    // --key picks one; an unknown id is refused.
+    let out = encrypt(&certs, &["--key", "2B"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "Wechatpay-Serial: 2B\n");
+    let out = encrypt(&certs, &["--key", "PUB_KEY_ID_0000"]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: platform key `PUB_KEY_ID_0000` is not configured\n"
+    );
+    // A certificate filed under another id is refused, as the client refuses it.
+    let out = encrypt(&[("4D", certs[1].1)], &[]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "wxpay: platform key `4D`: the certificate's serial is 3C; the id of a \
+             certificate must be its serial (`{}`)\n",
+            certs[1].1
+        )
+    );
+}
+
+#[test]
+fn verbose_prints_the_authorization_header_as_sent() {
+    let s = setup();
+    let out = s.run(&["req", "GET", "v3/certificates", "-v"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let sent = s.sandbox.requests().pop().unwrap();
+    let sent = sent.header("authorization").unwrap();
+    let (head, signature) = sent.split_once("signature=\"").unwrap();
+    let rest = &signature[signature.find('"').unwrap()..];
+    let masked = format!("{head}signature=\"<masked>{rest}");
+    let err = stderr(&out);
+    let shown: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("> authorization: "))
+        .collect();
+    assert_eq!(shown, [format!("> authorization: {masked}")]);
+}
+
+#[test]
+fn req_prints_the_raw_body_when_piped() {
+    let s = setup();
+    let out = s.run(&[
+        "req",
+        "POST",
+        "v3.pay.transactions.native",
+        "-d",
+        &native_order(&s.mchid(), "RAW1"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let expected = s
+        .sandbox
+        .client()
+        .chain("v3/pay/transactions/out-trade-no/{out_trade_no}")
+        .get(json!({ "out_trade_no": "RAW1", "query": { "mchid": s.mchid() } }))
+        .unwrap();
+    let mchid = format!("mchid={}", s.mchid());
+    let out = s.run(&[
+        "req",
+        "GET",
+        "v3/pay/transactions/out-trade-no/RAW1",
+        "-p",
+        &mchid,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, expected.bytes().as_ref());
+}
+
+#[test]
+fn config_and_uri_mistakes_are_one_line_errors() {
+    let dir = Scratch::new();
+    let config = dir.path("wxpay.toml");
+    let run = |text: &str| {
+        std::fs::write(&config, text).unwrap();
+        wxpay()
+            .arg("--config")
+            .arg(&config)
+            .args(["encrypt", "x"])
+            .output()
+            .unwrap()
+    };
+    let out = run("[profile.default]\nmchd = \"1900000109\"\n");
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "wxpay: config file `{}`: line 2, column 1: unknown field `mchd`, expected one of \
+             `mchid`, `serial`, `private_key_file`, `platform_keys`, `apiv3_key_file`, \
+             `secret_file`, `merchant_cert_file`, `base_uri`, `security_base_uri`, \
+             `root_certificate_file`\n",
+            config.display()
+        )
+    );
+    let out = run("[profile.default]\nmchid = \"1900000109\nserial = \"x\"\n");
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "wxpay: config file `{}`: line 2, column ",
+            config.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+
+    // The default config path, in --help.
+    let out = wxpay().arg("--help").output().unwrap();
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out).contains(
+            "default `$XDG_CONFIG_HOME/wxpay/config.toml`, else `~/.config/wxpay/config.toml`"
+        ),
+        "{}",
+        stdout(&out)
+    );
+
+    // A full URL and an empty URI; a placeholder without a value.
+    let s = setup();
+    let sent = s.sandbox.requests().len();
+    let out = s.run(&[
+        "req",
+        "GET",
+        "https://api.mch.weixin.qq.com/v3/certificates",
+    ]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: the URI `https://api.mch.weixin.qq.com/v3/certificates` is a full URL: give the \
+         path under the base URI (such as v3/certificates), and the host with --base-uri\n"
+    );
+    for uri in ["", "/", " "] {
+        let out = s.run(&["req", "GET", uri]);
+        assert_eq!(code(&out), 3, "{uri:?}");
+        assert_eq!(
+            stderr(&out),
+            "wxpay: the URI is empty: give an API path such as v3/certificates\n"
+        );
+    }
+    let out = s.run(&["req", "GET", "v3/pay/transactions/id/{transaction_id}"]);
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: URI template error: template variable `transaction_id` has no value\n\
+         hint: give it with --var transaction_id=VALUE\n"
+    );
+    assert_eq!(s.sandbox.requests().len(), sent, "nothing was sent");
+}

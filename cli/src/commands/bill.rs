@@ -43,15 +43,12 @@ pub fn run(global: &Global, args: Bill) -> Result<(), Fail> {
         Ok(written)
     });
     match result {
-        Ok(written) => {
-            println!(
-                "{} bytes, SHA-1 {} checked -> {}",
-                written,
-                bill.hash_value,
-                args.output.display()
-            );
-            Ok(())
-        }
+        Ok(written) => super::print_line(&format!(
+            "{} bytes, SHA-1 {} checked -> {}",
+            written,
+            bill.hash_value,
+            args.output.display()
+        )),
         Err(fail) => {
             let _ = std::fs::remove_file(&partial);
             Err(fail)
@@ -79,14 +76,14 @@ impl Progress {
 
     fn show(&self) {
         if self.tty {
-            eprint!("\rdownloading: {:.1} KiB", self.written as f64 / 1024.0);
+            note_part!("\rdownloading: {:.1} KiB", self.written as f64 / 1024.0);
         }
     }
 
     fn finish(&self) {
         if self.tty {
             self.show();
-            eprintln!();
+            note!();
         }
     }
 }

@@ -50,10 +50,7 @@ impl Verifier for Deferred {
 
 pub fn run(global: &Global, args: Crt) -> Result<(), Fail> {
     let settings = settings(global)?;
-    let apiv3_key = settings.apiv3_key.as_ref().ok_or_else(|| {
-        usage("`crt` decrypts with the APIv3 key: set --apiv3-key-file, $WECHATPAY_APIV3_KEY or `apiv3_key_file`")
-    })?;
-    let key = Apiv3Key::new(apiv3_key.read_text("APIv3 key")?).map_err(Fail::from)?;
+    let key = Apiv3Key::new(settings.require_apiv3_key("`crt`")?).map_err(Fail::from)?;
 
     // Trusted keys: --trust, else the profile's platform keys.
     let trusted = if args.trust.is_empty() {
@@ -127,7 +124,7 @@ pub fn run(global: &Global, args: Crt) -> Result<(), Fail> {
         }
         own.verify(&headers, &payload)
             .map_err(|f| verification(format!("the certificate download: {f}")))?;
-        eprintln!(
+        note!(
             "warning: no trusted key was given (--trust ID=PATH): the download was verified with \
              the certificate it contains, which proves integrity but not origin"
         );
@@ -143,13 +140,13 @@ pub fn run(global: &Global, args: Crt) -> Result<(), Fail> {
         let path = args.output.join(format!("wechatpay_{}.pem", cert.serial()));
         std::fs::write(&path, pem)
             .map_err(|e| usage(format!("cannot write `{}`: {e}", path.display())))?;
-        println!(
+        super::print_line(&format!(
             "{}  valid {} to {}  -> {}",
             cert.serial(),
             rfc3339(cert.not_before_unix()),
             rfc3339(cert.not_after_unix()),
             path.display()
-        );
+        ))?;
     }
     Ok(())
 }

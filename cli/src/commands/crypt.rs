@@ -1,45 +1,94 @@
 //! `wxpay encrypt TEXT` / `wxpay decrypt CIPHERTEXT`: OAEP for sensitive fields.
 
-use wechatpay::crypto::PublicKey;
+use std::io::Read;
+
+use wechatpay::ErrorKind;
+use wechatpay::crypto::base64_decode;
 
 use crate::args::{Decrypt, Encrypt, Global};
-use crate::config::settings;
+use crate::config::{settings, shown_id};
 use crate::fail::{Fail, usage};
 
+/// `wxpay encrypt TEXT|-`: only the platform keys are needed.
 pub fn encrypt(global: &Global, args: Encrypt) -> Result<(), Fail> {
     let settings = settings(global)?;
-    let (id, path) = match &args.key {
-        Some(id) => settings
-            .platform_keys
+    let keys = settings.platform_ring()?;
+    let id = match &args.key {
+        // The id as configured, or as the ring files it (a certificate's own serial).
+        Some(wanted) => keys
+            .ids
             .iter()
-            .find(|(k, _)| k == id)
-            .ok_or_else(|| usage(format!("platform key `{id}` is not configured")))?,
-        // The client's preferred key: the first public key id, else the first key.
-        None => settings
-            .platform_keys
-            .iter()
-            .find(|(k, _)| k.starts_with("PUB_KEY_ID_"))
-            .or(settings.platform_keys.first())
-            .ok_or_else(|| usage("no platform key: set --platform-key ID=PATH".to_owned()))?,
+            .find(|(configured, filed)| configured == wanted || filed == wanted)
+            .map(|(_, filed)| filed.clone())
+            .ok_or_else(|| {
+                usage(format!(
+                    "platform key {} is not configured",
+                    shown_id(wanted)
+                ))
+            })?,
+        // The client's choice: the smallest public key id, else the newest usable certificate.
+        None => keys.ring.preferred().ok_or_else(|| {
+            usage(
+                "no usable platform key: every configured certificate has expired or is not yet \
+                 valid; add the WeChat Pay public key with --platform-key PUB_KEY_ID_...=PATH"
+                    .to_owned(),
+            )
+        })?,
     };
-    let key = PublicKey::from_file(path)
-        .map_err(|e| usage(format!("platform key `{id}` ({}): {e}", path.display())))?;
-    let ciphertext = key
-        .encrypt_oaep_base64(&args.plaintext)
-        .map_err(Fail::from)?;
-    eprintln!("Wechatpay-Serial: {id}");
-    println!("{ciphertext}");
-    Ok(())
+    let entry = keys
+        .ring
+        .entries()
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or_else(|| usage(format!("platform key {} is not configured", shown_id(&id))))?;
+    let plaintext = if args.plaintext == "-" {
+        read_stdin_text()?
+    } else {
+        args.plaintext
+    };
+    if plaintext.is_empty() {
+        return Err(usage("nothing to encrypt: the text is empty".to_owned()));
+    }
+    // The only input that makes encryption fail is a text too long for the key.
+    let ciphertext = entry
+        .public_key()
+        .encrypt_oaep_base64(&plaintext)
+        .map_err(|e| match e.kind() {
+            ErrorKind::Crypto => usage(format!(
+                "the text is too long: {}",
+                crate::fail::bare_message(&e)
+            )),
+            _ => Fail::from(e),
+        })?;
+    note!("Wechatpay-Serial: {id}");
+    super::print_line(&ciphertext)
 }
 
+/// stdin as UTF-8 text, without the one line ending `echo` or a here-string adds.
+fn read_stdin_text() -> Result<String, Fail> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| usage(format!("cannot read stdin: {e}")))?;
+    let mut text = String::from_utf8(bytes).map_err(|_| usage("stdin is not UTF-8".to_owned()))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
+}
+
+/// `wxpay decrypt CIPHERTEXT`: only the merchant private key is needed.
 pub fn decrypt(global: &Global, args: Decrypt) -> Result<(), Fail> {
     let settings = settings(global)?;
-    let key = settings.client(None)?.private_key.ok_or_else(|| {
-        usage("decrypt needs the merchant private key (--private-key-file)".to_owned())
-    })?;
-    let plain = key
-        .decrypt_oaep_base64(args.ciphertext.trim())
-        .map_err(Fail::from)?;
-    println!("{plain}");
-    Ok(())
+    let key = settings.require_private_key("`decrypt`")?;
+    let ciphertext = args.ciphertext.trim();
+    // Not base64 is not a ciphertext at all (exit 3); base64 that does not decrypt (wrong key,
+    // wrong size, damaged) or decrypts to no text is an exit 2.
+    base64_decode(ciphertext)
+        .map_err(|_| usage("the ciphertext is not standard padded base64".to_owned()))?;
+    let plain = key.decrypt_oaep_base64(ciphertext).map_err(Fail::from)?;
+    super::print_line(&plain)
 }

@@ -8,8 +8,10 @@ mod req;
 mod sandbox;
 mod sign;
 
+use std::io::{IsTerminal, Write};
+
 use crate::args::{Cli, Command};
-use crate::fail::Fail;
+use crate::fail::{Fail, stdout_error};
 
 pub fn run(cli: Cli) -> Result<(), Fail> {
     let global = cli.global;
@@ -25,15 +27,32 @@ pub fn run(cli: Cli) -> Result<(), Fail> {
     }
 }
 
+/// Whether stdout is a terminal (rather than a pipe or a file).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Writes `bytes` to stdout and flushes: a failure is an error, never a panic.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), Fail> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}
+
+/// Writes one line of text to stdout.
+pub fn print_line(text: &str) -> Result<(), Fail> {
+    let mut line = String::with_capacity(text.len() + 1);
+    line.push_str(text);
+    line.push('\n');
+    write_stdout(line.as_bytes())
+}
+
 /// Prints a JSON value: pretty on a terminal, compact when piped.
-pub fn print_json(value: &serde_json::Value) {
-    use std::io::IsTerminal;
-    if std::io::stdout().is_terminal() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+pub fn print_json(value: &serde_json::Value) -> Result<(), Fail> {
+    if stdout_is_terminal() {
+        print_line(&serde_json::to_string_pretty(value).unwrap_or_default())
     } else {
-        println!("{value}");
+        print_line(&value.to_string())
     }
 }

@@ -1,6 +1,7 @@
 //! `wxpay notify verify|decrypt --headers FILE --body FILE`.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use wechatpay::notify::NotificationParser;
 
 use crate::args::{Global, Notify, NotifyAction};
 use crate::config::settings;
@@ -10,24 +11,28 @@ pub fn run(global: &Global, args: Notify) -> Result<(), Fail> {
     let headers = read_headers(&args.headers)?;
     let body = std::fs::read(&args.body)
         .map_err(|e| usage(format!("cannot read `{}`: {e}", args.body.display())))?;
-    let client = settings(global)?.client(None)?.client;
-    let parser = client.notifications().map_err(Fail::from)?;
+    // A callback parser needs only the platform keys and the APIv3 key (no merchant id,
+    // serial or private key).
+    let settings = settings(global)?;
+    let keys = settings.platform_ring()?;
+    let apiv3_key = settings.require_apiv3_key("`notify`")?;
+    let parser = NotificationParser::new(apiv3_key, keys.ring).map_err(Fail::from)?;
     match args.action {
         NotifyAction::Verify => {
             parser.verify(&headers, &body).map_err(Fail::from)?;
-            eprintln!("verified");
+            note!("verified");
         }
         NotifyAction::Decrypt => {
             let notification = parser.parse(&headers, &body).map_err(Fail::from)?;
-            eprintln!(
+            note!(
                 "verified: {} {} ({})",
                 notification.id(),
                 notification.event_type(),
                 notification.summary()
             );
             match serde_json::from_slice::<serde_json::Value>(notification.resource()) {
-                Ok(json) => super::print_json(&json),
-                Err(_) => println!("{}", String::from_utf8_lossy(notification.resource())),
+                Ok(json) => super::print_json(&json)?,
+                Err(_) => super::print_line(&String::from_utf8_lossy(notification.resource()))?,
             }
         }
     }

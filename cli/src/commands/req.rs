@@ -1,10 +1,11 @@
 //! `wxpay req METHOD URI`: one signed request, its verified answer.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
-use wechatpay::{Method, Options};
+use wechatpay::template::TemplateError;
+use wechatpay::{Method, Options, RESERVED_KEYS};
 
 use crate::args::{Global, Req};
 use crate::config::settings;
@@ -32,6 +33,7 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
                 args.method
             ))
         })?;
+    check_uri(&args.uri)?;
     let (template, literal_vars) = protect_literals(&uri_template(&args.uri));
     let is_v2 = template
         .get(..3)
@@ -56,46 +58,57 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
     if args.verbose {
         let prepared = endpoint
             .prepare(method.clone(), options.clone())
-            .map_err(Fail::from)?;
-        eprintln!("> {} {}", prepared.method(), prepared.url());
+            .map_err(request_error)?;
+        note!("> {} {}", prepared.method(), prepared.url());
         for (name, value) in prepared.headers() {
-            eprintln!("> {name}: {}", value.to_str().unwrap_or("<binary>"));
+            note!("> {name}: {}", value.to_str().unwrap_or("<binary>"));
         }
     }
     let result = endpoint.request(method, options);
     if let Some(recorder) = &recorder {
         if let Some(message) = recorder.lock().ok().and_then(|m| m.last().cloned()) {
             let text = String::from_utf8_lossy(&message);
-            eprintln!("> signed message ({} bytes):", message.len());
+            note!("> signed message ({} bytes):", message.len());
             for line in text.split_inclusive('\n') {
-                eprintln!(">   {}", line.escape_debug());
+                note!(">   {}", line.escape_debug());
             }
-            // The header as sent, but for the signature.
+            // The header as sent (the library's own formatting of the values it signed with),
+            // but for the signature.
             let lines: Vec<&str> = text.split('\n').collect();
-            if let (Some(timestamp), Some(nonce)) = (lines.get(2), lines.get(3)) {
-                eprintln!(
-                    "> authorization: WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",\
-                     signature=\"<masked>\",timestamp=\"{timestamp}\",serial_no=\"{}\"",
+            if let (Some(timestamp), Some(nonce)) = (
+                lines.get(2).and_then(|t| t.parse::<i64>().ok()),
+                lines.get(3),
+            ) {
+                if let Ok(header) = wechatpay::signature::authorization_header(
                     settings.mchid.as_deref().unwrap_or_default(),
                     settings.serial.as_deref().unwrap_or_default(),
-                );
+                    timestamp,
+                    nonce,
+                    &[],
+                ) {
+                    let shown = header
+                        .to_str()
+                        .unwrap_or("<binary>")
+                        .replace("signature=\"\"", "signature=\"<masked>\"");
+                    note!("> authorization: {shown}");
+                }
             }
         }
     }
     let response = result.map_err(|e| {
         if args.verbose {
             if let Some(response) = e.response() {
-                eprintln!("< {}", String::from_utf8_lossy(response.bytes()));
+                note!("< {}", String::from_utf8_lossy(response.bytes()));
             }
         }
-        Fail::from(e)
+        request_error(e)
     })?;
 
-    eprint!("HTTP {}", response.status());
+    note_part!("HTTP {}", response.status());
     if let Some(id) = response.request_id() {
-        eprint!("  Request-ID: {id}");
+        note_part!("  Request-ID: {id}");
     }
-    eprintln!(
+    note!(
         "  ({})",
         if response.signature_verified() {
             "verified"
@@ -110,33 +123,60 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
             } else {
                 value.to_str().unwrap_or("<binary>")
             };
-            eprintln!("< {name}: {shown}");
+            note!("< {name}: {shown}");
         }
     }
     let body = response.bytes();
     if body.is_empty() {
         return Ok(());
     }
+    let terminal = super::stdout_is_terminal();
     if is_v2 {
         if let Ok(map) = response.xml() {
-            super::print_json(&Value::Object(map));
-            return Ok(());
+            return super::print_json(&Value::Object(map));
         }
-    } else if let Ok(json) = serde_json::from_slice::<Value>(body) {
-        super::print_json(&json);
-        return Ok(());
+    } else if terminal {
+        if let Ok(json) = serde_json::from_slice::<Value>(body) {
+            return super::print_json(&json);
+        }
     }
-    let mut stdout = std::io::stdout();
-    stdout
-        .write_all(body)
-        .and_then(|()| {
-            if stdout.is_terminal() {
-                writeln!(stdout)
-            } else {
-                Ok(())
-            }
-        })
-        .map_err(|e| usage(format!("cannot write the body: {e}")))
+    // Piped, the body exactly as received; on a terminal, followed by a line break.
+    super::write_stdout(body)?;
+    if terminal {
+        super::write_stdout(b"\n")?;
+    }
+    Ok(())
+}
+
+/// A library error, with the flag that gives a missing template variable.
+fn request_error(e: wechatpay::Error) -> Fail {
+    let hint = match e.template() {
+        Some(TemplateError::Missing { name }) => Some(format!("give it with --var {name}=VALUE")),
+        _ => None,
+    };
+    let fail = Fail::from(e);
+    match hint {
+        Some(hint) => fail.hint(hint),
+        None => fail,
+    }
+}
+
+/// The URI is a path under the base URI: not empty, and not a full URL.
+fn check_uri(uri: &str) -> Result<(), Fail> {
+    if uri.trim().trim_start_matches('/').is_empty() {
+        return Err(usage(
+            "the URI is empty: give an API path such as v3/certificates".to_owned(),
+        ));
+    }
+    if let Some((scheme, _)) = uri.split_once("://") {
+        if !scheme.is_empty() && !scheme.contains('/') {
+            return Err(usage(format!(
+                "the URI `{uri}` is a full URL: give the path under the base URI (such as \
+                 v3/certificates), and the host with --base-uri"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `v3.pay.transactions.native` -> `v3/pay/transactions/native`; a slash form is kept.
@@ -186,6 +226,9 @@ fn options(args: &Req, is_v2: bool, security_base_uri: Option<&str>) -> Result<O
     let mut map = Map::new();
     for var in &args.vars {
         let (k, v) = pair("--var", var, '=')?;
+        if RESERVED_KEYS.contains(&k) {
+            return Err(usage(reserved_var(k)));
+        }
         map.insert(k.to_owned(), Value::from(v));
     }
     if !args.params.is_empty() {
@@ -217,6 +260,19 @@ fn options(args: &Req, is_v2: bool, security_base_uri: Option<&str>) -> Result<O
         }
     }
     Ok(Options::from(map))
+}
+
+/// Why `--var NAME=...` is refused for a reserved option name, and what to use instead.
+fn reserved_var(name: &str) -> String {
+    let instead = match name {
+        "base_uri" => "use --base-uri URI",
+        "json" | "body" | "xml" => "give the body with -d",
+        "query" => "give query parameters with -p K=V",
+        "headers" => "give headers with -H 'K: V'",
+        "security" => "use --security",
+        _ => "wxpay has no flag for it",
+    };
+    format!("--var {name}: `{name}` is a request option, not a template variable: {instead}")
 }
 
 fn read_data(data: &str) -> Result<String, Fail> {
