@@ -29,6 +29,14 @@ pub enum Error {
     /// The sandbox's background thread or runtime is gone or could not be started.
     #[error("sandbox runtime: {0}")]
     Runtime(String),
+    /// The sandbox could not listen on its address (the port is taken, say).
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address asked for.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A blocking method was called on a thread that drives a Tokio runtime.
     #[error("{0} blocks: on a Tokio runtime thread use its `_async` form")]
     BlockingInRuntime(&'static str),

@@ -177,8 +177,12 @@ impl Sandbox {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let plain = std::net::TcpListener::bind(("127.0.0.1", port))?;
-        let tls = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let listen = |address: String| {
+            std::net::TcpListener::bind(&address)
+                .map_err(|source| Error::Listen { address, source })
+        };
+        let plain = listen(format!("127.0.0.1:{port}"))?;
+        let tls = listen("127.0.0.1:0".to_owned())?;
         plain.set_nonblocking(true)?;
         tls.set_nonblocking(true)?;
         let base_uri = format!("http://{}/", plain.local_addr()?);
