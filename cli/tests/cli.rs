@@ -1601,3 +1601,45 @@ fn config_and_uri_mistakes_are_one_line_errors() {
     );
     assert_eq!(s.sandbox.requests().len(), sent, "nothing was sent");
 }
+
+/// Sends `signal` (`INT`, `TERM`) to `child` and waits (at most 10 s) for it to exit.
+fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("wxpay sandbox did not stop on SIG{signal}");
+}
+
+#[test]
+fn the_sandbox_stops_on_ctrl_c_and_removes_only_the_keys_it_made_for_the_run() {
+    // Without --keys: a directory of its own, removed on Ctrl-C.
+    let (mut child, printed) = start_sandbox(&[]);
+    let config = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("#   wxpay --config "))
+        .and_then(|rest| rest.split(" --profile").next())
+        .unwrap_or_else(|| panic!("no config path in {printed}"))
+        .to_owned();
+    let dir = Path::new(&config).parent().unwrap().to_owned();
+    assert!(dir.join("wxpay.toml").exists(), "{}", dir.display());
+    let status = stop(&mut child, "INT");
+    assert!(status.success(), "{status:?}");
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+
+    // With --keys: the caller's directory stays, on SIGTERM too.
+    let keys = Scratch::new();
+    let (mut child, _) = start_sandbox(&["--keys", &keys.0.display().to_string()]);
+    let status = stop(&mut child, "TERM");
+    assert!(status.success(), "{status:?}");
+    assert!(keys.path("wxpay.toml").exists());
+}

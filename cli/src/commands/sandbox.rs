@@ -1,4 +1,5 @@
-//! `wxpay sandbox`: the offline sandbox in the foreground, and the profile to use with it.
+//! `wxpay sandbox`: the offline sandbox in the foreground, and the profile to use with it, until
+//! Ctrl-C or SIGTERM.
 
 use wechatpay_sandbox::Sandbox;
 
@@ -45,7 +46,35 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
     );
     let _ = writeln!(out, "{profile}");
     let _ = out.flush();
-    loop {
-        std::thread::park();
+    let stopped = until_stopped();
+    // The keys of a directory made for this run only are not left behind.
+    if args.keys.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
     }
+    drop(sandbox);
+    stopped
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+fn until_stopped() -> Result<(), Fail> {
+    let cannot = |e: std::io::Error| usage(format!("cannot wait for Ctrl-C: {e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(cannot)?;
+    runtime
+        .block_on(async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut terminate = signal(SignalKind::terminate())?;
+                tokio::select! {
+                    stopped = tokio::signal::ctrl_c() => stopped,
+                    _ = terminate.recv() => Ok(()),
+                }
+            }
+            #[cfg(not(unix))]
+            tokio::signal::ctrl_c().await
+        })
+        .map_err(cannot)
 }
