@@ -165,9 +165,9 @@ fn private_keys_that_do_not_parse_say_what_was_expected() {
         .unwrap()
         .private_key_to_pem_pkcs8()
         .unwrap();
-    assert!(
-        config_error(complete().private_key(ec_pem))
-            .starts_with("private key: expected an RSA key, found")
+    assert_eq!(
+        config_error(complete().private_key(ec_pem)),
+        "private key: expected an RSA key (WeChat Pay's are RSA-2048), found an EC (elliptic curve) key"
     );
 }
 
