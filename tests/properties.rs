@@ -7,7 +7,9 @@
 //! 4. any one flipped bit in an AES-256-GCM callback (ciphertext, tag, nonce, associated data)
 //!    is refused with a `Crypto` error, directly and through `NotificationParser::parse`;
 //! 5. APIv2 payloads written as XML (or as a GET query) parse back to the same fields, and
-//!    their `sign` verifies.
+//!    their `sign` verifies;
+//! 6. an APIv2 answer regrouped so that its `sign` still matches (`result_code` folded into the
+//!    value before it, or a field under a name that is not letters, digits and `_`) is refused.
 //!
 //! RSA keys are generated once per binary. Failures are not persisted to disk (no
 //! `proptest-regressions/` files): proptest prints the minimal counterexample instead.
@@ -706,5 +708,86 @@ proptest! {
         prop_assert_eq!(&parsed["return_code"], "FAIL");
         prop_assert_eq!(parsed["return_msg"].as_str(), Some(message.as_str()), "{:?}", body);
         prop_assert_eq!(parsed.len(), 2);
+    }
+}
+
+/// The signed fields with their `sign`, as `v2::verify` takes them.
+fn signed_map(fields: &BTreeMap<String, String>, sign: &str) -> Map<String, Value> {
+    let mut map: Map<String, Value> = fields
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    map.insert("sign".into(), sign.into());
+    map
+}
+
+fn sign_of(fields: &BTreeMap<String, String>, hmac: bool) -> String {
+    let secret = wechatpay::v2::Secret::new(V2_SECRET).unwrap();
+    let sign_type = if hmac {
+        wechatpay::v2::SignType::HmacSha256
+    } else {
+        wechatpay::v2::SignType::Md5
+    };
+    let pairs = fields.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    wechatpay::v2::sign(pairs, &secret, sign_type).unwrap()
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// WeChat Pay signs a business result; a man in the middle folds `result_code` into the
+    /// value of the field before it. The signing string, and so the sign, is unchanged; the
+    /// regrouped answer is refused, naming that field, and the genuine one verifies.
+    #[test]
+    fn apiv2_result_code_folded_away_is_refused(
+        // Names from `a` to `q` sort before `result_code`: there is always a field before it.
+        others in prop::collection::btree_map("[a-q][a-z0-9_]{0,10}", "[A-Za-z0-9 =&._-]{1,12}", 1..6),
+        result in prop::sample::select(vec!["FAIL", "SUCCESS"]),
+        hmac in any::<bool>(),
+    ) {
+        let secret = wechatpay::v2::Secret::new(V2_SECRET).unwrap();
+        let mut genuine = others;
+        genuine.insert("result_code".into(), result.into());
+        genuine.insert("return_code".into(), "SUCCESS".into());
+        let sign = sign_of(&genuine, hmac);
+        prop_assert_eq!(wechatpay::v2::verify(&signed_map(&genuine, &sign), &secret), Ok(()));
+
+        let (before, value) = genuine.range(.."result_code".to_owned()).next_back().unwrap();
+        let (before, folded_value) = (before.clone(), format!("{value}&result_code={result}"));
+        let mut folded = genuine.clone();
+        folded.remove("result_code");
+        folded.insert(before.clone(), folded_value);
+        prop_assert_eq!(sign_of(&folded, hmac), sign.clone(), "the regrouping keeps the sign");
+        match wechatpay::v2::verify(&signed_map(&folded, &sign), &secret) {
+            Err(wechatpay::VerificationFailure::AmbiguousField { name, .. }) => {
+                prop_assert_eq!(name, before)
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    /// A field whose name is not ASCII letters, digits and `_` (`b:trade_state`, which serde
+    /// would read as `trade_state`) is refused even when the sign covers it.
+    #[test]
+    fn apiv2_names_beyond_letters_digits_and_underscore_are_refused(
+        head in "[a-z]{1,6}",
+        odd in prop::sample::select(vec![":", "-", ".", "=", "&", " ", "é"]),
+        tail in "[a-z_]{1,6}",
+        hmac in any::<bool>(),
+    ) {
+        let secret = wechatpay::v2::Secret::new(V2_SECRET).unwrap();
+        let name = format!("{head}{odd}{tail}");
+        let fields: BTreeMap<String, String> = [
+            ("return_code".to_owned(), "SUCCESS".to_owned()),
+            (name.clone(), "SUCCESS".to_owned()),
+        ]
+        .into();
+        let sign = sign_of(&fields, hmac);
+        match wechatpay::v2::verify(&signed_map(&fields, &sign), &secret) {
+            Err(wechatpay::VerificationFailure::AmbiguousField { name: refused, .. }) => {
+                prop_assert_eq!(refused, name)
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
     }
 }
