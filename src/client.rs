@@ -503,9 +503,10 @@ impl ClientBuilder {
     }
 
     /// The platform key id to send as `Wechatpay-Serial` and to encrypt sensitive fields with,
-    /// while it is in the ring and valid. Otherwise: the `PUB_KEY_ID_...` public key (with
-    /// several, the smallest id in byte order), else the valid platform certificate whose
-    /// validity began last ([`KeyRing::preferred`](crate::keyring::KeyRing::preferred)).
+    /// while it is in the ring and valid. Otherwise: the key configured as a bare public key
+    /// (normally the `PUB_KEY_ID_...` one; with several, the smallest id in byte order), else
+    /// the valid platform certificate whose validity began last
+    /// ([`KeyRing::preferred`](crate::keyring::KeyRing::preferred)).
     pub fn preferred_platform_key(mut self, id: impl Into<String>) -> Self {
         self.v3.preferred = Some(id.into());
         self
@@ -623,8 +624,9 @@ impl ClientBuilder {
     /// [`DEFAULT_MAX_RESPONSE_SIZE`](crate::DEFAULT_MAX_RESPONSE_SIZE) (64 MiB). A larger one
     /// (announced by `Content-Length`, or reached while reading) ends the call with a
     /// [`Transport`](crate::ErrorKind::Transport) error, as a timeout would: the request may
-    /// have been carried out. Bill downloads stream to the caller and are not limited. Zero is
-    /// a `Config` error.
+    /// have been carried out. Bills are not limited: the APIv3 bill download streams to the
+    /// caller, and the APIv2 download endpoints ([`v2::RAW_ANSWERS`](crate::v2::RAW_ANSWERS))
+    /// are read whole, whatever their size. Zero is a `Config` error.
     ///
     /// ```
     /// let client = wechatpay::Client::builder()

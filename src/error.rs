@@ -31,9 +31,11 @@ pub enum ErrorKind {
     Transport,
     /// WeChat Pay answered with a non-2xx status (or, for APIv2, a `return_code` or
     /// `result_code` that is not `SUCCESS`); see [`Error::api`]. An APIv3 error answer carries
-    /// no signature, so its code and message are not authenticated: a failure they report is
-    /// safe to act on as a failure, but query before acting on what a code claims (that an
-    /// order is already paid, say).
+    /// no signature, nor does an APIv2 `return_code` `FAIL` or any answer of the
+    /// [`UNSIGNED_ANSWERS`](crate::v2::UNSIGNED_ANSWERS) endpoints (transfers, red packets):
+    /// their codes and messages are not authenticated. Before acting on one, query: what a code
+    /// says happened (an order already paid, a transfer that failed) may be forged. A transfer
+    /// is retried with the same number, never a new one.
     Api,
     /// A 2xx response, a callback or a download failed verification; see
     /// [`Error::verification`]. A response is kept in [`Error::response`]: the business call
@@ -322,8 +324,10 @@ impl StdError for Error {
 ///
 /// WeChat Pay describes errors with a JSON body `{"code": "...", "message": "...", "detail": ...}`
 /// and a `Request-ID` header to quote to its support. APIv3 error answers are not signed, so
-/// nothing here is authenticated (APIv2 business failures are: their `sign` is checked before
-/// `result_code` is read): query before acting on what a code says happened.
+/// nothing here is authenticated; of APIv2 failures, only a signed endpoint's `result_code`
+/// failure is (its `sign` is checked first), not a `return_code` `FAIL` nor an answer of the
+/// [`UNSIGNED_ANSWERS`](crate::v2::UNSIGNED_ANSWERS) endpoints. Query before acting on what a
+/// code says happened.
 #[derive(Clone, Debug)]
 pub struct ApiError {
     pub(crate) status: StatusCode,

@@ -142,7 +142,7 @@ impl Response {
         let canonical = crate::v2::write_map(&self.xml()?).map_err(|name| {
             Error::decode(
                 format!(
-                    "response XML: element `{name}` is not a plain name (letters, digits, `_`, `-`, `.`), which typed decoding could read under another name"
+                    "response XML: element `{name}` is not a plain name (ASCII letters, digits, `_`, `-` and `.`, not starting with a digit, `-`, `.` or `xml`), which typed decoding could read under another name"
                 ),
                 Some(name),
                 "not a plain element name".to_owned(),

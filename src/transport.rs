@@ -225,12 +225,24 @@ pub(crate) async fn send(
     let mut response = send_streaming(http, prepared).await?;
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    let body = next_all(response, limit).await?;
+    let body = match next_all(response, limit).await {
+        Ok(body) => body,
+        // What was known of the answer, for its support: the status and Request-ID.
+        Err(e) => {
+            return Err(
+                match headers.get("request-id").and_then(|v| v.to_str().ok()) {
+                    Some(id) => e.noting(format_args!("answer: HTTP {status}, Request-ID {id}")),
+                    None => e.noting(format_args!("answer: HTTP {status}")),
+                },
+            );
+        }
+    };
     Ok(Response::new(status, headers, body))
 }
 
-/// Reads the rest of a body, refused as soon as it announces or reaches more than `limit`
-/// bytes (a hostile or broken server cannot make the client hold more).
+/// Reads the rest of a body of at most `limit` bytes: one announced longer is refused before
+/// anything is read, and a chunk that would take it past the limit before it is kept, so the
+/// client never holds more.
 pub(crate) async fn next_all(
     mut response: reqwest::Response,
     limit: usize,
@@ -243,31 +255,37 @@ pub(crate) async fn next_all(
             "response body too large",
         )
     };
-    if response.content_length().is_some_and(|n| n > limit as u64) {
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     // One chunk (the usual case) is returned as it is, without a copy.
     let Some(first) = next_chunk(&mut response).await? else {
         return Ok(bytes::Bytes::new());
     };
-    let mut body = match next_chunk(&mut response).await? {
-        None if first.len() <= limit => return Ok(first),
-        None => return Err(too_large()),
-        Some(second) => {
-            let mut body = bytes::BytesMut::from(first);
-            body.extend_from_slice(&second);
-            body
-        }
+    if first.len() > limit {
+        return Err(too_large());
+    }
+    let Some(second) = next_chunk(&mut response).await? else {
+        return Ok(first);
     };
-    loop {
-        if body.len() > limit {
+    let mut length = first.len() + second.len();
+    if length > limit {
+        return Err(too_large());
+    }
+    // Room for the announced length (at most `limit`), else for what has come so far.
+    let mut body =
+        bytes::BytesMut::with_capacity(announced.map_or(length, |n| (n as usize).max(length)));
+    body.extend_from_slice(&first);
+    body.extend_from_slice(&second);
+    while let Some(chunk) = next_chunk(&mut response).await? {
+        length += chunk.len();
+        if length > limit {
             return Err(too_large());
         }
-        match next_chunk(&mut response).await? {
-            Some(chunk) => body.extend_from_slice(&chunk),
-            None => return Ok(body.freeze()),
-        }
+        body.extend_from_slice(&chunk);
     }
+    Ok(body.freeze())
 }
 
 /// Reads the next chunk of a streamed body (`None` at its end).

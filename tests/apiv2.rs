@@ -998,3 +998,40 @@ fn typed_access_refuses_names_it_would_read_under_another_name() {
         "{err}"
     );
 }
+
+/// `max_response_size` limits answers, not bills: a download endpoint's body is read whole.
+#[test]
+fn the_size_limit_leaves_apiv2_bills_whole_and_refuses_other_answers() {
+    let big = "x".repeat(4096);
+    let bill = big.clone();
+    let server = V2Server::start(move |r| {
+        if r.target.ends_with("/pay/downloadbill") {
+            V2Reply::raw(200, "text/plain", bill.clone().into_bytes())
+        } else {
+            let fields = [("return_code", "SUCCESS"), ("result_code", "SUCCESS")];
+            let mut reply = V2Reply::signed(&fields, false);
+            reply.body.extend_from_slice(big.as_bytes());
+            reply
+        }
+    });
+    let client = Client::builder()
+        .mchid(MCH_ID)
+        .secret(SECRET)
+        .base_uri(server.base_uri())
+        .max_response_size(1024)
+        .build()
+        .unwrap();
+    let answer = client["v2/pay/downloadbill"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "bill_date": "20141110" } }))
+        .unwrap();
+    assert_eq!(answer.bytes().len(), 4096);
+    let err = client["v2/pay/orderquery"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID } }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert!(
+        err.to_string()
+            .contains("the response body is larger than 1024 bytes"),
+        "{err}"
+    );
+}

@@ -290,7 +290,12 @@ fn a_body_past_the_size_limit_is_refused_before_it_is_all_read() {
             } else {
                 let err = outcome.expect_err("one byte past the limit");
                 assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
-                assert_eq!(err.to_string(), message);
+                // The status and Request-ID of the answer, for its support.
+                let text = err.to_string();
+                assert!(
+                    text.starts_with(&format!("{message} (answer: HTTP 200 OK, Request-ID ")),
+                    "{text}"
+                );
             }
         }
     }
@@ -315,13 +320,33 @@ fn a_body_past_the_size_limit_is_refused_before_it_is_all_read() {
         }
         std::thread::sleep(Duration::from_secs(5));
     });
+    // Chunked, exactly the limit: read whole (then refused as unsigned, which shows it was).
+    let chunked_limit = raw_server(|s| {
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        );
+        let chunk = [b' '; 64 << 10];
+        for _ in 0..LIMIT / chunk.len() {
+            let _ = s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes());
+            let _ = s.write_all(&chunk);
+            let _ = s.write_all(b"\r\n");
+        }
+        let _ = s.write_all(b"0\r\n\r\n");
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let client = limited(chunked_limit);
+    for run_async in [false, true] {
+        let err = call(&client, run_async).expect_err("unsigned");
+        assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+        assert_eq!(err.response().unwrap().bytes().len(), LIMIT);
+    }
     for uri in [announced, chunked] {
         let client = limited(uri);
         for run_async in [false, true] {
             let started = std::time::Instant::now();
             let err = call(&client, run_async).expect_err("past the limit");
             assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
-            assert_eq!(err.to_string(), message);
+            assert_eq!(err.to_string(), format!("{message} (answer: HTTP 200 OK)"));
             assert!(!err.is_timeout());
             assert!(started.elapsed() < Duration::from_secs(4));
         }

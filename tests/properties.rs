@@ -9,7 +9,8 @@
 //! 5. APIv2 payloads written as XML (or as a GET query) parse back to the same fields, and
 //!    their `sign` verifies;
 //! 6. an APIv2 answer regrouped so that its `sign` still matches (`result_code` folded into the
-//!    value before it, or a field under a name that is not letters, digits and `_`) is refused.
+//!    value before it, or a field under a name that is not letters, digits and `_`) is refused,
+//!    and no regrouping of a signed failure's signing string verifies as a success.
 //!
 //! RSA keys are generated once per binary. Failures are not persisted to disk (no
 //! `proptest-regressions/` files): proptest prints the minimal counterexample instead.
@@ -788,6 +789,92 @@ proptest! {
                 prop_assert_eq!(refused, name)
             }
             other => prop_assert!(false, "{:?}", other),
+        }
+    }
+}
+
+/// Every reading of a signing string `k=v&k=v...` as fields: any subset of its `&` as field
+/// separators, each field split at its first `=` (a name holding `=` is refused anyway).
+/// Readings with a part that has no name are left out.
+fn regroupings(message: &str) -> Vec<Vec<(String, String)>> {
+    let ampersands: Vec<usize> = message.match_indices('&').map(|(i, _)| i).collect();
+    let mut readings = Vec::new();
+    'mask: for mask in 0u32..(1 << ampersands.len()) {
+        let mut starts = vec![0];
+        let mut ends = Vec::new();
+        for (bit, &at) in ampersands.iter().enumerate() {
+            if mask & (1 << bit) != 0 {
+                ends.push(at);
+                starts.push(at + 1);
+            }
+        }
+        ends.push(message.len());
+        let mut fields = Vec::new();
+        for (&start, &end) in starts.iter().zip(&ends) {
+            match message[start..end].split_once('=') {
+                Some((name, value)) if !name.is_empty() => {
+                    fields.push((name.to_owned(), value.to_owned()))
+                }
+                _ => continue 'mask,
+            }
+        }
+        readings.push(fields);
+    }
+    readings
+}
+
+/// Values heavy on `&` and `=`, with planted successes.
+fn regroupable_value() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => "[a-z0-9]{1,3}",
+        2 => prop::sample::select(vec!["&", "=", "&a=", "&zz=1"]).prop_map(String::from),
+        1 => prop::sample::select(vec![
+            "&result_code=SUCCESS",
+            "&return_code=SUCCESS",
+            "&trade_state=SUCCESS",
+        ])
+        .prop_map(String::from),
+    ];
+    prop::collection::vec(piece, 1..4).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(config(96))]
+
+    /// A signed business failure, however its signing string is regrouped into fields (every
+    /// choice of separators, any names), never verifies as a success: `return_code` SUCCESS
+    /// and `result_code` absent or SUCCESS, the client's success rule.
+    #[test]
+    fn apiv2_no_regrouping_of_a_signed_failure_is_a_success(
+        others in prop::collection::btree_map("[a-z][a-z_]{0,7}", regroupable_value(), 1..5),
+    ) {
+        let secret = wechatpay::v2::Secret::new(V2_SECRET).unwrap();
+        let mut genuine = others;
+        genuine.insert("result_code".into(), "FAIL".into());
+        genuine.insert("return_code".into(), "SUCCESS".into());
+        let message = genuine
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        prop_assume!(message.matches('&').count() <= 10);
+        let sign = sign_of(&genuine, false);
+        for fields in regroupings(&message) {
+            let mut map = Map::new();
+            for (k, v) in &fields {
+                map.insert(k.clone(), Value::from(v.as_str()));
+            }
+            if map.len() != fields.len() {
+                continue; // a name twice: the XML reader makes it an array, refused by verify
+            }
+            map.insert("sign".into(), sign.clone().into());
+            if wechatpay::v2::verify(&map, &secret).is_err() {
+                continue;
+            }
+            let field = |name: &str| map.get(name).and_then(Value::as_str);
+            let success = field("return_code") == Some("SUCCESS")
+                && matches!(field("result_code"), None | Some("SUCCESS"));
+            prop_assert!(!success, "{:?} reads as a verified success", fields);
         }
     }
 }

@@ -222,7 +222,9 @@ impl KeyRing {
     /// takes it, as a configured entry: `id` must be a certificate serial (hex) or
     /// `PUB_KEY_ID_` and digits; a certificate (PEM or DER) is filed under its own serial, which
     /// `id` must name (case and leading zeros aside); a public key (any form
-    /// [`PublicKey::load`] takes) under `id`. Returns the id it is filed under.
+    /// [`PublicKey::load`] takes) under `id`. Returns the id it is filed under. Unlike the
+    /// builder, which refuses an id given twice, it replaces an entry already filed under that
+    /// id (a downloaded one too, which then stays as configured).
     ///
     /// ```
     /// use wechatpay::keyring::KeyRing;

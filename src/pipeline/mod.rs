@@ -188,7 +188,7 @@ async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -
     else {
         return attempt(shared, http, prepared).await;
     };
-    // A backup that fails to connect too says why the primary was not used.
+    // A transport error on the backup says why the primary was not used.
     let on_backup = |outcome: Result<Response>, why: &dyn Fn() -> String| match outcome {
         Err(e) if e.kind() == crate::ErrorKind::Transport => Err(e.noting(why())),
         other => other,
@@ -284,12 +284,12 @@ async fn attempt(
         Protocol::V2 { mutual_tls } => {
             let secret = shared.v2()?;
             let rule = verify_v2::Answer::for_path(prepared.api_path());
-            let response = crate::transport::send(
-                http.pick(mutual_tls)?,
-                prepared,
-                shared.transport.max_response_size(),
-            )
-            .await?;
+            // A bill is as large as it is: the download endpoints are not limited.
+            let limit = match rule {
+                verify_v2::Answer::Raw => usize::MAX,
+                _ => shared.transport.max_response_size(),
+            };
+            let response = crate::transport::send(http.pick(mutual_tls)?, prepared, limit).await?;
             verify_v2::finish(secret, rule, response)
         }
     }
