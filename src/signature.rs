@@ -111,12 +111,12 @@ impl fmt::Debug for Authorization<'_> {
 impl Authorization<'_> {
     /// The length of the `Display` text: the schema, 61 bytes of fixed text and the fields.
     fn len(&self) -> usize {
-        let mut digits = usize::from(self.timestamp < 0) + 1;
-        let mut rest = self.timestamp.unsigned_abs();
-        while rest >= 10 {
-            rest /= 10;
-            digits += 1;
-        }
+        let digits = usize::from(self.timestamp < 0)
+            + self
+                .timestamp
+                .unsigned_abs()
+                .checked_ilog10()
+                .map_or(1, |log| log as usize + 1);
         SCHEMA.len()
             + 61
             + self.mchid.len()

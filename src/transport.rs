@@ -222,7 +222,11 @@ pub(crate) async fn send(
     prepared: PreparedRequest,
     limit: usize,
 ) -> Result<Response> {
-    let mut response = send_streaming(http, prepared).await?;
+    read(send_streaming(http, prepared).await?, limit).await
+}
+
+/// The whole answer whose status and headers are in, its body of at most `limit` bytes.
+pub(crate) async fn read(mut response: reqwest::Response, limit: usize) -> Result<Response> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
     let body = match next_all(response, limit).await {

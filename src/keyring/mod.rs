@@ -209,13 +209,8 @@ impl KeyRing {
     /// returns the serial.
     pub fn add_certificate(&self, certificate: impl AsRef<[u8]>) -> Result<String> {
         let cert = Certificate::load(certificate)?;
-        let serial = cert.serial().to_owned();
-        self.update(|snapshot| {
-            snapshot
-                .entries
-                .insert(serial.clone(), certificate_entry(&cert, true));
-        });
-        Ok(serial)
+        self.insert_certificate(&cert, true);
+        Ok(cert.serial().to_owned())
     }
 
     /// Adds a platform key as [`ClientBuilder::platform_key`](crate::ClientBuilder::platform_key)
@@ -241,13 +236,8 @@ impl KeyRing {
         let pem = pem.as_ref();
         let (id, key) = parse_platform_key(id, pem)?;
         match Certificate::load(pem) {
-            Ok(cert) => {
-                self.update(|snapshot| {
-                    snapshot
-                        .entries
-                        .insert(id.clone(), certificate_entry(&cert, true));
-                });
-            }
+            // `parse_platform_key` checked that `id` is its serial.
+            Ok(cert) => self.insert_certificate(&cert, true),
             Err(_) => self.insert_public_key(id.clone(), key),
         }
         Ok(id)
@@ -560,6 +550,7 @@ impl crate::Client {
         }
     }
 }
+
 /// Checks a platform key as the builder and [`KeyRing::add_platform_key`] take it: the id's
 /// form, and a certificate's serial against it. Returns the id to file it under (a
 /// certificate's own serial) and the key.

@@ -188,34 +188,34 @@ async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -
     else {
         return attempt(shared, http, prepared).await;
     };
-    // A transport error on the backup says why the primary was not used.
-    let on_backup = |outcome: Result<Response>, why: &dyn Fn() -> String| match outcome {
-        Err(e) if e.kind() == crate::ErrorKind::Transport => Err(e.noting(why())),
-        other => other,
-    };
     match failover.choose() {
-        Route::Backup => {
-            let outcome = attempt(shared, http, rebase(shared, prepared, failover)?).await;
-            on_backup(outcome, &|| {
-                format!(
-                    "sent to the backup host: the primary {} could not be reached shortly before",
-                    failover.primary.as_str()
+        Route::Backup => attempt(shared, http, rebase(shared, prepared, failover)?)
+            .await
+            .map_err(|e| {
+                backup_failed(
+                    e,
+                    format_args!(
+                        "sent to the backup host: the primary {} could not be reached shortly \
+                         before",
+                        failover.primary.as_str()
+                    ),
                 )
-            })
-        }
+            }),
         Route::Primary => {
             let outcome = attempt(shared, http, prepared.clone()).await;
             match &outcome {
                 Err(e) if e.is_connect() => {
                     failover.primary_down();
-                    let why = || {
-                        format!(
-                            "sent to the backup host after the primary failed: {}",
-                            e.message()
-                        )
-                    };
                     let rebased = rebase(shared, prepared, failover)?;
-                    on_backup(attempt(shared, http, rebased).await, &why)
+                    attempt(shared, http, rebased).await.map_err(|backup| {
+                        backup_failed(
+                            backup,
+                            format_args!(
+                                "sent to the backup host after the primary failed: {}",
+                                e.message()
+                            ),
+                        )
+                    })
                 }
                 Err(e) if e.kind() == crate::ErrorKind::Transport => {
                     failover.probe_inconclusive();
@@ -227,6 +227,15 @@ async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -
                 }
             }
         }
+    }
+}
+
+/// A transport error on the backup host, with why the primary was not used.
+fn backup_failed(e: crate::Error, why: std::fmt::Arguments<'_>) -> crate::Error {
+    if e.kind() == crate::ErrorKind::Transport {
+        e.noting(why)
+    } else {
+        e
     }
 }
 

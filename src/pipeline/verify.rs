@@ -111,15 +111,11 @@ fn verify_statement(
 }
 
 /// The [`Api`](crate::ErrorKind::Api) error of a non-2xx answer whose body was not read yet.
-pub(crate) async fn finish_error(mut response: reqwest::Response, limit: usize) -> Error {
-    let status = response.status();
-    let headers = std::mem::take(response.headers_mut());
-    let body = match crate::transport::next_all(response, limit).await {
-        Ok(body) => body,
-        Err(e) => return e,
-    };
-    let response = Response::new(status, headers, body);
-    Error::from_api(api_error(&response), response)
+pub(crate) async fn finish_error(response: reqwest::Response, limit: usize) -> Error {
+    match crate::transport::read(response, limit).await {
+        Ok(response) => Error::from_api(api_error(&response), response),
+        Err(e) => e,
+    }
 }
 
 pub(crate) fn api_error(response: &Response) -> ApiError {
