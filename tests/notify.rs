@@ -671,32 +671,38 @@ fn a_callback_posted_over_http_is_verified_by_a_small_receiver() {
         let parser = parser();
         let (tx, rx) = tokio::sync::oneshot::channel::<Notification>();
         let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        // The receiver serves every connection it is given, as a web framework would: the
+        // client may open a second one (its pooled connection not yet back when the next call
+        // starts, on a loaded machine).
         tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
-            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            while let Ok((stream, _)) = listener.accept().await {
                 let parser = parser.clone();
                 let tx = Arc::clone(&tx);
-                async move {
-                    let (parts, body) = request.into_parts();
-                    let body = body.collect().await?.to_bytes();
-                    let answer = match parser.parse(&parts.headers, &body) {
-                        Ok(n) => {
-                            if let Some(tx) = tx.lock().unwrap().take() {
-                                let _ = tx.send(n);
+                let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let parser = parser.clone();
+                    let tx = Arc::clone(&tx);
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = body.collect().await?.to_bytes();
+                        let answer = match parser.parse(&parts.headers, &body) {
+                            Ok(n) => {
+                                if let Some(tx) = tx.lock().unwrap().take() {
+                                    let _ = tx.send(n);
+                                }
+                                notify::success()
                             }
-                            notify::success()
-                        }
-                        Err(e) => notify::failure_for(&e),
-                    };
-                    Ok::<_, hyper::Error>(answer.map(|b| Full::new(bytes::Bytes::from(b))))
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                            Err(e) => notify::failure_for(&e),
+                        };
+                        Ok::<_, hyper::Error>(answer.map(|b| Full::new(bytes::Bytes::from(b))))
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
         });
 
-        // One client: the receiver serves one (kept-alive) connection.
         let client = reqwest::Client::new();
         let callback = CallbackSpec::payment().signer(Signer::PublicKey).render();
         let response = client
