@@ -340,16 +340,20 @@ impl ClientBuilder {
         self
     }
 
-    /// The merchant API private key, PKCS#1 or PKCS#8 PEM (`apiclient_key.pem`).
-    pub fn private_key(mut self, pem: impl AsRef<[u8]>) -> Self {
-        match PrivateKey::from_pem(pem) {
+    /// The merchant API private key (`apiclient_key.pem`) in any form [`PrivateKey::load`]
+    /// takes: PKCS#1 or PKCS#8 PEM or DER, `private.pkcs1://` / `private.pkcs8://` base64, or
+    /// `file://<path>`. A passphrase-protected key goes to
+    /// [`private_key_with_passphrase`](Self::private_key_with_passphrase).
+    pub fn private_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        match PrivateKey::load(key) {
             Ok(key) => self.set_private_key(key),
             Err(e) => self.fail(e),
         }
         self
     }
 
-    /// Reads the merchant API private key from a PEM file.
+    /// Reads the merchant API private key from a file holding any form
+    /// [`private_key`](Self::private_key) takes (PEM or DER, typically).
     pub fn private_key_file(mut self, path: impl AsRef<Path>) -> Self {
         match PrivateKey::from_file(path) {
             Ok(key) => self.set_private_key(key),
@@ -394,10 +398,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Adds a key to verify responses with: a platform certificate (X.509 PEM, `id` = its serial
-    /// in hex) or a WeChat Pay public key (SPKI `PUBLIC KEY` or PKCS#1 `RSA PUBLIC KEY` PEM,
-    /// `id` = its `PUB_KEY_ID_...`). Any number of either kind, both at once during the
-    /// migration to public keys. Responses are matched by their exact `Wechatpay-Serial`.
+    /// Adds a key to verify responses with: a platform certificate (`id` = its serial in hex) or
+    /// a WeChat Pay public key (`id` = its `PUB_KEY_ID_...`), in any form [`PublicKey::load`]
+    /// takes: X.509 certificate, SPKI `PUBLIC KEY` or PKCS#1 `RSA PUBLIC KEY`, as PEM or DER,
+    /// `public.spki://` / `public.pkcs1://` base64, or `file://<path>`. Any number of either
+    /// kind, both at once during the migration to public keys. Responses are matched by their
+    /// exact `Wechatpay-Serial`.
     pub fn platform_key(mut self, id: impl Into<String>, pem: impl AsRef<[u8]>) -> Self {
         let id = id.into();
         match self.parse_platform_key(&id, pem.as_ref()) {
@@ -462,7 +468,7 @@ impl ClientBuilder {
         self.certificate_store(crate::keyring::DirectoryStore::new(dir))
     }
 
-    /// [`platform_key`](Self::platform_key) from a PEM file.
+    /// [`platform_key`](Self::platform_key) from a file (PEM or DER).
     pub fn platform_key_file(self, id: impl Into<String>, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref();
         match crate::crypto::read_key_file(path) {
@@ -531,20 +537,37 @@ impl ClientBuilder {
         self
     }
 
-    /// The merchant API certificate (`apiclient_cert.pem`, leaf first if a chain), which APIv2
-    /// requests with `security: true` present for mutual TLS. Needs
-    /// [`merchant_key`](Self::merchant_key).
-    pub fn merchant_cert(mut self, pem: impl AsRef<[u8]>) -> Self {
-        self.merchant_cert = Some(pem.as_ref().to_vec());
+    /// The merchant API certificate (`apiclient_cert.pem`), which APIv2 requests with
+    /// `security: true` present for mutual TLS: a PEM chain (leaf first), or one certificate in
+    /// any form [`Certificate::load`](crate::crypto::Certificate::load) takes (PEM, DER,
+    /// `file://<path>`). Needs [`merchant_key`](Self::merchant_key).
+    pub fn merchant_cert(mut self, cert: impl AsRef<[u8]>) -> Self {
+        self.merchant_cert = Some(cert.as_ref().to_vec());
         self
     }
 
     /// The private key of [`merchant_cert`](Self::merchant_cert) (`apiclient_key.pem`, in any
     /// form [`PrivateKey::load`] takes).
-    pub fn merchant_key(mut self, key: impl AsRef<[u8]>) -> Self {
-        match PrivateKey::load(key) {
+    pub fn merchant_key(self, key: impl AsRef<[u8]>) -> Self {
+        let key = PrivateKey::load(key);
+        self.set_merchant_key(key)
+    }
+
+    /// [`merchant_key`](Self::merchant_key) from a passphrase-protected key, as
+    /// [`PrivateKey::load_with_passphrase`] reads it.
+    pub fn merchant_key_with_passphrase(
+        self,
+        key: impl AsRef<[u8]>,
+        passphrase: impl AsRef<[u8]>,
+    ) -> Self {
+        let key = PrivateKey::load_with_passphrase(key, passphrase);
+        self.set_merchant_key(key)
+    }
+
+    fn set_merchant_key(mut self, key: Result<PrivateKey>) -> Self {
+        match key {
             Ok(key) => self.merchant_key = Some(key),
-            Err(e) => self.fail(Error::config(format!("merchant_key: {e}"))),
+            Err(e) => self.fail(Error::config(format!("merchant_key: {}", e.message()))),
         }
         self
     }
@@ -668,7 +691,7 @@ impl ClientBuilder {
                 ));
             }
             (Some(cert), Some(key)) => {
-                http.identity = Some(crate::v2::identity::from_pem(&cert, &key)?);
+                http.identity = Some(crate::v2::identity::from_cert(&cert, &key)?);
             }
             (Some(_), None) => {
                 return Err(Error::config(

@@ -170,6 +170,91 @@ fn the_server_certificate_must_be_trusted() {
 }
 
 #[test]
+fn the_merchant_certificate_and_key_load_in_every_form() {
+    use openssl::pkey::PKey;
+    use openssl::symm::Cipher;
+    use openssl::x509::X509;
+    use wechatpay::crypto::base64_encode;
+
+    let server = refund_server();
+    let m = &tls().merchant;
+    let cert_der = X509::from_pem(&m.cert_pem()).unwrap().to_der().unwrap();
+    let key = PKey::private_key_from_pem(&m.key_pem()).unwrap();
+    let encrypted = key
+        .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"s3cret")
+        .unwrap();
+    let pkcs8 = format!(
+        "private.pkcs8://{}",
+        base64_encode(&key.private_key_to_pkcs8().unwrap())
+    );
+    let dir = std::env::temp_dir().join(format!("wechatpay-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert_file = dir.join("apiclient_cert.der");
+    std::fs::write(&cert_file, &cert_der).unwrap();
+    let cert_url = format!("file://{}", cert_file.display());
+
+    let forms: [(&str, ClientBuilder); 3] = [
+        (
+            "DER certificate, PKCS#8 DER key",
+            builder(&server)
+                .merchant_cert(&cert_der)
+                .merchant_key(key.private_key_to_pkcs8().unwrap()),
+        ),
+        (
+            "file:// certificate, private.pkcs8:// key",
+            builder(&server)
+                .merchant_cert(&cert_url)
+                .merchant_key(&pkcs8),
+        ),
+        (
+            "PEM certificate, passphrase-protected key",
+            builder(&server)
+                .merchant_cert(m.cert_pem())
+                .merchant_key_with_passphrase(&encrypted, "s3cret"),
+        ),
+    ];
+    for (n, (form, builder)) in forms.into_iter().enumerate() {
+        let client = builder.build().unwrap_or_else(|e| panic!("{form}: {e}"));
+        client["v2/secapi/pay/refund"]
+            .post(json!({ "xml": refund(), "security": true }))
+            .unwrap_or_else(|e| panic!("{form}: {e}"));
+        assert_eq!(server.requests().len(), n + 1, "{form}");
+    }
+
+    // An encrypted key needs its passphrase, and the right one.
+    let err = builder(&server)
+        .merchant_cert(m.cert_pem())
+        .merchant_key(&encrypted)
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("configuration error: merchant_key: private key: expected"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("passphrase-protected"), "{err}");
+    let err = builder(&server)
+        .merchant_cert(m.cert_pem())
+        .merchant_key_with_passphrase(&encrypted, "wrong")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("merchant_key: "), "{err}");
+    // A key where the certificate belongs is named as such.
+    let err = builder(&server)
+        .merchant_cert(&pkcs8)
+        .merchant_key(&pkcs8)
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("merchant_cert: expected an X.509 certificate"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn certificate_configuration_errors_are_named() {
     let server = refund_server();
     let m = &tls().merchant;

@@ -249,60 +249,205 @@ fn passphrase_protected_private_keys_need_the_passphrase() {
 
 #[test]
 fn the_builder_accepts_every_key_form() {
+    use wechatpay::ClientBuilder;
     let k = keys();
+    let rsa = merchant().rsa().unwrap();
+    let pass = "s3cret";
+    let cbc = Cipher::aes_256_cbc;
+    let pkcs8_pem_file = TempFile::new("key.pem", k.merchant_key_pkcs8_pem.as_bytes());
+    let pkcs1_der_file = TempFile::new("key.der", &pkcs1_der());
+
+    // Each private form, through the builder method that takes it; the server checks every
+    // request's signature with its own code against the merchant public key.
+    type WithKey = Box<dyn Fn(ClientBuilder) -> ClientBuilder>;
+    let private: Vec<(&str, WithKey)> = {
+        let (p1, p8) = (pkcs1_der(), pkcs8_der());
+        let enc8_pem = merchant().private_key_to_pem_pkcs8_passphrase(cbc(), pass.as_bytes());
+        let enc8_der = merchant().private_key_to_pkcs8_passphrase(cbc(), pass.as_bytes());
+        let enc1_pem = rsa.private_key_to_pem_passphrase(cbc(), pass.as_bytes());
+        let (enc8_pem, enc8_der, enc1_pem) =
+            (enc8_pem.unwrap(), enc8_der.unwrap(), enc1_pem.unwrap());
+        let pem1 = k.merchant_key_pkcs1_pem.clone();
+        let pem8 = k.merchant_key_pkcs8_pem.clone();
+        let b64_1 = format!("private.pkcs1://{}", base64_encode(&p1));
+        let b64_8 = format!("private.pkcs8://{}", base64_encode(&p8));
+        let url = pkcs8_pem_file.url();
+        let path = pkcs1_der_file.0.clone();
+        vec![
+            (
+                "PKCS#1 PEM",
+                Box::new(move |b: ClientBuilder| b.private_key(&pem1)),
+            ),
+            (
+                "PKCS#8 PEM",
+                Box::new(move |b: ClientBuilder| b.private_key(&pem8)),
+            ),
+            (
+                "PKCS#1 DER",
+                Box::new(move |b: ClientBuilder| b.private_key(&p1)),
+            ),
+            (
+                "PKCS#8 DER",
+                Box::new(move |b: ClientBuilder| b.private_key(&p8)),
+            ),
+            (
+                "private.pkcs1://",
+                Box::new(move |b: ClientBuilder| b.private_key(&b64_1)),
+            ),
+            (
+                "private.pkcs8://",
+                Box::new(move |b: ClientBuilder| b.private_key(&b64_8)),
+            ),
+            (
+                "file://",
+                Box::new(move |b: ClientBuilder| b.private_key(&url)),
+            ),
+            (
+                "private_key_file",
+                Box::new(move |b: ClientBuilder| b.private_key_file(&path)),
+            ),
+            (
+                "encrypted PKCS#8 PEM",
+                Box::new(move |b: ClientBuilder| b.private_key_with_passphrase(&enc8_pem, pass)),
+            ),
+            (
+                "encrypted PKCS#8 DER",
+                Box::new(move |b: ClientBuilder| b.private_key_with_passphrase(&enc8_der, pass)),
+            ),
+            (
+                "encrypted PKCS#1 PEM (Proc-Type)",
+                Box::new(move |b: ClientBuilder| b.private_key_with_passphrase(&enc1_pem, pass)),
+            ),
+        ]
+    };
+
+    // Each public form: certificates under their serial (answers signed with the certificate's
+    // key), public keys under PUB_KEY_ID_... (answers signed with the public key's key).
     let cert_der = X509::from_pem(k.platform_cert_pem.as_bytes())
         .unwrap()
         .to_der()
         .unwrap();
     let cert_file = TempFile::new("cert.der", &cert_der);
-    let spki = format!(
-        "public.spki://{}",
-        base64_encode(&k.pubkey_private.public_key_to_der().unwrap())
-    );
-    let client = Client::builder()
-        .mchid(MCHID)
-        .serial(&k.merchant_serial)
-        .private_key(format!("private.pkcs1://{}", base64_encode(&pkcs1_der())))
-        .platform_key(&k.platform_serial, cert_file.url())
-        .platform_key(&k.pubkey_id, spki)
-        .build()
+    let spki_der = k.pubkey_private.public_key_to_der().unwrap();
+    let pkcs1_public_der = k
+        .pubkey_private
+        .rsa()
+        .unwrap()
+        .public_key_to_der_pkcs1()
         .unwrap();
+    let spki_file = TempFile::new("pub_key.pem", k.pubkey_spki_pem.as_bytes());
+    let public: Vec<(&str, Signer, Vec<u8>)> = vec![
+        (
+            "certificate PEM",
+            Signer::Certificate,
+            k.platform_cert_pem.clone().into(),
+        ),
+        ("certificate DER", Signer::Certificate, cert_der.clone()),
+        (
+            "certificate file://",
+            Signer::Certificate,
+            cert_file.url().into(),
+        ),
+        (
+            "SPKI PEM",
+            Signer::PublicKey,
+            k.pubkey_spki_pem.clone().into(),
+        ),
+        (
+            "PKCS#1 public PEM",
+            Signer::PublicKey,
+            k.pubkey_pkcs1_pem.clone().into(),
+        ),
+        ("SPKI DER", Signer::PublicKey, spki_der.clone()),
+        (
+            "PKCS#1 public DER",
+            Signer::PublicKey,
+            pkcs1_public_der.clone(),
+        ),
+        (
+            "public.spki://",
+            Signer::PublicKey,
+            format!("public.spki://{}", base64_encode(&spki_der)).into(),
+        ),
+        (
+            "public.pkcs1://",
+            Signer::PublicKey,
+            format!("public.pkcs1://{}", base64_encode(&pkcs1_public_der)).into(),
+        ),
+        (
+            "public key file://",
+            Signer::PublicKey,
+            spki_file.url().into(),
+        ),
+    ];
 
-    // The server checks our signature with its own code; we check its answers signed by the
-    // certificate key (loaded from DER) and by the public key (loaded from public.spki://).
-    for signer in [Signer::Certificate, Signer::PublicKey] {
-        let server = TestServer::start(move |_| {
-            Reply::json(200, json!({ "trade_state": "SUCCESS" })).signer(signer)
-        });
-        let client = Client::builder()
-            .mchid(MCHID)
-            .serial(&k.merchant_serial)
-            .private_key(format!("private.pkcs1://{}", base64_encode(&pkcs1_der())))
-            .platform_key(&k.platform_serial, cert_file.url())
-            .platform_key(
-                &k.pubkey_id,
-                format!(
-                    "public.pkcs1://{}",
-                    base64_encode(
-                        &k.pubkey_private
-                            .rsa()
-                            .unwrap()
-                            .public_key_to_der_pkcs1()
-                            .unwrap()
-                    )
-                ),
-            )
+    let servers: Vec<(Signer, TestServer)> = [Signer::Certificate, Signer::PublicKey]
+        .into_iter()
+        .map(|signer| {
+            let server = TestServer::start(move |_| {
+                Reply::json(200, json!({ "trade_state": "SUCCESS" })).signer(signer)
+            });
+            (signer, server)
+        })
+        .collect();
+    let call = |what: &str, signer: Signer, builder: ClientBuilder| {
+        let server = &servers.iter().find(|(s, _)| *s == signer).unwrap().1;
+        let client = builder
             .base_uri(server.base_uri())
             .build()
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         let response = client
             .chain("v3/pay/transactions/id/{id}")
             .get(json!({"id": "1"}))
-            .unwrap();
-        assert!(response.signature_verified());
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(response.signature_verified(), "{what}");
         server.last().auth_ok();
+    };
+    let identity = || Client::builder().mchid(MCHID).serial(&k.merchant_serial);
+    for (what, with_key) in &private {
+        let builder = with_key(identity()).platform_key(&k.pubkey_id, &k.pubkey_spki_pem);
+        call(what, Signer::PublicKey, builder);
     }
-    drop(client);
+    for (what, signer, input) in &public {
+        let id = match signer {
+            Signer::Certificate => &k.platform_serial,
+            _ => &k.pubkey_id,
+        };
+        let builder = identity()
+            .private_key(&k.merchant_key_pkcs8_pem)
+            .platform_key(id, input);
+        call(what, *signer, builder);
+    }
+    // The *_file method for platform keys, both kinds.
+    let cert_path = cert_file.0.clone();
+    let builder = identity()
+        .private_key(&k.merchant_key_pkcs8_pem)
+        .platform_key_file(&k.platform_serial, &cert_path);
+    call(
+        "platform_key_file (certificate DER)",
+        Signer::Certificate,
+        builder,
+    );
+    let builder = identity()
+        .private_key(&k.merchant_key_pkcs8_pem)
+        .platform_key_file(&k.pubkey_id, &spki_file.0);
+    call("platform_key_file (SPKI PEM)", Signer::PublicKey, builder);
+
+    // A passphrase-protected key given to `.private_key` names the method that takes it.
+    let encrypted = merchant()
+        .private_key_to_pem_pkcs8_passphrase(cbc(), pass.as_bytes())
+        .unwrap();
+    let err = identity()
+        .private_key(&encrypted)
+        .platform_key(&k.pubkey_id, &k.pubkey_spki_pem)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(
+        err.to_string()
+            .contains("found a passphrase-protected key; load it with `PrivateKey::load_with_passphrase(input, passphrase)`, or give it to a client with `.private_key_with_passphrase(input, passphrase)`"),
+        "{err}"
+    );
 
     // A certificate in DER keeps its serial check: a wrong id is refused.
     let err = Client::builder()

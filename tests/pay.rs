@@ -66,8 +66,34 @@ fn app_parameters_are_signed_over_the_four_lines() {
     let message = format!("{APP_ID}\n{}\n{}\n{PREPAY_ID}\n", p.timestamp, p.noncestr);
     assert_eq!(p.signed_message(), message.as_bytes());
     rsa_sha256_verify(&keys().merchant_public, message.as_bytes(), &p.sign).unwrap();
+    // Exactly the seven fields the APP SDK reads, under WeChat's (all-lowercase) names.
     let json = serde_json::to_value(&p).unwrap();
+    let mut keys_sent: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys_sent.sort_unstable();
+    assert_eq!(
+        keys_sent,
+        [
+            "appid",
+            "noncestr",
+            "package",
+            "partnerid",
+            "prepayid",
+            "sign",
+            "timestamp"
+        ]
+    );
+    assert_eq!(json["appid"], APP_ID);
     assert_eq!(json["partnerid"], support::MCHID);
+    assert_eq!(json["prepayid"], PREPAY_ID);
+    assert_eq!(json["package"], "Sign=WXPay");
+    assert_eq!(json["noncestr"], p.noncestr.as_str());
+    assert_eq!(json["timestamp"], p.timestamp.as_str());
+    assert_eq!(json["sign"], p.sign.as_str());
 }
 
 #[tokio::test]

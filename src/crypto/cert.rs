@@ -85,6 +85,11 @@ impl Certificate {
         Self::from_x509(x509)
     }
 
+    /// The OpenSSL certificate.
+    pub(crate) fn x509(&self) -> &X509 {
+        &self.x509
+    }
+
     /// Wraps an OpenSSL certificate (its key must be RSA).
     pub fn from_openssl(x509: X509) -> Result<Certificate> {
         Self::from_x509(x509).map_err(|reason| Error::config(format!("certificate: {reason}")))

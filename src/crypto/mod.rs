@@ -45,7 +45,7 @@ mod cert;
 mod contexts;
 mod der;
 mod digest;
-mod load;
+pub(crate) mod load;
 
 pub(crate) use load::read_key_file;
 mod nonce;

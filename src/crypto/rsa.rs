@@ -23,8 +23,9 @@ const PUBLIC_FORMS: &str = "an X.509 certificate (`-----BEGIN CERTIFICATE-----`)
                             (`-----BEGIN RSA PUBLIC KEY-----`) in PEM";
 const PUBLIC_DER_FORMS: &str = "a DER X.509 certificate, SPKI public key or PKCS#1 RSA public key";
 const NEEDS_PASSPHRASE: &str = "found a passphrase-protected key; load it with \
-                                `PrivateKey::load_with_passphrase(input, passphrase)` (a client \
-                                takes the loaded key through `.signer(key)`)";
+                                `PrivateKey::load_with_passphrase(input, passphrase)`, or give it \
+                                to a client with `.private_key_with_passphrase(input, \
+                                passphrase)`";
 /// OpenSSL hands passphrase callbacks a buffer of `PEM_BUFSIZE` bytes.
 const MAX_PASSPHRASE: usize = 1024;
 

@@ -6,20 +6,31 @@ use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
-use crate::crypto::PrivateKey;
+use crate::crypto::load::{Form, resolve};
+use crate::crypto::{Certificate, PrivateKey};
 use crate::error::{Error, Result};
 
-/// A checked certificate chain (leaf first) and the private key of its leaf.
-pub(crate) fn from_pem(cert: &[u8], key: &PrivateKey) -> Result<reqwest::Identity> {
-    let chain = X509::stack_from_pem(cert)
-        .ok()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| {
-            Error::config(format!(
-                "merchant_cert: expected a PEM `CERTIFICATE` (apiclient_cert.pem), {}",
-                crate::crypto::rsa::found(cert)
-            ))
-        })?;
+/// A checked certificate chain (leaf first) and the private key of its leaf. `cert` is a PEM
+/// chain (or one PEM certificate), or one certificate in any other form
+/// [`Certificate::load`] takes (DER, `file://`).
+pub(crate) fn from_cert(cert: &[u8], key: &PrivateKey) -> Result<reqwest::Identity> {
+    let chain = match resolve(cert) {
+        Ok(Form::Pem(pem)) => X509::stack_from_pem(&pem)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "merchant_cert: expected a PEM `CERTIFICATE` (apiclient_cert.pem), {}",
+                    crate::crypto::rsa::found(&pem)
+                ))
+            })?,
+        _ => vec![
+            Certificate::parse(cert)
+                .map_err(|reason| Error::config(format!("merchant_cert: {reason}")))?
+                .x509()
+                .clone(),
+        ],
+    };
     identity(&chain, key.as_openssl())
 }
 
