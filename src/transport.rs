@@ -155,9 +155,9 @@ impl Transport {
 
     /// Runs `call` (given the blocking HTTP clients) to completion, blocking this thread.
     ///
-    /// Refused on a thread that carries a Tokio runtime context (an async task, a `block_on`,
-    /// or a `spawn_blocking` thread: Tokio offers no way to tell those apart, and blocking an
-    /// executor thread can stall or deadlock it).
+    /// Refused while the thread is polling async code for a Tokio runtime (a task, or the
+    /// future of a `block_on`): blocking there stalls the executor, and can deadlock it.
+    /// Allowed on any other thread, `spawn_blocking` threads included.
     pub(crate) fn block_on<'a, F, T>(
         &'a self,
         verb: &str,
@@ -166,13 +166,30 @@ impl Transport {
     where
         F: Future<Output = Result<T>>,
     {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::config(format!(
-                "`{verb}` is blocking and was called on a thread that belongs to a Tokio runtime, \
-                 where it could stall or deadlock the executor: use `{verb}_async(..).await` \
-                 instead, or make the blocking call from a plain thread (std::thread::spawn)"
-            )));
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            if polling_async_code() {
+                return Err(Error::config(format!(
+                    "`{verb}` is blocking and was called from async code running on a Tokio \
+                     runtime, where it would stall the executor: use `{verb}_async(..).await` \
+                     instead, or move the call off the executor with \
+                     `tokio::task::spawn_blocking`"
+                )));
+            }
+            if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                // A thread of a multi-thread runtime that is not polling anything: a
+                // `spawn_blocking` thread (or a task inside `tokio::task::unconstrained`, which
+                // the check above cannot see). `block_in_place` runs the call in both, where a
+                // bare `block_on` would panic in the second.
+                return tokio::task::block_in_place(|| self.run(call));
+            }
         }
+        self.run(call)
+    }
+
+    fn run<'a, F, T>(&'a self, call: impl FnOnce(&'a HttpClients) -> F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
         let blocking = match self.blocking.get() {
             Some(b) => b,
             None => {
@@ -195,6 +212,30 @@ impl Transport {
             call(&blocking.http).await
         })
     }
+}
+
+/// Whether this thread is polling async code for a Tokio runtime: a task, or the future of a
+/// `block_on`. Tokio has no direct query, but it gives such code a cooperative budget (at most
+/// 255 units) and leaves every other thread, `spawn_blocking` ones included, unconstrained. So
+/// taking budget until it runs out tells them apart; what was taken is given back (each
+/// `RestoreOnPending` restores the budget it found, so they are dropped newest first).
+fn polling_async_code() -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut taken = Vec::with_capacity(256);
+    let mut constrained = false;
+    for _ in 0..256 {
+        match tokio::task::coop::poll_proceed(&mut cx) {
+            std::task::Poll::Ready(restore) => taken.push(restore),
+            std::task::Poll::Pending => {
+                constrained = true;
+                break;
+            }
+        }
+    }
+    while let Some(restore) = taken.pop() {
+        drop(restore);
+    }
+    constrained
 }
 
 fn unavailable() -> Error {

@@ -16,9 +16,9 @@ macro_rules! verbs {
         #[doc = concat!("`", stringify!($method), "` this endpoint and wait for the verified response.")]
         ///
         /// Blocking, like wechatpay-php's synchronous verbs: call it from ordinary (non-async)
-        /// code. On a thread that belongs to a Tokio runtime it returns a
-        /// [`Config`](crate::ErrorKind::Config) error instead of blocking the executor; use the
-        /// `_async` form there.
+        /// code, a plain thread or a `tokio::task::spawn_blocking` closure. Called from async
+        /// code running on a Tokio runtime it returns a [`Config`](crate::ErrorKind::Config)
+        /// error instead of blocking the executor; use the `_async` form there.
         pub fn $blocking(&self, options: impl Into<Options>) -> Result<Response> {
             self.request(Method::$method, options)
         }

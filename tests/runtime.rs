@@ -1,5 +1,6 @@
-//! Blocking verbs and runtimes: they work from plain threads, refuse (with an error, never a
-//! panic) on runtime threads, and the async futures are `Send + 'static`.
+//! Blocking verbs and runtimes: they work from plain threads and `spawn_blocking` threads,
+//! refuse (with an error, never a panic) in async code on a runtime, and the async futures are
+//! `Send + 'static`.
 
 mod support;
 
@@ -15,11 +16,13 @@ fn assert_send_static<F: Future + Send + 'static>(f: F) -> F {
 
 fn assert_refused(err: wechatpay::Error, verb: &str) {
     assert_eq!(err.kind(), ErrorKind::Config);
-    let text = err.to_string();
-    assert!(text.contains(&format!("`{verb}` is blocking")), "{text}");
-    assert!(
-        text.contains(&format!("`{verb}_async(..).await`")),
-        "{text}"
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "configuration error: `{verb}` is blocking and was called from async code running on \
+             a Tokio runtime, where it would stall the executor: use `{verb}_async(..).await` \
+             instead, or move the call off the executor with `tokio::task::spawn_blocking`"
+        )
     );
 }
 
@@ -29,32 +32,84 @@ async fn blocking_inside_a_current_thread_runtime_is_an_error() {
     let client = support::client(&server);
     assert_refused(client.chain("v3/x").post(json!({})).unwrap_err(), "post");
     assert_refused(client.chain("v3/x").get(()).unwrap_err(), "get");
+    let c = client.clone();
+    let err = tokio::spawn(async move { c.chain("v3/x").patch(json!({})).unwrap_err() })
+        .await
+        .unwrap();
+    assert_refused(err, "patch");
     assert!(server.requests().is_empty());
-    // The async form works on the same runtime.
+    // The async form works on the same runtime, and so does what the error suggests.
     client.chain("v3/x").post_async(json!({})).await.unwrap();
+    let c = client.clone();
+    let status = tokio::task::spawn_blocking(move || c.chain("v3/x").put(()).unwrap().status())
+        .await
+        .unwrap();
+    assert_eq!(status, 204);
+    assert_eq!(server.requests().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_inside_a_multi_thread_runtime_is_an_error() {
     let server = TestServer::start(|_| Reply::no_content());
     let client = support::client(&server);
+    assert_refused(client.chain("v3/x").get(()).unwrap_err(), "get");
     let c = client.clone();
     let err = tokio::spawn(async move { c.chain("v3/x").delete(()).unwrap_err() })
         .await
         .unwrap();
     assert_refused(err, "delete");
-    // spawn_blocking threads carry the runtime context too: refused rather than risking it.
+    // Even with its budget nearly spent, a task is recognised (and keeps what it had left).
     let c = client.clone();
-    let err = tokio::task::spawn_blocking(move || c.chain("v3/x").put(()).unwrap_err())
+    let err = tokio::spawn(async move {
+        for _ in 0..120 {
+            tokio::task::consume_budget().await;
+        }
+        c.chain("v3/x").delete(()).unwrap_err()
+    })
+    .await
+    .unwrap();
+    assert_refused(err, "delete");
+    assert!(server.requests().is_empty());
+
+    // What the error suggests works: spawn_blocking threads carry the runtime's context but
+    // poll nothing.
+    let c = client.clone();
+    let status = tokio::task::spawn_blocking(move || c.chain("v3/x").put(()).unwrap().status())
         .await
         .unwrap();
-    assert_refused(err, "put");
-    // A plain thread started from async code is fine.
+    assert_eq!(status, 204);
+    // So does a plain thread started from async code.
     let c = client.clone();
     let status = std::thread::spawn(move || c.chain("v3/x").put(()).unwrap().status())
         .join()
         .unwrap();
     assert_eq!(status, 204);
+    // Inside `unconstrained` the check cannot see the task; the call runs through
+    // `block_in_place` instead of panicking.
+    let c = client.clone();
+    let status = tokio::spawn(tokio::task::unconstrained(async move {
+        c.chain("v3/x").get(()).unwrap().status()
+    }))
+    .await
+    .unwrap();
+    assert_eq!(status, 204);
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn a_thread_that_entered_a_runtime_may_block() {
+    let server = TestServer::start(|_| Reply::no_content());
+    let client = support::client(&server);
+    for runtime in [
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        tokio::runtime::Runtime::new().unwrap(),
+    ] {
+        let _entered = runtime.enter();
+        assert_eq!(client.chain("v3/x").get(()).unwrap().status(), 204);
+    }
 }
 
 #[test]
