@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 use support::{Reply, Signer, TestServer};
 use wechatpay::{ErrorKind, StatusCode};
@@ -127,6 +129,48 @@ fn redirects_are_not_followed() {
     assert_eq!(err.kind(), ErrorKind::Api);
     assert_eq!(err.status(), Some(StatusCode::FOUND));
     assert_eq!(redirecting.requests().len(), 1);
+}
+
+#[test]
+fn a_connection_that_cannot_be_established_times_out() {
+    // A listener whose accept queue (backlog 0) is full: the kernel drops further SYNs, so a
+    // connect hangs, as it does towards a host that does not answer.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (listener, address) = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let address = listener.local_addr().unwrap();
+        (listener, address)
+    });
+    let mut queued = Vec::new();
+    while queued.len() < 8 {
+        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
+            Ok(stream) => queued.push(stream),
+            Err(_) => break, // the queue is full
+        }
+    }
+    assert!(queued.len() < 8, "the accept queue never filled");
+
+    let client = support::identity()
+        .base_uri(format!("http://{address}/"))
+        .no_failover()
+        .connect_timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = client.chain("v3/x").get(()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert!(err.is_connect(), "{err:?}");
+    assert!(err.is_timeout(), "{err:?}");
+    // The connect timeout ended it, not the 20 s one.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop((listener, queued));
 }
 
 #[test]

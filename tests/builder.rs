@@ -3,6 +3,7 @@
 
 mod support;
 
+use serde_json::json;
 use support::{MCHID, keys};
 use wechatpay::{Client, ClientBuilder, ErrorKind};
 
@@ -373,4 +374,33 @@ fn clones_share_one_client() {
     let a = complete().build().unwrap();
     let b = a.clone();
     assert!(std::ptr::eq(&a["v3"]["pay"], &b["v3"]["pay"]));
+}
+
+#[test]
+fn the_default_base_uri_is_the_production_host() {
+    let client = support::identity().build().unwrap();
+    let prepared = client
+        .chain("v3/pay/transactions/id/{id}")
+        .prepare(wechatpay::Method::GET, json!({ "id": "4200000001" }))
+        .unwrap();
+    assert_eq!(
+        prepared.url().as_str(),
+        "https://api.mch.weixin.qq.com/v3/pay/transactions/id/4200000001"
+    );
+    assert_eq!(
+        wechatpay::DEFAULT_BASE_URI,
+        "https://api.mch.weixin.qq.com/"
+    );
+    // A per-request base_uri replaces it, as in PHP's example.
+    let prepared = client
+        .chain("v3/pay/transactions/id/{id}")
+        .prepare(
+            wechatpay::Method::GET,
+            json!({ "id": "1", "base_uri": "https://apihk.mch.weixin.qq.com/" }),
+        )
+        .unwrap();
+    assert_eq!(
+        prepared.url().as_str(),
+        "https://apihk.mch.weixin.qq.com/v3/pay/transactions/id/1"
+    );
 }
