@@ -7,6 +7,10 @@
 //! gunzipping it when the bill was requested with `tar_type=GZIP`, hashes what it writes and
 //! fails if the hash differs. Memory stays flat whatever the size.
 //!
+//! The overseas statements (`GET v3/global/statements`) are streamed the same way by
+//! [`Client::download_statement`]: their signature covers the SHA-1 header, checked before the
+//! body is read, and the body must hash to it.
+//!
 //! A failed download may already have written part of the file: discard the output on error.
 //!
 //! ```no_run
@@ -36,7 +40,10 @@ use url::Url;
 
 use crate::client::{Client, Shared};
 use crate::error::{Error, Result, VerificationFailure};
-use crate::pipeline::{PreparedRequest, authorize, finish_error};
+use crate::options::Options;
+use crate::pipeline::{
+    PreparedRequest, authorize, finish_error, statement_document, statement_sha1, verify_refreshing,
+};
 use crate::transport::{next_chunk, send_streaming};
 
 /// The hosts a `download_url` may point at, besides the client's base URI.
@@ -46,6 +53,9 @@ const WECHAT_PAY_HOSTS: [&str; 4] = [
     "api2.wechatpay.cn",
     "apihk.mch.weixin.qq.com",
 ];
+
+/// The overseas statements endpoint.
+const STATEMENTS: &str = "v3/global/statements";
 
 /// Compressed bytes decompressed at a time.
 const INPUT_SLICE: usize = 1024;
@@ -211,12 +221,49 @@ async fn download(
 ) -> Result<u64> {
     let mut prepared = prepare(shared, bill)?;
     authorize(shared, shared.v3()?, &mut prepared).await?;
-    let mut response = send_streaming(http, prepared).await?;
+    let response = send_streaming(http, prepared).await?;
     if !response.status().is_success() {
         return Err(finish_error(response, shared.transport.max_response_size()).await);
     }
+    stream_checked(response, compression, &bill.hash_value, sink).await
+}
+
+/// The overseas statement: its signature covers `{"sha1":"<Wechatpay-Statement-Sha1>"}`, so it
+/// is checked from the headers before the body is read; the body must then hash to that SHA-1.
+async fn statement(
+    shared: &Shared,
+    http: &reqwest::Client,
+    mut prepared: PreparedRequest,
+    sink: &mut impl Sink,
+) -> Result<u64> {
+    let v3 = shared.v3()?;
+    crate::keyring::before_request(shared, http).await?;
+    prepared.timeout.get_or_insert(DOWNLOAD_TIMEOUT);
+    authorize(shared, v3, &mut prepared).await?;
+    let response = send_streaming(http, prepared).await?;
+    if !response.status().is_success() {
+        return Err(finish_error(response, shared.transport.max_response_size()).await);
+    }
+    let sha1 = statement_sha1(response.headers())
+        .map_err(Error::from_failure)?
+        .to_owned();
+    let document = statement_document(&sha1);
+    verify_refreshing(shared, http, v3, response.headers(), document.as_bytes())
+        .await
+        .map_err(Error::from_failure)?;
+    stream_checked(response, Compression::None, &sha1, sink).await
+}
+
+/// Streams the body into `sink`, decompressed as `compression` says; the SHA-1 of what was
+/// written must be `expected` (hex, any case).
+async fn stream_checked(
+    mut response: reqwest::Response,
+    compression: Compression,
+    expected: &str,
+    sink: &mut impl Sink,
+) -> Result<u64> {
     let mut decoder = Decoder::new(compression)?;
-    let write_error = |e| Error::io("writing the bill failed", e);
+    let write_error = |e| Error::io("writing the download failed", e);
     while let Some(chunk) = next_chunk(&mut response).await? {
         // Compressed input goes in by the KiB: deflate expands at most about 1000 times, so no
         // write (and no buffer) exceeds about a MiB, whatever arrives in one chunk.
@@ -237,10 +284,38 @@ async fn download(
         sink.write(&plain).await.map_err(write_error)?;
     }
     sink.flush().await.map_err(write_error)?;
-    if !decoder.sha1_hex()?.eq_ignore_ascii_case(&bill.hash_value) {
+    if !decoder.sha1_hex()?.eq_ignore_ascii_case(expected) {
         return Err(Error::from_failure(VerificationFailure::DigestMismatch));
     }
     Ok(decoder.written)
+}
+
+/// Runs `download` into `<path>.partial`, renamed to `path` when it succeeds and removed when
+/// it fails: the file appears only complete and checked.
+fn to_file(
+    path: &std::path::Path,
+    download: impl FnOnce(&mut std::fs::File) -> Result<u64>,
+) -> Result<u64> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let io = |what: &str, e| Error::io(format!("{what} `{}`", partial.display()), e);
+    let mut file = std::fs::File::create(&partial).map_err(|e| io("cannot create", e))?;
+    let outcome = download(&mut file).and_then(|written| {
+        file.sync_all().map_err(|e| io("cannot sync", e))?;
+        Ok(written)
+    });
+    drop(file);
+    match outcome {
+        Ok(written) => {
+            std::fs::rename(&partial, path).map_err(|e| io("cannot rename", e))?;
+            Ok(written)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
 }
 
 impl Client {
@@ -273,29 +348,9 @@ impl Client {
         compression: Compression,
         path: impl AsRef<std::path::Path>,
     ) -> Result<u64> {
-        let path = path.as_ref();
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = std::path::PathBuf::from(partial);
-        let io = |what: &str, e| Error::io(format!("{what} `{}`", partial.display()), e);
-        let mut file = std::fs::File::create(&partial).map_err(|e| io("cannot create", e))?;
-        let outcome = self
-            .download_bill(bill, compression, &mut file)
-            .and_then(|written| {
-                file.sync_all().map_err(|e| io("cannot sync", e))?;
-                Ok(written)
-            });
-        drop(file);
-        match outcome {
-            Ok(written) => {
-                std::fs::rename(&partial, path).map_err(|e| io("cannot rename", e))?;
-                Ok(written)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                Err(e)
-            }
-        }
+        to_file(path.as_ref(), |file| {
+            self.download_bill(bill, compression, file)
+        })
     }
 
     /// [`download_bill`](Client::download_bill) into an async writer.
@@ -315,5 +370,73 @@ impl Client {
             &mut AsyncSink(out),
         )
         .await
+    }
+
+    /// Streams an overseas statement (`GET v3/global/statements`, with the `options` of any
+    /// call, e.g. its `query`) into `out` (blocking), and returns the bytes written.
+    ///
+    /// The answer's signature covers `{"sha1":"<Wechatpay-Statement-Sha1>"}`; it is checked
+    /// before the body is read, then the body is hashed as it is written and must match that
+    /// SHA-1, or the call fails with a [`Verification`](crate::ErrorKind::Verification) error
+    /// ([`DigestMismatch`](VerificationFailure::DigestMismatch)). Memory stays flat whatever
+    /// the size, and [`max_response_size`](crate::ClientBuilder::max_response_size) does not
+    /// apply (`client.chain("v3/global/statements").get(..)` checks the same way, in memory).
+    /// `out` receives the bytes before the check can end: on any error discard what it got, or
+    /// use [`download_statement_to_file`](Client::download_statement_to_file).
+    ///
+    /// ```no_run
+    /// # fn run(client: wechatpay::Client) -> wechatpay::Result<()> {
+    /// use serde_json::json;
+    ///
+    /// let mut csv = Vec::new();
+    /// let query = json!({ "query": { "date": "2024-06-01", "mchid": "1900000100" } });
+    /// let written = client.download_statement(query, &mut csv)?;
+    /// # let _ = written; Ok(()) }
+    /// ```
+    pub fn download_statement<W: Write + ?Sized>(
+        &self,
+        options: impl Into<Options>,
+        out: &mut W,
+    ) -> Result<u64> {
+        let prepared = self.statement_request(options)?;
+        let shared = self.shared();
+        let mut sink = SyncSink(out);
+        shared.transport.block_on("download_statement", |http| {
+            statement(shared, &http.plain, prepared, &mut sink)
+        })
+    }
+
+    /// [`download_statement`](Client::download_statement) into a file that appears only when
+    /// the statement is complete and checked (written to `<path>.partial`, then renamed).
+    pub fn download_statement_to_file(
+        &self,
+        options: impl Into<Options>,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<u64> {
+        let prepared = self.statement_request(options)?;
+        let shared = self.shared();
+        to_file(path.as_ref(), |file| {
+            let mut sink = SyncSink(file);
+            shared.transport.block_on("download_statement", |http| {
+                statement(shared, &http.plain, prepared, &mut sink)
+            })
+        })
+    }
+
+    /// [`download_statement`](Client::download_statement) into an async writer.
+    pub async fn download_statement_async<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        options: impl Into<Options>,
+        out: &mut W,
+    ) -> Result<u64> {
+        crate::transport::require_runtime("download_statement")?;
+        let prepared = self.statement_request(options)?;
+        let shared = self.shared();
+        let http = &shared.transport.async_http().plain;
+        statement(shared, http, prepared, &mut AsyncSink(out)).await
+    }
+
+    fn statement_request(&self, options: impl Into<Options>) -> Result<PreparedRequest> {
+        self.chain(STATEMENTS).prepare(Method::GET, options)
     }
 }

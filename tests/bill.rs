@@ -312,3 +312,148 @@ fn a_bill_file_appears_only_when_checked() {
     assert!(!dir.join("forged.csv.partial").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Overseas statements: signed over {"sha1":"<Wechatpay-Statement-Sha1>"}, streamed.
+
+/// Serves `v3/global/statements` with `body`, announcing `sha1` (signed over unless `signed`
+/// is false).
+fn statement_server(body: Vec<u8>, sha1: Option<String>, signed: bool) -> TestServer {
+    TestServer::start(move |_| {
+        let mut reply = Reply::bytes(200, "text/csv", body.clone());
+        if let Some(sha1) = &sha1 {
+            reply = reply.header("Wechatpay-Statement-Sha1", sha1);
+            if signed {
+                reply = reply.sign_over(format!(r#"{{"sha1":"{sha1}"}}"#).into_bytes());
+            }
+        }
+        reply
+    })
+}
+
+fn statement_query() -> serde_json::Value {
+    json!({ "query": { "date": "2024-06-01", "mchid": "1900012181" } })
+}
+
+#[test]
+fn a_large_statement_is_streamed_past_the_response_size_limit() {
+    let statement = csv(200_000); // about 20 MB
+    let server = statement_server(statement.clone(), Some(sha1_hex(&statement)), true);
+    let client = support::builder(&server)
+        .max_response_size(1 << 20)
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let written = client
+        .download_statement(statement_query(), &mut out)
+        .unwrap();
+    assert_eq!(written, statement.len() as u64);
+    assert!(out == statement, "the statement arrived altered");
+    let request = server.last();
+    request.auth_ok();
+    assert_eq!(
+        request.target,
+        "/v3/global/statements?date=2024-06-01&mchid=1900012181"
+    );
+    // The in-memory call checks the same way, and is bound by max_response_size.
+    let err = client
+        .chain("v3/global/statements")
+        .get(statement_query())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+}
+
+#[tokio::test]
+async fn a_statement_streams_into_an_async_writer_and_a_file() {
+    let statement = csv(1_000);
+    let server = statement_server(statement.clone(), Some(sha1_hex(&statement)), true);
+    let client = support::client(&server);
+    let mut out = Vec::new();
+    client
+        .download_statement_async(statement_query(), &mut out)
+        .await
+        .unwrap();
+    assert!(out == statement);
+
+    let dir = std::env::temp_dir().join(format!("wechatpay-statement-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("statement.csv");
+    let c = client.clone();
+    let p = path.clone();
+    tokio::task::spawn_blocking(move || c.download_statement_to_file(statement_query(), &p))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(std::fs::read(&path).unwrap() == statement);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_statement_that_fails_a_check_fails_closed() {
+    let statement = csv(1_000);
+    let sha1 = sha1_hex(&statement);
+    let dir = std::env::temp_dir().join(format!("wechatpay-statement-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // A body that does not hash to the signed SHA-1: written, then refused; the file never
+    // appears.
+    let swapped = statement_server(b"forged".to_vec(), Some(sha1.clone()), true);
+    let client = support::client(&swapped);
+    let err = client
+        .download_statement(statement_query(), &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::DigestMismatch)
+    );
+    let path = dir.join("forged.csv");
+    let err = client
+        .download_statement_to_file(statement_query(), &path)
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::DigestMismatch)
+    );
+    assert!(!path.exists());
+    assert!(!dir.join("forged.csv.partial").exists());
+
+    // A SHA-1 the signature does not cover, or none: refused before a byte is written.
+    let unsigned = statement_server(statement.clone(), Some(sha1), false);
+    let mut out = Vec::new();
+    let err = support::client(&unsigned)
+        .download_statement(statement_query(), &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.verification(),
+            Some(VerificationFailure::BadSignature { .. })
+        ),
+        "{err}"
+    );
+    assert!(out.is_empty());
+    let bare = statement_server(statement, None, true);
+    let err = support::client(&bare)
+        .download_statement(statement_query(), &mut out)
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::MissingHeader(
+            "Wechatpay-Statement-Sha1"
+        ))
+    );
+    assert!(out.is_empty());
+
+    // An error answer is an Api error naming WeChat's code.
+    let refusing = TestServer::start(|_| {
+        Reply::json(
+            400,
+            json!({ "code": "PARAM_ERROR", "message": "date is invalid" }),
+        )
+    });
+    let err = support::client(&refusing)
+        .download_statement(statement_query(), &mut out)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(err.api().unwrap().code(), Some("PARAM_ERROR"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

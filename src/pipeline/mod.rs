@@ -23,7 +23,7 @@ use crate::transport::HttpClients;
 
 pub(crate) use prepare::prepare;
 pub(crate) use sign::authorize;
-pub(crate) use verify::finish_error;
+pub(crate) use verify::{finish_error, statement_document, statement_sha1};
 
 /// The [`Api`](crate::ErrorKind::Api) error of a non-2xx APIv3 answer.
 pub(crate) fn api_error_of(response: Response) -> crate::error::Error {
@@ -140,6 +140,28 @@ impl PreparedRequest {
             nonce,
             self.signed_body(),
         )
+    }
+}
+
+/// Checks a signature over `payload` (for answers whose body is not read yet) with the client's
+/// verifier. An unknown serial, on a ring that refreshes itself, triggers a (rate-limited)
+/// refresh and one more check, as for any answer.
+pub(crate) async fn verify_refreshing(
+    shared: &Shared,
+    http: &reqwest::Client,
+    v3: &crate::client::V3,
+    headers: &HeaderMap,
+    payload: &[u8],
+) -> std::result::Result<(), crate::VerificationFailure> {
+    match v3.verifier.verify(headers, payload) {
+        Err(crate::VerificationFailure::UnknownSerial(serial))
+            if !v3.custom_verifier && v3.ring.is_automatic() =>
+        {
+            let trigger = crate::keyring::Trigger::UnknownSerial(serial);
+            let _ = crate::keyring::refresh(shared, http, trigger).await;
+            v3.verifier.verify(headers, payload)
+        }
+        other => other,
     }
 }
 

@@ -89,15 +89,7 @@ fn verify_statement(
     verifier: &dyn Verifier,
     response: &Response,
 ) -> Result<(), VerificationFailure> {
-    let sha1 = response
-        .headers()
-        .get(STATEMENT_SHA1_HEADER)
-        .ok_or(VerificationFailure::MissingHeader(STATEMENT_SHA1_HEADER))?
-        .to_str()
-        .map_err(|_| VerificationFailure::InvalidHeader {
-            name: STATEMENT_SHA1_HEADER,
-            reason: "not visible ASCII",
-        })?;
+    let sha1 = statement_sha1(response.headers())?;
     let digest =
         crate::crypto::sha1(response.bytes()).map_err(|_| VerificationFailure::InvalidHeader {
             name: STATEMENT_SHA1_HEADER,
@@ -106,8 +98,24 @@ fn verify_statement(
     if !crate::crypto::hex_lower(&digest).eq_ignore_ascii_case(sha1) {
         return Err(VerificationFailure::DigestMismatch);
     }
-    let payload = format!(r#"{{"sha1":"{sha1}"}}"#);
-    verifier.verify(response.headers(), payload.as_bytes())
+    verifier.verify(response.headers(), statement_document(sha1).as_bytes())
+}
+
+/// The `Wechatpay-Statement-Sha1` header of an overseas statement.
+pub(crate) fn statement_sha1(headers: &http::HeaderMap) -> Result<&str, VerificationFailure> {
+    headers
+        .get(STATEMENT_SHA1_HEADER)
+        .ok_or(VerificationFailure::MissingHeader(STATEMENT_SHA1_HEADER))?
+        .to_str()
+        .map_err(|_| VerificationFailure::InvalidHeader {
+            name: STATEMENT_SHA1_HEADER,
+            reason: "not visible ASCII",
+        })
+}
+
+/// What an overseas statement's signature covers.
+pub(crate) fn statement_document(sha1: &str) -> String {
+    format!(r#"{{"sha1":"{sha1}"}}"#)
 }
 
 /// The [`Api`](crate::ErrorKind::Api) error of a non-2xx answer whose body was not read yet.
