@@ -290,32 +290,38 @@ async fn stream_checked(
     Ok(decoder.written)
 }
 
-/// Runs `download` into `<path>.partial`, renamed to `path` when it succeeds and removed when
-/// it fails: the file appears only complete and checked.
+/// Runs `download` into a new `<path>.<pid>.<n>.partial` file beside `path`, renamed to `path`
+/// when it succeeds and removed when it fails: the file appears only complete and checked. The
+/// partial file is created new (never truncated), so two downloads to the same path cannot
+/// write into each other's.
 fn to_file(
     path: &std::path::Path,
     download: impl FnOnce(&mut std::fs::File) -> Result<u64>,
 ) -> Result<u64> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
+    partial.push(format!(".{}.{n}.partial", std::process::id()));
     let partial = std::path::PathBuf::from(partial);
     let io = |what: &str, e| Error::io(format!("{what} `{}`", partial.display()), e);
-    let mut file = std::fs::File::create(&partial).map_err(|e| io("cannot create", e))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&partial)
+        .map_err(|e| io("cannot create", e))?;
     let outcome = download(&mut file).and_then(|written| {
         file.sync_all().map_err(|e| io("cannot sync", e))?;
         Ok(written)
     });
     drop(file);
-    match outcome {
-        Ok(written) => {
-            std::fs::rename(&partial, path).map_err(|e| io("cannot rename", e))?;
-            Ok(written)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
+    let outcome = outcome.and_then(|written| match std::fs::rename(&partial, path) {
+        Ok(()) => Ok(written),
+        Err(e) => Err(io("cannot rename", e)),
+    });
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&partial);
     }
+    outcome
 }
 
 impl Client {
@@ -340,8 +346,8 @@ impl Client {
     }
 
     /// [`download_bill`](Client::download_bill) into a file that appears only when the bill is
-    /// complete and its hash checked: the bill is written to `<path>.partial`, renamed to
-    /// `path` on success and removed on any error.
+    /// complete and its hash checked: the bill is written to a new `.partial` file beside
+    /// `path`, renamed to `path` on success and removed on any error.
     pub fn download_bill_to_file(
         &self,
         bill: &BillDownload,
@@ -407,7 +413,8 @@ impl Client {
     }
 
     /// [`download_statement`](Client::download_statement) into a file that appears only when
-    /// the statement is complete and checked (written to `<path>.partial`, then renamed).
+    /// the statement is complete and checked (written to a new `.partial` file beside it,
+    /// then renamed).
     pub fn download_statement_to_file(
         &self,
         options: impl Into<Options>,

@@ -158,6 +158,11 @@ impl Transport {
     /// Refused while the thread is polling async code for a Tokio runtime (a task, or the
     /// future of a `block_on`): blocking there stalls the executor, and can deadlock it.
     /// Allowed on any other thread, `spawn_blocking` threads included.
+    ///
+    /// Code inside `tokio::task::unconstrained` has no budget, so it looks like a
+    /// `spawn_blocking` thread. On a multi-thread runtime `block_in_place` runs the call anyway;
+    /// on a current-thread runtime Tokio itself panics ("Cannot start a runtime from within a
+    /// runtime"), which no public Tokio API lets a library foresee.
     pub(crate) fn block_on<'a, F, T>(
         &'a self,
         verb: &str,
@@ -385,4 +390,59 @@ fn transport_error(e: reqwest::Error) -> Error {
         "the request failed"
     };
     Error::transport(format!("{what}{host}: {e}"), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+
+    use super::polling_async_code;
+
+    /// How much budget the current task has left (spent to find out, then given back).
+    fn budget_left() -> usize {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut taken = Vec::new();
+        while let Poll::Ready(restore) = tokio::task::coop::poll_proceed(&mut cx) {
+            taken.push(restore);
+            if taken.len() > 1000 {
+                break;
+            }
+        }
+        let left = taken.len();
+        while let Some(restore) = taken.pop() {
+            drop(restore);
+        }
+        left
+    }
+
+    #[test]
+    fn the_check_gives_back_exactly_the_budget_it_took() {
+        assert!(!polling_async_code());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let full = budget_left();
+            assert!((1..=255).contains(&full), "{full}");
+            for spent in [0, 1, full / 2, full - 1, full] {
+                let mut cx = Context::from_waker(Waker::noop());
+                for _ in 0..spent {
+                    match tokio::task::coop::poll_proceed(&mut cx) {
+                        Poll::Ready(restore) => restore.made_progress(),
+                        Poll::Pending => unreachable!(),
+                    }
+                }
+                assert!(polling_async_code(), "spent {spent}");
+                assert_eq!(budget_left(), full - spent, "spent {spent}");
+                tokio::task::yield_now().await; // a fresh budget
+            }
+            assert!(!tokio::task::unconstrained(async { polling_async_code() }).await);
+        });
+        let spawned = runtime.block_on(async {
+            tokio::task::spawn_blocking(polling_async_code)
+                .await
+                .unwrap()
+        });
+        assert!(!spawned);
+    }
 }

@@ -232,7 +232,11 @@ fn the_merchant_certificate_and_key_load_in_every_form() {
             .starts_with("configuration error: merchant_key: private key: expected"),
         "{err}"
     );
-    assert!(err.to_string().contains("passphrase-protected"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`.merchant_key_with_passphrase(..)` (APIv2 mutual TLS)"),
+        "{err}"
+    );
     let err = builder(&server)
         .merchant_cert(m.cert_pem())
         .merchant_key_with_passphrase(&encrypted, "wrong")

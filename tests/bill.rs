@@ -54,6 +54,15 @@ fn bill_server(file: Vec<u8>, hash: String) -> TestServer {
     })
 }
 
+/// The `.partial` files left in `dir`.
+fn leftovers(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect()
+}
+
 fn bill_info(client: &wechatpay::Client, tar_type: Option<&str>) -> BillDownload {
     client
         .chain("v3/bill/tradebill{?bill_date,tar_type}")
@@ -295,7 +304,20 @@ fn a_bill_file_appears_only_when_checked() {
         .download_bill_to_file(&info, Compression::Gzip, &path)
         .unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), bill);
-    assert!(!dir.join("tradebill.csv.partial").exists());
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
+
+    // Two downloads to the same path at once each write their own partial file.
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                client
+                    .download_bill_to_file(&info, Compression::Gzip, &path)
+                    .unwrap()
+            });
+        }
+    });
+    assert!(std::fs::read(&path).unwrap() == bill);
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
 
     let bad = bill_server(gzip(&bill), "00".repeat(20));
     let client = support::client(&bad);
@@ -309,7 +331,7 @@ fn a_bill_file_appears_only_when_checked() {
         Some(&VerificationFailure::DigestMismatch)
     );
     assert!(!path.exists());
-    assert!(!dir.join("forged.csv.partial").exists());
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -415,7 +437,7 @@ fn a_statement_that_fails_a_check_fails_closed() {
         Some(&VerificationFailure::DigestMismatch)
     );
     assert!(!path.exists());
-    assert!(!dir.join("forged.csv.partial").exists());
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
 
     // A SHA-1 the signature does not cover, or none: refused before a byte is written.
     let unsigned = statement_server(statement.clone(), Some(sha1), false);
@@ -440,6 +462,23 @@ fn a_statement_that_fails_a_check_fails_closed() {
         Some(&VerificationFailure::MissingHeader(
             "Wechatpay-Statement-Sha1"
         ))
+    );
+    assert!(out.is_empty());
+    // A header that is no SHA-1, even one the signature covers: refused before a byte is written.
+    let quoted = statement_server(
+        b"x".to_vec(),
+        Some(r#"0000000000000000000000000000000000000","x":""#.to_owned()),
+        true,
+    );
+    let err = support::client(&quoted)
+        .download_statement(statement_query(), &mut out)
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::InvalidHeader {
+            name: "Wechatpay-Statement-Sha1",
+            reason: "not a SHA-1 in hex (40 hex digits)"
+        })
     );
     assert!(out.is_empty());
 

@@ -445,7 +445,7 @@ fn the_builder_accepts_every_key_form() {
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(
         err.to_string()
-            .contains("found a passphrase-protected key; load it with `PrivateKey::load_with_passphrase(input, passphrase)`, or give it to a client with `.private_key_with_passphrase(input, passphrase)`"),
+            .contains("found a passphrase-protected key; load it with `PrivateKey::load_with_passphrase(input, passphrase)`, or give it to a client builder with `.private_key_with_passphrase(..)` (the API key) or `.merchant_key_with_passphrase(..)` (APIv2 mutual TLS)"),
         "{err}"
     );
 

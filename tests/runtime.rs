@@ -58,7 +58,8 @@ async fn blocking_inside_a_multi_thread_runtime_is_an_error() {
         .await
         .unwrap();
     assert_refused(err, "delete");
-    // Even with its budget nearly spent, a task is recognised (and keeps what it had left).
+    // Even with its budget nearly spent, a task is recognised (the unit test in transport.rs
+    // checks that it keeps exactly what it had left).
     let c = client.clone();
     let err = tokio::spawn(async move {
         for _ in 0..120 {

@@ -24,8 +24,8 @@ const PUBLIC_FORMS: &str = "an X.509 certificate (`-----BEGIN CERTIFICATE-----`)
 const PUBLIC_DER_FORMS: &str = "a DER X.509 certificate, SPKI public key or PKCS#1 RSA public key";
 const NEEDS_PASSPHRASE: &str = "found a passphrase-protected key; load it with \
                                 `PrivateKey::load_with_passphrase(input, passphrase)`, or give it \
-                                to a client with `.private_key_with_passphrase(input, \
-                                passphrase)`";
+                                to a client builder with `.private_key_with_passphrase(..)` (the \
+                                API key) or `.merchant_key_with_passphrase(..)` (APIv2 mutual TLS)";
 /// OpenSSL hands passphrase callbacks a buffer of `PEM_BUFSIZE` bytes.
 const MAX_PASSPHRASE: usize = 1024;
 

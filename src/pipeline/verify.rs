@@ -101,16 +101,20 @@ fn verify_statement(
     verifier.verify(response.headers(), statement_document(sha1).as_bytes())
 }
 
-/// The `Wechatpay-Statement-Sha1` header of an overseas statement.
+/// The `Wechatpay-Statement-Sha1` header of an overseas statement: 40 hex digits.
 pub(crate) fn statement_sha1(headers: &http::HeaderMap) -> Result<&str, VerificationFailure> {
-    headers
+    let value = headers
         .get(STATEMENT_SHA1_HEADER)
-        .ok_or(VerificationFailure::MissingHeader(STATEMENT_SHA1_HEADER))?
-        .to_str()
-        .map_err(|_| VerificationFailure::InvalidHeader {
+        .ok_or(VerificationFailure::MissingHeader(STATEMENT_SHA1_HEADER))?;
+    let hex = value.as_bytes();
+    if hex.len() != 40 || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return Err(VerificationFailure::InvalidHeader {
             name: STATEMENT_SHA1_HEADER,
-            reason: "not visible ASCII",
-        })
+            reason: "not a SHA-1 in hex (40 hex digits)",
+        });
+    }
+    // All ASCII, as just checked.
+    Ok(std::str::from_utf8(hex).unwrap_or_default())
 }
 
 /// What an overseas statement's signature covers.

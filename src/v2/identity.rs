@@ -14,22 +14,24 @@ use crate::error::{Error, Result};
 /// chain (or one PEM certificate), or one certificate in any other form
 /// [`Certificate::load`] takes (DER, `file://`).
 pub(crate) fn from_cert(cert: &[u8], key: &PrivateKey) -> Result<reqwest::Identity> {
-    let chain = match resolve(cert) {
-        Ok(Form::Pem(pem)) => X509::stack_from_pem(&pem)
+    let named = |reason: String| Error::config(format!("merchant_cert: {reason}"));
+    let chain = match resolve(cert).map_err(named)? {
+        Form::Pem(pem) => X509::stack_from_pem(&pem)
             .ok()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| {
-                Error::config(format!(
-                    "merchant_cert: expected a PEM `CERTIFICATE` (apiclient_cert.pem), {}",
+                named(format!(
+                    "expected a PEM `CERTIFICATE` (apiclient_cert.pem), {}",
                     crate::crypto::rsa::found(&pem)
                 ))
             })?,
-        _ => vec![
-            Certificate::parse(cert)
-                .map_err(|reason| Error::config(format!("merchant_cert: {reason}")))?
-                .x509()
-                .clone(),
-        ],
+        Form::Der(der) => vec![Certificate::parse_der(&der).map_err(named)?.x509().clone()],
+        // Not a certificate: the certificate parser says what was found.
+        Form::Prefixed(..) | Form::Other(_) => {
+            return Err(named(Certificate::parse(cert).err().unwrap_or_else(|| {
+                "the input changed while it was read".to_owned()
+            })));
+        }
     };
     identity(&chain, key.as_openssl())
 }
