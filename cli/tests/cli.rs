@@ -689,14 +689,7 @@ fn bill_download_streams_checks_and_renames() {
         let csv = std::fs::read(&file).unwrap();
         let sha1 = wechatpay::crypto::hex_lower(&wechatpay::crypto::sha1(&csv).unwrap());
         assert!(stdout(&out).contains(&sha1), "{}", stdout(&out));
-        assert!(
-            !s.dir
-                .path(&format!(
-                    "{}.partial",
-                    file.file_name().unwrap().to_string_lossy()
-                ))
-                .exists()
-        );
+        assert_eq!(partial_files(file.parent().unwrap()), Vec::<String>::new());
     }
     // A tampered transfer: exit 2, no file.
     s.sandbox.set_fault(Some(Fault::TamperedBody));
@@ -711,7 +704,16 @@ fn bill_download_streams_checks_and_renames() {
     ]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(!file.exists());
-    assert!(!Path::new(&format!("{}.partial", file.display())).exists());
+    assert_eq!(partial_files(file.parent().unwrap()), Vec::<String>::new());
+}
+
+/// The `.partial` files left in `dir`.
+fn partial_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect()
 }
 
 /// Runs `wxpay sandbox` until it has printed its profile; returns the child and what it printed.

@@ -26,10 +26,14 @@ pub fn run(global: &Global, args: Bill) -> Result<(), Fail> {
         Compression::None
     };
 
+    // A new file of this process's own: another download to the same path cannot share it.
     let mut partial = args.output.clone().into_os_string();
-    partial.push(".partial");
+    partial.push(format!(".{}.partial", std::process::id()));
     let partial = std::path::PathBuf::from(partial);
-    let file = std::fs::File::create(&partial)
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&partial)
         .map_err(|e| usage(format!("cannot create `{}`: {e}", partial.display())))?;
     let mut out = Progress::new(file);
     let outcome = client.download_bill(&bill, compression, &mut out);
