@@ -264,7 +264,9 @@ async fn stream_checked(
 ) -> Result<u64> {
     let mut decoder = Decoder::new(compression)?;
     let write_error = |e| Error::io("writing the download failed", e);
+    let mut starts_like_gzip = None;
     while let Some(chunk) = next_chunk(&mut response).await? {
+        starts_like_gzip.get_or_insert_with(|| chunk.starts_with(&[0x1f, 0x8b]));
         // Compressed input goes in by the KiB: deflate expands at most about 1000 times, so no
         // write (and no buffer) exceeds about a MiB, whatever arrives in one chunk.
         let slice = if compression == Compression::Gzip {
@@ -285,7 +287,14 @@ async fn stream_checked(
     }
     sink.flush().await.map_err(write_error)?;
     if !decoder.sha1_hex()?.eq_ignore_ascii_case(expected) {
-        return Err(Error::from_failure(VerificationFailure::DigestMismatch));
+        let error = Error::from_failure(VerificationFailure::DigestMismatch);
+        return Err(match (compression, starts_like_gzip) {
+            (Compression::None, Some(true)) => error.noting(
+                "the file is gzip-compressed: a bill requested with tar_type=GZIP is \
+                 downloaded with Compression::Gzip",
+            ),
+            _ => error,
+        });
     }
     Ok(decoder.written)
 }

@@ -155,7 +155,30 @@ fn a_wrong_hash_fails_closed() {
             Some(&VerificationFailure::DigestMismatch)
         );
         assert!(err.response().is_none());
+        assert!(!err.to_string().contains("gzip"), "{err}");
     }
+}
+
+#[test]
+fn a_gzip_bill_downloaded_as_plain_says_so() {
+    let bill = csv(100);
+    let server = bill_server(gzip(&bill), sha1_hex(&bill));
+    let client = support::client(&server);
+    let info = bill_info(&client, Some("GZIP"));
+    let err = client
+        .download_bill(&info, Compression::None, &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::DigestMismatch)
+    );
+    assert!(
+        err.to_string().ends_with(
+            "(the file is gzip-compressed: a bill requested with tar_type=GZIP is downloaded \
+             with Compression::Gzip)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
