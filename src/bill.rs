@@ -57,6 +57,9 @@ const WECHAT_PAY_HOSTS: [&str; 4] = [
 /// The overseas statements endpoint.
 const STATEMENTS: &str = "v3/global/statements";
 
+/// The first two bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// Compressed bytes decompressed at a time.
 const INPUT_SLICE: usize = 1024;
 
@@ -81,6 +84,9 @@ pub enum Compression {
     None,
     /// `tar_type=GZIP`: gunzipped while streaming; the hash is of the uncompressed bill.
     Gzip,
+    /// Whichever the file is: gunzipped when it starts with gzip's magic bytes (`1f 8b`, which
+    /// no bill's text starts with), else taken as plain text. The hash decides either way.
+    Auto,
 }
 
 /// Where the uncompressed bill goes.
@@ -262,11 +268,34 @@ async fn stream_checked(
     expected: &str,
     sink: &mut impl Sink,
 ) -> Result<u64> {
+    // The first two bytes (fewer only in a shorter body) say whether the file is gzip.
+    let mut head = next_chunk(&mut response).await?.unwrap_or_default();
+    while head.len() < 2 {
+        let Some(more) = next_chunk(&mut response).await? else {
+            break;
+        };
+        let mut joined = bytes::BytesMut::from(&head[..]);
+        joined.extend_from_slice(&more);
+        head = joined.freeze();
+    }
+    let gzip_file = head.starts_with(&GZIP_MAGIC);
+    let compression = match compression {
+        Compression::Auto if gzip_file => Compression::Gzip,
+        Compression::Auto => Compression::None,
+        given => given,
+    };
+
     let mut decoder = Decoder::new(compression)?;
     let write_error = |e| Error::io("writing the download failed", e);
-    let mut starts_like_gzip = None;
-    while let Some(chunk) = next_chunk(&mut response).await? {
-        starts_like_gzip.get_or_insert_with(|| chunk.starts_with(&[0x1f, 0x8b]));
+    let mut next = Some(head);
+    loop {
+        let chunk = match next.take() {
+            Some(chunk) => chunk,
+            None => match next_chunk(&mut response).await? {
+                Some(chunk) => chunk,
+                None => break,
+            },
+        };
         // Compressed input goes in by the KiB: deflate expands at most about 1000 times, so no
         // write (and no buffer) exceeds about a MiB, whatever arrives in one chunk.
         let slice = if compression == Compression::Gzip {
@@ -288,12 +317,13 @@ async fn stream_checked(
     sink.flush().await.map_err(write_error)?;
     if !decoder.sha1_hex()?.eq_ignore_ascii_case(expected) {
         let error = Error::from_failure(VerificationFailure::DigestMismatch);
-        return Err(match (compression, starts_like_gzip) {
-            (Compression::None, Some(true)) => error.noting(
+        return Err(if compression == Compression::None && gzip_file {
+            error.noting(
                 "the file is gzip-compressed: a bill requested with tar_type=GZIP is \
-                 downloaded with Compression::Gzip",
-            ),
-            _ => error,
+                 downloaded with Compression::Gzip (or Compression::Auto)",
+            )
+        } else {
+            error
         });
     }
     Ok(decoder.written)

@@ -160,6 +160,33 @@ fn a_wrong_hash_fails_closed() {
 }
 
 #[test]
+fn auto_takes_each_bill_as_it_comes() {
+    let bill = csv(2_000);
+    for (file, tar_type) in [(bill.clone(), None), (gzip(&bill), Some("GZIP"))] {
+        let server = bill_server(file, sha1_hex(&bill));
+        let client = support::client(&server);
+        let info = bill_info(&client, tar_type);
+        let mut out = Vec::new();
+        let written = client
+            .download_bill(&info, Compression::Auto, &mut out)
+            .unwrap();
+        assert_eq!(written, bill.len() as u64, "{tar_type:?}");
+        assert!(out == bill, "{tar_type:?}");
+    }
+    // Short bodies: one byte, and none (whose SHA-1 is that of nothing).
+    for file in [b"x".to_vec(), Vec::new()] {
+        let server = bill_server(file.clone(), sha1_hex(&file));
+        let client = support::client(&server);
+        let info = bill_info(&client, None);
+        let mut out = Vec::new();
+        client
+            .download_bill(&info, Compression::Auto, &mut out)
+            .unwrap();
+        assert_eq!(out, file);
+    }
+}
+
+#[test]
 fn a_gzip_bill_downloaded_as_plain_says_so() {
     let bill = csv(100);
     let server = bill_server(gzip(&bill), sha1_hex(&bill));
@@ -175,7 +202,7 @@ fn a_gzip_bill_downloaded_as_plain_says_so() {
     assert!(
         err.to_string().ends_with(
             "(the file is gzip-compressed: a bill requested with tar_type=GZIP is downloaded \
-             with Compression::Gzip)"
+             with Compression::Gzip (or Compression::Auto))"
         ),
         "{err}"
     );
