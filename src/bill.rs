@@ -444,11 +444,7 @@ impl Client {
         out: &mut W,
     ) -> Result<u64> {
         let prepared = self.statement_request(options)?;
-        let shared = self.shared();
-        let mut sink = SyncSink(out);
-        shared.transport.block_on("download_statement", |http| {
-            statement(shared, &http.plain, prepared, &mut sink)
-        })
+        self.statement_into(prepared, out)
     }
 
     /// [`download_statement`](Client::download_statement) into a file that appears only when
@@ -460,13 +456,7 @@ impl Client {
         path: impl AsRef<std::path::Path>,
     ) -> Result<u64> {
         let prepared = self.statement_request(options)?;
-        let shared = self.shared();
-        to_file(path.as_ref(), |file| {
-            let mut sink = SyncSink(file);
-            shared.transport.block_on("download_statement", |http| {
-                statement(shared, &http.plain, prepared, &mut sink)
-            })
-        })
+        to_file(path.as_ref(), |file| self.statement_into(prepared, file))
     }
 
     /// [`download_statement`](Client::download_statement) into an async writer.
@@ -484,5 +474,18 @@ impl Client {
 
     fn statement_request(&self, options: impl Into<Options>) -> Result<PreparedRequest> {
         self.chain(STATEMENTS).prepare(Method::GET, options)
+    }
+
+    /// The blocking download of a prepared statement request.
+    fn statement_into<W: Write + ?Sized>(
+        &self,
+        prepared: PreparedRequest,
+        out: &mut W,
+    ) -> Result<u64> {
+        let shared = self.shared();
+        let mut sink = SyncSink(out);
+        shared.transport.block_on("download_statement", |http| {
+            statement(shared, &http.plain, prepared, &mut sink)
+        })
     }
 }

@@ -17,6 +17,18 @@ fn fresh(timestamp: &str) {
     );
 }
 
+/// The field names of a JSON object, sorted.
+fn field_names(json: &serde_json::Value) -> Vec<&str> {
+    let mut names: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 #[test]
 fn jsapi_parameters_are_signed_over_the_four_lines() {
     let client = support::identity().build().unwrap();
@@ -35,13 +47,7 @@ fn jsapi_parameters_are_signed_over_the_four_lines() {
     rsa_sha256_verify(&keys().merchant_public, message.as_bytes(), &p.pay_sign).unwrap();
 
     let json = serde_json::to_value(&p).unwrap();
-    let mut keys_sent: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys_sent.sort_unstable();
+    let keys_sent = field_names(&json);
     assert_eq!(
         keys_sent,
         [
@@ -68,13 +74,7 @@ fn app_parameters_are_signed_over_the_four_lines() {
     rsa_sha256_verify(&keys().merchant_public, message.as_bytes(), &p.sign).unwrap();
     // Exactly the seven fields the APP SDK reads, under WeChat's (all-lowercase) names.
     let json = serde_json::to_value(&p).unwrap();
-    let mut keys_sent: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys_sent.sort_unstable();
+    let keys_sent = field_names(&json);
     assert_eq!(
         keys_sent,
         [

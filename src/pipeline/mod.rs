@@ -144,8 +144,7 @@ impl PreparedRequest {
 }
 
 /// Checks a signature over `payload` (for answers whose body is not read yet) with the client's
-/// verifier. An unknown serial, on a ring that refreshes itself, triggers a (rate-limited)
-/// refresh and one more check, as for any answer.
+/// verifier, refreshing the ring for an unknown serial as for any answer.
 pub(crate) async fn verify_refreshing(
     shared: &Shared,
     http: &reqwest::Client,
@@ -153,16 +152,31 @@ pub(crate) async fn verify_refreshing(
     headers: &HeaderMap,
     payload: &[u8],
 ) -> std::result::Result<(), crate::VerificationFailure> {
-    match v3.verifier.verify(headers, payload) {
-        Err(crate::VerificationFailure::UnknownSerial(serial))
-            if !v3.custom_verifier && v3.ring.is_automatic() =>
-        {
-            let trigger = crate::keyring::Trigger::UnknownSerial(serial);
-            let _ = crate::keyring::refresh(shared, http, trigger).await;
-            v3.verifier.verify(headers, payload)
-        }
-        other => other,
+    let outcome = v3.verifier.verify(headers, payload);
+    if refreshed_for(shared, http, v3, outcome.as_ref().err()).await {
+        v3.verifier.verify(headers, payload)
+    } else {
+        outcome
     }
+}
+
+/// After a failed check: when it named a serial the ring does not know, and the ring refreshes
+/// itself, refreshes it (rate-limited) and says to check once more.
+async fn refreshed_for(
+    shared: &Shared,
+    http: &reqwest::Client,
+    v3: &crate::client::V3,
+    failure: Option<&crate::VerificationFailure>,
+) -> bool {
+    let Some(crate::VerificationFailure::UnknownSerial(serial)) = failure else {
+        return false;
+    };
+    if v3.custom_verifier || !v3.ring.is_automatic() {
+        return false;
+    }
+    let trigger = crate::keyring::Trigger::UnknownSerial(serial.clone());
+    let _ = crate::keyring::refresh(shared, http, trigger).await;
+    true
 }
 
 /// Signs, sends and verifies, with the client's failover and (for `GET`s) retry policy.
@@ -295,21 +309,17 @@ async fn attempt(
             let response =
                 crate::transport::send(&http.plain, prepared, shared.transport.max_response_size())
                     .await?;
-            match verify::finish(v3.verifier.as_ref(), rule, response) {
-                Err(e) if !v3.custom_verifier && v3.ring.is_automatic() => {
-                    let Some(crate::VerificationFailure::UnknownSerial(serial)) = e.verification()
-                    else {
-                        return Err(e);
-                    };
-                    let Some(response) = e.response().cloned() else {
-                        return Err(e);
-                    };
-                    // A key the ring does not know yet: refresh (rate-limited), check again.
-                    let trigger = crate::keyring::Trigger::UnknownSerial(serial.clone());
-                    let _ = crate::keyring::refresh(shared, &http.plain, trigger).await;
-                    verify::finish(v3.verifier.as_ref(), rule, response)
-                }
-                other => other,
+            let e = match verify::finish(v3.verifier.as_ref(), rule, response) {
+                Err(e) => e,
+                verified => return verified,
+            };
+            // A key the ring does not know yet: refreshed, then the same answer checked again.
+            if !refreshed_for(shared, &http.plain, v3, e.verification()).await {
+                return Err(e);
+            }
+            match e.response().cloned() {
+                Some(response) => verify::finish(v3.verifier.as_ref(), rule, response),
+                None => Err(e),
             }
         }
         Protocol::V2 { mutual_tls } => {
