@@ -500,6 +500,14 @@ fn client(c: &mut Criterion) {
     let mut g = c.benchmark_group("client");
     g.sample_size(10);
     g.bench_function("build", |b| b.iter(|| support::client(&server)));
+    // What a blocking program (the CLI, a script) pays before its first answer: the client,
+    // the blocking verbs' runtime and HTTP client, and one signed and verified call.
+    g.bench_function("build+first_blocking_call", |b| {
+        b.iter(|| {
+            let client = support::client(&server);
+            client.chain("v3/ping").get(json!({})).expect("204, signed")
+        })
+    });
     g.finish();
 }
 

@@ -589,7 +589,7 @@ impl ClientBuilder {
         let pem = pem.as_ref();
         let parsed = openssl::x509::X509::from_pem(pem)
             .ok()
-            .and_then(|_| reqwest::Certificate::from_pem(pem).ok());
+            .and_then(|_| native_tls::Certificate::from_pem(pem).ok());
         match parsed {
             Some(cert) => self.http.roots.push(cert),
             None => self.fail(Error::config(format!(
@@ -671,6 +671,11 @@ impl ClientBuilder {
     }
 
     /// Checks the configuration and builds the client.
+    ///
+    /// TLS: version 1.2 or later, trusting the system's root certificates (read when the first
+    /// client of the process is built; clients with no
+    /// [`add_root_certificate`](Self::add_root_certificate) share that configuration) and any
+    /// added root. A client's blocking and async verbs share its TLS configurations.
     pub fn build(self) -> Result<Client> {
         if let Some(e) = self.error {
             return Err(e);

@@ -22,9 +22,9 @@ pub(crate) struct HttpSettings {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
     /// Extra trusted root certificates (a private CA, a TLS-inspecting proxy, a test server).
-    pub(crate) roots: Vec<reqwest::Certificate>,
+    pub(crate) roots: Vec<native_tls::Certificate>,
     /// The merchant certificate and key for APIv2 `security: true` requests.
-    pub(crate) identity: Option<reqwest::Identity>,
+    pub(crate) identity: Option<native_tls::Identity>,
     /// The largest response body read whole, in bytes.
     pub(crate) max_response_size: usize,
 }
@@ -45,32 +45,86 @@ impl Default for HttpSettings {
 }
 
 impl HttpSettings {
-    fn client(&self, identity: Option<&reqwest::Identity>) -> Result<reqwest::Client> {
-        let mut builder = reqwest::Client::builder()
+    /// The TLS configurations, built once and shared by the async and the blocking clients.
+    fn tls(&self) -> Result<TlsConnectors> {
+        let plain = if self.roots.is_empty() {
+            system_roots_only()?
+        } else {
+            self.tls_connector(None)?
+        };
+        let mutual = match &self.identity {
+            Some(identity) => Some(self.tls_connector(Some(identity))?),
+            None => None,
+        };
+        Ok(TlsConnectors { plain, mutual })
+    }
+
+    /// A TLS configuration trusting the system's roots and [`roots`](Self::roots), presenting
+    /// `identity` when given.
+    fn tls_connector(
+        &self,
+        identity: Option<&native_tls::Identity>,
+    ) -> Result<native_tls::TlsConnector> {
+        let mut builder = tls_builder();
+        for root in &self.roots {
+            builder.add_root_certificate(root.clone());
+        }
+        if let Some(identity) = identity {
+            builder.identity(identity.clone());
+        }
+        builder
+            .build()
+            .map_err(|e| Error::transport("cannot create the TLS configuration", e))
+    }
+
+    fn client(&self, tls: &native_tls::TlsConnector) -> Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.clone())
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             // A redirect would be followed with the old signature; WeChat Pay never redirects.
-            .redirect(reqwest::redirect::Policy::none());
-        for root in &self.roots {
-            builder = builder.add_root_certificate(root.clone());
-        }
-        if let Some(identity) = identity {
-            builder = builder.identity(identity.clone());
-        }
-        builder
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::transport("cannot create the HTTP client", e))
     }
 
-    fn clients(&self) -> Result<HttpClients> {
+    fn clients(&self, tls: &TlsConnectors) -> Result<HttpClients> {
         Ok(HttpClients {
-            plain: self.client(None)?,
-            mutual: match &self.identity {
-                Some(identity) => Some(self.client(Some(identity))?),
+            plain: self.client(&tls.plain)?,
+            mutual: match &tls.mutual {
+                Some(mutual) => Some(self.client(mutual)?),
                 None => None,
             },
         })
     }
+}
+
+/// TLS 1.2 or later (WeChat Pay's hosts offer both), with the system's trusted roots.
+fn tls_builder() -> native_tls::TlsConnectorBuilder {
+    let mut builder = native_tls::TlsConnector::builder();
+    builder.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
+    builder
+}
+
+/// The TLS configuration of every client that trusts only the system's roots, built once per
+/// process: loading the system's certificate bundle is most of what building a client costs
+/// (about 50 ms here, see docs/performance.md), and one `SSL_CTX` serves any number of
+/// connections. A failed build is not remembered.
+fn system_roots_only() -> Result<native_tls::TlsConnector> {
+    static SHARED: OnceLock<native_tls::TlsConnector> = OnceLock::new();
+    if let Some(shared) = SHARED.get() {
+        return Ok(shared.clone());
+    }
+    let built = tls_builder()
+        .build()
+        .map_err(|e| Error::transport("cannot create the TLS configuration", e))?;
+    Ok(SHARED.get_or_init(|| built).clone())
+}
+
+/// The TLS configurations of one client: without and with the merchant certificate.
+struct TlsConnectors {
+    plain: native_tls::TlsConnector,
+    mutual: Option<native_tls::TlsConnector>,
 }
 
 /// One runtime's HTTP clients: the plain one, and the one that presents the merchant
@@ -97,6 +151,7 @@ impl HttpClients {
 
 pub(crate) struct Transport {
     settings: HttpSettings,
+    tls: TlsConnectors,
     async_http: HttpClients,
     blocking: OnceLock<Blocking>,
 }
@@ -108,14 +163,14 @@ struct Blocking {
 }
 
 impl Blocking {
-    fn start(settings: &HttpSettings) -> Result<Blocking> {
+    fn start(settings: &HttpSettings, tls: &TlsConnectors) -> Result<Blocking> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::transport("cannot start the blocking client's runtime", e))?;
         Ok(Blocking {
             runtime: Some(runtime),
-            http: settings.clients()?,
+            http: settings.clients(tls)?,
         })
     }
 }
@@ -131,8 +186,10 @@ impl Drop for Blocking {
 
 impl Transport {
     pub(crate) fn new(settings: HttpSettings) -> Result<Transport> {
+        let tls = settings.tls()?;
         Ok(Transport {
-            async_http: settings.clients()?,
+            async_http: settings.clients(&tls)?,
+            tls,
             settings,
             blocking: OnceLock::new(),
         })
@@ -200,7 +257,7 @@ impl Transport {
             None => {
                 // A failed start is not remembered: the next call tries again. Two threads may
                 // race to start; the loser's runtime is shut down at once.
-                let started = Blocking::start(&self.settings)?;
+                let started = Blocking::start(&self.settings, &self.tls)?;
                 let _ = self.blocking.set(started);
                 self.blocking.get().ok_or_else(unavailable)?
             }

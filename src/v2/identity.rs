@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// A checked certificate chain (leaf first) and the private key of its leaf. `cert` is a PEM
 /// chain (or one PEM certificate), or one certificate in any other form
 /// [`Certificate::load`] takes (DER, `file://`).
-pub(crate) fn from_cert(cert: &[u8], key: &PrivateKey) -> Result<reqwest::Identity> {
+pub(crate) fn from_cert(cert: &[u8], key: &PrivateKey) -> Result<native_tls::Identity> {
     let named = |reason: String| Error::config(format!("merchant_cert: {reason}"));
     let chain = match resolve(cert).map_err(named)? {
         Form::Pem(pem) => X509::stack_from_pem(&pem)
@@ -38,7 +38,7 @@ pub(crate) fn from_cert(cert: &[u8], key: &PrivateKey) -> Result<reqwest::Identi
 
 /// The certificate, its key and any chain from a PKCS#12 file (apiclient_cert.p12, whose
 /// passphrase WeChat Pay sets to the merchant id).
-pub(crate) fn from_pkcs12(der: &[u8], passphrase: &str) -> Result<reqwest::Identity> {
+pub(crate) fn from_pkcs12(der: &[u8], passphrase: &str) -> Result<native_tls::Identity> {
     if passphrase.contains('\0') {
         return Err(Error::config(
             "merchant_pkcs12: the passphrase contains a NUL byte",
@@ -74,7 +74,7 @@ pub(crate) fn from_pkcs12(der: &[u8], passphrase: &str) -> Result<reqwest::Ident
     identity(&chain, &key)
 }
 
-fn identity(chain: &[X509], key: &PKey<Private>) -> Result<reqwest::Identity> {
+fn identity(chain: &[X509], key: &PKey<Private>) -> Result<native_tls::Identity> {
     let leaf_key = chain[0]
         .public_key()
         .map_err(|_| Error::config("merchant_cert: the certificate's public key is unusable"))?;
@@ -95,7 +95,7 @@ fn identity(chain: &[X509], key: &PKey<Private>) -> Result<reqwest::Identity> {
     let key_pem = key
         .private_key_to_pem_pkcs8()
         .map_err(|_| internal("encode the key"))?;
-    reqwest::Identity::from_pkcs8_pem(&pem, &key_pem)
+    native_tls::Identity::from_pkcs8(&pem, &key_pem)
         .map_err(|e| Error::config(format!("merchant certificate: not usable for TLS: {e}")))
 }
 
