@@ -81,15 +81,21 @@ floor() {
 
 for run in $(seq "$RUNS"); do
     echo "run $run of $RUNS" >&2
+    # A floor between every two clients: the machine's speed drifts, so each client is also
+    # compared with the floors measured just before and just after it.
     floor
     client "$exe" client blocking "$work" "$N"
+    floor
     client "$exe" client async "$work" "$N"
+    floor
     client "$exe" client async-concurrent "$work" "$N" "$IN_FLIGHT"
+    floor
     if [ "$node_ok" = 1 ]; then
         client node "$here/node/client.cjs" sequential "$work" "$N"
+        floor
         client node "$here/node/client.cjs" concurrent "$work" "$N" "$IN_FLIGHT"
+        floor
     fi
-    floor
 done
 if [ "$DECOMPOSE_N" -gt 0 ]; then
     echo "where the CPU goes: $DECOMPOSE_N calls of each part" >&2
