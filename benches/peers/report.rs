@@ -21,6 +21,9 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// A row's key: Node's rows after ours, then the client and the mode.
+type Key = (u64, String, String);
+
 /// One row: a client in one mode, its per-run figures.
 #[derive(Default)]
 struct Row {
@@ -34,10 +37,10 @@ struct Row {
 pub fn print(file: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut floor = Vec::new();
-    let mut rows: BTreeMap<(u64, String, String), Row> = BTreeMap::new();
+    let mut rows: BTreeMap<Key, Row> = BTreeMap::new();
     // Each client's row and CPU per request, and the floor measured just before it; the floor
     // measured just after it closes it.
-    let mut open: Vec<((u64, String, String), f64, Option<f64>)> = Vec::new();
+    let mut open: Vec<(Key, f64, Option<f64>)> = Vec::new();
     let mut memory = Vec::new();
     for (i, line) in text
         .lines()
