@@ -7,7 +7,6 @@ use http::HeaderMap;
 
 use crate::crypto::{PublicKey, base64_decode};
 use crate::error::VerificationFailure;
-use crate::signature::response_message;
 
 /// The largest accepted distance between `Wechatpay-Timestamp` and the local clock, in seconds.
 pub const CLOCK_WINDOW_SECS: i64 = 300;
@@ -133,7 +132,17 @@ pub(crate) fn verify_signature<'k>(
         name: SIGNATURE,
         reason: "not base64",
     })?;
-    if key.verify_sha256(&response_message(timestamp, nonce, payload), &raw) {
+    // The message is `signature::response_message(timestamp, nonce, payload)`, hashed part
+    // by part so that the body is not copied.
+    let message: [&[u8]; 6] = [
+        timestamp.as_bytes(),
+        b"\n",
+        nonce.as_bytes(),
+        b"\n",
+        payload,
+        b"\n",
+    ];
+    if key.verify_sha256_parts(&message, &raw) {
         Ok(())
     } else {
         Err(VerificationFailure::BadSignature {

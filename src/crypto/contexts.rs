@@ -96,14 +96,19 @@ impl Contexts<Private> {
 }
 
 impl Contexts<Public> {
-    /// Whether `signature` is a valid RSASSA-PKCS1-v1_5 SHA-256 signature of `message`.
+    /// Whether `signature` is a valid RSASSA-PKCS1-v1_5 SHA-256 signature of the message made
+    /// of `parts`, one after the other (hashed in turn, never copied into one buffer).
     pub(crate) fn verify_sha256(
         &self,
         pkey: &PKey<Public>,
-        message: &[u8],
+        parts: &[&[u8]],
         signature: &[u8],
     ) -> bool {
-        let digest = openssl::sha::sha256(message);
+        let mut hasher = openssl::sha::Sha256::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        let digest = hasher.finish();
         let verified = self.with(
             || set_up(PkeyCtx::new(pkey)?, |c| c.verify_init()),
             // A wrong signature is an error here, so that its context is not reused.
@@ -156,14 +161,32 @@ mod tests {
             .unwrap();
         let mut forged = signature.clone();
         forged[10] ^= 1;
-        assert!(verifiers.verify_sha256(&public, b"message", &signature));
-        assert!(!verifiers.verify_sha256(&public, b"message", &forged));
-        assert!(!verifiers.verify_sha256(&public, b"other", &signature));
-        assert!(!verifiers.verify_sha256(&public, b"message", &signature[..255]));
-        assert!(verifiers.verify_sha256(&public, b"message", &signature));
+        assert!(verifiers.verify_sha256(&public, &[b"message"], &signature));
+        assert!(!verifiers.verify_sha256(&public, &[b"message"], &forged));
+        assert!(!verifiers.verify_sha256(&public, &[b"other"], &signature));
+        assert!(!verifiers.verify_sha256(&public, &[b"message"], &signature[..255]));
+        assert!(verifiers.verify_sha256(&public, &[b"message"], &signature));
         // Only the contexts of successful checks were kept.
         assert_eq!(verifiers.idle.lock().unwrap().len(), 1);
         assert!(openssl::error::ErrorStack::get().errors().is_empty());
+    }
+
+    #[test]
+    fn a_message_in_parts_verifies_as_the_whole() {
+        let (private, public) = keys();
+        let verifiers = Contexts::default();
+        let whole = b"1700000000\nNONCE\n{\"a\":1}\n";
+        let signature = Contexts::default().sign_sha256(&private, whole).unwrap();
+        for split in [0, 1, 11, whole.len() - 1, whole.len()] {
+            let (head, tail) = whole.split_at(split);
+            assert!(verifiers.verify_sha256(&public, &[head, tail], &signature), "{split}");
+            assert!(verifiers.verify_sha256(&public, &[head, b"", tail], &signature));
+        }
+        // The parts are joined with nothing in between: a separator moved between parts is a
+        // different message.
+        let (head, tail) = whole.split_at(10);
+        assert!(!verifiers.verify_sha256(&public, &[head, b"\n", tail], &signature));
+        assert!(!verifiers.verify_sha256(&public, &[head], &signature));
     }
 
     #[test]
@@ -179,7 +202,7 @@ mod tests {
                     for i in 0..5 {
                         let message = format!("thread {t} call {i}");
                         let signature = signers.sign_sha256(private, message.as_bytes()).unwrap();
-                        assert!(verifiers.verify_sha256(public, message.as_bytes(), &signature));
+                        assert!(verifiers.verify_sha256(public, &[message.as_bytes()], &signature));
                     }
                 });
             }

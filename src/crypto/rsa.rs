@@ -507,7 +507,13 @@ impl PublicKey {
 
     /// Checks an RSASSA-PKCS1-v1_5 / SHA-256 `signature` over `message`.
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.verifiers.verify_sha256(&self.pkey, message, signature)
+        self.verifiers.verify_sha256(&self.pkey, &[message], signature)
+    }
+
+    /// [`verify_sha256`](Self::verify_sha256) over the message made of `parts`, one after
+    /// the other, without joining them into one buffer (a response's body may be large).
+    pub(crate) fn verify_sha256_parts(&self, parts: &[&[u8]], signature: &[u8]) -> bool {
+        self.verifiers.verify_sha256(&self.pkey, parts, signature)
     }
 
     /// RSAES-OAEP encryption (SHA-1, MGF1-SHA-1, empty label), as WeChat Pay requires for the
