@@ -179,7 +179,10 @@ mod tests {
         let signature = Contexts::default().sign_sha256(&private, whole).unwrap();
         for split in [0, 1, 11, whole.len() - 1, whole.len()] {
             let (head, tail) = whole.split_at(split);
-            assert!(verifiers.verify_sha256(&public, &[head, tail], &signature), "{split}");
+            assert!(
+                verifiers.verify_sha256(&public, &[head, tail], &signature),
+                "{split}"
+            );
             assert!(verifiers.verify_sha256(&public, &[head, b"", tail], &signature));
         }
         // The parts are joined with nothing in between: a separator moved between parts is a
