@@ -453,16 +453,28 @@ impl Settings {
     }
 
     /// Builds a client. With a `recorder`, requests are signed by a signer that also records
-    /// each signed message (for `-v`).
-    pub fn client(&self, recorder: Option<Recorder>) -> Result<Built, Fail> {
-        self.client_with::<wechatpay::verifier::PlatformVerifier>(recorder, None)
+    /// each signed message (for `-v`). The merchant certificate is loaded only for
+    /// `mutual_tls` (`--security`): its TLS configuration reads the system's root certificates,
+    /// about 50 ms that every other command would pay for nothing.
+    pub fn client(&self, recorder: Option<Recorder>, mutual_tls: bool) -> Result<Built, Fail> {
+        self.build::<wechatpay::verifier::PlatformVerifier>(recorder, None, mutual_tls)
     }
 
-    /// [`client`](Self::client) with a custom verifier instead of the platform keys.
+    /// [`client`](Self::client) with a custom verifier instead of the platform keys, for APIv3
+    /// requests (no merchant certificate).
     pub fn client_with<V: wechatpay::verifier::Verifier>(
         &self,
         recorder: Option<Recorder>,
         verifier: Option<V>,
+    ) -> Result<Built, Fail> {
+        self.build(recorder, verifier, false)
+    }
+
+    fn build<V: wechatpay::verifier::Verifier>(
+        &self,
+        recorder: Option<Recorder>,
+        verifier: Option<V>,
+        mutual_tls: bool,
     ) -> Result<Built, Fail> {
         let skip_platform_keys = verifier.is_some();
         let mchid = self
@@ -475,7 +487,7 @@ impl Settings {
                 Some(recorder) => builder.signer(RecordingSigner { key, recorder }),
                 None => builder.private_key(&pem),
             };
-            if let Some(cert) = &self.merchant_cert {
+            if let Some(cert) = self.merchant_cert.as_ref().filter(|_| mutual_tls) {
                 let cert_pem = std::fs::read(cert).map_err(|e| {
                     usage(format!(
                         "cannot read the merchant certificate `{}`: {e}",

@@ -405,6 +405,42 @@ fn apiv2_calls_print_the_answer_fields() {
 }
 
 #[test]
+fn the_merchant_certificate_is_read_only_for_security_requests() {
+    let s = setup();
+    let missing = s.dir.path("missing_apiclient_cert.pem");
+    let flag = ["--merchant-cert-file", missing.to_str().unwrap()];
+    // An APIv3 call never presents the merchant certificate: a missing one does not matter.
+    let out = s.run(&[&flag[..], &["req", "GET", "v3/certificates"]].concat());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let sent = s.sandbox.requests().len();
+    // A --security request reads it, and names the file it could not read.
+    let out = s.run(
+        &[
+            &flag[..],
+            &[
+                "req",
+                "POST",
+                "v2/secapi/pay/refund",
+                "--security",
+                "-d",
+                "{}",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "cannot read the merchant certificate `{}`",
+            missing.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(s.sandbox.requests().len(), sent, "nothing more was sent");
+}
+
+#[test]
 fn literal_segments_are_sent_as_typed() {
     let s = setup();
     let out = s.run(&[

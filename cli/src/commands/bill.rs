@@ -11,7 +11,7 @@ use crate::fail::{Fail, usage};
 
 pub fn run(global: &Global, args: Bill) -> Result<(), Fail> {
     let BillAction::Download(args) = args.action;
-    let client = settings(global)?.client(None)?.client;
+    let client = settings(global)?.client(None, false)?.client;
     let mut query = serde_json::json!({ "bill_date": args.bill_date, "bill_type": args.bill_type });
     if args.gzip {
         query["tar_type"] = "GZIP".into();

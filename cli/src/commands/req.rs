@@ -52,7 +52,7 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
 
     let recorder: Option<crate::config::Recorder> =
         args.verbose.then(|| Arc::new(Mutex::new(Vec::new())));
-    let built = settings.client(recorder.clone())?;
+    let built = settings.client(recorder.clone(), args.security)?;
     let endpoint = built.client.chain(&template);
 
     if args.verbose {
