@@ -99,7 +99,8 @@ impl HttpSettings {
     }
 }
 
-/// TLS 1.2 or later (WeChat Pay's hosts offer both), with the system's trusted roots.
+/// TLS 1.2 or later (an older version is refused at the handshake), with the system's trusted
+/// roots.
 fn tls_builder() -> native_tls::TlsConnectorBuilder {
     let mut builder = native_tls::TlsConnector::builder();
     builder.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
