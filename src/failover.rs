@@ -17,20 +17,38 @@ pub const DEFAULT_BACKUP_BASE_URI: &str = "https://api2.mch.weixin.qq.com/";
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(60);
 
 /// Where one request goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Route {
-    /// The primary host (also a probe after the cool-down).
-    Primary,
+pub(crate) enum Route<'a> {
+    /// The primary host; with a [`Probe`] when the request probes it after the cool-down.
+    Primary(Option<Probe<'a>>),
     /// The backup host.
     Backup,
+}
+
+/// The probe in flight. Dropped before it settled (its request's future was dropped: a
+/// timeout around the call, a `select!`, an aborted task), it frees the next request to probe,
+/// so that traffic is never pinned to the backup by a probe that will not report.
+pub(crate) struct Probe<'a> {
+    failover: &'a Failover,
+    id: u64,
+}
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        let mut state = self.failover.state();
+        if state.probing == Some(self.id) {
+            state.probing = None;
+        }
+    }
 }
 
 #[derive(Default)]
 struct State {
     /// When the primary last failed (while it is considered down).
     down_since: Option<Instant>,
-    /// A probe of the primary is in flight.
-    probing: bool,
+    /// The probe of the primary in flight, if any.
+    probing: Option<u64>,
+    /// Probes started so far.
+    probes: u64,
 }
 
 /// The primary/backup pair and what is known of the primary.
@@ -59,15 +77,19 @@ impl Failover {
 
     /// The route of the next request: the primary while it is up; the backup during the
     /// cool-down; after it, one probe of the primary at a time.
-    pub(crate) fn choose(&self) -> Route {
+    pub(crate) fn choose(&self) -> Route<'_> {
         let mut state = self.state();
         match state.down_since {
-            None => Route::Primary,
+            None => Route::Primary(None),
             Some(since) if since.elapsed() < self.cooldown => Route::Backup,
-            Some(_) if state.probing => Route::Backup,
+            Some(_) if state.probing.is_some() => Route::Backup,
             Some(_) => {
-                state.probing = true;
-                Route::Primary
+                state.probes += 1;
+                state.probing = Some(state.probes);
+                Route::Primary(Some(Probe {
+                    failover: self,
+                    id: state.probes,
+                }))
             }
         }
     }
@@ -81,7 +103,7 @@ impl Failover {
                 "the primary host answers again: failing back"
             );
         }
-        state.probing = false;
+        state.probing = None;
     }
 
     /// The primary could not be reached: requests go to the backup for the cool-down.
@@ -96,11 +118,68 @@ impl Failover {
             );
         }
         state.down_since = Some(Instant::now());
-        state.probing = false;
+        state.probing = None;
     }
 
-    /// A probe ended without telling whether the primary is up (an error after connecting).
+    /// A probe ended without telling whether the primary is up (an error after connecting, or
+    /// before anything was sent).
     pub(crate) fn probe_inconclusive(&self) {
-        self.state().probing = false;
+        self.state().probing = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failover() -> Failover {
+        let uri = |s: &str| BaseUri::parse(s).unwrap();
+        // No cool-down: a probe is due as soon as the primary is down.
+        Failover::new(
+            uri("https://primary.example/"),
+            uri("https://backup.example/"),
+            Duration::ZERO,
+        )
+    }
+
+    fn is_probe(route: &Route<'_>) -> bool {
+        matches!(route, Route::Primary(Some(_)))
+    }
+
+    #[test]
+    fn one_probe_at_a_time_and_an_abandoned_one_frees_the_next() {
+        let f = failover();
+        assert!(matches!(f.choose(), Route::Primary(None)));
+        f.primary_down();
+        let probe = f.choose();
+        assert!(is_probe(&probe));
+        assert!(matches!(f.choose(), Route::Backup), "a probe is in flight");
+        // The probe's future is dropped before it settled: the next request probes.
+        drop(probe);
+        let next = f.choose();
+        assert!(is_probe(&next));
+        f.primary_up();
+        drop(next);
+        assert!(matches!(f.choose(), Route::Primary(None)));
+    }
+
+    #[test]
+    fn a_settled_probe_dropped_late_leaves_the_next_probe_alone() {
+        let f = failover();
+        f.primary_down();
+        let first = f.choose();
+        assert!(is_probe(&first));
+        // The first probe failed; a second is in flight when the first's guard goes.
+        f.primary_down();
+        let second = f.choose();
+        assert!(is_probe(&second));
+        drop(first);
+        assert!(
+            matches!(f.choose(), Route::Backup),
+            "the second probe is still in flight"
+        );
+        f.probe_inconclusive();
+        drop(second);
+        assert!(is_probe(&f.choose()));
     }
 }

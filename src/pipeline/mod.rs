@@ -237,7 +237,8 @@ async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -
                     ),
                 )
             }),
-        Route::Primary => {
+        // A probe's guard lives until the probe settled, or its future was dropped.
+        Route::Primary(_probe) => {
             let outcome = attempt(shared, http, prepared.clone()).await;
             match &outcome {
                 Err(e) if e.is_connect() => {
@@ -253,12 +254,19 @@ async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -
                         )
                     })
                 }
-                Err(e) if e.kind() == crate::ErrorKind::Transport => {
-                    failover.probe_inconclusive();
+                // The primary answered (any answer, checked or not).
+                Ok(_) => {
+                    failover.primary_up();
                     outcome
                 }
-                _ => {
+                Err(e) if e.response().is_some() => {
                     failover.primary_up();
+                    outcome
+                }
+                // An error after connecting, or before anything was sent (the signer, the key
+                // ring): nothing learned about the primary.
+                Err(_) => {
+                    failover.probe_inconclusive();
                     outcome
                 }
             }
