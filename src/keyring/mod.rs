@@ -134,6 +134,9 @@ impl RefreshState {
 
 struct Inner {
     snapshot: RwLock<Arc<Snapshot>>,
+    /// One update at a time: each copies the current snapshot, changes the copy and publishes
+    /// it, so two at once would lose one's change.
+    writer: Mutex<()>,
     /// The configured preferred id, if any.
     preferred: Option<String>,
     store: Option<Arc<dyn KeyStore>>,
@@ -194,6 +197,7 @@ impl KeyRing {
         KeyRing {
             inner: Arc::new(Inner {
                 snapshot: RwLock::new(Arc::new(Snapshot::default())),
+                writer: Mutex::new(()),
                 preferred,
                 store,
                 auto,
@@ -380,6 +384,11 @@ impl KeyRing {
 
     /// Applies `change` to a copy of the current contents and publishes it.
     pub(crate) fn update(&self, change: impl FnOnce(&mut Snapshot)) {
+        let _writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut next = (*self.snapshot()).clone();
         change(&mut next);
         let next = Arc::new(next);
@@ -590,4 +599,31 @@ pub(crate) fn parse_platform_key(id: &str, pem: &[u8]) -> Result<(String, Public
         None => id.to_owned(),
     };
     Ok((id, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_additions_are_all_kept() {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let pem = openssl::pkey::PKey::from_rsa(rsa)
+            .unwrap()
+            .public_key_to_pem()
+            .unwrap();
+        let ring = KeyRing::new();
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let (ring, pem) = (&ring, &pem);
+                scope.spawn(move || {
+                    for n in 0..100 {
+                        let id = format!("PUB_KEY_ID_{thread:02}{n:03}");
+                        ring.add_public_key(id, pem).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(ring.ids().len(), 800, "an update was lost");
+    }
 }
