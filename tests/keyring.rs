@@ -423,6 +423,59 @@ fn a_callback_with_an_unknown_serial_triggers_a_refresh_for_the_retry() {
 }
 
 #[test]
+fn forged_callbacks_do_not_use_up_the_refreshes_answers_need() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = anchored(&sandbox).build().unwrap();
+    client.refresh_certificates().unwrap();
+    assert_eq!(downloads(&sandbox), 1);
+    sandbox.set_sign_mode(SignMode::Certificate);
+
+    // Anyone can post this to the notify URL: a fresh timestamp, a serial nobody has, a
+    // signature that cannot be checked without that key.
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in [
+        ("wechatpay-timestamp", unix_now().to_string()),
+        ("wechatpay-nonce", "FORGEDFORGEDFORGEDFORGED".to_owned()),
+        ("wechatpay-signature", "Zm9yZ2Vk".repeat(43)),
+        (
+            "wechatpay-serial",
+            "1234567890ABCDEF1234567890ABCDEF12345678".to_owned(),
+        ),
+    ] {
+        headers.insert(name, value.parse().unwrap());
+    }
+    let parser = client.notifications().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let err = parser.parse(&headers, b"{}").unwrap_err();
+        assert!(
+            matches!(
+                err.verification(),
+                Some(VerificationFailure::UnknownSerial(_))
+            ),
+            "{err}"
+        );
+        // The callback's refresh runs in the background.
+        for _ in 0..100 {
+            if downloads(&sandbox) == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    assert_eq!(downloads(&sandbox), 2);
+
+    // Within the minute, WeChat Pay rotates: the first answer naming the new certificate
+    // still gets its refresh, and verifies.
+    let new = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    verified(query(&client, &sandbox));
+    assert!(client.key_ring().unwrap().contains(&new));
+    assert_eq!(downloads(&sandbox), 3);
+}
+
+#[test]
 fn downloads_persist_in_a_directory_for_the_next_start() {
     let sandbox = Sandbox::start().unwrap();
     let dir = std::env::temp_dir().join(format!("wechatpay-keyring-{}", std::process::id()));

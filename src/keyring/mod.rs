@@ -105,8 +105,10 @@ pub(crate) struct RefreshState {
     pub(crate) last_success: Option<Instant>,
     /// The last attempt, successful or not.
     pub(crate) last_attempt: Option<Instant>,
-    /// The last refresh an unknown serial triggered.
+    /// The last refresh an answer's unknown serial triggered.
     pub(crate) last_triggered: Option<Instant>,
+    /// The last refresh a callback's unknown serial triggered.
+    pub(crate) last_callback_triggered: Option<Instant>,
     /// `/v3/certificates` answered that this merchant has no certificates.
     pub(crate) public_key_mode: bool,
     /// The background task is running.

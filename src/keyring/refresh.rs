@@ -24,8 +24,22 @@ pub(crate) enum Trigger {
     Periodic,
     /// The background task's tick: skipped while the last refresh is fresh.
     Background,
-    /// An answer or a callback named this serial, which the ring does not have.
+    /// An answer named this serial, which the ring does not have.
     UnknownSerial(String),
+    /// A callback named this serial, which the ring does not have. Rate-limited apart from
+    /// answers: anyone can post a callback (its signature is checked only once the key is
+    /// known), and forged ones must not use up the refreshes that genuine answers need.
+    CallbackSerial(String),
+}
+
+impl Trigger {
+    /// The serial an answer or a callback named, for the refreshes they trigger.
+    fn serial(&self) -> Option<&str> {
+        match self {
+            Trigger::UnknownSerial(serial) | Trigger::CallbackSerial(serial) => Some(serial),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -64,18 +78,20 @@ pub(crate) async fn refresh(
     // The attempts finished before we queue: if one finishes while we wait, its outcome is
     // ours.
     let generation = ring.state().generation;
-    let limited = match &trigger {
-        Trigger::UnknownSerial(_) => {
-            let mut state = ring.state();
-            let limited = state
-                .last_triggered
-                .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
+    let limited = {
+        let mut state = ring.state();
+        let last = match &trigger {
+            Trigger::UnknownSerial(_) => Some(&mut state.last_triggered),
+            Trigger::CallbackSerial(_) => Some(&mut state.last_callback_triggered),
+            _ => None,
+        };
+        last.is_some_and(|last| {
+            let limited = last.is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
             if !limited {
-                state.last_triggered = Some(Instant::now());
+                *last = Some(Instant::now());
             }
             limited
-        }
-        _ => false,
+        })
     };
     let guard = match trigger {
         // Someone is refreshing: carry on with the current keys.
@@ -85,7 +101,7 @@ pub(crate) async fn refresh(
         },
         _ => ring.refresh_lock().lock().await,
     };
-    if let Trigger::UnknownSerial(serial) = &trigger {
+    if let Some(serial) = trigger.serial() {
         if ring.contains(serial) {
             // The refresh that was in progress brought it.
             return Ok(());
@@ -96,7 +112,7 @@ pub(crate) async fn refresh(
         if let Err(e) = ring.load_store() {
             tracing::warn!(error = %e, "cannot read the certificate store");
         }
-        if let Trigger::UnknownSerial(serial) = &trigger {
+        if let Some(serial) = trigger.serial() {
             if ring.contains(serial) {
                 return Ok(());
             }
@@ -116,9 +132,10 @@ pub(crate) async fn refresh(
                 .last_attempt
                 .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
         match &trigger {
-            Trigger::UnknownSerial(serial) if limited => {
+            Trigger::UnknownSerial(serial) | Trigger::CallbackSerial(serial) if limited => {
                 tracing::info!(
                     serial = serial.as_str(),
+                    ?trigger,
                     "unknown serial: refresh rate-limited (at most one a minute)"
                 );
                 return Ok(());
@@ -370,7 +387,7 @@ pub(crate) async fn before_request(shared: &Shared, http: &reqwest::Client) -> R
     let pending = ring.state().pending.take();
     if let Some(serial) = pending {
         // A callback named it, with no runtime to refresh on at the time.
-        let _ = refresh(shared, http, Trigger::UnknownSerial(serial)).await;
+        let _ = refresh(shared, http, Trigger::CallbackSerial(serial)).await;
     }
     let stale = {
         let state = ring.state();
@@ -452,6 +469,6 @@ pub(crate) fn spawn_for_unknown(ring: &KeyRing, serial: &str) {
     let serial = serial.to_owned();
     handle.spawn(async move {
         let http = shared.transport.async_http().plain.clone();
-        let _ = refresh(&shared, &http, Trigger::UnknownSerial(serial)).await;
+        let _ = refresh(&shared, &http, Trigger::CallbackSerial(serial)).await;
     });
 }
