@@ -45,6 +45,13 @@ fn query(client: &Client, sandbox: &Sandbox) -> wechatpay::Result<wechatpay::Res
     client["v3/pay/transactions/native"].post(order(sandbox))
 }
 
+/// [`query`], async.
+async fn query_async(client: &Client, sandbox: &Sandbox) -> wechatpay::Result<wechatpay::Response> {
+    client["v3/pay/transactions/native"]
+        .post_async(order(sandbox))
+        .await
+}
+
 fn order(sandbox: &Sandbox) -> serde_json::Value {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -171,6 +178,58 @@ fn rotation_is_followed_when_an_answer_names_the_new_certificate() {
     assert_eq!(ring.preferred().as_deref(), Some(new.as_str()));
     verified(query(&client, &sandbox));
     assert_eq!(downloads(&sandbox), 2);
+}
+
+#[test]
+fn a_list_signed_by_a_certificate_the_ring_lacks_is_taken_from_the_download() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    let client = merchant(&sandbox)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    verified(query(&client, &sandbox));
+    // WeChat Pay switches to a new certificate while this client is not looking: the list
+    // that brings it is signed with it.
+    let new = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    sandbox.sign_certificate_list_with_newest(true);
+    verified(query(&client, &sandbox));
+    let ring = client.key_ring().unwrap();
+    assert!(ring.contains(&new) && ring.contains(&id.platform_serial));
+    assert_eq!(downloads(&sandbox), 2);
+}
+
+#[test]
+fn a_configured_certificate_pins_the_trust_through_a_rotation() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    let client = merchant(&sandbox)
+        .platform_key(&id.platform_serial, &id.platform_certificate_pem)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    verified(query(&client, &sandbox));
+    let new = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    sandbox.sign_certificate_list_with_newest(true);
+    // The list is signed by a certificate the configured one cannot vouch for: refused, and
+    // the answer signed with it is not taken.
+    let err = query(&client, &sandbox).unwrap_err();
+    assert!(
+        matches!(err.verification(), Some(VerificationFailure::UnknownSerial(s)) if *s == new),
+        "{err}"
+    );
+    let err = client.refresh_certificates().unwrap_err();
+    assert!(
+        matches!(err.verification(), Some(VerificationFailure::UnknownSerial(s)) if *s == new),
+        "{err}"
+    );
+    assert!(!client.key_ring().unwrap().contains(&new));
 }
 
 #[test]
@@ -657,6 +716,38 @@ fn expired_configured_keys_never_fall_back_to_self_verification() {
         "{err}"
     );
     assert_eq!(downloads(&sandbox), 0);
+}
+
+#[test]
+fn an_expired_configured_certificate_is_never_replaced_by_a_self_verified_download() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    let expired = wechatpay::crypto::test_certificate_for_docs(&[0x7E, 0x58], 3600);
+    let client = merchant(&sandbox)
+        .platform_key("7E58", &expired)
+        .auto_certificates(&id.apiv3_key)
+        .build()
+        .unwrap();
+    let expired_error = |err: wechatpay::Error| {
+        assert!(
+            matches!(
+                err.verification(),
+                Some(VerificationFailure::ExpiredCertificate { serial, .. }) if serial == "7E58"
+            ),
+            "{err}"
+        );
+    };
+    // Asked for, blocking and async, and the background task's first refresh.
+    expired_error(client.refresh_certificates().unwrap_err());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        expired_error(client.refresh_certificates_async().await.unwrap_err());
+        expired_error(query_async(&client, &sandbox).await.unwrap_err());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    assert_eq!(downloads(&sandbox), 0);
+    assert_eq!(client.key_ring().unwrap().ids(), ["7E58"]);
 }
 
 #[test]

@@ -296,6 +296,15 @@ impl Sandbox {
         self.state.set_public_key_only(on);
     }
 
+    /// Signs `GET /v3/certificates` (in [`SignMode::Certificate`]) with the newest unexpired
+    /// certificate (`true`), as WeChat Pay does once it has switched to a new certificate, or
+    /// with the oldest (`false`, the default; see
+    /// [`rotate_platform_certificate`](Self::rotate_platform_certificate)). A client that
+    /// slept through the overlap then meets a list signed by a certificate it does not have.
+    pub fn sign_certificate_list_with_newest(&self, on: bool) {
+        self.state.set_list_signed_by_newest(on);
+    }
+
     /// Issues a new platform certificate, as WeChat Pay does before the current one expires,
     /// and returns its serial (40 uppercase hex digits). It has a new RSA key, is issued by
     /// the sandbox CA like the first one, and is valid from a minute ago until `valid_for`

@@ -23,6 +23,8 @@ pub(crate) struct Settings {
     pub(crate) sign_mode: SignMode,
     /// `/v3/certificates` answers as for a merchant that only has a WeChat Pay public key.
     pub(crate) public_key_only: bool,
+    /// `/v3/certificates` (in certificate mode) is signed with the newest certificate.
+    pub(crate) list_signed_by_newest: bool,
 }
 
 /// A bounded log: the last `capacity` requests, oldest first.
@@ -178,6 +180,10 @@ impl State {
 
     pub(crate) fn set_public_key_only(&self, on: bool) {
         lock(&self.settings).public_key_only = on;
+    }
+
+    pub(crate) fn set_list_signed_by_newest(&self, on: bool) {
+        lock(&self.settings).list_signed_by_newest = on;
     }
 
     pub(crate) fn add_platform_certificate(&self, certificate: PlatformCertificate) {

@@ -179,11 +179,46 @@ pub(crate) fn has_usable_key(ring: &KeyRing) -> bool {
     ring.snapshot().entries.values().any(|e| !e.expired_at(now))
 }
 
+/// Whether the ring holds a configured key that can verify now: it pins the trust.
+fn has_usable_configured_key(ring: &KeyRing) -> bool {
+    let now = unix_now();
+    ring.snapshot()
+        .entries
+        .values()
+        .any(|e| e.configured && !e.expired_at(now))
+}
+
+/// Configured keys anchor the trust: with no usable key left and a configured certificate
+/// expired, nothing can (the download is not trusted on its own word). Named: the one that
+/// expired last.
+fn expired_anchor(ring: &KeyRing) -> Result<()> {
+    if has_usable_key(ring) {
+        return Ok(());
+    }
+    let last_configured = ring
+        .snapshot()
+        .entries
+        .values()
+        .filter(|e| e.configured)
+        .filter_map(|e| match e.kind {
+            EntryKind::Certificate { not_after, .. } => Some((not_after, e.id.clone())),
+            EntryKind::PublicKey => None,
+        })
+        .max();
+    match last_configured {
+        Some((not_after, serial)) => Err(Error::from_failure(
+            VerificationFailure::ExpiredCertificate { serial, not_after },
+        )),
+        None => Ok(()),
+    }
+}
+
 async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()> {
     let ring = &v3.ring;
     let Some(auto) = ring.auto() else {
         return Ok(());
     };
+    expired_anchor(ring)?;
     let template = UriTemplate::parse("v3/certificates").map_err(Error::from_template)?;
     let mut prepared =
         crate::pipeline::prepare(shared, &template, http::Method::GET, Options::new())?;
@@ -226,9 +261,19 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
 
     // With keys to trust, the signature is checked before anything in the body is read.
     let anchored = has_usable_key(ring);
+    let mut new_signer = None;
     if anchored {
-        if let Err(failure) = ring.verify(response.headers(), response.bytes()) {
-            return Err(Error::from_verification(failure, response));
+        match ring.verify(response.headers(), response.bytes()) {
+            Ok(()) => {}
+            // Signed with a certificate the ring does not have: WeChat Pay switched to it while
+            // this client was not looking (a restart from an old store, a blocking client idle
+            // through the overlap). Without a configured key pinning the trust, the signer is
+            // taken from the download itself below, once every entry has decrypted under the
+            // APIv3 key, which only WeChat Pay and the merchant hold.
+            Err(VerificationFailure::UnknownSerial(serial)) if !has_usable_configured_key(ring) => {
+                new_signer = Some(serial);
+            }
+            Err(failure) => return Err(Error::from_verification(failure, response)),
         }
     }
     // Decrypt every entry before trusting any.
@@ -263,9 +308,9 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
         downloaded.push((cert, pem));
     }
 
-    // With no key at all: the download itself (a first download, as wechatpay-php's and the
-    // Node SDK's tools do).
-    if !anchored {
+    // With no key at all (a first download, as wechatpay-php's and the Node SDK's tools do),
+    // or signed by a certificate new to the ring: the download itself.
+    if !anchored || new_signer.is_some() {
         let mut own = PlatformVerifier::new();
         for (cert, _) in &downloaded {
             own.insert(cert.serial().to_owned(), cert.public_key().clone());
@@ -273,11 +318,18 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
         if let Err(failure) = own.verify(response.headers(), response.bytes()) {
             return Err(Error::from_verification(failure, response));
         }
-        tracing::warn!(
-            "first download of platform certificates, with no platform key configured: it was \
-             verified only with the certificate it contains (integrity, not origin); configure \
-             a platform key to anchor the trust"
-        );
+        match &new_signer {
+            Some(serial) => tracing::warn!(
+                serial = serial.as_str(),
+                "platform certificates signed by a certificate the ring did not have: verified \
+                 with that certificate, which the download carries sealed under the APIv3 key"
+            ),
+            None => tracing::warn!(
+                "first download of platform certificates, with no platform key configured: it \
+                 was verified only with the certificate it contains (integrity, not origin); \
+                 configure a platform key to anchor the trust"
+            ),
+        }
     }
 
     merge(ring, &downloaded);
@@ -365,23 +417,7 @@ pub(crate) async fn before_request(shared: &Shared, http: &reqwest::Client) -> R
         return Ok(());
     };
     if !has_usable_key(ring) {
-        // Configured keys anchor the trust: with all of them expired, nothing can. (Named: the
-        // one that expired last.)
-        let last_configured = ring
-            .snapshot()
-            .entries
-            .values()
-            .filter(|e| e.configured)
-            .filter_map(|e| match e.kind {
-                EntryKind::Certificate { not_after, .. } => Some((not_after, e.id.clone())),
-                EntryKind::PublicKey => None,
-            })
-            .max();
-        if let Some((not_after, serial)) = last_configured {
-            return Err(Error::from_failure(
-                VerificationFailure::ExpiredCertificate { serial, not_after },
-            ));
-        }
+        expired_anchor(ring)?;
         return refresh(shared, http, Trigger::Initial).await;
     }
     let pending = ring.state().pending.take();
