@@ -534,6 +534,55 @@ fn forged_callbacks_do_not_use_up_the_refreshes_answers_need() {
     assert_eq!(downloads(&sandbox), 3);
 }
 
+/// A store that counts how often it is read.
+struct CountingStore(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl wechatpay::keyring::KeyStore for CountingStore {
+    fn load(&self) -> std::io::Result<Vec<Vec<u8>>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Vec::new())
+    }
+    fn save(&self, _: &str, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn remove(&self, _: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_flood_of_forged_callbacks_reads_the_store_once_a_minute() {
+    let sandbox = Sandbox::start().unwrap();
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = anchored(&sandbox)
+        .certificate_store(CountingStore(reads.clone()))
+        .build()
+        .unwrap();
+    client.refresh_certificates().unwrap();
+    let before = reads.load(std::sync::atomic::Ordering::SeqCst);
+    let parser = client.notifications().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for n in 0..20 {
+            let mut headers = http::HeaderMap::new();
+            for (name, value) in [
+                ("wechatpay-timestamp", unix_now().to_string()),
+                ("wechatpay-nonce", "FORGEDFORGEDFORGEDFORGED".to_owned()),
+                ("wechatpay-signature", "Zm9yZ2Vk".repeat(43)),
+                ("wechatpay-serial", format!("{n:040X}")),
+            ] {
+                headers.insert(name, value.parse().unwrap());
+            }
+            assert!(parser.parse(&headers, b"{}").is_err());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    });
+    // The first callback's refresh reads the store (and downloads); the other 19 are
+    // rate-limited before they queue.
+    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), before + 1);
+    assert_eq!(downloads(&sandbox), 2);
+}
+
 #[test]
 fn downloads_persist_in_a_directory_for_the_next_start() {
     let sandbox = Sandbox::start().unwrap();

@@ -93,6 +93,15 @@ pub(crate) async fn refresh(
             limited
         })
     };
+    if limited && matches!(trigger, Trigger::CallbackSerial(_)) {
+        // Callbacks are anyone's to post: a limited one neither queues for the refresh lock
+        // nor reads the store, so a flood of them cannot delay an answer's refresh.
+        tracing::info!(
+            ?trigger,
+            "unknown serial: refresh rate-limited (at most one a minute)"
+        );
+        return Ok(());
+    }
     let guard = match trigger {
         // Someone is refreshing: carry on with the current keys.
         Trigger::Stale => match ring.refresh_lock().try_lock() {

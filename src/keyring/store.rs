@@ -1,7 +1,8 @@
 //! Where downloaded certificates are kept between runs: the [`KeyStore`] trait and a directory.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A place that keeps downloaded platform certificates, so that a restart (or another process)
 /// does not need the network. Implement it over a shared volume, a database or a cache service
@@ -69,7 +70,16 @@ impl KeyStore for DirectoryStore {
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
             if name.starts_with("wechatpay_") && name.ends_with(".pem") {
-                pems.push(std::fs::read(&path)?);
+                // One unreadable file (removed by another process since the listing, no
+                // permission) does not hide the others.
+                match std::fs::read(&path) {
+                    Ok(pem) => pems.push(pem),
+                    Err(e) => tracing::warn!(
+                        file = %path.display(),
+                        error = %e,
+                        "cannot read a file of the certificate store: skipped"
+                    ),
+                }
             }
         }
         Ok(pems)
@@ -78,12 +88,28 @@ impl KeyStore for DirectoryStore {
     fn save(&self, serial: &str, pem: &[u8]) -> io::Result<()> {
         let path = self.path(serial)?;
         std::fs::create_dir_all(&self.dir)?;
-        // Written aside and renamed: another process never reads half a certificate.
-        let partial = self
-            .dir
-            .join(format!(".wechatpay_{serial}.pem.{}", std::process::id()));
-        std::fs::write(&partial, pem)?;
-        std::fs::rename(&partial, &path)
+        // Written aside and renamed: another process never reads half a certificate. The name
+        // is this writer's alone (process, then a counter), so that two clients of one
+        // process saving the same serial never share it.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let partial = self.dir.join(format!(
+            ".wechatpay_{serial}.pem.{}.{}",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .and_then(|mut file| {
+                file.write_all(pem)?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&partial, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        written
     }
 
     fn remove(&self, serial: &str) -> io::Result<()> {
@@ -91,5 +117,54 @@ impl KeyStore for DirectoryStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("wechatpay-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn concurrent_saves_of_one_serial_leave_one_whole_file_and_no_partial() {
+        let dir = scratch("saves");
+        let serial = "0123456789ABCDEF";
+        let versions: Vec<Vec<u8>> = (0..8u8).map(|n| vec![b'A' + n; 64 * 1024]).collect();
+        std::thread::scope(|scope| {
+            for version in &versions {
+                let store = DirectoryStore::new(&dir);
+                scope.spawn(move || {
+                    for _ in 0..20 {
+                        store.save(serial, version).unwrap();
+                    }
+                });
+            }
+        });
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [format!("wechatpay_{serial}.pem")]);
+        let saved = DirectoryStore::new(&dir).load().unwrap();
+        assert_eq!(saved.len(), 1);
+        assert!(versions.contains(&saved[0]), "a mixed file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_file_does_not_hide_the_others() {
+        let dir = scratch("unreadable");
+        let store = DirectoryStore::new(&dir);
+        store.save("AA", b"first").unwrap();
+        // A directory where a certificate file is expected: reading it fails.
+        std::fs::create_dir(dir.join("wechatpay_BB.pem")).unwrap();
+        assert_eq!(store.load().unwrap(), [b"first".to_vec()]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
