@@ -328,7 +328,10 @@ impl StdError for Error {
 /// failure is (its `sign` is checked first), not a `return_code` `FAIL` nor an answer of the
 /// [`UNSIGNED_ANSWERS`](crate::v2::UNSIGNED_ANSWERS) endpoints. Query before acting on what a
 /// code says happened.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows every field but an APIv2 answer's `sign` (a digest keyed with the APIv2
+/// secret, which would let anyone who reads the log try to guess it offline).
+#[derive(Clone)]
 pub struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) code: Option<String>,
@@ -337,6 +340,33 @@ pub struct ApiError {
     pub(crate) request_id: Option<String>,
     /// An APIv2 answer's fields.
     pub(crate) xml: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// An APIv2 answer's fields, `sign` and `paySign` redacted.
+        struct Fields<'a>(&'a serde_json::Map<String, serde_json::Value>);
+        impl fmt::Debug for Fields<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let keyed =
+                    |k: &str| k.eq_ignore_ascii_case("sign") || k.eq_ignore_ascii_case("paysign");
+                f.debug_map()
+                    .entries(self.0.iter().map(|(k, v)| {
+                        let v: &dyn fmt::Debug = if keyed(k) { &"<redacted>" } else { v };
+                        (k, v)
+                    }))
+                    .finish()
+            }
+        }
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("detail", &self.detail)
+            .field("request_id", &self.request_id)
+            .field("xml", &self.xml.as_ref().map(Fields))
+            .finish()
+    }
 }
 
 impl ApiError {

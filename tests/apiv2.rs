@@ -271,6 +271,19 @@ fn result_code_fail_is_an_api_error_after_the_sign_is_checked() {
     assert_eq!(api.code(), Some("USERPAYING"));
     assert_eq!(api.xml().unwrap()["nonce_str"], "o5bAKF3o2ypC8hwa");
     assert!(err.response().unwrap().signature_verified());
+    // The answer's sign (keyed with the APIv2 secret) is in the map, never in Debug.
+    let sign = api.xml().unwrap()["sign"].as_str().unwrap().to_owned();
+    assert_eq!(sign.len(), 32);
+    for shown in [
+        format!("{err:?}"),
+        format!("{api:?}"),
+        format!("{err:#?}"),
+        err.to_string(),
+    ] {
+        assert!(!shown.contains(&sign), "{shown}");
+        assert!(!shown.contains(&sign.to_lowercase()), "{shown}");
+    }
+    assert!(format!("{api:?}").contains("USERPAYING"));
 
     // The same failure with a forged sign is a verification error, not an Api error.
     let forged = V2Server::start(move |_| {
