@@ -5,8 +5,10 @@
 //! text ever quoted is the path after `file://` (a path is not a secret, and naming it is what
 //! makes a wrong path fixable) and the scheme of an unknown `scheme://` prefix.
 
-use std::borrow::Cow;
+use std::ops::Deref;
 use std::path::Path;
+
+use zeroize::Zeroizing;
 
 use super::decode_base64_strict;
 use super::der::looks_like_der;
@@ -41,14 +43,32 @@ impl Prefix {
     }
 }
 
+/// Bytes of the caller's input: borrowed from it, or read from a file and wiped when dropped
+/// (they may be a private key).
+pub(crate) enum Input<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Zeroizing<Vec<u8>>),
+}
+
+impl Deref for Input<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Input::Borrowed(bytes) => bytes,
+            Input::Owned(bytes) => bytes,
+        }
+    }
+}
+
 /// The input, resolved.
 pub(crate) enum Form<'a> {
-    /// A known prefix and the DER its base64 decodes to.
-    Prefixed(Prefix, Vec<u8>),
+    /// A known prefix and the DER its base64 decodes to (wiped when dropped).
+    Prefixed(Prefix, Zeroizing<Vec<u8>>),
     /// Binary DER.
-    Der(Cow<'a, [u8]>),
+    Der(Input<'a>),
     /// Text with a `-----BEGIN` line.
-    Pem(Cow<'a, [u8]>),
+    Pem(Input<'a>),
     /// Anything else; the hint (may be empty) suggests what the caller may have meant.
     Other(&'static str),
 }
@@ -76,9 +96,9 @@ pub(crate) fn resolve(input: &[u8]) -> Result<Form<'_>, String> {
             Form::Pem(_) => false,
         };
         return Ok(if der {
-            Form::Der(Cow::Owned(content))
+            Form::Der(Input::Owned(content))
         } else {
-            Form::Pem(Cow::Owned(content))
+            Form::Pem(Input::Owned(content))
         });
     }
     resolve_contents(input)
@@ -90,12 +110,14 @@ pub(crate) fn resolve(input: &[u8]) -> Result<Form<'_>, String> {
 pub(crate) const MAX_KEY_FILE: u64 = 1 << 20;
 
 /// Reads at most [`MAX_KEY_FILE`] bytes; a longer file is an error.
-pub(crate) fn read_key_file(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_key_file(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
     use std::io::Read;
-    let mut content = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_KEY_FILE + 1)
-        .read_to_end(&mut content)?;
+    let file = std::fs::File::open(path)?;
+    // Sized to the file up front: a buffer grown while reading would leave unwiped copies of
+    // the key behind.
+    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_KEY_FILE + 1);
+    let mut content = Zeroizing::new(Vec::with_capacity(size as usize));
+    file.take(MAX_KEY_FILE + 1).read_to_end(&mut content)?;
     if content.len() as u64 > MAX_KEY_FILE {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -105,7 +127,7 @@ pub(crate) fn read_key_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(content)
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
     read_key_file(path).map_err(|e| {
         format!(
             "file `{}` cannot be read: {e}",
@@ -141,17 +163,18 @@ pub(crate) fn resolve_contents(input: &[u8]) -> Result<Form<'_>, String> {
     let trimmed = trim(input);
     for (prefix, text) in Prefix::ALL {
         if let Some(body) = trimmed.strip_prefix(text.as_bytes()) {
-            let base64: String = body
-                .iter()
-                .filter(|b| !b.is_ascii_whitespace())
-                .map(|&b| char::from(b))
-                .collect();
+            let base64: Zeroizing<String> = Zeroizing::new(
+                body.iter()
+                    .filter(|b| !b.is_ascii_whitespace())
+                    .map(|&b| char::from(b))
+                    .collect(),
+            );
             if base64.is_empty() {
                 return Err(format!("the `{text}` value is empty"));
             }
             let der = decode_base64_strict(&base64)
                 .ok_or_else(|| format!("the `{text}` value is not standard padded base64"))?;
-            return Ok(Form::Prefixed(prefix, der));
+            return Ok(Form::Prefixed(prefix, Zeroizing::new(der)));
         }
     }
     if let Some(scheme) = unknown_scheme(trimmed) {
@@ -161,10 +184,10 @@ pub(crate) fn resolve_contents(input: &[u8]) -> Result<Form<'_>, String> {
         ));
     }
     if looks_like_der(trimmed) {
-        return Ok(Form::Der(Cow::Borrowed(trimmed)));
+        return Ok(Form::Der(Input::Borrowed(trimmed)));
     }
     if has_begin(input) {
-        return Ok(Form::Pem(Cow::Borrowed(input)));
+        return Ok(Form::Pem(Input::Borrowed(input)));
     }
     Ok(Form::Other(hint(trimmed)))
 }
@@ -225,7 +248,7 @@ mod tests {
     #[test]
     fn prefixes_decode_base64_with_line_breaks() {
         match resolve(b"  public.spki://d2Vj\naGF0cGF5\n").unwrap() {
-            Form::Prefixed(Prefix::PublicSpki, der) => assert_eq!(der, b"wechatpay"),
+            Form::Prefixed(Prefix::PublicSpki, der) => assert_eq!(&der[..], b"wechatpay"),
             _ => panic!("expected a prefixed form"),
         }
         assert_eq!(

@@ -69,7 +69,8 @@ pub(crate) fn block<'a>(input: &'a [u8], label: &str) -> Option<Block<'a>> {
     };
     let body = &input[body_start..end_at];
     let mut encrypted = false;
-    let mut base64 = String::with_capacity(body.len());
+    // Wiped when dropped: the base64 of what may be a private key (sized once, never grown).
+    let mut base64 = zeroize::Zeroizing::new(String::with_capacity(body.len()));
     for line in body.split(|&b| b == b'\n') {
         if line.contains(&b':') {
             // An RFC 1421 header such as `Proc-Type: 4,ENCRYPTED` or `DEK-Info: ...`.

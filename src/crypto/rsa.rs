@@ -40,8 +40,11 @@ pub(crate) fn found(input: &[u8]) -> String {
 
 /// The DER of a PEM block, or `<what>` (plus the reason when the END line is missing: the only
 /// reason that says more than "damaged").
-pub(crate) fn block_der(block: Block<'_>, what: &str) -> std::result::Result<Vec<u8>, String> {
-    block.der.map_err(|why| {
+pub(crate) fn block_der(
+    block: Block<'_>,
+    what: &str,
+) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    block.der.map(zeroize::Zeroizing::new).map_err(|why| {
         if why.contains("END") {
             format!("{what}: {why}")
         } else {

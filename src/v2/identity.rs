@@ -92,9 +92,10 @@ fn identity(chain: &[X509], key: &PKey<Private>) -> Result<native_tls::Identity>
                 .map_err(|_| internal("encode the certificate"))?,
         );
     }
-    let key_pem = key
-        .private_key_to_pem_pkcs8()
-        .map_err(|_| internal("encode the key"))?;
+    let key_pem = zeroize::Zeroizing::new(
+        key.private_key_to_pem_pkcs8()
+            .map_err(|_| internal("encode the key"))?,
+    );
     native_tls::Identity::from_pkcs8(&pem, &key_pem)
         .map_err(|e| Error::config(format!("merchant certificate: not usable for TLS: {e}")))
 }
