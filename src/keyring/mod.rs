@@ -424,9 +424,11 @@ impl KeyRing {
         self.inner.stop.notified().await;
     }
 
-    /// The client is dropped: the background task ends.
+    /// The client is dropped: the background task ends. A permit, not a broadcast: the task
+    /// may be in the middle of a refresh, not waiting, and must still see it (it would
+    /// otherwise keep the APIv3 key in memory for up to an interval).
     pub(crate) fn stop(&self) {
-        self.inner.stop.notify_waiters();
+        self.inner.stop.notify_one();
     }
 
     pub(crate) fn attach(&self, client: Weak<Shared>) {
@@ -606,6 +608,21 @@ pub(crate) fn parse_platform_key(id: &str, pem: &[u8]) -> Result<(String, Public
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stop_while_the_task_is_busy_is_not_lost() {
+        let ring = KeyRing::new();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // The client goes while its background task is refreshing, not waiting.
+            ring.stop();
+            let ended = tokio::time::timeout(Duration::from_secs(5), ring.stopped()).await;
+            assert!(ended.is_ok(), "the task would sleep a whole interval");
+        });
+    }
 
     #[test]
     fn concurrent_additions_are_all_kept() {
