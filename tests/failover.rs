@@ -35,6 +35,40 @@ fn order(sandbox: &Sandbox, n: usize) -> serde_json::Value {
 }
 
 #[test]
+fn a_key_ring_fills_itself_from_the_backup_while_the_primary_is_down() {
+    let backup = Sandbox::start().unwrap();
+    backup.set_sign_mode(wechatpay_sandbox::SignMode::Certificate);
+    let id = backup.identity();
+    // No platform key at all: the first request needs the certificates first.
+    let client = Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .auto_certificates(&id.apiv3_key)
+        .base_uri(format!("http://127.0.0.1:{}/", free_port()))
+        .backup_base_uri(backup.base_uri())
+        .build()
+        .unwrap();
+    let answer = client["v3/pay/transactions/native"]
+        .post(order(&backup, 100))
+        .unwrap();
+    assert!(answer.signature_verified());
+    let paths: Vec<String> = backup
+        .requests()
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    assert_eq!(paths, ["/v3/certificates", "/v3/pay/transactions/native"]);
+    assert!(
+        backup
+            .requests()
+            .iter()
+            .all(|r| r.header("user-agent").unwrap().ends_with(" failover"))
+    );
+    assert!(client.key_ring().unwrap().contains(&id.platform_serial));
+}
+
+#[test]
 fn an_unreachable_primary_fails_over_and_traffic_comes_back_when_it_recovers() {
     let port = free_port();
     let backup = Sandbox::start().unwrap();

@@ -229,11 +229,14 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
     };
     expired_anchor(ring)?;
     let template = UriTemplate::parse("v3/certificates").map_err(Error::from_template)?;
-    let mut prepared =
-        crate::pipeline::prepare(shared, &template, http::Method::GET, Options::new())?;
-    crate::pipeline::authorize(shared, v3, &mut prepared).await?;
-    let response =
-        crate::transport::send(http, prepared, shared.transport.max_response_size()).await?;
+    let prepared = crate::pipeline::prepare(shared, &template, http::Method::GET, Options::new())?;
+    // With the client's failover: a ring with no usable key can still fill itself from the
+    // backup host while the primary is down.
+    let response = crate::pipeline::route(shared, prepared, |mut prepared| async move {
+        crate::pipeline::authorize(shared, v3, &mut prepared).await?;
+        crate::transport::send(http, prepared, shared.transport.max_response_size()).await
+    })
+    .await?;
 
     if !response.status().is_success() {
         let error = crate::pipeline::api_error_of(response);

@@ -190,12 +190,12 @@ pub(crate) async fn execute(
         .retry
         .filter(|_| prepared.method == http::Method::GET)
     else {
-        return route(shared, http, prepared).await;
+        return route(shared, prepared, |p| attempt(shared, http, p)).await;
     };
     let started = std::time::Instant::now();
     let mut retries = 0;
     loop {
-        let outcome = route(shared, http, prepared.clone()).await;
+        let outcome = route(shared, prepared.clone(), |p| attempt(shared, http, p)).await;
         if retries >= policy.max_retries || !crate::retry::retryable(&outcome) {
             return outcome;
         }
@@ -215,17 +215,26 @@ pub(crate) async fn execute(
 
 /// One attempt, on the primary or the backup host. A request that could not reach the primary
 /// (DNS, connect, TLS handshake: nothing was received) is sent again, signed afresh, to the
-/// backup; any later failure is returned as it is.
-async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -> Result<Response> {
+/// backup; any later failure is returned as it is. `attempt` signs, sends and checks (the
+/// client's requests), or signs and sends (the key ring's certificate downloads).
+pub(crate) async fn route<F, Fut>(
+    shared: &Shared,
+    prepared: PreparedRequest,
+    attempt: F,
+) -> Result<Response>
+where
+    F: Fn(PreparedRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Response>>,
+{
     let Some(failover) = shared
         .failover
         .as_ref()
         .filter(|f| prepared.url.as_str().starts_with(f.primary.as_str()))
     else {
-        return attempt(shared, http, prepared).await;
+        return attempt(prepared).await;
     };
     match failover.choose() {
-        Route::Backup => attempt(shared, http, rebase(shared, prepared, failover)?)
+        Route::Backup => attempt(rebase(shared, prepared, failover)?)
             .await
             .map_err(|e| {
                 backup_failed(
@@ -239,12 +248,12 @@ async fn route(shared: &Shared, http: &HttpClients, prepared: PreparedRequest) -
             }),
         // A probe's guard lives until the probe settled, or its future was dropped.
         Route::Primary(_probe) => {
-            let outcome = attempt(shared, http, prepared.clone()).await;
+            let outcome = attempt(prepared.clone()).await;
             match &outcome {
                 Err(e) if e.is_connect() => {
                     failover.primary_down();
                     let rebased = rebase(shared, prepared, failover)?;
-                    attempt(shared, http, rebased).await.map_err(|backup| {
+                    attempt(rebased).await.map_err(|backup| {
                         backup_failed(
                             backup,
                             format_args!(
