@@ -176,11 +176,13 @@ fn a_hundred_thousand_requests_async_64_in_flight() {
     let addr = start_server(platform.clone());
     let client = client(addr, &platform);
     let total = requests();
+    // Outlives the end measurement: the pooled connections (and their descriptors) live on it,
+    // and dropping it first would close them and hide any growth.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     report("async, 64 in flight", total, |done, tick| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         runtime.block_on(async {
             let next = Arc::new(AtomicUsize::new(0));
             let mut workers = Vec::new();
