@@ -34,6 +34,57 @@ fn order(sandbox: &Sandbox, n: usize) -> serde_json::Value {
     } })
 }
 
+/// A TLS server on 127.0.0.1 whose certificate the client does not trust (no root added): the
+/// handshake fails before a byte of the request is sent. Returns its address and how many
+/// handshakes it saw.
+fn untrusted_tls_primary() -> (String, Arc<AtomicUsize>) {
+    use openssl::ssl::{SslAcceptor, SslMethod};
+    let material = support::tls();
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    acceptor.set_private_key(&material.server.key).unwrap();
+    acceptor.set_certificate(&material.server.cert).unwrap();
+    let acceptor = acceptor.build();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!(
+        "https://127.0.0.1:{}/",
+        listener.local_addr().unwrap().port()
+    );
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&handshakes);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            // The client refuses the certificate: the handshake ends with an alert.
+            assert!(acceptor.accept(stream).is_err(), "the client trusted it");
+        }
+    });
+    (uri, handshakes)
+}
+
+#[test]
+fn a_failed_tls_handshake_with_the_primary_fails_over() {
+    let backup = Sandbox::start().unwrap();
+    let (primary, handshakes) = untrusted_tls_primary();
+    let client = merchant(&backup, &primary)
+        .backup_base_uri(backup.base_uri())
+        .build()
+        .unwrap();
+    let answer = client["v3/pay/transactions/native"]
+        .post(order(&backup, 200))
+        .unwrap();
+    assert!(answer.signature_verified());
+    assert!(handshakes.load(Ordering::SeqCst) >= 1);
+    let sent = backup.requests();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].header("user-agent").unwrap().ends_with(" failover"));
+    // Async too (the primary is now avoided for the cool-down: straight to the backup).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(client["v3/pay/transactions/native"].post_async(order(&backup, 201)))
+        .unwrap();
+    assert_eq!(backup.requests().len(), 2);
+}
+
 #[test]
 fn a_key_ring_fills_itself_from_the_backup_while_the_primary_is_down() {
     let backup = Sandbox::start().unwrap();
