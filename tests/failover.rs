@@ -86,6 +86,47 @@ fn a_failed_tls_handshake_with_the_primary_fails_over() {
 }
 
 #[test]
+fn the_key_rings_failed_download_does_not_fail_back_to_a_dead_primary() {
+    let backup = Sandbox::start().unwrap();
+    let id = backup.identity();
+    let (primary, handshakes) = untrusted_tls_primary();
+    let client = Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .auto_certificates(&id.apiv3_key)
+        .secret(&id.apiv2_secret)
+        .base_uri(&primary)
+        .backup_base_uri(backup.base_uri())
+        .build()
+        .unwrap();
+    // The ring's first download cannot reach the primary, and the backup answers it with an
+    // error: the call fails, and the primary stays down for the cool-down.
+    backup.set_fault(Some(Fault::ServerError(500)));
+    let err = client["v3/pay/transactions/native"]
+        .post(order(&backup, 300))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api, "{err}");
+    assert_eq!(handshakes.load(Ordering::SeqCst), 1);
+    // So the next call (APIv2: no key ring) goes straight to the backup; it would try the dead
+    // primary first if the download's error answer had counted as the primary's.
+    backup.set_fault(None);
+    let answer = client["v2/pay/micropay"]
+        .post(json!({ "xml": {
+            "appid": "wxd678efh567hg6787", "mch_id": id.mchid, "body": "failover",
+            "out_trade_no": "FAILOVER-V2", "total_fee": 1, "spbill_create_ip": "127.0.0.1",
+            "auth_code": "134567890123456789",
+        } }))
+        .unwrap();
+    assert_eq!(answer.xml().unwrap()["return_code"], "SUCCESS");
+    assert_eq!(
+        handshakes.load(Ordering::SeqCst),
+        1,
+        "the primary was tried again"
+    );
+}
+
+#[test]
 fn a_key_ring_fills_itself_from_the_backup_while_the_primary_is_down() {
     let backup = Sandbox::start().unwrap();
     backup.set_sign_mode(wechatpay_sandbox::SignMode::Certificate);

@@ -233,6 +233,43 @@ fn a_configured_certificate_pins_the_trust_through_a_rotation() {
 }
 
 #[test]
+fn an_expired_configured_certificate_still_pins_the_trust() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    // The current certificate comes from the store; the configured one has expired.
+    let dir = std::env::temp_dir().join(format!("wechatpay-pinned-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("wechatpay_{}.pem", id.platform_serial)),
+        &id.platform_certificate_pem,
+    )
+    .unwrap();
+    let expired = wechatpay::crypto::test_certificate_for_docs(&[0x7E, 0x58], 3600);
+    let client = merchant(&sandbox)
+        .platform_key("7E58", &expired)
+        .auto_certificates(&id.apiv3_key)
+        .certificate_dir(&dir)
+        .build()
+        .unwrap();
+    verified(query(&client, &sandbox));
+    let new = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    sandbox.sign_certificate_list_with_newest(true);
+    // A list signed by a certificate the ring lacks: a configured key, even expired, means the
+    // merchant chose what to trust, so the download's own word is not taken.
+    let err = query(&client, &sandbox).unwrap_err();
+    assert!(
+        matches!(err.verification(), Some(VerificationFailure::UnknownSerial(s)) if *s == new),
+        "{err}"
+    );
+    assert!(!client.key_ring().unwrap().contains(&new));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn unknown_serial_refreshes_are_rate_limited() {
     let sandbox = Sandbox::start().unwrap();
     let client = anchored(&sandbox).build().unwrap();

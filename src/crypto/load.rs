@@ -163,11 +163,12 @@ pub(crate) fn resolve_contents(input: &[u8]) -> Result<Form<'_>, String> {
     let trimmed = trim(input);
     for (prefix, text) in Prefix::ALL {
         if let Some(body) = trimmed.strip_prefix(text.as_bytes()) {
-            let base64: Zeroizing<String> = Zeroizing::new(
+            // Sized once (never reallocated, so no unwiped copy is left behind), wiped on drop.
+            let mut base64 = Zeroizing::new(String::with_capacity(body.len()));
+            base64.extend(
                 body.iter()
                     .filter(|b| !b.is_ascii_whitespace())
-                    .map(|&b| char::from(b))
-                    .collect(),
+                    .map(|&b| char::from(b)),
             );
             if base64.is_empty() {
                 return Err(format!("the `{text}` value is empty"));

@@ -188,13 +188,10 @@ pub(crate) fn has_usable_key(ring: &KeyRing) -> bool {
     ring.snapshot().entries.values().any(|e| !e.expired_at(now))
 }
 
-/// Whether the ring holds a configured key that can verify now: it pins the trust.
-fn has_usable_configured_key(ring: &KeyRing) -> bool {
-    let now = unix_now();
-    ring.snapshot()
-        .entries
-        .values()
-        .any(|e| e.configured && !e.expired_at(now))
+/// Whether the ring holds a configured key, usable or expired: it pins the trust (a download
+/// must verify with the ring, never with a certificate it brings).
+fn has_configured_key(ring: &KeyRing) -> bool {
+    ring.snapshot().entries.values().any(|e| e.configured)
 }
 
 /// Configured keys anchor the trust: with no usable key left and a configured certificate
@@ -282,7 +279,7 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
             // through the overlap). Without a configured key pinning the trust, the signer is
             // taken from the download itself below, once every entry has decrypted under the
             // APIv3 key, which only WeChat Pay and the merchant hold.
-            Err(VerificationFailure::UnknownSerial(serial)) if !has_usable_configured_key(ring) => {
+            Err(VerificationFailure::UnknownSerial(serial)) if !has_configured_key(ring) => {
                 new_signer = Some(serial);
             }
             Err(failure) => return Err(Error::from_verification(failure, response)),
@@ -323,9 +320,13 @@ async fn download(shared: &Shared, v3: &V3, http: &reqwest::Client) -> Result<()
     // With no key at all (a first download, as wechatpay-php's and the Node SDK's tools do),
     // or signed by a certificate new to the ring: the download itself.
     if !anchored || new_signer.is_some() {
+        // Only a certificate valid now may sign, as in the ring.
+        let now = unix_now();
         let mut own = PlatformVerifier::new();
         for (cert, _) in &downloaded {
-            own.insert(cert.serial().to_owned(), cert.public_key().clone());
+            if cert.not_before_unix() <= now && now <= cert.not_after_unix() {
+                own.insert(cert.serial().to_owned(), cert.public_key().clone());
+            }
         }
         if let Err(failure) = own.verify(response.headers(), response.bytes()) {
             return Err(Error::from_verification(failure, response));

@@ -89,22 +89,22 @@ impl KeyStore for DirectoryStore {
         let path = self.path(serial)?;
         std::fs::create_dir_all(&self.dir)?;
         // Written aside and renamed: another process never reads half a certificate. The name
-        // is this writer's alone (process, then a counter), so that two clients of one
-        // process saving the same serial never share it.
+        // is this writer's alone (process, counter and random part: containers sharing the
+        // volume may all be process 1), and only the writer that created it removes it.
         static WRITES: AtomicU64 = AtomicU64::new(0);
+        let random = crate::crypto::nonce().map_err(io::Error::other)?;
         let partial = self.dir.join(format!(
-            ".wechatpay_{serial}.pem.{}.{}",
+            ".wechatpay_{serial}.pem.{}.{}.{random}",
             std::process::id(),
             WRITES.fetch_add(1, Ordering::Relaxed)
         ));
-        let written = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&partial)
-            .and_then(|mut file| {
-                file.write_all(pem)?;
-                file.sync_all()
-            })
+            .open(&partial)?;
+        let written = file
+            .write_all(pem)
+            .and_then(|()| file.sync_all())
             .and_then(|()| std::fs::rename(&partial, &path));
         if written.is_err() {
             let _ = std::fs::remove_file(&partial);

@@ -185,6 +185,12 @@ pub(crate) async fn execute(
     http: &HttpClients,
     prepared: PreparedRequest,
 ) -> Result<Response> {
+    // The key ring's own needs first (its first download, a lazy refresh), outside the route:
+    // they make their own requests, with their own failover, and what happens to them says
+    // nothing about whether the primary got this request.
+    if matches!(prepared.protocol, Protocol::V3) {
+        crate::keyring::before_request(shared, &http.plain).await?;
+    }
     // Without a retry policy, the request is not cloned.
     let Some(policy) = shared
         .retry
@@ -272,12 +278,10 @@ where
                     failover.primary_up();
                     outcome
                 }
-                // An error after connecting, or before anything was sent (the signer, the key
-                // ring): nothing learned about the primary.
-                Err(_) => {
-                    failover.probe_inconclusive();
-                    outcome
-                }
+                // An error after connecting, or before anything was sent (the signer): nothing
+                // learned about the primary. A probe's guard frees the slot as it goes; any
+                // other request leaves it alone.
+                Err(_) => outcome,
             }
         }
     }
@@ -320,7 +324,6 @@ async fn attempt(
     match prepared.protocol {
         Protocol::V3 => {
             let v3 = shared.v3()?;
-            crate::keyring::before_request(shared, &http.plain).await?;
             sign::authorize(shared, v3, &mut prepared).await?;
             let rule = verify::Rule::for_request(&prepared.method, prepared.api_path());
             let response =
