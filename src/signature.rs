@@ -65,14 +65,24 @@ pub fn request_message(
 /// The message a response (or callback) signature covers: `TIMESTAMP\nNONCE\nBODY\n`, with
 /// the timestamp and nonce exactly as their headers carry them.
 pub fn response_message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(timestamp.len() + nonce.len() + body.len() + 3);
-    out.extend_from_slice(timestamp.as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(nonce.as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(body);
-    out.push(b'\n');
-    out
+    response_message_parts(timestamp, nonce, body).concat()
+}
+
+/// [`response_message`] as its parts in order, for hashing without joining them (the body may
+/// be large).
+pub(crate) fn response_message_parts<'a>(
+    timestamp: &'a str,
+    nonce: &'a str,
+    body: &'a [u8],
+) -> [&'a [u8]; 6] {
+    [
+        timestamp.as_bytes(),
+        b"\n",
+        nonce.as_bytes(),
+        b"\n",
+        body,
+        b"\n",
+    ]
 }
 
 /// The value of an APIv3 `Authorization` header. `Display` writes the fields in the order

@@ -50,31 +50,13 @@ impl HttpSettings {
         let plain = if self.roots.is_empty() {
             system_roots_only()?
         } else {
-            self.tls_connector(None)?
+            tls_connector(&self.roots, None)?
         };
         let mutual = match &self.identity {
-            Some(identity) => Some(self.tls_connector(Some(identity))?),
+            Some(identity) => Some(tls_connector(&self.roots, Some(identity))?),
             None => None,
         };
         Ok(TlsConnectors { plain, mutual })
-    }
-
-    /// A TLS configuration trusting the system's roots and [`roots`](Self::roots), presenting
-    /// `identity` when given.
-    fn tls_connector(
-        &self,
-        identity: Option<&native_tls::Identity>,
-    ) -> Result<native_tls::TlsConnector> {
-        let mut builder = tls_builder();
-        for root in &self.roots {
-            builder.add_root_certificate(root.clone());
-        }
-        if let Some(identity) = identity {
-            builder.identity(identity.clone());
-        }
-        builder
-            .build()
-            .map_err(|e| Error::transport("cannot create the TLS configuration", e))
     }
 
     fn client(&self, tls: &native_tls::TlsConnector) -> Result<reqwest::Client> {
@@ -99,12 +81,23 @@ impl HttpSettings {
     }
 }
 
-/// TLS 1.2 or later (an older version is refused at the handshake), with the system's trusted
-/// roots.
-fn tls_builder() -> native_tls::TlsConnectorBuilder {
+/// A TLS configuration: TLS 1.2 or later (an older version is refused at the handshake),
+/// trusting the system's roots and `roots`, presenting `identity` when given.
+fn tls_connector(
+    roots: &[native_tls::Certificate],
+    identity: Option<&native_tls::Identity>,
+) -> Result<native_tls::TlsConnector> {
     let mut builder = native_tls::TlsConnector::builder();
     builder.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
+    for root in roots {
+        builder.add_root_certificate(root.clone());
+    }
+    if let Some(identity) = identity {
+        builder.identity(identity.clone());
+    }
     builder
+        .build()
+        .map_err(|e| Error::transport("cannot create the TLS configuration", e))
 }
 
 /// The TLS configuration of every client that trusts only the system's roots, built once per
@@ -116,9 +109,7 @@ fn system_roots_only() -> Result<native_tls::TlsConnector> {
     if let Some(shared) = SHARED.get() {
         return Ok(shared.clone());
     }
-    let built = tls_builder()
-        .build()
-        .map_err(|e| Error::transport("cannot create the TLS configuration", e))?;
+    let built = tls_connector(&[], None)?;
     Ok(SHARED.get_or_init(|| built).clone())
 }
 

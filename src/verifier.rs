@@ -7,6 +7,7 @@ use http::HeaderMap;
 
 use crate::crypto::{PublicKey, base64_decode};
 use crate::error::VerificationFailure;
+use crate::signature::response_message_parts;
 
 /// The largest accepted distance between `Wechatpay-Timestamp` and the local clock, in seconds.
 pub const CLOCK_WINDOW_SECS: i64 = 300;
@@ -132,16 +133,7 @@ pub(crate) fn verify_signature<'k>(
         name: SIGNATURE,
         reason: "not base64",
     })?;
-    // The message is `signature::response_message(timestamp, nonce, payload)`, hashed part
-    // by part so that the body is not copied.
-    let message: [&[u8]; 6] = [
-        timestamp.as_bytes(),
-        b"\n",
-        nonce.as_bytes(),
-        b"\n",
-        payload,
-        b"\n",
-    ];
+    let message = response_message_parts(timestamp, nonce, payload);
     if key.verify_sha256_parts(&message, &raw) {
         Ok(())
     } else {

@@ -16,14 +16,25 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn merchant(sandbox: &Sandbox, base_uri: &str) -> ClientBuilder {
+/// The merchant's signing identity, aimed at `base_uri`.
+fn signer(sandbox: &Sandbox, base_uri: &str) -> ClientBuilder {
     let id = sandbox.identity();
     Client::builder()
         .mchid(&id.mchid)
         .serial(&id.merchant_serial)
         .private_key(&id.merchant_private_key_pem)
-        .platform_key(&id.public_key_id, &id.public_key_pem)
         .base_uri(base_uri)
+}
+
+/// [`signer`] with the WeChat Pay public key configured.
+fn merchant(sandbox: &Sandbox, base_uri: &str) -> ClientBuilder {
+    let id = sandbox.identity();
+    signer(sandbox, base_uri).platform_key(&id.public_key_id, &id.public_key_pem)
+}
+
+/// [`signer`] with no platform key: the ring downloads the certificates itself.
+fn self_keyed(sandbox: &Sandbox, base_uri: &str) -> ClientBuilder {
+    signer(sandbox, base_uri).auto_certificates(&sandbox.identity().apiv3_key)
 }
 
 fn order(sandbox: &Sandbox, n: usize) -> serde_json::Value {
@@ -90,13 +101,8 @@ fn the_key_rings_failed_download_does_not_fail_back_to_a_dead_primary() {
     let backup = Sandbox::start().unwrap();
     let id = backup.identity();
     let (primary, handshakes) = untrusted_tls_primary();
-    let client = Client::builder()
-        .mchid(&id.mchid)
-        .serial(&id.merchant_serial)
-        .private_key(&id.merchant_private_key_pem)
-        .auto_certificates(&id.apiv3_key)
+    let client = self_keyed(&backup, &primary)
         .secret(&id.apiv2_secret)
-        .base_uri(&primary)
         .backup_base_uri(backup.base_uri())
         .build()
         .unwrap();
@@ -132,12 +138,7 @@ fn a_key_ring_fills_itself_from_the_backup_while_the_primary_is_down() {
     backup.set_sign_mode(wechatpay_sandbox::SignMode::Certificate);
     let id = backup.identity();
     // No platform key at all: the first request needs the certificates first.
-    let client = Client::builder()
-        .mchid(&id.mchid)
-        .serial(&id.merchant_serial)
-        .private_key(&id.merchant_private_key_pem)
-        .auto_certificates(&id.apiv3_key)
-        .base_uri(format!("http://127.0.0.1:{}/", free_port()))
+    let client = self_keyed(&backup, &format!("http://127.0.0.1:{}/", free_port()))
         .backup_base_uri(backup.base_uri())
         .build()
         .unwrap();

@@ -62,6 +62,24 @@ fn order(sandbox: &Sandbox) -> serde_json::Value {
     } })
 }
 
+/// WeChat Pay switches to a new certificate (valid for a day) and signs the certificate list
+/// with it, as after the overlap; returns its serial.
+fn switch_to_a_new_certificate(sandbox: &Sandbox) -> String {
+    let new = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    sandbox.sign_certificate_list_with_newest(true);
+    new
+}
+
+/// `err` is a verification failure naming `serial` as unknown.
+fn names_unknown_serial(err: &wechatpay::Error, serial: &str) {
+    assert!(
+        matches!(err.verification(), Some(VerificationFailure::UnknownSerial(s)) if s == serial),
+        "{err}"
+    );
+}
+
 /// A 2xx answer, verified.
 fn verified(result: wechatpay::Result<wechatpay::Response>) {
     match result {
@@ -192,10 +210,7 @@ fn a_list_signed_by_a_certificate_the_ring_lacks_is_taken_from_the_download() {
     verified(query(&client, &sandbox));
     // WeChat Pay switches to a new certificate while this client is not looking: the list
     // that brings it is signed with it.
-    let new = sandbox
-        .rotate_platform_certificate(Duration::from_secs(86_400))
-        .unwrap();
-    sandbox.sign_certificate_list_with_newest(true);
+    let new = switch_to_a_new_certificate(&sandbox);
     verified(query(&client, &sandbox));
     let ring = client.key_ring().unwrap();
     assert!(ring.contains(&new) && ring.contains(&id.platform_serial));
@@ -213,22 +228,11 @@ fn a_configured_certificate_pins_the_trust_through_a_rotation() {
         .build()
         .unwrap();
     verified(query(&client, &sandbox));
-    let new = sandbox
-        .rotate_platform_certificate(Duration::from_secs(86_400))
-        .unwrap();
-    sandbox.sign_certificate_list_with_newest(true);
+    let new = switch_to_a_new_certificate(&sandbox);
     // The list is signed by a certificate the configured one cannot vouch for: refused, and
     // the answer signed with it is not taken.
-    let err = query(&client, &sandbox).unwrap_err();
-    assert!(
-        matches!(err.verification(), Some(VerificationFailure::UnknownSerial(s)) if *s == new),
-        "{err}"
-    );
-    let err = client.refresh_certificates().unwrap_err();
-    assert!(
-        matches!(err.verification(), Some(VerificationFailure::UnknownSerial(s)) if *s == new),
-        "{err}"
-    );
+    names_unknown_serial(&query(&client, &sandbox).unwrap_err(), &new);
+    names_unknown_serial(&client.refresh_certificates().unwrap_err(), &new);
     assert!(!client.key_ring().unwrap().contains(&new));
 }
 
@@ -254,17 +258,10 @@ fn an_expired_configured_certificate_still_pins_the_trust() {
         .build()
         .unwrap();
     verified(query(&client, &sandbox));
-    let new = sandbox
-        .rotate_platform_certificate(Duration::from_secs(86_400))
-        .unwrap();
-    sandbox.sign_certificate_list_with_newest(true);
+    let new = switch_to_a_new_certificate(&sandbox);
     // A list signed by a certificate the ring lacks: a configured key, even expired, means the
     // merchant chose what to trust, so the download's own word is not taken.
-    let err = query(&client, &sandbox).unwrap_err();
-    assert!(
-        matches!(err.verification(), Some(VerificationFailure::UnknownSerial(s)) if *s == new),
-        "{err}"
-    );
+    names_unknown_serial(&query(&client, &sandbox).unwrap_err(), &new);
     assert!(!client.key_ring().unwrap().contains(&new));
     let _ = std::fs::remove_dir_all(&dir);
 }

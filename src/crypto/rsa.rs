@@ -510,8 +510,7 @@ impl PublicKey {
 
     /// Checks an RSASSA-PKCS1-v1_5 / SHA-256 `signature` over `message`.
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.verifiers
-            .verify_sha256(&self.pkey, &[message], signature)
+        self.verify_sha256_parts(&[message], signature)
     }
 
     /// [`verify_sha256`](Self::verify_sha256) over the message made of `parts`, one after

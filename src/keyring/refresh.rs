@@ -141,10 +141,10 @@ pub(crate) async fn refresh(
                 .last_attempt
                 .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
         match &trigger {
-            Trigger::UnknownSerial(serial) | Trigger::CallbackSerial(serial) if limited => {
+            // (A limited callback has returned already, before queueing.)
+            Trigger::UnknownSerial(serial) if limited => {
                 tracing::info!(
                     serial = serial.as_str(),
-                    ?trigger,
                     "unknown serial: refresh rate-limited (at most one a minute)"
                 );
                 return Ok(());

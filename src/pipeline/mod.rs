@@ -269,19 +269,15 @@ where
                         )
                     })
                 }
-                // The primary answered (any answer, checked or not).
-                Ok(_) => {
-                    failover.primary_up();
-                    outcome
-                }
-                Err(e) if e.response().is_some() => {
-                    failover.primary_up();
-                    outcome
-                }
                 // An error after connecting, or before anything was sent (the signer): nothing
                 // learned about the primary. A probe's guard frees the slot as it goes; any
                 // other request leaves it alone.
-                Err(_) => outcome,
+                Err(e) if e.response().is_none() => outcome,
+                // The primary answered (any answer, checked or not).
+                _ => {
+                    failover.primary_up();
+                    outcome
+                }
             }
         }
     }
