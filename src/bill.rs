@@ -3,12 +3,12 @@
 //! `GET v3/bill/tradebill` (or `fundflowbill`, `sub-merchant-fundflowbill`, ...) answers, signed,
 //! with `{download_url, hash_type, hash_value}`. The file at `download_url` is fetched with a
 //! signed request whose answer WeChat Pay does not sign: its integrity is the SHA-1 in that
-//! first, verified answer. [`Client::download_bill`] streams the file into any writer,
+//! first, verified answer. [`Client::download_bill`](crate::Client::download_bill) streams the file into any writer,
 //! gunzipping it when the bill was requested with `tar_type=GZIP`, hashes what it writes and
 //! fails if the hash differs. Memory stays flat whatever the size.
 //!
 //! The overseas statements (`GET v3/global/statements`) are streamed the same way by
-//! [`Client::download_statement`]: their signature covers the SHA-1 header, checked before the
+//! [`Client::download_statement`](crate::Client::download_statement): their signature covers the SHA-1 header, checked before the
 //! body is read, and the body must hash to it.
 //!
 //! A failed download may already have written part of the file: discard the output on error.
@@ -38,13 +38,14 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use url::Url;
 
-use crate::client::{Client, Shared};
+use std::sync::Arc;
+
+use crate::context::Context;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::options::Options;
-use crate::pipeline::{
-    PreparedRequest, authorize, finish_error, statement_document, statement_sha1, verify_refreshing,
-};
-use crate::transport::{next_chunk, send_streaming};
+use crate::pipeline::{Policy, Request, Streamed, execute, prepare, statement_sha1};
+use crate::prepared::{PreparedRequest, Protocol};
+use crate::transport::{Lane, next_chunk};
 
 /// The hosts a `download_url` may point at, besides the client's base URI.
 const WECHAT_PAY_HOSTS: [&str; 4] = [
@@ -55,7 +56,7 @@ const WECHAT_PAY_HOSTS: [&str; 4] = [
 ];
 
 /// The overseas statements endpoint.
-const STATEMENTS: &str = "v3/global/statements";
+pub(crate) const STATEMENTS: &str = "v3/global/statements";
 
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -90,12 +91,12 @@ pub enum Compression {
 }
 
 /// Where the uncompressed bill goes.
-trait Sink {
+pub(crate) trait Sink {
     async fn write(&mut self, data: &[u8]) -> std::io::Result<()>;
     async fn flush(&mut self) -> std::io::Result<()>;
 }
 
-struct SyncSink<'w, W: ?Sized>(&'w mut W);
+pub(crate) struct SyncSink<'w, W: ?Sized>(pub(crate) &'w mut W);
 
 impl<W: Write + ?Sized> Sink for SyncSink<'_, W> {
     async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
@@ -107,7 +108,7 @@ impl<W: Write + ?Sized> Sink for SyncSink<'_, W> {
     }
 }
 
-struct AsyncSink<'w, W: ?Sized>(&'w mut W);
+pub(crate) struct AsyncSink<'w, W: ?Sized>(pub(crate) &'w mut W);
 
 impl<W: AsyncWrite + Unpin + ?Sized> Sink for AsyncSink<'_, W> {
     async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
@@ -180,7 +181,7 @@ fn gzip_error(e: std::io::Error) -> Error {
 }
 
 /// The signed GET of `download_url`, without a template: the URL comes from a verified answer.
-fn prepare(shared: &Shared, bill: &BillDownload) -> Result<PreparedRequest> {
+fn bill_request(ctx: &Context, bill: &BillDownload) -> Result<PreparedRequest> {
     if !bill.hash_type.eq_ignore_ascii_case("SHA1") {
         return Err(Error::config(format!(
             "bill hash_type `{}` is not supported (WeChat Pay uses SHA1)",
@@ -189,7 +190,7 @@ fn prepare(shared: &Shared, bill: &BillDownload) -> Result<PreparedRequest> {
     }
     let url = Url::parse(&bill.download_url)
         .map_err(|e| Error::config(format!("bill download_url is not a URL: {e}")))?;
-    let base = shared.base.url();
+    let base = ctx.base.url();
     let same_origin = url.origin() == base.origin();
     let wechat_pay = url.scheme() == "https"
         && url.port().is_none()
@@ -205,7 +206,7 @@ fn prepare(shared: &Shared, bill: &BillDownload) -> Result<PreparedRequest> {
     }
     let mut headers = HeaderMap::with_capacity(4);
     headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
-    headers.insert(USER_AGENT, shared.user_agent.clone());
+    headers.insert(USER_AGENT, ctx.user_agent.clone());
     Ok(PreparedRequest {
         method: Method::GET,
         api_offset: 0,
@@ -214,50 +215,50 @@ fn prepare(shared: &Shared, bill: &BillDownload) -> Result<PreparedRequest> {
         body: Bytes::new(),
         signed_body: None,
         timeout: Some(DOWNLOAD_TIMEOUT),
-        protocol: crate::pipeline::Protocol::V3,
+        protocol: Protocol::V3,
     })
 }
 
-async fn download(
-    shared: &Shared,
-    http: &reqwest::Client,
+/// Streams the bill at `bill.download_url` into `sink`, checked against its hash.
+pub(crate) async fn download(
+    ctx: &Arc<Context>,
+    lane: Lane<'_>,
     bill: &BillDownload,
     compression: Compression,
     sink: &mut impl Sink,
 ) -> Result<u64> {
-    let mut prepared = prepare(shared, bill)?;
-    authorize(shared, shared.v3()?, &mut prepared).await?;
-    let response = send_streaming(http, prepared).await?;
-    if !response.status().is_success() {
-        return Err(finish_error(response, shared.transport.max_response_size()).await);
-    }
-    stream_checked(response, compression, &bill.hash_value, sink).await
+    let prepared = bill_request(ctx, bill)?;
+    let answer =
+        execute::<Streamed>(ctx, lane, Request::Ready(prepared), Policy::bill_file(ctx)).await?;
+    stream_checked(answer, compression, &bill.hash_value, sink).await
+}
+
+/// The overseas statement request for `options` (its query), with the download's timeout
+/// unless the options set one.
+pub(crate) fn statement_request(ctx: &Context, options: Options) -> Result<PreparedRequest> {
+    let template = ctx
+        .templates
+        .parse(STATEMENTS)
+        .map_err(Error::from_template)?;
+    let mut prepared = prepare(ctx, &template, Method::GET, options)?;
+    prepared.timeout.get_or_insert(DOWNLOAD_TIMEOUT);
+    Ok(prepared)
 }
 
 /// The overseas statement: its signature covers `{"sha1":"<Wechatpay-Statement-Sha1>"}`, so it
 /// is checked from the headers before the body is read; the body must then hash to that SHA-1.
-async fn statement(
-    shared: &Shared,
-    http: &reqwest::Client,
-    mut prepared: PreparedRequest,
+pub(crate) async fn statement(
+    ctx: &Arc<Context>,
+    lane: Lane<'_>,
+    prepared: PreparedRequest,
     sink: &mut impl Sink,
 ) -> Result<u64> {
-    let v3 = shared.v3()?;
-    crate::keyring::before_request(shared, http).await?;
-    prepared.timeout.get_or_insert(DOWNLOAD_TIMEOUT);
-    authorize(shared, v3, &mut prepared).await?;
-    let response = send_streaming(http, prepared).await?;
-    if !response.status().is_success() {
-        return Err(finish_error(response, shared.transport.max_response_size()).await);
-    }
-    let sha1 = statement_sha1(response.headers())
+    let answer =
+        execute::<Streamed>(ctx, lane, Request::Ready(prepared), Policy::call(ctx)).await?;
+    let sha1 = statement_sha1(answer.headers())
         .map_err(Error::from_failure)?
         .to_owned();
-    let document = statement_document(&sha1);
-    verify_refreshing(shared, http, v3, response.headers(), document.as_bytes())
-        .await
-        .map_err(Error::from_failure)?;
-    stream_checked(response, Compression::None, &sha1, sink).await
+    stream_checked(answer, Compression::None, &sha1, sink).await
 }
 
 /// Streams the body into `sink`, decompressed as `compression` says; the SHA-1 of what was
@@ -333,7 +334,7 @@ async fn stream_checked(
 /// when it succeeds and removed when it fails: the file appears only complete and checked. The
 /// partial file is created new (never truncated), so two downloads to the same path cannot
 /// write into each other's.
-fn to_file(
+pub(crate) fn to_file(
     path: &std::path::Path,
     download: impl FnOnce(&mut std::fs::File) -> Result<u64>,
 ) -> Result<u64> {
@@ -361,131 +362,4 @@ fn to_file(
         let _ = std::fs::remove_file(&partial);
     }
     outcome
-}
-
-impl Client {
-    /// Streams a bill into `out` (blocking) and checks it: `out` receives the bytes before the
-    /// check can end, so on any error discard what it got (or use
-    /// [`download_bill_to_file`](Client::download_bill_to_file), which does).
-    ///
-    /// Returns the bytes written. The SHA-1 of what was written must equal `bill.hash_value`,
-    /// or the call fails with a [`Verification`](crate::ErrorKind::Verification) error
-    /// ([`DigestMismatch`](VerificationFailure::DigestMismatch)).
-    pub fn download_bill<W: Write + ?Sized>(
-        &self,
-        bill: &BillDownload,
-        compression: Compression,
-        out: &mut W,
-    ) -> Result<u64> {
-        let shared = self.shared();
-        let mut sink = SyncSink(out);
-        shared.transport.block_on("download_bill", |http| {
-            download(shared, &http.plain, bill, compression, &mut sink)
-        })
-    }
-
-    /// [`download_bill`](Client::download_bill) into a file that appears only when the bill is
-    /// complete and its hash checked: the bill is written to a new `.partial` file beside
-    /// `path`, renamed to `path` on success and removed on any error.
-    pub fn download_bill_to_file(
-        &self,
-        bill: &BillDownload,
-        compression: Compression,
-        path: impl AsRef<std::path::Path>,
-    ) -> Result<u64> {
-        to_file(path.as_ref(), |file| {
-            self.download_bill(bill, compression, file)
-        })
-    }
-
-    /// [`download_bill`](Client::download_bill) into an async writer.
-    pub async fn download_bill_async<W: AsyncWrite + Unpin + ?Sized>(
-        &self,
-        bill: &BillDownload,
-        compression: Compression,
-        out: &mut W,
-    ) -> Result<u64> {
-        crate::transport::require_runtime("download_bill")?;
-        let shared = self.shared();
-        download(
-            shared,
-            &shared.transport.async_http().plain,
-            bill,
-            compression,
-            &mut AsyncSink(out),
-        )
-        .await
-    }
-
-    /// Streams an overseas statement (`GET v3/global/statements`, with the `options` of any
-    /// call, e.g. its `query`) into `out` (blocking), and returns the bytes written.
-    ///
-    /// The answer's signature covers `{"sha1":"<Wechatpay-Statement-Sha1>"}`; it is checked
-    /// before the body is read, then the body is hashed as it is written and must match that
-    /// SHA-1, or the call fails with a [`Verification`](crate::ErrorKind::Verification) error
-    /// ([`DigestMismatch`](VerificationFailure::DigestMismatch)). Memory stays flat whatever
-    /// the size, and [`max_response_size`](crate::ClientBuilder::max_response_size) does not
-    /// apply (`client.chain("v3/global/statements").get(..)` checks the same way, in memory).
-    /// `out` receives the bytes before the check can end: on any error discard what it got, or
-    /// use [`download_statement_to_file`](Client::download_statement_to_file).
-    ///
-    /// ```no_run
-    /// # fn run(client: wechatpay::Client) -> wechatpay::Result<()> {
-    /// use serde_json::json;
-    ///
-    /// let mut csv = Vec::new();
-    /// let query = json!({ "query": { "date": "2024-06-01", "mchid": "1900000100" } });
-    /// let written = client.download_statement(query, &mut csv)?;
-    /// # let _ = written; Ok(()) }
-    /// ```
-    pub fn download_statement<W: Write + ?Sized>(
-        &self,
-        options: impl Into<Options>,
-        out: &mut W,
-    ) -> Result<u64> {
-        let prepared = self.statement_request(options)?;
-        self.statement_into(prepared, out)
-    }
-
-    /// [`download_statement`](Client::download_statement) into a file that appears only when
-    /// the statement is complete and checked (written to a new `.partial` file beside it,
-    /// then renamed).
-    pub fn download_statement_to_file(
-        &self,
-        options: impl Into<Options>,
-        path: impl AsRef<std::path::Path>,
-    ) -> Result<u64> {
-        let prepared = self.statement_request(options)?;
-        to_file(path.as_ref(), |file| self.statement_into(prepared, file))
-    }
-
-    /// [`download_statement`](Client::download_statement) into an async writer.
-    pub async fn download_statement_async<W: AsyncWrite + Unpin + ?Sized>(
-        &self,
-        options: impl Into<Options>,
-        out: &mut W,
-    ) -> Result<u64> {
-        crate::transport::require_runtime("download_statement")?;
-        let prepared = self.statement_request(options)?;
-        let shared = self.shared();
-        let http = &shared.transport.async_http().plain;
-        statement(shared, http, prepared, &mut AsyncSink(out)).await
-    }
-
-    fn statement_request(&self, options: impl Into<Options>) -> Result<PreparedRequest> {
-        self.chain(STATEMENTS).prepare(Method::GET, options)
-    }
-
-    /// The blocking download of a prepared statement request.
-    fn statement_into<W: Write + ?Sized>(
-        &self,
-        prepared: PreparedRequest,
-        out: &mut W,
-    ) -> Result<u64> {
-        let shared = self.shared();
-        let mut sink = SyncSink(out);
-        shared.transport.block_on("download_statement", |http| {
-            statement(shared, &http.plain, prepared, &mut sink)
-        })
-    }
 }

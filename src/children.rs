@@ -1,29 +1,28 @@
-//! The index cache behind `client[key]` and `endpoint[key]`: one [`Endpoint`] per key, created
-//! on first use and kept (append-only), shared by threads, with no hand-written `unsafe`.
+//! The index cache behind `client[key]` and `endpoint[key]`: one child (an
+//! [`Endpoint`](crate::Endpoint)) per key, created on first use and kept (append-only), shared
+//! by threads, with no hand-written `unsafe`.
 
 use std::sync::{Mutex, OnceLock};
 
 use elsa::sync::FrozenMap;
-
-use crate::endpoint::Endpoint;
 
 /// How many children are kept in slots read without a lock: a client or an endpoint rarely
 /// has more (`v3`, `v2`; `pay`, `refund`, ...).
 pub(crate) const SLOTS: usize = 8;
 
 /// The children of a client or an endpoint, by key.
-pub(crate) struct Children {
+pub(crate) struct Children<T> {
     /// Filled in order; a lookup compares keys until the first empty slot.
-    slots: [OnceLock<(Box<str>, Box<Endpoint>)>; SLOTS],
+    slots: [OnceLock<(Box<str>, Box<T>)>; SLOTS],
     /// Children beyond the slots.
-    more: FrozenMap<String, Box<Endpoint>>,
+    more: FrozenMap<String, Box<T>>,
     /// Held while a child is added, so that each key is cached once.
     adding: Mutex<()>,
 }
 
-impl Children {
+impl<T> Children<T> {
     /// No children yet.
-    pub(crate) fn new() -> Children {
+    pub(crate) fn new() -> Children<T> {
         Children {
             slots: Default::default(),
             more: FrozenMap::new(),
@@ -32,7 +31,7 @@ impl Children {
     }
 
     /// The child for `key`: the cached one, or `make()` cached now.
-    pub(crate) fn get_or_add(&self, key: &str, make: impl FnOnce() -> Endpoint) -> &Endpoint {
+    pub(crate) fn get_or_add(&self, key: &str, make: impl FnOnce() -> T) -> &T {
         if let Some(hit) = self.cached(key) {
             return hit;
         }
@@ -47,7 +46,7 @@ impl Children {
         }
     }
 
-    fn cached(&self, key: &str) -> Option<&Endpoint> {
+    fn cached(&self, key: &str) -> Option<&T> {
         for slot in &self.slots {
             match slot.get() {
                 Some((k, child)) if **k == *key => return Some(child),
@@ -97,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_client_caches_one_endpoint_per_key_across_threads() {
-        let client = crate::Client::offline_for_docs();
+        let client = crate::client::test_client();
         one_endpoint_per_key(|key| &client[key], "");
         assert_eq!(client["merchantService"].template(), "merchant-service");
         assert_eq!(client["v3/pay"]["_id_"].template(), "v3/pay/{id}");
@@ -105,7 +104,7 @@ mod tests {
 
     #[test]
     fn an_endpoint_caches_one_endpoint_per_key_across_threads() {
-        let client = crate::Client::offline_for_docs();
+        let client = crate::client::test_client();
         let v3 = &client["v3"];
         one_endpoint_per_key(|key| &v3[key], "v3/");
         assert_eq!(v3["merchantService"].template(), "v3/merchant-service");

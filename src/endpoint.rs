@@ -6,7 +6,7 @@ use std::ops::Index;
 use std::sync::{Arc, OnceLock};
 
 use crate::children::Children;
-use crate::client::Shared;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::template::UriTemplate;
 use crate::template_cache::Parsed;
@@ -64,29 +64,31 @@ pub fn normalize(key: &str) -> String {
 /// show the template.
 ///
 /// ```
-/// # let client = wechatpay::Client::offline_for_docs();
+/// # let key = openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap();
+/// # let client = wechatpay::Client::builder().mchid("1900000000").serial("0A").private_key(key)
+/// #     .verifier(wechatpay::verifier::PlatformVerifier::new()).build().unwrap();
 /// let a = &client["v3"]["global"]["merchantService"]["complaints"]["_complaint_id_"]["response"];
 /// let b = wechatpay::chain!(client.v3.global.merchantService.complaints._complaint_id_.response);
 /// assert_eq!(a.template(), "v3/global/merchant-service/complaints/{complaint_id}/response");
 /// assert!(std::ptr::eq(a, b));
 /// ```
 pub struct Endpoint {
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
     path: Arc<str>,
     /// Parsed on first use, from the client's template cache.
     template: OnceLock<Parsed>,
     /// Index cache: `self[key]`.
-    children: Children,
+    children: Children<Endpoint>,
 }
 
 impl Endpoint {
-    pub(crate) fn root(shared: Arc<Shared>, key: &str) -> Endpoint {
-        Endpoint::with_path(shared, normalize(key).into())
+    pub(crate) fn root(ctx: Arc<Context>, key: &str) -> Endpoint {
+        Endpoint::with_path(ctx, normalize(key).into())
     }
 
-    fn with_path(shared: Arc<Shared>, path: Arc<str>) -> Endpoint {
+    fn with_path(ctx: Arc<Context>, path: Arc<str>) -> Endpoint {
         Endpoint {
-            shared,
+            ctx,
             path,
             template: OnceLock::new(),
             children: Children::new(),
@@ -105,7 +107,7 @@ impl Endpoint {
             p.push_str(&key);
             p
         };
-        Endpoint::with_path(self.shared.clone(), path.into())
+        Endpoint::with_path(self.ctx.clone(), path.into())
     }
 
     /// The URI template, relative to the base URI.
@@ -116,13 +118,14 @@ impl Endpoint {
     /// The parsed template (on first use, from the client's template cache; then kept).
     pub(crate) fn parsed(&self) -> Result<&UriTemplate> {
         self.template
-            .get_or_init(|| self.shared.templates.parse(&self.path))
+            .get_or_init(|| self.ctx.templates.parse(&self.path))
             .as_deref()
             .map_err(|e| Error::from_template(e.clone()))
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// What the endpoint's requests run on.
+    pub(crate) fn context(&self) -> &Arc<Context> {
+        &self.ctx
     }
 }
 
@@ -130,7 +133,7 @@ impl Clone for Endpoint {
     /// The same template on the same client; the clone has its own (empty) index cache.
     fn clone(&self) -> Endpoint {
         Endpoint {
-            shared: self.shared.clone(),
+            ctx: self.ctx.clone(),
             path: self.path.clone(),
             template: self.template.clone(),
             children: Children::new(),

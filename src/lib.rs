@@ -13,6 +13,10 @@
 //!   -> verify (Verifier) -> Response
 //! ```
 //!
+//! One orchestrator runs that sequence for every request (calls, streamed bills, the key
+//! ring's certificate downloads), with a policy for each kind; docs/architecture.md shows the
+//! layers.
+//!
 //! # Four ways to the same endpoint
 //!
 //! ```no_run
@@ -56,14 +60,17 @@
 
 mod base_uri;
 pub mod bill;
+mod blocking;
 mod bounded_cache;
 mod children;
 mod client;
+mod clock;
+mod context;
 pub mod crypto;
 mod endpoint;
 mod error;
 mod failover;
-mod fields;
+mod json_pointer;
 pub mod keyring;
 mod macros;
 mod media;
@@ -71,6 +78,8 @@ pub mod notify;
 mod options;
 pub mod pay;
 mod pipeline;
+mod prepared;
+mod refresh;
 mod response;
 mod retry;
 pub mod signature;
@@ -78,42 +87,25 @@ pub mod signer;
 pub mod template;
 mod template_cache;
 mod transport;
+mod user_agent;
 pub mod v2;
 mod verbs;
 pub mod verifier;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URI};
+pub use client::builder::ClientBuilder;
+pub use client::{Client, DEFAULT_BASE_URI};
 pub use endpoint::{Endpoint, normalize};
 pub use error::{ApiError, Error, ErrorKind, Result, VerificationFailure};
 pub use failover::{DEFAULT_BACKUP_BASE_URI, DEFAULT_COOLDOWN};
 pub use media::Media;
 pub use options::{Options, RESERVED_KEYS};
-pub use pipeline::PreparedRequest;
+pub use prepared::PreparedRequest;
 pub use response::Response;
 pub use retry::RetryPolicy;
 pub use transport::DEFAULT_MAX_RESPONSE_SIZE;
+pub use user_agent::USER_AGENT;
 
 pub use http::{Method, StatusCode};
-
-/// `User-Agent` of every request: `wechatpay-rs/<version> (<os>/<arch>) rust/<rustc version>`.
-pub const USER_AGENT: &str = env!("WECHATPAY_USER_AGENT");
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn user_agent_names_sdk_platform_and_compiler() {
-        let expected_prefix = format!(
-            "wechatpay-rs/{} ({}/{}) rust/",
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        );
-        let rust = super::USER_AGENT.strip_prefix(&expected_prefix).unwrap();
-        // 1.95.0, 1.96.0-beta.3, 1.97.0-nightly: a version, no spaces, not "unknown".
-        assert!(rust.starts_with("1."), "{rust}");
-        assert!(!rust.contains(' '), "{rust}");
-    }
-}
 
 #[doc(hidden)]
 pub mod __private {

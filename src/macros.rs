@@ -12,7 +12,9 @@
 ///
 /// ```
 /// use wechatpay::chain;
-/// # let client = wechatpay::Client::offline_for_docs();
+/// # let key = openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap();
+/// # let client = wechatpay::Client::builder().mchid("1900000000").serial("0A").private_key(key)
+/// #     .verifier(wechatpay::verifier::PlatformVerifier::new()).build().unwrap();
 ///
 /// let e = chain!(client.v3.global.merchantService.complaints._complaint_id_.response);
 /// assert_eq!(e.template(), "v3/global/merchant-service/complaints/{complaint_id}/response");

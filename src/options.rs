@@ -176,7 +176,6 @@ impl Options {
     /// `sign` are added; it is sent as the XML body, or as the query of a `GET`.
     ///
     /// ```
-    /// # let client = wechatpay::Client::offline_for_docs();
     /// use serde_json::json;
     /// let options = wechatpay::Options::new()
     ///     .xml(&json!({ "appid": "wxd678efh567hg6787", "mch_id": "1900000000", "out_trade_no": "1217752501201407033233368018" }));

@@ -7,7 +7,9 @@
 //! `appid\ntimestamp\nnoncestr\nprepayid\n` (APP), base64.
 //!
 //! ```
-//! # let client = wechatpay::Client::offline_for_docs();
+//! # let key = openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap();
+//! # let client = wechatpay::Client::builder().mchid("1900000000").serial("0A").private_key(key)
+//! #     .verifier(wechatpay::verifier::PlatformVerifier::new()).build().unwrap();
 //! let params = client.jsapi_pay_params("wx8888888888888888", "wx201410272009395522657a690389285100")?;
 //! assert_eq!(params.package, "prepay_id=wx201410272009395522657a690389285100");
 //! assert_eq!(params.sign_type, "RSA");
@@ -20,11 +22,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::Client;
+use crate::clock::unix_now;
 use crate::crypto::{base64_encode, nonce};
 use crate::error::{Error, Result};
 use crate::signer::Signer;
-use crate::verifier::unix_now;
 
 /// `wx.requestPayment` / `WeixinJSBridge` parameters for JSAPI pages and mini-programs.
 ///
@@ -186,7 +187,7 @@ impl AppPayParams {
 
 /// Runs a signing future of the built-in [`PrivateKey`](crate::crypto::PrivateKey) signer, which
 /// is ready at once, without a runtime.
-fn ready<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+pub(crate) fn ready<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     let mut future = std::pin::pin!(future);
     match future
         .as_mut()
@@ -194,21 +195,5 @@ fn ready<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     {
         std::task::Poll::Ready(result) => result,
         std::task::Poll::Pending => Err(Error::crypto("the merchant key signer did not complete")),
-    }
-}
-
-impl Client {
-    /// JSAPI / mini-program pay parameters for `prepay_id`, signed with the merchant private key.
-    /// With a custom [`Signer`], use [`JsapiPayParams::sign`].
-    pub fn jsapi_pay_params(&self, app_id: &str, prepay_id: &str) -> Result<JsapiPayParams> {
-        let key = self.merchant_private_key("jsapi_pay_params", "JsapiPayParams::sign")?;
-        ready(JsapiPayParams::sign(key, app_id, prepay_id))
-    }
-
-    /// APP pay parameters for `prepay_id`, signed with the merchant private key. With a custom
-    /// [`Signer`], use [`AppPayParams::sign`].
-    pub fn app_pay_params(&self, app_id: &str, prepay_id: &str) -> Result<AppPayParams> {
-        let key = self.merchant_private_key("app_pay_params", "AppPayParams::sign")?;
-        ready(AppPayParams::sign(key, self.mchid(), app_id, prepay_id))
     }
 }

@@ -61,36 +61,62 @@ impl RetryPolicy {
         self
     }
 
-    /// The delay before retry `n` (1-based): uniform in `[0, min(max_delay, base * 2^(n-1))]`.
-    pub(crate) fn delay(&self, retry: u32) -> Duration {
+    /// After `retries` retries and `elapsed` since the first attempt, an attempt failed with
+    /// `error`: the delay before the next retry, or `None` to stop (the count is spent, the
+    /// error is not retryable, or the delay would end past `max_elapsed`).
+    pub(crate) fn next_delay(
+        &self,
+        retries: u32,
+        elapsed: Duration,
+        error: &crate::Error,
+    ) -> Option<Duration> {
+        self.decide(retries, elapsed, error, jitter())
+    }
+
+    /// [`next_delay`](Self::next_delay) with the jitter given: `fraction` in `[0, 1]` of the
+    /// ceiling.
+    fn decide(
+        &self,
+        retries: u32,
+        elapsed: Duration,
+        error: &crate::Error,
+        fraction: f64,
+    ) -> Option<Duration> {
+        if retries >= self.max_retries || !retryable(error) {
+            return None;
+        }
+        let delay = self.ceiling(retries + 1).mul_f64(fraction);
+        (elapsed + delay <= self.max_elapsed).then_some(delay)
+    }
+
+    /// The longest delay before retry `n` (1-based): `min(max_delay, base * 2^(n-1))`; the delay
+    /// is uniform in `[0, ceiling]` (full jitter).
+    fn ceiling(&self, retry: u32) -> Duration {
         let factor = 1u32
             .checked_shl(retry.saturating_sub(1))
             .unwrap_or(u32::MAX);
-        let ceiling = self
-            .base_delay
+        self.base_delay
             .checked_mul(factor)
             .unwrap_or(self.max_delay)
-            .min(self.max_delay);
-        let mut random = [0u8; 4];
-        let fraction = match openssl::rand::rand_bytes(&mut random) {
-            Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
-            Err(_) => 1.0,
-        };
-        ceiling.mul_f64(fraction)
+            .min(self.max_delay)
     }
 }
 
-/// Whether an outcome may be retried under a policy: a connect error, 429 or 5xx.
-pub(crate) fn retryable(outcome: &crate::Result<crate::Response>) -> bool {
-    match outcome {
-        Ok(_) => false,
-        Err(e) => {
-            e.is_connect()
-                || e.status()
-                    .is_some_and(|s| s.as_u16() == 429 || s.is_server_error())
-                    && e.kind() == crate::ErrorKind::Api
-        }
+/// A uniform fraction in `[0, 1]` from OpenSSL's generator (1 if it fails: the longest delay).
+fn jitter() -> f64 {
+    let mut random = [0u8; 4];
+    match openssl::rand::rand_bytes(&mut random) {
+        Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+        Err(_) => 1.0,
     }
+}
+
+/// Whether an error may be retried under a policy: a connect error, or a 429 or 5xx answer.
+fn retryable(e: &crate::Error) -> bool {
+    e.is_connect()
+        || e.status()
+            .is_some_and(|s| s.as_u16() == 429 || s.is_server_error())
+            && e.kind() == crate::ErrorKind::Api
 }
 
 #[cfg(test)]
@@ -100,11 +126,62 @@ mod tests {
     #[test]
     fn delays_grow_and_stay_bounded() {
         let policy = RetryPolicy::default();
+        assert_eq!(policy.ceiling(1), Duration::from_millis(200));
+        assert_eq!(policy.ceiling(2), Duration::from_millis(400));
+        assert_eq!(policy.ceiling(5), Duration::from_secs(2));
+        assert_eq!(policy.ceiling(40), Duration::from_secs(2));
         for _ in 0..100 {
-            assert!(policy.delay(1) <= Duration::from_millis(200));
-            assert!(policy.delay(2) <= Duration::from_millis(400));
-            assert!(policy.delay(5) <= Duration::from_secs(2));
-            assert!(policy.delay(40) <= Duration::from_secs(2));
+            assert!(jitter() <= 1.0 && jitter() >= 0.0);
         }
+    }
+
+    #[test]
+    fn the_decision_is_pure_given_the_jitter() {
+        let policy = RetryPolicy::default().max_elapsed(Duration::from_millis(500));
+        let refused = crate::Error::config("not retryable");
+        let connect = crate::Error::transport("cannot connect", "connection refused");
+        assert!(
+            !connect.is_connect(),
+            "a bare transport error is no connect error"
+        );
+        assert_eq!(policy.decide(0, Duration::ZERO, &refused, 1.0), None);
+        let server = server_error();
+        assert_eq!(
+            policy.decide(0, Duration::ZERO, &server, 0.5),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(
+            policy.decide(1, Duration::ZERO, &server, 1.0),
+            Some(Duration::from_millis(400))
+        );
+        // The count is spent.
+        assert_eq!(policy.decide(2, Duration::ZERO, &server, 1.0), None);
+        // The delay would end past max_elapsed.
+        assert_eq!(
+            policy.decide(1, Duration::from_millis(200), &server, 1.0),
+            None
+        );
+        assert_eq!(
+            policy.decide(1, Duration::from_millis(100), &server, 1.0),
+            Some(Duration::from_millis(400))
+        );
+    }
+
+    /// The error of a 503 answer.
+    fn server_error() -> crate::Error {
+        let response = crate::Response::new(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            http::HeaderMap::new(),
+            bytes::Bytes::new(),
+        );
+        let api = crate::ApiError {
+            status: http::StatusCode::SERVICE_UNAVAILABLE,
+            code: None,
+            message: None,
+            detail: None,
+            request_id: None,
+            xml: None,
+        };
+        crate::Error::from_api(api, response)
     }
 }

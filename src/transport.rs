@@ -1,19 +1,18 @@
-//! The only I/O: send a prepared, signed request and read the whole answer.
+//! The HTTP side: the TLS configurations and HTTP clients of one client, sending a prepared,
+//! signed request, and reading its answer (whole, or chunk by chunk).
 //!
-//! Both the async and the blocking verbs run the same async pipeline. The async verbs run it on
-//! the caller's Tokio runtime with one `reqwest::Client`. The blocking verbs drive it to
-//! completion on the calling thread with a private current-thread runtime and a second
-//! `reqwest::Client` whose pooled connections live on that runtime (two clients, because a
-//! pooled connection's task belongs to the runtime that opened it). Nothing runs between two
-//! blocking calls, so each call first lets the runtime catch up with what happened meanwhile:
-//! a connection the server closed while idle is noticed and dropped, not reused.
+//! A client has two sets of HTTP clients, one per [`Lane`]: the async verbs' run on the
+//! caller's Tokio runtime; the blocking verbs' run on the client's own runtime thread (see
+//! [`blocking`](crate::blocking)). Two sets, because a pooled connection's task belongs to the
+//! runtime that opened it.
 
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::blocking::RuntimeThread;
 use crate::error::{Error, Result};
-use crate::pipeline::PreparedRequest;
+use crate::prepared::PreparedRequest;
 use crate::response::Response;
 
 /// Connection settings shared by all HTTP clients.
@@ -141,39 +140,29 @@ impl HttpClients {
     }
 }
 
+/// Which HTTP clients a call runs with.
+#[derive(Clone, Copy)]
+pub(crate) struct Lane<'a> {
+    /// The clients of this lane.
+    pub(crate) http: &'a HttpClients,
+    /// The blocking verbs' lane (the client's runtime thread), not the async verbs' (the
+    /// caller's runtime).
+    pub(crate) blocking: bool,
+}
+
+/// The HTTP side of one client.
 pub(crate) struct Transport {
     settings: HttpSettings,
     tls: TlsConnectors,
     async_http: HttpClients,
-    blocking: OnceLock<Blocking>,
+    /// Started by the first blocking call.
+    blocking: OnceLock<BlockingLane>,
 }
 
-/// The blocking verbs' runtime (current-thread, driven by the calling thread) and HTTP clients.
-struct Blocking {
-    runtime: Option<tokio::runtime::Runtime>,
+/// The blocking verbs' runtime thread, and HTTP clients whose connections live on it.
+struct BlockingLane {
+    thread: RuntimeThread,
     http: HttpClients,
-}
-
-impl Blocking {
-    fn start(settings: &HttpSettings, tls: &TlsConnectors) -> Result<Blocking> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::transport("cannot start the blocking client's runtime", e))?;
-        Ok(Blocking {
-            runtime: Some(runtime),
-            http: settings.clients(tls)?,
-        })
-    }
-}
-
-impl Drop for Blocking {
-    fn drop(&mut self) {
-        // Dropping a runtime inside an async context would panic; this never blocks.
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
 }
 
 impl Transport {
@@ -197,127 +186,52 @@ impl Transport {
         self.settings.identity.is_some()
     }
 
-    /// The HTTP clients of the async verbs.
-    pub(crate) fn async_http(&self) -> &HttpClients {
-        &self.async_http
+    /// The async verbs' lane, or a `Config` error when `verb_async` is polled outside a Tokio
+    /// runtime (where reqwest would panic).
+    pub(crate) fn async_lane(&self, verb: &str) -> Result<Lane<'_>> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => Ok(Lane {
+                http: &self.async_http,
+                blocking: false,
+            }),
+            Err(_) => Err(Error::config(format!(
+                "`{verb}_async` needs a Tokio runtime (with I/O and time enabled) to run on; \
+                 poll it from Tokio, or use the blocking `{verb}`"
+            ))),
+        }
     }
 
-    /// Runs `call` (given the blocking HTTP clients) to completion, blocking this thread.
-    ///
-    /// Refused while the thread is polling async code for a Tokio runtime (a task, or the
-    /// future of a `block_on`): blocking there stalls the executor, and can deadlock it.
-    /// Allowed on any other thread, `spawn_blocking` threads included.
-    ///
-    /// Code inside `tokio::task::unconstrained` has no budget, so it looks like a
-    /// `spawn_blocking` thread. On a multi-thread runtime `block_in_place` runs the call anyway;
-    /// on a current-thread runtime Tokio itself panics ("Cannot start a runtime from within a
-    /// runtime"), which no public Tokio API lets a library foresee.
+    /// Runs `call` (given the blocking lane) to completion, blocking this thread: see
+    /// [`blocking`](crate::blocking). A `Config` error naming `verb` when called from async code.
     pub(crate) fn block_on<'a, F, T>(
         &'a self,
         verb: &str,
-        call: impl FnOnce(&'a HttpClients) -> F,
+        call: impl FnOnce(Lane<'a>) -> F,
     ) -> Result<T>
     where
         F: Future<Output = Result<T>>,
     {
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            if polling_async_code() {
-                return Err(Error::config(format!(
-                    "`{verb}` is blocking and was called from async code running on a Tokio \
-                     runtime, where it would stall the executor: use `{verb}_async(..).await` \
-                     instead, or move the call off the executor with \
-                     `tokio::task::spawn_blocking`"
-                )));
-            }
-            if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-                // A thread of a multi-thread runtime that is not polling anything: a
-                // `spawn_blocking` thread (or a task inside `tokio::task::unconstrained`, which
-                // the check above cannot see). `block_in_place` runs the call in both, where a
-                // bare `block_on` would panic in the second.
-                return tokio::task::block_in_place(|| self.run(call));
-            }
-        }
-        self.run(call)
+        crate::blocking::refuse_in_async_code(verb)?;
+        let lane = self.blocking_lane()?;
+        let future = call(Lane {
+            http: &lane.http,
+            blocking: true,
+        });
+        crate::blocking::block_on(lane.thread.handle(), future)
     }
 
-    fn run<'a, F, T>(&'a self, call: impl FnOnce(&'a HttpClients) -> F) -> Result<T>
-    where
-        F: Future<Output = Result<T>>,
-    {
-        let blocking = match self.blocking.get() {
-            Some(b) => b,
-            None => {
-                // A failed start is not remembered: the next call tries again. Two threads may
-                // race to start; the loser's runtime is shut down at once.
-                let started = Blocking::start(&self.settings, &self.tls)?;
-                let _ = self.blocking.set(started);
-                self.blocking.get().ok_or_else(unavailable)?
-            }
+    fn blocking_lane(&self) -> Result<&BlockingLane> {
+        if let Some(lane) = self.blocking.get() {
+            return Ok(lane);
+        }
+        // A failed start is not remembered: the next call tries again. Two threads may race to
+        // start; the loser's runtime thread ends at once.
+        let started = BlockingLane {
+            thread: RuntimeThread::start()?,
+            http: self.settings.clients(&self.tls)?,
         };
-        // `runtime` is only taken out when `Blocking` is dropped.
-        let runtime = blocking.runtime.as_ref().ok_or_else(unavailable)?;
-        runtime.block_on(async {
-            // The runtime slept since the last call. The first yield lets it poll its I/O
-            // driver (a closed idle connection becomes readable at EOF and its task is
-            // woken); the second lets that task run and take the connection out of the pool.
-            // Only then is a pooled connection checked out.
-            tokio::task::yield_now().await;
-            tokio::task::yield_now().await;
-            call(&blocking.http).await
-        })
+        Ok(self.blocking.get_or_init(|| started))
     }
-}
-
-/// Whether this thread is polling async code for a Tokio runtime: a task, or the future of a
-/// `block_on`. Tokio has no direct query, but it gives such code a cooperative budget (at most
-/// 255 units) and leaves every other thread, `spawn_blocking` ones included, unconstrained. So
-/// taking budget until it runs out tells them apart; what was taken is given back (each
-/// `RestoreOnPending` restores the budget it found, so they are dropped newest first).
-fn polling_async_code() -> bool {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let mut taken = Vec::with_capacity(256);
-    let mut constrained = false;
-    for _ in 0..256 {
-        match tokio::task::coop::poll_proceed(&mut cx) {
-            std::task::Poll::Ready(restore) => taken.push(restore),
-            std::task::Poll::Pending => {
-                constrained = true;
-                break;
-            }
-        }
-    }
-    while let Some(restore) = taken.pop() {
-        drop(restore);
-    }
-    constrained
-}
-
-fn unavailable() -> Error {
-    Error::transport(
-        "the blocking client's runtime is unavailable",
-        "runtime not running",
-    )
-}
-
-/// Fails the async verbs cleanly (instead of panicking inside reqwest) when polled outside a
-/// Tokio runtime.
-pub(crate) fn require_runtime(verb: &str) -> Result<()> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(_) => Ok(()),
-        Err(_) => Err(Error::config(format!(
-            "`{verb}_async` needs a Tokio runtime (with I/O and time enabled) to run on; \
-             poll it from Tokio, or use the blocking `{verb}`"
-        ))),
-    }
-}
-
-/// Sends `prepared` and reads the whole response, of at most `limit` bytes.
-pub(crate) async fn send(
-    http: &reqwest::Client,
-    prepared: PreparedRequest,
-    limit: usize,
-) -> Result<Response> {
-    read(send_streaming(http, prepared).await?, limit).await
 }
 
 /// The whole answer whose status and headers are in, its body of at most `limit` bytes.
@@ -393,8 +307,8 @@ pub(crate) async fn next_chunk(response: &mut reqwest::Response) -> Result<Optio
 }
 
 /// Sends `prepared` and returns as soon as the status and headers are in; the caller reads the
-/// body.
-pub(crate) async fn send_streaming(
+/// body ([`read`], [`next_chunk`]).
+pub(crate) async fn send(
     http: &reqwest::Client,
     prepared: PreparedRequest,
 ) -> Result<reqwest::Response> {
@@ -439,59 +353,4 @@ fn transport_error(e: reqwest::Error) -> Error {
         "the request failed"
     };
     Error::transport(format!("{what}{host}: {e}"), e)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::task::{Context, Poll, Waker};
-
-    use super::polling_async_code;
-
-    /// How much budget the current task has left (spent to find out, then given back).
-    fn budget_left() -> usize {
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut taken = Vec::new();
-        while let Poll::Ready(restore) = tokio::task::coop::poll_proceed(&mut cx) {
-            taken.push(restore);
-            if taken.len() > 1000 {
-                break;
-            }
-        }
-        let left = taken.len();
-        while let Some(restore) = taken.pop() {
-            drop(restore);
-        }
-        left
-    }
-
-    #[test]
-    fn the_check_gives_back_exactly_the_budget_it_took() {
-        assert!(!polling_async_code());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let full = budget_left();
-            assert!((1..=255).contains(&full), "{full}");
-            for spent in [0, 1, full / 2, full - 1, full] {
-                let mut cx = Context::from_waker(Waker::noop());
-                for _ in 0..spent {
-                    match tokio::task::coop::poll_proceed(&mut cx) {
-                        Poll::Ready(restore) => restore.made_progress(),
-                        Poll::Pending => unreachable!(),
-                    }
-                }
-                assert!(polling_async_code(), "spent {spent}");
-                assert_eq!(budget_left(), full - spent, "spent {spent}");
-                tokio::task::yield_now().await; // a fresh budget
-            }
-            assert!(!tokio::task::unconstrained(async { polling_async_code() }).await);
-        });
-        let spawned = runtime.block_on(async {
-            tokio::task::spawn_blocking(polling_async_code)
-                .await
-                .unwrap()
-        });
-        assert!(!spawned);
-    }
 }

@@ -1,4 +1,4 @@
-//! The HTTP verbs of an [`Endpoint`]: blocking and async forms over one pipeline.
+//! The HTTP verbs of an [`Endpoint`]: blocking and async forms over the one orchestrator.
 
 use std::future::Future;
 
@@ -7,9 +7,9 @@ use http::Method;
 use crate::endpoint::Endpoint;
 use crate::error::Result;
 use crate::options::Options;
-use crate::pipeline::{self, PreparedRequest};
+use crate::pipeline::{self, Policy, Request, Whole};
+use crate::prepared::PreparedRequest;
 use crate::response::Response;
-use crate::transport;
 
 macro_rules! verbs {
     ($( $method:ident: $blocking:ident, $nonblocking:ident; )*) => {$(
@@ -40,14 +40,6 @@ macro_rules! verbs {
     )*};
 }
 
-/// An async request, prepared at once or after the key ring's first download. (One per call,
-/// moved into its future: boxing a variant would cost an allocation per request.)
-#[allow(clippy::large_enum_variant)]
-enum Pending {
-    Ready(Result<PreparedRequest>),
-    Later(Endpoint, Method, Options),
-}
-
 impl Endpoint {
     verbs! {
         GET: get, get_async;
@@ -59,20 +51,12 @@ impl Endpoint {
 
     /// Any method, blocking. See [`post`](Endpoint::post).
     pub fn request(&self, method: Method, options: impl Into<Options>) -> Result<Response> {
-        let options = options.into();
-        let shared = self.shared();
-        if crate::keyring::needs_keys_first(shared, &options) {
-            // The key to encrypt with (or to name in `Wechatpay-Serial`) is downloaded first.
-            let verb = method.as_str().to_ascii_lowercase();
-            shared.transport.block_on(&verb, |http| {
-                crate::keyring::before_request(shared, &http.plain)
-            })?;
-        }
-        let prepared = self.prepare(method, options)?;
-        let verb = prepared.method.as_str().to_ascii_lowercase();
-        shared
-            .transport
-            .block_on(&verb, |http| pipeline::execute(shared, http, prepared))
+        let verb = method.as_str().to_ascii_lowercase();
+        let request = self.request_for(method, options.into())?;
+        let ctx = self.context();
+        ctx.transport.block_on(&verb, |lane| {
+            pipeline::execute::<Whole>(ctx, lane, request, Policy::call(ctx))
+        })
     }
 
     /// Any method, async. See [`post_async`](Endpoint::post_async).
@@ -81,34 +65,32 @@ impl Endpoint {
         method: Method,
         options: impl Into<Options>,
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
-        let options = options.into();
-        let shared = self.shared().clone();
-        // Usually prepared now; when the key to encrypt with is not downloaded yet, after it is.
-        let pending = if crate::keyring::needs_keys_first(&shared, &options) {
-            Pending::Later(self.clone(), method, options)
-        } else {
-            Pending::Ready(self.prepare(method, options))
-        };
+        let verb = method.as_str().to_ascii_lowercase();
+        let request = self.request_for(method, options.into());
+        let ctx = self.context().clone();
         async move {
-            let prepared = match pending {
-                Pending::Ready(prepared) => prepared?,
-                Pending::Later(endpoint, method, options) => {
-                    transport::require_runtime(&method.as_str().to_ascii_lowercase())?;
-                    crate::keyring::ensure_background(&shared);
-                    crate::keyring::before_request(&shared, &shared.transport.async_http().plain)
-                        .await?;
-                    endpoint.prepare(method, options)?
-                }
-            };
-            transport::require_runtime(&prepared.method.as_str().to_ascii_lowercase())?;
-            crate::keyring::ensure_background(&shared);
-            pipeline::execute(&shared, shared.transport.async_http(), prepared).await
+            let request = request?;
+            let lane = ctx.transport.async_lane(&verb)?;
+            pipeline::execute::<Whole>(&ctx, lane, request, Policy::call(&ctx)).await
         }
+    }
+
+    /// The request a call sends: prepared now (the template expanded, the options checked),
+    /// or, when it needs a platform key that the key ring has not downloaded yet, once the
+    /// ring's keys are ready.
+    fn request_for(&self, method: Method, options: Options) -> Result<Request> {
+        if !self.context().needs_keys_to_prepare(&options) {
+            return self.prepare(method, options).map(Request::Ready);
+        }
+        let endpoint = self.clone();
+        Ok(Request::AfterKeys(Box::new(move |_| {
+            endpoint.prepare(method, options)
+        })))
     }
 
     /// Builds the request a call would send (URL, headers, body), without signing or sending
     /// it. The same checks apply as for a real call. See [`PreparedRequest`].
     pub fn prepare(&self, method: Method, options: impl Into<Options>) -> Result<PreparedRequest> {
-        pipeline::prepare(self.shared(), self.parsed()?, method, options.into())
+        pipeline::prepare(self.context(), self.parsed()?, method, options.into())
     }
 }

@@ -1,10 +1,10 @@
 //! Who checks responses: the [`Verifier`] trait and its default, [`PlatformVerifier`].
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 
+use crate::clock::unix_now;
 use crate::crypto::{PublicKey, base64_decode};
 use crate::error::VerificationFailure;
 use crate::signature::response_message_parts;
@@ -164,10 +164,4 @@ fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Ver
             reason: "not visible ASCII",
         }),
     }
-}
-
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -63,8 +63,14 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "transport.rs",
         ],
     ),
-    ("pipeline/", &["refresh/", "client/", "endpoint.rs", "verbs.rs", "bill.rs"]),
-    ("refresh/", &["client/", "endpoint.rs", "verbs.rs", "bill.rs"]),
+    (
+        "pipeline/",
+        &["refresh/", "client/", "endpoint.rs", "verbs.rs", "bill.rs"],
+    ),
+    (
+        "refresh/",
+        &["client/", "endpoint.rs", "verbs.rs", "bill.rs"],
+    ),
     ("prepared.rs", &["pipeline/", "transport.rs", "context"]),
 ];
 
@@ -262,6 +268,10 @@ fn attrs(item: &syn::Item) -> &[syn::Attribute] {
     }
 }
 
+/// A file's uses as written: `use` items (path, name visible as, re-exported), and the paths
+/// in its code.
+type Written = (Vec<(Vec<String>, String, bool)>, Vec<Vec<String>>);
+
 /// Every module of the library, by absolute path.
 fn modules() -> BTreeMap<Vec<String>, Module> {
     let root = src();
@@ -269,13 +279,11 @@ fn modules() -> BTreeMap<Vec<String>, Module> {
     files(&root, &mut paths);
     let mut modules = BTreeMap::new();
     // Pass 1: names defined and uses, as written.
-    let mut raw: BTreeMap<Vec<String>, (Vec<(Vec<String>, String, bool)>, Vec<Vec<String>>)> =
-        BTreeMap::new();
+    let mut raw: BTreeMap<Vec<String>, Written> = BTreeMap::new();
     for path in paths {
         let relative = path.strip_prefix(&root).unwrap().to_path_buf();
         let text = std::fs::read_to_string(&path).unwrap();
-        let file = syn::parse_file(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", relative.display()));
+        let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", relative.display()));
         let mpath = module_path(&relative);
         let mut module = Module {
             file: relative.to_string_lossy().replace('\\', "/"),
@@ -322,7 +330,11 @@ fn modules() -> BTreeMap<Vec<String>, Module> {
                         aliases.insert(name.clone(), abs.clone());
                     }
                     if public && name != "*" {
-                        modules.get_mut(&mpath).unwrap().reexports.insert(name, abs.clone());
+                        modules
+                            .get_mut(&mpath)
+                            .unwrap()
+                            .reexports
+                            .insert(name, abs.clone());
                     }
                     absolute_uses.push(abs);
                 }
@@ -396,7 +408,11 @@ fn absolute(
 }
 
 /// The file that defines what `path` names, through re-exports.
-fn resolve(modules: &BTreeMap<Vec<String>, Module>, path: &[String], depth: usize) -> Option<String> {
+fn resolve(
+    modules: &BTreeMap<Vec<String>, Module>,
+    path: &[String],
+    depth: usize,
+) -> Option<String> {
     // The longest prefix that is a module.
     let mut split = path.len();
     while split > 0 && !modules.contains_key(&path[..split]) {
@@ -418,7 +434,10 @@ fn resolve(modules: &BTreeMap<Vec<String>, Module>, path: &[String], depth: usiz
 }
 
 /// file -> the files it uses.
-fn graph() -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, BTreeSet<String>>) {
+fn graph() -> (
+    BTreeMap<String, BTreeSet<String>>,
+    BTreeMap<String, BTreeSet<String>>,
+) {
     let modules = modules();
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut crates = BTreeMap::new();
@@ -506,10 +525,13 @@ fn report(edges: &BTreeMap<String, BTreeSet<String>>, files: &BTreeSet<String>) 
 }
 
 #[test]
-#[ignore = "passes once issue 16's refactor has landed"]
 fn no_two_files_use_each_other_but_the_natural_pairs() {
     let (edges, _) = graph();
-    assert!(edges.len() > 40, "the walk found only {} files", edges.len());
+    assert!(
+        edges.len() > 40,
+        "the walk found only {} files",
+        edges.len()
+    );
     let allowed: Vec<BTreeSet<String>> = NATURAL_PAIRS
         .iter()
         .map(|pair| pair.iter().map(|f| (*f).to_owned()).collect())
@@ -518,12 +540,15 @@ fn no_two_files_use_each_other_but_the_natural_pairs() {
         .into_iter()
         .filter(|component| !allowed.contains(component))
         .collect();
-    let text: String = bad.iter().map(|c| report(&edges, c)).collect::<Vec<_>>().join("\n");
+    let text: String = bad
+        .iter()
+        .map(|c| report(&edges, c))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(bad.is_empty(), "import loops:\n{text}");
 }
 
 #[test]
-#[ignore = "passes once issue 16's refactor has landed"]
 fn each_layer_uses_only_the_layers_below() {
     let (edges, crates) = graph();
     let mut bad = Vec::new();
@@ -560,4 +585,3 @@ fn the_walk_sees_uses_through_reexports_and_inside_code() {
     assert!(users_of("crypto/rsa.rs") >= 3, "{edges:#?}");
     assert!(users_of("error.rs") >= 10);
 }
-

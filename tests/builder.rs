@@ -290,7 +290,7 @@ fn platform_keys_that_do_not_parse_or_do_not_match_are_named() {
 #[test]
 fn a_certificate_is_keyed_by_its_own_serial() {
     // Serial 0x0ABC prints as `0ABC`, as WeChat Pay names it; an id written `abc` still finds it.
-    let pem = wechatpay::crypto::test_certificate_for_docs(&[0x0A, 0xBC], 2 * 86_400);
+    let pem = support::certificate(&[0x0A, 0xBC], 2 * 86_400);
     let client = Client::builder()
         .mchid(MCHID)
         .serial(&keys().merchant_serial)

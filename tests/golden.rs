@@ -1,6 +1,8 @@
 //! A golden vector: a committed test-only key and a fixed request, whose signature was
 //! computed by the `openssl` command line (see tests/data/golden/README.md).
 
+mod support;
+
 use serde_json::json;
 use wechatpay::crypto::{PrivateKey, base64_encode};
 use wechatpay::signature::{Authorization, request_message};
@@ -68,7 +70,7 @@ fn the_header_value_the_client_sends_is_byte_exact() {
 
 #[test]
 fn the_client_prepares_the_same_bytes() {
-    let client = wechatpay::Client::offline_for_docs();
+    let client = support::offline_client();
     let prepared = client["v3"]["pay"]["transactions"]["native"]
         .prepare(
             wechatpay::Method::POST,

@@ -250,7 +250,7 @@ fn an_expired_configured_certificate_still_pins_the_trust() {
         &id.platform_certificate_pem,
     )
     .unwrap();
-    let expired = wechatpay::crypto::test_certificate_for_docs(&[0x7E, 0x58], 3600);
+    let expired = support::certificate(&[0x7E, 0x58], 3600);
     let client = merchant(&sandbox)
         .platform_key("7E58", &expired)
         .auto_certificates(&id.apiv3_key)
@@ -317,7 +317,7 @@ fn expired_certificates_are_dropped_and_refused() {
     );
 
     // An expired configured certificate stays in the ring but verifies nothing.
-    let expired = wechatpay::crypto::test_certificate_for_docs(&[0x7E, 0x57], 3600);
+    let expired = support::certificate(&[0x7E, 0x57], 3600);
     let builder = merchant(&sandbox).platform_key("7E57", &expired);
     let client = builder.build().unwrap();
     let mut headers = http::HeaderMap::new();
@@ -334,7 +334,7 @@ fn expired_certificates_are_dropped_and_refused() {
     ));
 
     // A configured certificate verifies nothing before it is valid (beyond the clock window).
-    let fresh = wechatpay::crypto::test_certificate_for_docs(&[0x0F, 0x2E], 3600);
+    let fresh = support::certificate(&[0x0F, 0x2E], 3600);
     let client = merchant(&sandbox)
         .platform_key("0F2E", &fresh)
         .build()
@@ -784,7 +784,7 @@ fn expired_configured_keys_never_fall_back_to_self_verification() {
     let sandbox = Sandbox::start().unwrap();
     sandbox.set_sign_mode(SignMode::Certificate);
     let id = sandbox.identity();
-    let expired = wechatpay::crypto::test_certificate_for_docs(&[0x7E, 0x58], 3600);
+    let expired = support::certificate(&[0x7E, 0x58], 3600);
     let client = merchant(&sandbox)
         .platform_key("7E58", &expired)
         .auto_certificates(&id.apiv3_key)
@@ -806,7 +806,7 @@ fn an_expired_configured_certificate_is_never_replaced_by_a_self_verified_downlo
     let sandbox = Sandbox::start().unwrap();
     sandbox.set_sign_mode(SignMode::Certificate);
     let id = sandbox.identity();
-    let expired = wechatpay::crypto::test_certificate_for_docs(&[0x7E, 0x58], 3600);
+    let expired = support::certificate(&[0x7E, 0x58], 3600);
     let client = merchant(&sandbox)
         .platform_key("7E58", &expired)
         .auto_certificates(&id.apiv3_key)

@@ -15,6 +15,8 @@
 //! RSA keys are generated once per binary. Failures are not persisted to disk (no
 //! `proptest-regressions/` files): proptest prints the minimal counterexample instead.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -73,10 +75,10 @@ fn keys() -> &'static Keys {
     })
 }
 
-/// The documentation client (throwaway keys, base URI `http://127.0.0.1:9/`), built once.
+/// The offline client (throwaway keys, base URI `http://127.0.0.1:9/`), built once.
 fn offline_client() -> &'static Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(Client::offline_for_docs)
+    CLIENT.get_or_init(support::offline_client)
 }
 
 const V2_MCHID: &str = "1900000109";

@@ -590,7 +590,7 @@ fn requests_responses_and_call_errors_hide_every_secret() {
     sandbox.set_fault(None);
 
     // Transport: nothing listens on the offline client's port.
-    let offline = Client::offline_for_docs();
+    let offline = support::offline_client();
     let refused =
         offline["v3/pay/transactions/native"].post(json!({ "json": order("1900000000", "X") }));
     assert_eq!(refused.as_ref().unwrap_err().kind(), ErrorKind::Transport);
@@ -699,7 +699,7 @@ fn requests_responses_and_call_errors_hide_every_secret() {
 #[test]
 fn transport_errors_hide_ciphertexts_in_the_url() {
     let mut audit = Audit::new();
-    let offline = Client::offline_for_docs();
+    let offline = support::offline_client();
     let (_, pem) = generated_pkcs8_pem();
     let platform = PrivateKey::load(&pem).unwrap().public_key().unwrap();
     let ciphertext = platform.encrypt_oaep_base64("6225880137651234").unwrap();
@@ -1254,7 +1254,7 @@ fn logs_hide_every_secret() {
     let log = LOG.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert!(
         log.lines()
-            .any(|l| l.starts_with("WARN wechatpay::keyring") && l.contains("error=")),
+            .any(|l| l.starts_with("WARN wechatpay::refresh") && l.contains("error=")),
         "the refresh warnings were not captured:\n{log}"
     );
     audit.text("tracing log", log);
@@ -1300,7 +1300,7 @@ fn authorization_debug_hides_the_signature() {
 #[test]
 fn pay_params_debug_hides_the_signature() {
     let mut audit = Audit::new();
-    let client = Client::offline_for_docs();
+    let client = support::offline_client();
     let jsapi = client
         .jsapi_pay_params("wx8888888888888888", "wx201410272009395522657a690389285100")
         .unwrap();
@@ -1380,7 +1380,7 @@ fn misplaced_secrets_are_not_echoed() {
         &builder.build(),
     );
     // A secret sent in a custom header: `Options` hides header values; does a prepared request?
-    let client = Client::offline_for_docs();
+    let client = support::offline_client();
     let options = json!({ "headers": { "X-Gateway-Key": APIV3 } });
     audit.debug(
         "Options (secret in a custom header)",

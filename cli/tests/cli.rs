@@ -535,9 +535,6 @@ fn openssl_key_pem() -> Vec<u8> {
 }
 
 fn generate_pkcs8() -> Vec<u8> {
-    // A throwaway key, through the documentation helper's generator.
-    let client = wechatpay::Client::offline_for_docs();
-    drop(client);
     let out = Command::new("openssl")
         .args([
             "genpkey",

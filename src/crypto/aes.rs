@@ -2,7 +2,7 @@ use std::fmt;
 
 use openssl::symm::{Cipher, Crypter, Mode};
 
-use super::base64_decode;
+use super::base64::base64_decode;
 use crate::error::{Error, Result};
 
 /// The AES-GCM tag length WeChat Pay uses, appended to every ciphertext.

@@ -23,7 +23,28 @@ const CERT_FORMS: &str =
 /// ```
 /// use wechatpay::crypto::Certificate;
 ///
-/// # let pem = wechatpay::crypto::test_certificate_for_docs(&[0x0A, 0xBC], 86_400);
+/// # // A self-signed certificate, serial 0ABC, valid until 2126.
+/// # let pem = concat!(
+/// #     "-----BEGIN CERTIFICATE-----\n",
+/// #     "MIIDFTCCAf2gAwIBAgICCrwwDQYJKoZIhvcNAQELBQAwIjEgMB4GA1UEAwwXd2Vj\n",
+/// #     "aGF0cGF5IGRvY3VtZW50YXRpb24wIBcNMjYxMjA3MDMzNDM2WhgPMjEyNjExMTMw\n",
+/// #     "MzM0MzZaMCIxIDAeBgNVBAMMF3dlY2hhdHBheSBkb2N1bWVudGF0aW9uMIIBIjAN\n",
+/// #     "BgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAk8yH21kmuFzj0rwfH/V5PjCighTr\n",
+/// #     "No97HuQi1nOyPl1Amt6Ag/cKOjDGU31dHjFdDO4mbuOGOzFzaUVeuHRDykMBSAgf\n",
+/// #     "eFERQrFg/wweOsX+NJcRzIJZ9fDhVY+AgMu7RJ7zZY25F34rzOr8IJA6SL/pnBdS\n",
+/// #     "wOjvaLYE/CRDX62/SuJpFlkzhOKu4iGwg6GNQWK+0HA6TAXIB6IWStxqmp8/NOZ3\n",
+/// #     "DZ1dnal/RgQUdkg8Cv6K0CdA1gW9JHgviTR0cYvCUERWRp0M0FY+7yB0TK3Wui/c\n",
+/// #     "vvL65YqWnZtwrfSSeodw6MPCEft4SDVxRp/aegD0Pv1/UinBU5/CYKMqgwIDAQAB\n",
+/// #     "o1MwUTAdBgNVHQ4EFgQUCR9NhOxnQjzoFvQoo+gMdlQgd30wHwYDVR0jBBgwFoAU\n",
+/// #     "CR9NhOxnQjzoFvQoo+gMdlQgd30wDwYDVR0TAQH/BAUwAwEB/zANBgkqhkiG9w0B\n",
+/// #     "AQsFAAOCAQEAdaMe/zc9OStlrqVY+mKI99dBhEqZlU4eHc4iHu9abQkHZd1wJQ9h\n",
+/// #     "cOVuNRiuWaCwkQQsGBMFTFYVFTdn0wlD4JVQ+q//siqenAdB0zDOFxLdC50OICPD\n",
+/// #     "UTDeJ3IOEBM9OOHlLrNb0YCpTJs2OwBxoDlYyWyVVV3nojtbv+6KxEfVAH5iDrjV\n",
+/// #     "KzBoghKg43/+IKgjg+EBS1EoqFbRFFwpxQZqAzxXD6bFoZIuBUAFaYotRwKA7rpF\n",
+/// #     "1HK8xzN6fvIXBO82JOxkhpIdoMKZoncnO67QJDCH/AY3BU3RIeNE8za5JshalO79\n",
+/// #     "pcA8WFYsjkfaqd+UaJVn+rxt44SXvYX/qA==\n",
+/// #     "-----END CERTIFICATE-----\n",
+/// # );
 /// let cert = Certificate::load(&pem).unwrap();
 /// assert_eq!(cert.serial(), "0ABC");
 /// assert!(cert.is_valid_at(cert.not_before_unix() + 1));
@@ -156,7 +177,7 @@ impl Certificate {
 
     /// [`is_valid_at`](Self::is_valid_at) the local clock.
     pub fn is_valid_now(&self) -> bool {
-        self.is_valid_at(crate::verifier::unix_now())
+        self.is_valid_at(crate::clock::unix_now())
     }
 
     /// The OpenSSL certificate, for operations this crate does not wrap.

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::decode_base64_strict;
+use super::base64::decode_base64_strict;
 use super::der::looks_like_der;
 use super::pem::has_begin;
 

@@ -5,7 +5,7 @@
 //! Nothing here ever returns input bytes other than a short, well-formed PEM label or the block
 //! itself (to hand back to OpenSSL): the input may be a private key, and errors must not quote it.
 
-use super::decode_base64_strict;
+use super::base64::decode_base64_strict;
 
 /// What the first `-----BEGIN` line says.
 #[derive(Debug, PartialEq, Eq)]

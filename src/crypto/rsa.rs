@@ -7,12 +7,12 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::rsa::{Padding, Rsa};
 
+use super::base64::{base64_decode, base64_encode};
 use super::cert::Certificate;
 use super::contexts::Contexts;
 use super::der::{DerKind, classify};
 use super::load::{Form, Prefix, parse_file, resolve};
 use super::pem::{self, Block, FirstBlock, first_block};
-use super::{base64_decode, base64_encode};
 use crate::error::{Error, Result};
 
 const PRIVATE_FORMS: &str = "a PKCS#1 (`-----BEGIN RSA PRIVATE KEY-----`) or PKCS#8 \

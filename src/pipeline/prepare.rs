@@ -5,16 +5,17 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::{Map, Value};
 
-use super::{PreparedRequest, Protocol};
+use super::prepare_v2;
+use super::url::build_url_from;
 use crate::base_uri::BaseUri;
-use crate::client::{PreferredKey, Shared};
+use crate::context::{Context, PreferredKey, V3};
 use crate::error::{Error, Result};
 use crate::options::{Body, Options};
+use crate::prepared::{PreparedRequest, Protocol};
 use crate::template::{TemplateError, UriTemplate};
-use url::{Position, Url};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -30,9 +31,10 @@ static COMMON_HEADERS: LazyLock<[HeaderMap; 2]> = LazyLock::new(|| {
     [plain, json]
 });
 
-/// Builds the request for `template` expanded over `options`.
+/// Builds the request for `template` expanded over `options`: the target, then the options
+/// checked against the API it belongs to, then the APIv2 or APIv3 request.
 pub(crate) fn prepare(
-    shared: &Shared,
+    ctx: &Context,
     template: &UriTemplate,
     method: Method,
     options: Options,
@@ -42,7 +44,7 @@ pub(crate) fn prepare(
         base_uri,
         body,
         query,
-        headers: extra_headers,
+        headers,
         timeout,
         encrypt,
         xml,
@@ -53,17 +55,18 @@ pub(crate) fn prepare(
     if let Some(problem) = problem {
         return Err(Error::config(problem));
     }
-
     let expanded = template
         .expand_strict(&vars)
         .map_err(Error::from_template)?;
-    let relative = expanded.trim_start_matches('/');
-    // After expansion, `v2/` (any case) routes to APIv2, with the prefix removed.
-    let (relative, v2) = match relative.get(..3) {
-        Some(p) if p.eq_ignore_ascii_case("v2/") => (&relative[3..], true),
-        _ => (relative, false),
+    let target = Target::of(&expanded, template, &vars)?;
+    let base = match &base_uri {
+        Some(b) => Cow::Owned(
+            BaseUri::parse(b)
+                .map_err(|reason| Error::config(format!("option `base_uri`: {reason}")))?,
+        ),
+        None => Cow::Borrowed(&ctx.base),
     };
-    if v2 {
+    if target.v2 {
         let refused = [
             ("json", matches!(body, Body::Json(_))),
             ("body", matches!(body, Body::Raw(_))),
@@ -71,84 +74,152 @@ pub(crate) fn prepare(
             ("query", query.as_deref().is_some_and(|q| !q.is_empty())),
             ("encrypt", !encrypt.is_empty()),
         ];
-        if let Some((name, _)) = refused.iter().find(|(_, set)| *set) {
-            return Err(Error::config(format!(
+        refuse(&refused, |name| {
+            format!(
                 "option `{name}` does not apply to APIv2 (`v2/...`) paths: the payload goes in \
                  `xml`, which is signed"
-            )));
-        }
-    } else {
-        let refused = [
-            ("xml", xml.is_some()),
-            ("nonceless", nonceless),
-            ("security", security),
-        ];
-        if let Some((name, _)) = refused.iter().find(|(_, set)| *set) {
+            )
+        })?;
+        if target.query.is_some_and(|q| !q.is_empty()) {
             return Err(Error::config(format!(
-                "option `{name}` applies only to APIv2 (`v2/...`) paths"
+                "`{}`: an APIv2 path carries no query of its own; its fields go in `xml`, \
+                 which is signed",
+                target.relative
             )));
         }
-    }
-    if relative.contains('#') {
-        return Err(Error::from_template(TemplateError::Fragment {
-            template: template.as_str().to_owned(),
-        }));
-    }
-    let (path, template_query) = match relative.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (relative, None),
-    };
-    if let Some(segment) = segments(path).find(|s| is_dot_segment(s)) {
-        return Err(Error::from_template(TemplateError::DotSegment {
-            name: dot_variable(template, &vars).map(str::to_owned),
-            segment: String::from_utf8_lossy(segment).into_owned(),
-        }));
-    }
-
-    let base = match &base_uri {
-        Some(b) => Cow::Owned(
-            BaseUri::parse(b)
-                .map_err(|reason| Error::config(format!("option `base_uri`: {reason}")))?,
-        ),
-        None => Cow::Borrowed(&shared.base),
-    };
-    if v2 {
-        if template_query.is_some_and(|q| !q.is_empty()) {
-            return Err(Error::config(format!(
-                "`{relative}`: an APIv2 path carries no query of its own; its fields go in \
-                 `xml`, which is signed"
-            )));
-        }
-        let request = super::prepare_v2::Request {
+        let request = prepare_v2::Request {
             method,
-            path,
+            path: target.path,
             xml,
             nonceless,
             security,
-            headers: extra_headers,
+            headers,
             timeout,
         };
-        return super::prepare_v2::prepare(shared, &base, request);
+        return prepare_v2::prepare(ctx, &base, request);
     }
-    // An empty query is no query: no bare `?` on the wire.
-    let query = match (
-        template_query.filter(|q| !q.is_empty()),
-        query.as_deref().filter(|q| !q.is_empty()),
-    ) {
-        (Some(t), Some(o)) => Some(Cow::Owned(format!("{t}&{o}"))),
-        (Some(q), None) | (None, Some(q)) => Some(Cow::Borrowed(q)),
-        (None, None) => None,
-    };
-
+    let refused = [
+        ("xml", xml.is_some()),
+        ("nonceless", nonceless),
+        ("security", security),
+    ];
+    refuse(&refused, |name| {
+        format!("option `{name}` applies only to APIv2 (`v2/...`) paths")
+    })?;
+    let v3 = ctx.v3()?;
+    let query = merged_query(target.query, query.as_deref());
     // Requests through the client's base share the template's literal prefix, whose URL the
     // base keeps; a per-request `base_uri` has no such cache.
     let prefix = match &base {
         Cow::Borrowed(_) => template.literal_prefix().trim_start_matches('/'),
         Cow::Owned(_) => "",
     };
-    let url = build_url_from(&base, prefix, path, query.as_deref())?;
+    let url = build_url_from(&base, prefix, target.path, query.as_deref())?;
+    let parts = V3Parts {
+        body,
+        encrypt,
+        headers,
+    };
+    let (headers, body, signed_body) = v3_headers_and_body(v3, parts)?;
+    Ok(PreparedRequest {
+        method,
+        // The base path ends in `/`: the API path starts at that slash.
+        api_offset: base.path().len() - 1,
+        url,
+        headers,
+        body,
+        signed_body,
+        timeout,
+        protocol: Protocol::V3,
+    })
+}
 
-    let v3 = shared.v3()?;
+/// The first set option of `refused`, as the error `message` words it.
+fn refuse(refused: &[(&str, bool)], message: impl Fn(&str) -> String) -> Result<()> {
+    match refused.iter().find(|(_, set)| *set) {
+        Some((name, _)) => Err(Error::config(message(name))),
+        None => Ok(()),
+    }
+}
+
+/// The expanded template, split into what the request needs.
+struct Target<'e> {
+    /// The expansion without its leading `/` (and without `v2/` for APIv2).
+    relative: &'e str,
+    /// An APIv2 path: it started with `v2/` (any case).
+    v2: bool,
+    path: &'e str,
+    /// The template's own query, if any.
+    query: Option<&'e str>,
+}
+
+impl<'e> Target<'e> {
+    /// Refuses a fragment, and a `.` or `..` segment (URL normalisation would remove it),
+    /// naming the variable that made it.
+    fn of(
+        expanded: &'e str,
+        template: &UriTemplate,
+        vars: &Map<String, Value>,
+    ) -> Result<Target<'e>> {
+        let relative = expanded.trim_start_matches('/');
+        // After expansion, `v2/` (any case) routes to APIv2, with the prefix removed.
+        let (relative, v2) = match relative.get(..3) {
+            Some(p) if p.eq_ignore_ascii_case("v2/") => (&relative[3..], true),
+            _ => (relative, false),
+        };
+        if relative.contains('#') {
+            return Err(Error::from_template(TemplateError::Fragment {
+                template: template.as_str().to_owned(),
+            }));
+        }
+        let (path, query) = match relative.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (relative, None),
+        };
+        if let Some(segment) = segments(path).find(|s| is_dot_segment(s)) {
+            return Err(Error::from_template(TemplateError::DotSegment {
+                name: dot_variable(template, vars).map(str::to_owned),
+                segment: String::from_utf8_lossy(segment).into_owned(),
+            }));
+        }
+        Ok(Target {
+            relative,
+            v2,
+            path,
+            query,
+        })
+    }
+}
+
+/// The template's query and the `query` option's, joined; an empty query is no query (no bare
+/// `?` on the wire).
+fn merged_query<'q>(template: Option<&'q str>, option: Option<&'q str>) -> Option<Cow<'q, str>> {
+    match (
+        template.filter(|q| !q.is_empty()),
+        option.filter(|q| !q.is_empty()),
+    ) {
+        (Some(t), Some(o)) => Some(Cow::Owned(format!("{t}&{o}"))),
+        (Some(q), None) | (None, Some(q)) => Some(Cow::Borrowed(q)),
+        (None, None) => None,
+    }
+}
+
+/// The options that make an APIv3 request's headers and body.
+struct V3Parts {
+    body: Body,
+    encrypt: Vec<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The headers and body of an APIv3 request (and what its signature covers, when not the
+/// body): sensitive fields encrypted under the preferred platform key, which `Wechatpay-Serial`
+/// then names.
+fn v3_headers_and_body(v3: &V3, parts: V3Parts) -> Result<(HeaderMap, Bytes, Option<Bytes>)> {
+    let V3Parts {
+        body,
+        encrypt,
+        headers: extra,
+    } = parts;
     // The preferred platform key (a key-ring snapshot and a clock reading) only when used.
     let preferred = if v3.send_wechatpay_serial || !encrypt.is_empty() {
         v3.preferred()
@@ -176,31 +247,19 @@ pub(crate) fn prepare(
             )
         }
     };
-
     let content_type = content_type.filter(|_| !body.is_empty());
     let mut headers = first_headers(content_type);
     if let (true, Some(preferred)) = (v3.send_wechatpay_serial, &preferred) {
         headers.insert(crate::verifier::SERIAL, preferred.id.clone());
     }
-    for (name, value) in extra_headers {
+    for (name, value) in extra {
         headers.insert(name, value);
     }
     if let (false, Some(preferred)) = (encrypt.is_empty(), &preferred) {
         // WeChat Pay decrypts with the key this names: it must be the one used.
         headers.insert(crate::verifier::SERIAL, preferred.id.clone());
     }
-
-    Ok(PreparedRequest {
-        method,
-        // The base path ends in `/`: the API path starts at that slash.
-        api_offset: base.path().len() - 1,
-        url,
-        headers,
-        body,
-        signed_body,
-        timeout,
-        protocol: Protocol::V3,
-    })
+    Ok((headers, body, signed_body))
 }
 
 /// `Accept`, `User-Agent` and, for a body, `Content-Type`: a clone of [`COMMON_HEADERS`], with
@@ -214,36 +273,6 @@ fn first_headers(content_type: Option<HeaderValue>) -> HeaderMap {
             headers.insert(CONTENT_TYPE, other);
             headers
         }
-    }
-}
-
-/// The URL `base` + `path` (relative, already expanded) + `?query`, refused when the URL
-/// parser would send anything other than exactly that (what is signed must be what is sent).
-pub(super) fn build_url(base: &BaseUri, path: &str, query: Option<&str>) -> Result<Url> {
-    build_url_from(base, "", path, query)
-}
-
-/// [`build_url`] for a `path` that starts with `prefix`, a template's literal text: the base
-/// keeps the URL of the prefix and parses only the rest (see [`BaseUri::join`]).
-fn build_url_from(base: &BaseUri, prefix: &str, path: &str, query: Option<&str>) -> Result<Url> {
-    let relative = match query {
-        None => Cow::Borrowed(path),
-        Some(q) => Cow::Owned([path, "?", q].concat()),
-    };
-    // The whole URL must be the base followed by exactly the relative target.
-    match base.join(prefix, &relative) {
-        Ok(url) if url.as_str().strip_prefix(base.as_str()) == Some(&*relative) => Ok(url),
-        other => Err(Error::from_template(TemplateError::Rewritten {
-            expanded: format!("{}{relative}", base.path()),
-            sent: match other {
-                // The target, or the whole URL when the scheme, host or base path changed.
-                Ok(url) if url.as_str().starts_with(base.as_str()) => {
-                    url[Position::BeforePath..Position::AfterQuery].to_owned()
-                }
-                Ok(url) => url.into(),
-                Err(e) => format!("nothing (the URL parser refuses it: {e})"),
-            },
-        })),
     }
 }
 
@@ -298,7 +327,7 @@ fn encrypt_fields(
     };
     let mut json: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::config(format!("option `json` is not JSON: {e}")))?;
-    crate::fields::map_strings(&mut json, pointers, "option `encrypt`", |plain| {
+    crate::json_pointer::map_strings(&mut json, pointers, "option `encrypt`", |plain| {
         preferred.key.encrypt_oaep_base64(plain)
     })?;
     serde_json::to_vec(&json)
@@ -310,7 +339,8 @@ fn encrypt_fields(
 mod tests {
     use serde_json::json;
 
-    use crate::{Client, ErrorKind, Method};
+    use crate::client::Client;
+    use crate::{ErrorKind, Method};
 
     fn target(client: &Client, template: &str, options: serde_json::Value) -> String {
         let prepared = client
@@ -322,7 +352,7 @@ mod tests {
 
     #[test]
     fn targets_are_the_expansion_exactly() {
-        let client = Client::offline_for_docs();
+        let client = crate::client::test_client();
         let transaction = "v3/pay/transactions/id/{transaction_id}";
         let options = json!({ "transaction_id": "4200000001", "query": { "mchid": "1230000109" } });
         // Twice: the base keeps the literal prefix's URL after the first.
@@ -378,7 +408,7 @@ mod tests {
         }
         assert_eq!(super::COMMON_HEADERS[0].len(), 2);
         // The prebuilt maps are not changed by what is added to a request's copy.
-        let client = Client::offline_for_docs();
+        let client = crate::client::test_client();
         let with_header = json!({ "id": "1", "json": {}, "headers": { "X-A": "1" } });
         let prepared = client
             .chain("v3/x/{id}")
@@ -405,7 +435,7 @@ mod tests {
 
     #[test]
     fn a_per_request_base_uri_keeps_its_path() {
-        let client = Client::offline_for_docs();
+        let client = crate::client::test_client();
         let options = json!({ "id": "1", "base_uri": "https://proxy.example.com/wechat" });
         let prepared = client
             .chain("v3/x/{id}")
@@ -421,7 +451,7 @@ mod tests {
 
     #[test]
     fn a_rewritten_query_is_refused_with_both_forms() {
-        let client = Client::offline_for_docs();
+        let client = crate::client::test_client();
         for _ in 0..2 {
             let err = client
                 .chain("v3/x/{id}?a={+v}")

@@ -7,11 +7,11 @@ use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::{Map, Value};
 
-use super::prepare::build_url;
-use super::{PreparedRequest, Protocol};
+use super::url::build_url;
 use crate::base_uri::BaseUri;
-use crate::client::Shared;
+use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::prepared::{PreparedRequest, Protocol};
 use crate::template::encode_component;
 use crate::v2::{SignType, is_element_name, is_xml_text, sign, write_xml};
 
@@ -34,11 +34,11 @@ pub(super) struct Request<'a> {
 }
 
 pub(super) fn prepare(
-    shared: &Shared,
+    ctx: &Context,
     base: &BaseUri,
     request: Request<'_>,
 ) -> Result<PreparedRequest> {
-    let secret = shared.v2()?;
+    let secret = ctx.v2()?;
     if request.path.is_empty() || request.path.split('/').any(str::is_empty) {
         return Err(Error::config(format!(
             "`v2/{}` is not an APIv2 endpoint: the path after `v2/` is empty or has an empty \
@@ -55,14 +55,14 @@ pub(super) fn prepare(
             "option `headers`: `{name}` is set by the client on APIv2 requests (XML)"
         )));
     }
-    if request.security && !shared.transport.has_identity() {
+    if request.security && !ctx.transport.has_identity() {
         return Err(Error::config(
             "option `security` needs the merchant certificate: configure it with \
              .merchant_cert(pem).merchant_key(pem) or .merchant_pkcs12(der, passphrase)",
         ));
     }
     let fields = signed_fields(
-        shared,
+        ctx,
         secret,
         request.xml.unwrap_or_default(),
         request.nonceless,
@@ -88,7 +88,7 @@ pub(super) fn prepare(
 
     let mut headers = HeaderMap::with_capacity(3 + request.headers.len());
     headers.insert(ACCEPT, ACCEPT_V2);
-    headers.insert(USER_AGENT, shared.user_agent.clone());
+    headers.insert(USER_AGENT, ctx.user_agent.clone());
     if !is_get {
         headers.insert(CONTENT_TYPE, TEXT_XML);
     }
@@ -111,7 +111,7 @@ pub(super) fn prepare(
 
 /// The payload as strings, with `nonce_str` (unless nonceless) and `sign` added.
 fn signed_fields(
-    shared: &Shared,
+    ctx: &Context,
     secret: &crate::v2::Secret,
     xml: Map<String, Value>,
     nonceless: bool,
@@ -170,11 +170,11 @@ fn signed_fields(
     for field in MERCHANT_ID_FIELDS {
         if let Some(id) = get(field) {
             named = true;
-            if id != shared.mchid {
+            if id != ctx.mchid {
                 return Err(Error::config(format!(
                     "option `xml`: {field} `{}` does not match the client's merchant id `{}`",
                     id.escape_default(),
-                    shared.mchid
+                    ctx.mchid
                 )));
             }
         }
@@ -183,7 +183,7 @@ fn signed_fields(
         return Err(Error::config(format!(
             "option `xml` has no mch_id, mchid or combine_mch_id: it must name the client's \
              merchant id `{}`",
-            shared.mchid
+            ctx.mchid
         )));
     }
     let sign_type = match get("sign_type") {

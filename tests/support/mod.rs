@@ -7,6 +7,7 @@
 mod callback;
 mod client;
 mod keys;
+mod offline;
 mod receiver;
 mod server;
 mod tls;
@@ -19,6 +20,8 @@ pub use callback::{APIV3_KEY, Callback, CallbackSpec, payment_resource, seal, si
 pub use client::{builder, client, identity};
 #[allow(unused_imports)]
 pub use keys::{MCHID, PUB_KEY_ID, TestKeys, keys, now_unix, random_alnum, random_hex_upper};
+#[allow(unused_imports)]
+pub use offline::{OFFLINE_PUB_KEY_ID, certificate, offline_client};
 #[allow(unused_imports)]
 pub use receiver::receiver;
 #[allow(unused_imports)]

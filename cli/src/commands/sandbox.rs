@@ -29,6 +29,9 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
     let config = dir.join("wxpay.toml");
     std::fs::write(&config, &profile)
         .map_err(|e| usage(format!("cannot write `{}`: {e}", config.display())))?;
+    // Listening before the profile is printed: a reader may send the signal as soon as it
+    // reads it, and a signal that came first would stop the process without clean-up.
+    let stop = Stop::listen()?;
     // Printed with errors ignored: a closed stdout (a reader that went away) must not stop
     // the sandbox.
     use std::io::Write;
@@ -46,7 +49,7 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
     );
     let _ = writeln!(out, "{profile}");
     let _ = out.flush();
-    let stopped = until_stopped();
+    let stopped = stop.wait();
     // The keys of a directory made for this run only are not left behind.
     if args.keys.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -55,26 +58,63 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
     stopped
 }
 
-/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-fn until_stopped() -> Result<(), Fail> {
-    let cannot = |e: std::io::Error| usage(format!("cannot wait for Ctrl-C: {e}"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .map_err(cannot)?;
-    runtime
-        .block_on(async {
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM, listened for from its creation on.
+struct Stop {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn listen() -> Result<Stop, Fail> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .map_err(cannot_wait)?;
+        #[cfg(unix)]
+        let (interrupt, terminate) = {
+            use tokio::signal::unix::{SignalKind, signal};
+            let _entered = runtime.enter();
+            (
+                signal(SignalKind::interrupt()).map_err(cannot_wait)?,
+                signal(SignalKind::terminate()).map_err(cannot_wait)?,
+            )
+        };
+        Ok(Stop {
+            runtime,
             #[cfg(unix)]
-            {
-                use tokio::signal::unix::{SignalKind, signal};
-                let mut terminate = signal(SignalKind::terminate())?;
-                tokio::select! {
-                    stopped = tokio::signal::ctrl_c() => stopped,
-                    _ = terminate.recv() => Ok(()),
-                }
-            }
-            #[cfg(not(unix))]
-            tokio::signal::ctrl_c().await
+            interrupt,
+            #[cfg(unix)]
+            terminate,
         })
-        .map_err(cannot)
+    }
+
+    /// Waits for one of the signals (one that arrived since [`listen`](Self::listen) counts).
+    fn wait(self) -> Result<(), Fail> {
+        #[cfg(unix)]
+        {
+            let Stop {
+                runtime,
+                mut interrupt,
+                mut terminate,
+            } = self;
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        self.runtime
+            .block_on(tokio::signal::ctrl_c())
+            .map_err(cannot_wait)
+    }
+}
+
+fn cannot_wait(e: std::io::Error) -> Fail {
+    usage(format!("cannot wait for Ctrl-C: {e}"))
 }

@@ -69,7 +69,7 @@ pub(crate) fn finish(
     mut response: Response,
 ) -> Result<Response> {
     if !response.status().is_success() {
-        return Err(Error::from_api(api_error(&response), response));
+        return Err(api_error_of(response));
     }
     let outcome = match rule {
         Rule::Unsigned => return Ok(response),
@@ -118,19 +118,26 @@ pub(crate) fn statement_sha1(headers: &http::HeaderMap) -> Result<&str, Verifica
 }
 
 /// What an overseas statement's signature covers.
-pub(crate) fn statement_document(sha1: &str) -> String {
+fn statement_document(sha1: &str) -> String {
     format!(r#"{{"sha1":"{sha1}"}}"#)
 }
 
-/// The [`Api`](crate::ErrorKind::Api) error of a non-2xx answer whose body was not read yet.
-pub(crate) async fn finish_error(response: reqwest::Response, limit: usize) -> Error {
-    match crate::transport::read(response, limit).await {
-        Ok(response) => Error::from_api(api_error(&response), response),
-        Err(e) => e,
-    }
+/// The statement's signature, checked from its headers before the body is read: it covers
+/// `{"sha1":"<Wechatpay-Statement-Sha1>"}`. The body must then hash to that SHA-1.
+pub(crate) fn verify_statement_headers(
+    verifier: &dyn Verifier,
+    headers: &http::HeaderMap,
+) -> Result<(), VerificationFailure> {
+    let sha1 = statement_sha1(headers)?;
+    verifier.verify(headers, statement_document(sha1).as_bytes())
 }
 
-pub(crate) fn api_error(response: &Response) -> ApiError {
+/// The [`Api`](crate::ErrorKind::Api) error of a non-2xx APIv3 answer.
+pub(crate) fn api_error_of(response: Response) -> Error {
+    Error::from_api(api_error(&response), response)
+}
+
+fn api_error(response: &Response) -> ApiError {
     #[derive(serde::Deserialize)]
     struct Body {
         code: Option<String>,

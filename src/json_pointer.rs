@@ -1,9 +1,9 @@
-//! Sensitive fields: strings named by JSON Pointers, encrypted in requests (the `encrypt`
-//! option) and decrypted in responses ([`Client::decrypt_fields`]).
+//! Strings named by JSON Pointers, replaced all or nothing: how sensitive fields are encrypted
+//! in requests (the `encrypt` option) and decrypted in responses
+//! ([`Client::decrypt_fields`](crate::Client::decrypt_fields)).
 
 use serde_json::Value;
 
-use crate::client::Client;
 use crate::error::{Error, Result};
 
 /// Replaces each string that `pointers` (RFC 6901) name in `json` by `f(string)`, all or
@@ -54,35 +54,4 @@ pub(crate) fn map_strings<P: AsRef<str>>(
         }
     }
     Ok(())
-}
-
-impl Client {
-    /// Decrypts one sensitive field of a response (base64 RSA-OAEP ciphertext, SHA-1/MGF1-SHA-1)
-    /// with the merchant private key.
-    pub fn decrypt(&self, ciphertext: &str) -> Result<String> {
-        self.merchant_private_key("decrypt", "PrivateKey::decrypt_oaep_base64 with your key")?
-            .decrypt_oaep_base64(ciphertext)
-    }
-
-    /// Decrypts, in place, the sensitive fields of a response body named by JSON Pointers
-    /// (RFC 6901).
-    ///
-    /// ```no_run
-    /// # fn run(client: wechatpay::Client) -> wechatpay::Result<()> {
-    /// let mut applyment: serde_json::Value = client
-    ///     .chain("v3/applyment4sub/applyment/applyment_id/{applyment_id}")
-    ///     .get(serde_json::json!({ "applyment_id": 2000002124775691u64 }))?
-    ///     .json()?;
-    /// client.decrypt_fields(&mut applyment, &["/account_validation/account_name"])?;
-    /// # Ok(()) }
-    /// ```
-    pub fn decrypt_fields<P: AsRef<str>>(&self, json: &mut Value, pointers: &[P]) -> Result<()> {
-        let key = self.merchant_private_key(
-            "decrypt_fields",
-            "PrivateKey::decrypt_oaep_base64 with your key",
-        )?;
-        map_strings(json, pointers, "decrypt_fields", |c| {
-            key.decrypt_oaep_base64(c)
-        })
-    }
 }

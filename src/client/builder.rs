@@ -1,21 +1,21 @@
-//! [`Client`] and [`ClientBuilder`].
+//! [`ClientBuilder`]: the settings of a [`Client`], checked together by
+//! [`build`](ClientBuilder::build), which assembles the [`Context`] the client runs on.
 
 use std::fmt;
-use std::ops::Index;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
 
+use super::{Client, DEFAULT_BASE_URI};
 use crate::base_uri::BaseUri;
-use crate::children::Children;
+use crate::context::{Context, KeyHooks, V3};
 use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
-use crate::endpoint::Endpoint;
 use crate::error::{Error, Result, shown};
 use crate::failover::Failover;
-use crate::keyring::{DEFAULT_REFRESH_INTERVAL, KeyRing, KeyStore};
-use crate::notify::NotificationParser;
+use crate::keyring::{DEFAULT_REFRESH_INTERVAL, KeyRing, KeyStore, same_serial};
+use crate::refresh::Refresher;
 use crate::retry::RetryPolicy;
 use crate::signer::Signer;
 use crate::template_cache::TemplateCache;
@@ -23,257 +23,10 @@ use crate::transport::{HttpSettings, Transport};
 use crate::v2::Secret;
 use crate::verifier::{PlatformVerifier, Verifier};
 
-/// The production APIv3 host.
-pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
-
-/// The WeChat Pay client: signs every request, verifies every response.
-///
-/// Cheap to clone (one `Arc`), `Send + Sync`; share one per merchant across threads and tasks.
-/// Reach endpoints with [`chain`](Client::chain), by indexing (`client["v3/..."]`,
-/// `client["v3"]["pay"]`) or with the [`chain!`](crate::chain!) macro; all give an
-/// [`Endpoint`] with blocking (`get`, `post`, ...) and async (`get_async`, `post_async`, ...)
-/// verbs.
-///
-/// ```no_run
-/// use serde_json::json;
-/// use wechatpay::Client;
-///
-/// # fn main() -> wechatpay::Result<()> {
-/// let client = Client::builder()
-///     .mchid("1900012181")
-///     .serial("MERCHANT_CERTIFICATE_SERIAL")
-///     .private_key_file("apiclient_key.pem")
-///     .platform_key_file("PUB_KEY_ID_0114232134912410000000000000", "pub_key.pem")
-///     .build()?;
-///
-/// let response = client["v3/global/merchant-service/complaints/{complaint_id}/response"].post(json!({
-///     "base_uri": "https://apihk.mch.weixin.qq.com/",
-///     "complaint_id": "200201820200101080076610000",
-///     "json": { "complainted_mchid": "1900012181", "response_content": "已与用户沟通解决" },
-/// }))?;
-/// assert_eq!(response.status(), 204);
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct Client {
-    inner: Arc<ClientInner>,
-}
-
-struct ClientInner {
-    shared: Arc<Shared>,
-    /// `client["key"]` endpoints, created on first use and kept for the client's lifetime.
-    children: Children,
-}
-
-/// What every request of one client needs. Endpoints hold an `Arc` of it (not of the
-/// [`Client`], whose index cache holds endpoints: no reference cycle).
-pub(crate) struct Shared {
-    pub(crate) mchid: String,
-    /// APIv3 signing and verification; `None` for a client configured for APIv2 only.
-    pub(crate) v3: Option<V3>,
-    /// The APIv2 secret; `None` for a client configured for APIv3 only.
-    pub(crate) v2: Option<Secret>,
-    pub(crate) base: BaseUri,
-    /// The APIv3 key, for callbacks.
-    pub(crate) apiv3_key: Option<Apiv3Key>,
-    pub(crate) user_agent: HeaderValue,
-    pub(crate) transport: Transport,
-    /// The backup host, when requests to the base URI fail over.
-    pub(crate) failover: Option<Failover>,
-    /// Retries of `GET`s, when enabled.
-    pub(crate) retry: Option<RetryPolicy>,
-    /// The parsed templates of this client's endpoints.
-    pub(crate) templates: TemplateCache,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // The background refresh task holds only a `Weak`: wake it so that it ends now.
-        if let Some(v3) = &self.v3 {
-            v3.ring.stop();
-        }
-    }
-}
-
-/// What APIv3 requests need: the merchant's signing identity and the platform keys.
-pub(crate) struct V3 {
-    pub(crate) serial: String,
-    pub(crate) signer: Arc<dyn Signer>,
-    /// The merchant private key, when one was given (not with a custom signer): for pay
-    /// parameters and decrypting response fields.
-    pub(crate) private_key: Option<PrivateKey>,
-    /// The ring, or a custom verifier.
-    pub(crate) verifier: Arc<dyn Verifier>,
-    /// The platform keys: configured, and downloaded when automatic.
-    pub(crate) ring: KeyRing,
-    /// Send `Wechatpay-Serial` (the preferred key id) on every request.
-    pub(crate) send_wechatpay_serial: bool,
-    /// `verifier` is a custom one, not the ring.
-    pub(crate) custom_verifier: bool,
-}
-
-impl V3 {
-    /// The key sensitive fields are encrypted with and `Wechatpay-Serial` names, now.
-    pub(crate) fn preferred(&self) -> Option<PreferredKey> {
-        let entry = self.ring.preferred_entry()?;
-        Some(PreferredKey {
-            id: HeaderValue::from_str(&entry.id).ok()?,
-            key: entry.public_key().clone(),
-        })
-    }
-}
-
-impl Shared {
-    /// The APIv3 configuration, or a `Config` error saying this client has none.
-    pub(crate) fn v3(&self) -> Result<&V3> {
-        self.v3.as_ref().ok_or_else(|| {
-            Error::config(
-                "this client is configured for APIv2 only: APIv3 calls need .serial(..), a \
-                 private key and a platform key on the builder",
-            )
-        })
-    }
-
-    /// The APIv2 secret, or a `Config` error saying this client has none.
-    pub(crate) fn v2(&self) -> Result<&Secret> {
-        self.v2.as_ref().ok_or_else(|| {
-            Error::config(
-                "this client is not configured for APIv2: `v2/...` calls need the APIv2 key, \
-                 set with .secret(..) on the builder",
-            )
-        })
-    }
-}
-
-/// The preferred platform key: its id (as `Wechatpay-Serial` sends it) and the key.
-pub(crate) struct PreferredKey {
-    pub(crate) id: HeaderValue,
-    pub(crate) key: PublicKey,
-}
-
-const _: () = {
-    const fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
-    assert_send_sync_clone::<Client>();
-    assert_send_sync_clone::<Endpoint>();
-};
-
 impl Client {
     /// Starts configuring a client.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
-    }
-
-    /// The endpoint for `path`, a URI template relative to the base URI, normalised as one key
-    /// (see [`normalize`](crate::normalize)). A new, owned [`Endpoint`] each call; indexing
-    /// (`client[path]`) gives a cached one instead. Either way the client keeps the parsed
-    /// template of up to 256 distinct paths that have placeholders, so calling `chain` for
-    /// every request parses its template once; a path with no placeholder (values written in at
-    /// run time) is parsed each time and not kept, and past 256 templates are parsed each time.
-    ///
-    /// ```
-    /// # let client = wechatpay::Client::offline_for_docs();
-    /// let endpoint = client.chain("v3/global/merchant-service/complaints/{complaint_id}/response");
-    /// assert_eq!(endpoint.template(), "v3/global/merchant-service/complaints/{complaint_id}/response");
-    /// ```
-    pub fn chain(&self, path: &str) -> Endpoint {
-        Endpoint::root(self.inner.shared.clone(), path)
-    }
-
-    /// The merchant id.
-    pub fn mchid(&self) -> &str {
-        &self.inner.shared.mchid
-    }
-
-    pub(crate) fn shared(&self) -> &Shared {
-        &self.inner.shared
-    }
-
-    /// A parser for WeChat Pay callbacks, with the client's verifier (its platform keys) and
-    /// APIv3 key; a `Config` error when no APIv3 key was configured.
-    ///
-    /// ```no_run
-    /// # fn handle(client: &wechatpay::Client, headers: &http::HeaderMap, body: &[u8]) -> wechatpay::Result<()> {
-    /// let notification = client.notifications()?.parse(headers, body)?;
-    /// #[derive(serde::Deserialize)]
-    /// struct Transaction { out_trade_no: String, trade_state: String }
-    /// let paid: Transaction = notification.json()?;
-    /// # let _ = paid; Ok(()) }
-    /// ```
-    pub fn notifications(&self) -> Result<NotificationParser> {
-        let shared = &self.inner.shared;
-        let key = shared.apiv3_key.clone().ok_or_else(|| {
-            Error::config("callbacks need the APIv3 key: set it with .apiv3_key(..) on the builder")
-        })?;
-        let v3 = shared.v3()?;
-        let verifier: Arc<dyn Verifier> = if v3.custom_verifier {
-            v3.verifier.clone()
-        } else {
-            // An unknown serial in a callback starts a refresh, so that the retry verifies.
-            Arc::new(crate::keyring::CallbackVerifier(v3.ring.clone()))
-        };
-        Ok(NotificationParser::from_key(key, verifier))
-    }
-
-    /// The merchant private key, or a `Config` error naming `what` needed it and the
-    /// `alternative` that works with a custom signer.
-    pub(crate) fn merchant_private_key(
-        &self,
-        what: &str,
-        alternative: &str,
-    ) -> Result<&PrivateKey> {
-        self.inner.shared.v3()?.private_key.as_ref().ok_or_else(|| {
-            Error::config(format!(
-                "`{what}` needs the merchant private key, and this client signs with a custom \
-                 signer: use `{alternative}`"
-            ))
-        })
-    }
-
-    /// A client with throwaway keys that never sends anything useful, for documentation
-    /// examples that only build endpoints.
-    #[doc(hidden)]
-    pub fn offline_for_docs() -> Client {
-        let key = openssl::rsa::Rsa::generate(2048)
-            .and_then(|k| k.private_key_to_pem())
-            .expect("openssl can generate a key");
-        let public = PrivateKey::from_pem(&key)
-            .and_then(|k| k.public_key())
-            .expect("fresh key parses");
-        let mut verifier = PlatformVerifier::new();
-        verifier.insert("PUB_KEY_ID_0000000000000000000000000000", public);
-        Client::builder()
-            .mchid("1900000000")
-            .serial("0000000000000000000000000000000000000000")
-            .private_key(key)
-            .verifier(verifier)
-            .base_uri("http://127.0.0.1:9/")
-            .build()
-            .expect("documentation client builds")
-    }
-}
-
-impl Index<&str> for Client {
-    type Output = Endpoint;
-
-    /// The cached endpoint for `key`, normalised as one key (see [`normalize`](crate::normalize)).
-    ///
-    /// The cache keeps every distinct key for the client's lifetime, as wechatpay-php's does:
-    /// index with fixed path text only and put values (order numbers, ids) in placeholders;
-    /// for a path built at run time, use [`Client::chain`], which caches no endpoint.
-    fn index(&self, key: &str) -> &Endpoint {
-        self.inner.children.get_or_add(key, || self.chain(key))
-    }
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.inner.shared;
-        f.debug_struct("Client")
-            .field("mchid", &s.mchid)
-            .field("serial", &s.v3.as_ref().map(|v3| &v3.serial))
-            .field("apiv2", &s.v2.is_some())
-            .field("base_uri", &s.base.as_str())
-            .finish_non_exhaustive()
     }
 }
 
@@ -712,10 +465,11 @@ impl ClientBuilder {
         }
         // APIv3 is configured when any of its settings is, or when APIv2 is not (so that an
         // empty builder names what APIv3 needs).
-        let v3 = if self.secret.is_none() || self.v3.is_touched() {
-            Some(self.v3.build()?)
+        let (v3, refresher) = if self.secret.is_none() || self.v3.is_touched() {
+            let (v3, refresher) = self.v3.build()?;
+            (Some(v3), refresher)
         } else {
-            None
+            (None, None)
         };
         let base = BaseUri::parse(self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI))
             .map_err(|reason| Error::config(format!("base_uri: {reason}")))?;
@@ -747,7 +501,7 @@ impl ClientBuilder {
             None => None,
         };
         let transport = Transport::new(http)?;
-        let shared = Shared {
+        let ctx = Context {
             failover,
             retry: self.retry,
             mchid,
@@ -759,16 +513,7 @@ impl ClientBuilder {
             transport,
             templates: TemplateCache::new(),
         };
-        let shared = Arc::new(shared);
-        if let Some(v3) = &shared.v3 {
-            v3.ring.attach(Arc::downgrade(&shared));
-        }
-        Ok(Client {
-            inner: Arc::new(ClientInner {
-                shared,
-                children: Children::new(),
-            }),
-        })
+        Ok(Client::assemble(ctx, refresher))
     }
 }
 
@@ -784,7 +529,9 @@ impl V3Settings {
             || self.auto.is_some()
     }
 
-    fn build(self) -> Result<V3> {
+    /// The APIv3 configuration, and the key ring's refresh policy when the client downloads
+    /// the certificates by itself.
+    fn build(self) -> Result<(V3, Option<Arc<Refresher>>)> {
         let V3Settings {
             serial,
             signer,
@@ -846,14 +593,7 @@ impl V3Settings {
                 "send_wechatpay_serial needs a platform key id: add one with .platform_key(id, pem)",
             ));
         }
-        let ring = KeyRing::build(
-            preferred,
-            store,
-            auto.map(|apiv3_key| crate::keyring::Auto {
-                apiv3_key,
-                interval: refresh_interval.unwrap_or(DEFAULT_REFRESH_INTERVAL),
-            }),
-        );
+        let ring = KeyRing::build(preferred, automatic);
         for id in &platform_ids {
             match certificates.iter().find(|c| same_serial(c.serial(), id)) {
                 Some(cert) => ring.insert_certificate(cert, true),
@@ -864,24 +604,39 @@ impl V3Settings {
                 }
             }
         }
-        if ring.load_store()? > 0 {
-            // What the store holds counts as a refresh: a restart needs no network.
-            ring.state().last_success = Some(std::time::Instant::now());
-        }
+        let loaded = store
+            .as_ref()
+            .map_or(0, |store| ring.load_from(store.as_ref()));
         let custom_verifier = verifier.is_some();
+        let refresher = auto.map(|apiv3_key| {
+            Refresher::new(
+                ring.clone(),
+                apiv3_key,
+                refresh_interval.unwrap_or(DEFAULT_REFRESH_INTERVAL),
+                store,
+                !custom_verifier,
+                // What the store holds counts as a refresh: a restart needs no network.
+                loaded > 0,
+            )
+        });
         let verifier: Arc<dyn Verifier> = match verifier {
             Some(v) => v,
             None => Arc::new(ring.clone()),
         };
-        Ok(V3 {
+        let hooks = refresher
+            .clone()
+            .map(|refresher| refresher as Arc<dyn KeyHooks>);
+        let v3 = V3 {
             serial,
             signer,
             private_key,
             verifier,
             ring,
+            hooks,
             send_wechatpay_serial,
             custom_verifier,
-        })
+        };
+        Ok((v3, refresher))
     }
 }
 
@@ -898,12 +653,6 @@ fn shown_id(id: &str) -> String {
     } else {
         format!("({} characters, not shown)", id.chars().count())
     }
-}
-
-/// Two hex serials name the same number (case and leading zeros aside).
-pub(crate) fn same_serial(a: &str, b: &str) -> bool {
-    a.trim_start_matches('0')
-        .eq_ignore_ascii_case(b.trim_start_matches('0'))
 }
 
 fn required(value: Option<String>, name: &str, what: &str) -> Result<String> {

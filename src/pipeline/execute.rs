@@ -1,0 +1,104 @@
+//! The one orchestrator: every request the client makes (an API call, a streamed bill or
+//! statement, the key ring's certificate download) runs through [`execute`], which differs
+//! only by its [`Policy`] and by how the answer is taken ([`Receive`]).
+//!
+//! ```text
+//! keys ready (hook 1) -> prepare (if deferred) -> [retry [failover [sign -> send -> receive -> check (hook 2)]]]
+//! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::policy::{Checking, Policy};
+use super::receive::Receive;
+use super::route::route;
+use super::sign::authorize;
+use crate::context::{Context, keys_ready};
+use crate::error::Result;
+use crate::prepared::{PreparedRequest, Protocol};
+use crate::transport::{self, Lane};
+
+/// Prepares a request once the key ring's keys are ready.
+pub(crate) type Deferred = Box<dyn FnOnce(&Context) -> Result<PreparedRequest> + Send>;
+
+/// What to send. (One per call, moved into its future: boxing the larger variant would cost an
+/// allocation per request.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Request {
+    /// Prepared already (usually at once, when the verb is called).
+    Ready(PreparedRequest),
+    /// An APIv3 request prepared once the key ring's keys are ready: it encrypts with, or
+    /// names, a platform key not downloaded yet.
+    AfterKeys(Deferred),
+}
+
+/// Sends `request` as `policy` says and takes its answer as `R` does.
+pub(crate) async fn execute<R: Receive>(
+    ctx: &Arc<Context>,
+    lane: Lane<'_>,
+    request: Request,
+    policy: Policy,
+) -> Result<R::Output> {
+    let v3 = match &request {
+        Request::Ready(prepared) => prepared.protocol == Protocol::V3,
+        Request::AfterKeys(_) => true,
+    };
+    // The key ring's own needs first (its first download, a lazy refresh), outside the route:
+    // they make their own requests, with their own failover, and what happens to them says
+    // nothing about whether the primary got this request.
+    if policy.key_hooks && v3 {
+        keys_ready(ctx, lane).await?;
+    }
+    let prepared = match request {
+        Request::Ready(prepared) => prepared,
+        Request::AfterKeys(prepare) => prepare(ctx)?,
+    };
+    let checking = policy.checking(&prepared);
+    let attempt = |prepared| attempt::<R>(ctx, lane, &policy, checking, prepared);
+    // Without a retry policy, the request is not cloned.
+    let Some(retry) = policy.retry_for(&prepared.method) else {
+        return route(ctx, policy.failover, prepared, attempt).await;
+    };
+    let started = Instant::now();
+    let mut retries = 0;
+    loop {
+        let outcome = route(ctx, policy.failover, prepared.clone(), &attempt).await;
+        let Err(error) = &outcome else {
+            return outcome;
+        };
+        let Some(delay) = retry.next_delay(retries, started.elapsed(), error) else {
+            return outcome;
+        };
+        retries += 1;
+        tracing::info!(
+            retry = retries,
+            delay_ms = delay.as_millis() as u64,
+            "retrying a GET"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// One attempt: signs (APIv3), sends and takes the answer.
+async fn attempt<R: Receive>(
+    ctx: &Arc<Context>,
+    lane: Lane<'_>,
+    policy: &Policy,
+    checking: Checking,
+    mut prepared: PreparedRequest,
+) -> Result<R::Output> {
+    let http = lane.http.pick(prepared.mutual_tls())?;
+    if prepared.protocol == Protocol::V3 {
+        authorize(ctx, ctx.v3()?, &mut prepared).await?;
+    }
+    let answer = transport::send(http, prepared).await?;
+    R::receive(
+        ctx,
+        lane,
+        checking,
+        policy.limit(checking),
+        policy.key_hooks,
+        answer,
+    )
+    .await
+}

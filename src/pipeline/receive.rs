@@ -1,0 +1,115 @@
+//! What the orchestrator does with an answer once its status and headers are in: read it whole
+//! and check it ([`Whole`]), or check what can be checked before the body and hand the body
+//! over unread ([`Streamed`]). Either way a non-2xx answer is an error, and a check that names
+//! a serial the key ring lacks asks the ring's refresh policy (hook 2) before it fails.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::check::{self, Rule};
+use super::check_v2;
+use super::policy::Checking;
+use crate::context::{Context, refreshed_for};
+use crate::error::{Error, Result};
+use crate::response::Response;
+use crate::transport::{self, Lane};
+
+/// How an answer is taken.
+pub(crate) trait Receive {
+    /// What the caller gets.
+    type Output: Send;
+
+    /// Takes `answer`, checked as `checking` says; `limit` bounds what is read whole;
+    /// `hooks`: the key ring's refresh policy may be asked about an unknown serial.
+    fn receive<'a>(
+        ctx: &'a Arc<Context>,
+        lane: Lane<'a>,
+        checking: Checking,
+        limit: usize,
+        hooks: bool,
+        answer: reqwest::Response,
+    ) -> impl Future<Output = Result<Self::Output>> + Send + 'a;
+}
+
+/// The whole answer, read (at most `limit` bytes) and checked: a [`Response`].
+pub(crate) struct Whole;
+
+/// The answer's status and headers checked, its body not read yet: a bill or statement to
+/// stream (the caller checks the body's hash).
+pub(crate) struct Streamed;
+
+impl Receive for Whole {
+    type Output = Response;
+
+    async fn receive<'a>(
+        ctx: &'a Arc<Context>,
+        lane: Lane<'a>,
+        checking: Checking,
+        limit: usize,
+        hooks: bool,
+        answer: reqwest::Response,
+    ) -> Result<Response> {
+        let response = transport::read(answer, limit).await?;
+        match checking {
+            Checking::V3(rule) => {
+                let verifier = ctx.v3()?.verifier.as_ref();
+                let e = match check::finish(verifier, rule, response) {
+                    Err(e) => e,
+                    verified => return verified,
+                };
+                // A key the ring does not know yet: refreshed, then the same answer checked
+                // again.
+                if !hooks || !refreshed_for(ctx, lane, e.verification()).await {
+                    return Err(e);
+                }
+                match e.response().cloned() {
+                    Some(response) => check::finish(verifier, rule, response),
+                    None => Err(e),
+                }
+            }
+            Checking::V2(rule) => check_v2::finish(ctx.v2()?, rule, response),
+            Checking::Digest | Checking::ByCaller if response.status().is_success() => Ok(response),
+            Checking::Digest | Checking::ByCaller => Err(check::api_error_of(response)),
+        }
+    }
+}
+
+impl Receive for Streamed {
+    type Output = reqwest::Response;
+
+    async fn receive<'a>(
+        ctx: &'a Arc<Context>,
+        lane: Lane<'a>,
+        checking: Checking,
+        limit: usize,
+        hooks: bool,
+        answer: reqwest::Response,
+    ) -> Result<reqwest::Response> {
+        if !answer.status().is_success() {
+            let response = transport::read(answer, limit).await?;
+            return Err(match checking {
+                Checking::V2(rule) => match check_v2::finish(ctx.v2()?, rule, response) {
+                    Err(e) => e,
+                    Ok(_) => Error::config("a non-2xx APIv2 answer passed its check"),
+                },
+                _ => check::api_error_of(response),
+            });
+        }
+        match checking {
+            Checking::V3(Rule::Unsigned) | Checking::Digest | Checking::ByCaller => Ok(answer),
+            Checking::V3(Rule::StatementSha1) => {
+                let verifier = ctx.v3()?.verifier.as_ref();
+                let mut outcome = check::verify_statement_headers(verifier, answer.headers());
+                if hooks && refreshed_for(ctx, lane, outcome.as_ref().err()).await {
+                    outcome = check::verify_statement_headers(verifier, answer.headers());
+                }
+                outcome.map_err(Error::from_failure)?;
+                Ok(answer)
+            }
+            // Only what can be checked before its body is read is streamed.
+            Checking::V3(Rule::Body) | Checking::V2(_) => Err(Error::config(
+                "this answer's signature covers its body: it is read whole, not streamed",
+            )),
+        }
+    }
+}

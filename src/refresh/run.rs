@@ -1,0 +1,119 @@
+//! Whether a refresh runs now: the rate limits of triggered refreshes, one download at a time,
+//! and a download in progress shared by those who wait for it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::download::download;
+use super::state::{Refresher, Trigger};
+use crate::context::Context;
+use crate::error::Result;
+use crate::keyring::MIN_TRIGGERED_INTERVAL;
+use crate::transport::Lane;
+
+impl Refresher {
+    /// Refreshes the ring for `trigger`; `Ok` without downloading when the trigger is
+    /// rate-limited, or another refresh just did the work. A refresh in progress is waited for
+    /// and its outcome shared (at most one download at a time), never repeated.
+    pub(crate) async fn refresh(
+        &self,
+        ctx: &Arc<Context>,
+        lane: Lane<'_>,
+        trigger: Trigger,
+    ) -> Result<()> {
+        let ring = &self.ring;
+        // The attempts finished before we queue: if one finishes while we wait, its outcome is
+        // ours.
+        let generation = self.state().generation;
+        let limited = {
+            let mut state = self.state();
+            let last = match &trigger {
+                Trigger::UnknownSerial(_) => Some(&mut state.last_triggered),
+                Trigger::CallbackSerial(_) => Some(&mut state.last_callback_triggered),
+                _ => None,
+            };
+            last.is_some_and(|last| {
+                let limited = last.is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
+                if !limited {
+                    *last = Some(Instant::now());
+                }
+                limited
+            })
+        };
+        if limited && matches!(trigger, Trigger::CallbackSerial(_)) {
+            // Callbacks are anyone's to post: a limited one neither queues for the refresh lock
+            // nor reads the store, so a flood of them cannot delay an answer's refresh.
+            tracing::info!(
+                ?trigger,
+                "unknown serial: refresh rate-limited (at most one a minute)"
+            );
+            return Ok(());
+        }
+        let guard = match trigger {
+            // Someone is refreshing: carry on with the current keys.
+            Trigger::Stale => match self.lock.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(()),
+            },
+            _ => self.lock.lock().await,
+        };
+        if let Some(serial) = trigger.serial() {
+            if ring.contains(serial) {
+                // The refresh that was in progress brought it.
+                return Ok(());
+            }
+        }
+        // Another process sharing the store may have downloaded it already.
+        if let Some(store) = &self.store {
+            ring.load_from(store.as_ref());
+            if let Some(serial) = trigger.serial() {
+                if ring.contains(serial) {
+                    return Ok(());
+                }
+            }
+        }
+        {
+            let state = self.state();
+            if state.generation != generation {
+                // An attempt finished while we waited: share its outcome.
+                return state.outcome();
+            }
+            let fresh = state.fresh(self.interval);
+            let failed_recently = state.failure.is_some()
+                && state
+                    .last_attempt
+                    .is_some_and(|t| t.elapsed() < MIN_TRIGGERED_INTERVAL);
+            match &trigger {
+                // (A limited callback has returned already, before queueing.)
+                Trigger::UnknownSerial(serial) if limited => {
+                    tracing::info!(
+                        serial = serial.as_str(),
+                        "unknown serial: refresh rate-limited (at most one a minute)"
+                    );
+                    return Ok(());
+                }
+                Trigger::Initial if ring.has_usable_key() => return Ok(()),
+                // After a failure, the next automatic attempt waits a minute.
+                Trigger::Initial | Trigger::Stale if failed_recently => return state.outcome(),
+                Trigger::Stale | Trigger::Background if fresh => return Ok(()),
+                _ => {}
+            }
+        }
+        tracing::debug!(?trigger, "refreshing platform certificates");
+        let outcome = download(self, ctx, lane).await;
+        {
+            let mut state = self.state();
+            state.last_attempt = Some(Instant::now());
+            state.generation += 1;
+            state.failure = outcome.as_ref().err().map(|e| (e.kind(), e.to_string()));
+            if outcome.is_ok() {
+                state.last_success = Some(Instant::now());
+            }
+        }
+        drop(guard);
+        if let Err(e) = &outcome {
+            tracing::warn!(error = %e, ?trigger, "platform certificate refresh failed");
+        }
+        outcome
+    }
+}
