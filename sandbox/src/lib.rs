@@ -57,7 +57,7 @@ mod util;
 mod v2;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::oneshot;
 
@@ -142,7 +142,8 @@ impl SandboxBuilder {
 pub struct Sandbox {
     state: Arc<State>,
     identity: Identity,
-    client: wechatpay::Client,
+    /// Built on first use: it costs more than the rest of a start.
+    client: OnceLock<wechatpay::Client>,
     runtime: tokio::runtime::Handle,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -202,7 +203,6 @@ impl Sandbox {
         };
         let acceptor = tls::acceptor(&keys)?;
         let identity = keys.identity(tls_base_uri)?;
-        let client = build_client(&identity, &base_uri)?;
         let state = Arc::new(State::new(keys, base_uri)?);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let handle = runtime.handle().clone();
@@ -217,7 +217,7 @@ impl Sandbox {
         Ok(Sandbox {
             state,
             identity,
-            client,
+            client: OnceLock::new(),
             runtime: handle,
             shutdown: Some(shutdown_tx),
         })
@@ -236,9 +236,20 @@ impl Sandbox {
     /// A `wechatpay` client configured with all of the identity: merchant id, certificate
     /// serial and private key, the platform certificate and the public key, the APIv3 key, the
     /// APIv2 secret, the merchant certificate for mutual TLS, the sandbox CA as a trusted root,
-    /// and [`base_uri`](Self::base_uri). (A clone: cheap, shares the connection pool.)
+    /// and [`base_uri`](Self::base_uri). (A clone: cheap, shares the connection pool.) It is
+    /// built on the first call, which takes a moment (a TLS configuration with the sandbox CA).
+    ///
+    /// # Panics
+    ///
+    /// If `wechatpay` refuses the identity (a [`keys_dir`](SandboxBuilder::keys_dir) holding
+    /// keys it does not accept).
     pub fn client(&self) -> wechatpay::Client {
-        self.client.clone()
+        self.client
+            .get_or_init(|| {
+                build_client(&self.identity, self.base_uri())
+                    .unwrap_or_else(|e| panic!("the sandbox's wechatpay client: {e}"))
+            })
+            .clone()
     }
 
     /// Writes the identity's keys and certificates to `dir` (as WeChat Pay hands them out:
