@@ -23,7 +23,7 @@ enum Expect {
 
 fn call(client: &Client, run_async: bool) -> wechatpay::Result<wechatpay::Response> {
     let endpoint = &client["v3/pay/transactions/id/{id}"];
-    let options = json!({ "id": "4200000001", "query": { "mchid": support::MCHID } });
+    let options = json!({ "id": "4200000001", "query": { "mchid": support::mchid() } });
     if run_async {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

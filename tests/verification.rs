@@ -304,7 +304,7 @@ fn a_custom_verifier_replaces_the_default() {
     let recording = Recording::default();
     let k = keys();
     let client = wechatpay::Client::builder()
-        .mchid(support::MCHID)
+        .mchid(support::mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs8_pem)
         .verifier(recording.clone())
