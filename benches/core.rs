@@ -377,7 +377,7 @@ fn sign(c: &mut Criterion) {
     let prepared = client[TEMPLATE]
         .prepare(Method::POST, seed_options())
         .unwrap();
-    let mchid = support::MCHID;
+    let mchid = support::mchid();
     let serial = keys.merchant_serial.as_str();
     // The same message shape (a fresh nonce per call does not change its length).
     let message = prepared.signing_message(TS, NONCE);

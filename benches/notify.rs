@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use openssl::rsa::Padding;
 use openssl::symm::Cipher;
 use serde::Deserialize;
-use support::{APIV3_KEY, CallbackSpec, PUB_KEY_ID, Signer, keys};
+use support::{APIV3_KEY, CallbackSpec, Signer, keys};
 use wechatpay::crypto::{Apiv3Key, PrivateKey, PublicKey, base64_decode};
 use wechatpay::notify::NotificationParser;
 use wechatpay::verifier::PlatformVerifier;
@@ -127,7 +127,10 @@ fn callback(c: &mut Criterion) {
         k.platform_serial.clone(),
         PublicKey::load(&k.platform_cert_pem).unwrap(),
     );
-    verifier.insert(PUB_KEY_ID, PublicKey::load(&k.pubkey_spki_pem).unwrap());
+    verifier.insert(
+        k.pubkey_id.clone(),
+        PublicKey::load(&k.pubkey_spki_pem).unwrap(),
+    );
     let parser = NotificationParser::new(APIV3_KEY, verifier).unwrap();
     // Signed now: the group runs well inside the 300 s window.
     let callback = CallbackSpec::payment().signer(Signer::PublicKey).render();

@@ -134,7 +134,7 @@ fn serve() {
         json!({
             "base_uri": server.base_uri(),
             "port": server.addr().port(),
-            "mchid": support::MCHID,
+            "mchid": support::mchid(),
             "merchant_serial": keys.merchant_serial,
             "merchant_key": keys.merchant_key_pkcs8_pem,
             "platform_serial": keys.platform_serial,

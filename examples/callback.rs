@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use support::{APIV3_KEY, CallbackSpec, PUB_KEY_ID, Signer, keys};
+use support::{APIV3_KEY, CallbackSpec, Signer, keys};
 use wechatpay::crypto::PublicKey;
 use wechatpay::notify::{self, Delivery, DuplicateFilter, NotificationParser};
 use wechatpay::verifier::PlatformVerifier;
@@ -104,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         k.platform_serial.clone(),
         PublicKey::load(&k.platform_cert_pem)?,
     );
-    verifier.insert(PUB_KEY_ID, PublicKey::load(&k.pubkey_spki_pem)?);
+    verifier.insert(k.pubkey_id.clone(), PublicKey::load(&k.pubkey_spki_pem)?);
     let receiver = Arc::new(Receiver {
         parser: NotificationParser::new(APIV3_KEY, verifier)?,
         seen: DuplicateFilter::new(10_000),

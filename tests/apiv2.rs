@@ -3,17 +3,23 @@
 mod support;
 
 use serde_json::json;
-use support::{SECRET, V2Recorded, V2Reply, V2Server};
+use support::scripted::{V2Recorded, V2Server, sign_fields};
 use wechatpay::v2::{Secret, SignType};
 use wechatpay::{Client, ErrorKind, VerificationFailure};
+use wechatpay_sandbox::{Answer, V2SignType};
 
 const MCH_ID: &str = "1900000109";
 const APPID: &str = "wx2421b1c4370ec43b";
 
+/// The APIv2 secret the server signs with and checks against (the sandbox's).
+fn secret() -> &'static str {
+    &support::keys().apiv2_secret
+}
+
 fn v2_client(server: &V2Server) -> Client {
     Client::builder()
         .mchid(MCH_ID)
-        .secret(SECRET)
+        .secret(secret())
         .base_uri(server.base_uri())
         .build()
         .expect("an APIv2-only client needs no APIv3 keys")
@@ -32,10 +38,14 @@ fn micropay_payload() -> serde_json::Value {
 }
 
 /// Answers a verified request with a signed SUCCESS that echoes `out_trade_no`.
-fn echo(request: &V2Recorded) -> V2Reply {
-    let hmac = request.verdict == Ok("HMAC-SHA256");
+fn echo(request: &V2Recorded) -> Answer {
+    let sign_type = if request.verdict == Ok("HMAC-SHA256") {
+        V2SignType::HmacSha256
+    } else {
+        V2SignType::Md5
+    };
     let out_trade_no = request.field("out_trade_no").unwrap_or("").to_owned();
-    V2Reply::signed(
+    Answer::v2_signed(
         &[
             ("return_code", "SUCCESS"),
             ("return_msg", "OK"),
@@ -47,7 +57,7 @@ fn echo(request: &V2Recorded) -> V2Reply {
             ("total_fee", "888"),
             ("trade_state", "SUCCESS"),
         ],
-        hmac,
+        sign_type,
     )
 }
 
@@ -129,7 +139,7 @@ fn every_spelling_of_the_prefix_routes_to_apiv2_with_the_prefix_removed() {
     let server = V2Server::start(echo);
     let client = Client::builder()
         .mchid(MCH_ID)
-        .secret(SECRET)
+        .secret(secret())
         .base_uri(format!("{}prefix/", server.base_uri()))
         .build()
         .unwrap();
@@ -156,7 +166,7 @@ fn every_spelling_of_the_prefix_routes_to_apiv2_with_the_prefix_removed() {
 
 #[test]
 fn a_get_signs_and_sends_the_query() {
-    let server = V2Server::start(|_| V2Reply::raw(200, "text/html", b"<html>ok</html>".to_vec()));
+    let server = V2Server::start(|_| Answer::raw(200, "text/html", b"<html>ok</html>".to_vec()));
     let client = v2_client(&server);
     let answer = client["v2/papay/entrustweb"]
         .get(json!({ "xml": {
@@ -233,7 +243,7 @@ fn values_xml_cannot_carry_plainly_go_in_cdata() {
 #[test]
 fn return_code_fail_is_an_api_error_with_return_msg() {
     let server = V2Server::start(|_| {
-        V2Reply::unsigned(&[("return_code", "FAIL"), ("return_msg", "参数格式校验错误")])
+        Answer::v2_unsigned(&[("return_code", "FAIL"), ("return_msg", "参数格式校验错误")])
     });
     let err = v2_client(&server)["v2/pay/micropay"]
         .post(json!({ "xml": micropay_payload() }))
@@ -259,7 +269,7 @@ fn result_code_fail_is_an_api_error_after_the_sign_is_checked() {
         ("err_code", "USERPAYING"),
         ("err_code_des", "需要用户输入支付密码"),
     ];
-    let server = V2Server::start(move |_| V2Reply::signed(&fail, false));
+    let server = V2Server::start(move |_| Answer::v2_signed(&fail, V2SignType::Md5));
     let err = v2_client(&server)["v2/pay/micropay"]
         .post(json!({ "xml": micropay_payload() }))
         .unwrap_err();
@@ -287,7 +297,7 @@ fn result_code_fail_is_an_api_error_after_the_sign_is_checked() {
 
     // The same failure with a forged sign is a verification error, not an Api error.
     let forged = V2Server::start(move |_| {
-        V2Reply::signed(&fail, false).tampered("USERPAYING", "SYSTEMERROR")
+        Answer::v2_signed(&fail, V2SignType::Md5).tampered("USERPAYING", "SYSTEMERROR")
     });
     let err = v2_client(&forged)["v2/pay/micropay"]
         .post(json!({ "xml": micropay_payload() }))
@@ -317,7 +327,7 @@ fn a_bad_or_missing_sign_is_a_verification_error() {
     );
 
     let unsigned = V2Server::start(|_| {
-        V2Reply::unsigned(&[("return_code", "SUCCESS"), ("result_code", "SUCCESS")])
+        Answer::v2_unsigned(&[("return_code", "SUCCESS"), ("result_code", "SUCCESS")])
     });
     let err = v2_client(&unsigned)["v2/pay/micropay"]
         .post(json!({ "xml": micropay_payload() }))
@@ -328,7 +338,7 @@ fn a_bad_or_missing_sign_is_a_verification_error() {
         let secret = Secret::new("ffffffffffffffffffffffffffffffff").unwrap();
         let fields = [("return_code", "SUCCESS"), ("result_code", "SUCCESS")];
         let sign = wechatpay::v2::sign(fields, &secret, SignType::Md5).unwrap();
-        V2Reply::unsigned(&[
+        Answer::v2_unsigned(&[
             ("return_code", "SUCCESS"),
             ("result_code", "SUCCESS"),
             ("sign", &sign),
@@ -347,8 +357,8 @@ fn a_bad_or_missing_sign_is_a_verification_error() {
 fn a_signed_answer_with_nested_fields_is_not_accepted() {
     let server = V2Server::start(|_| {
         let fields = [("return_code", "SUCCESS"), ("result_code", "SUCCESS")];
-        let sign = support::sign_fields(&fields.map(|(k, v)| (k.to_owned(), v.to_owned())), false);
-        V2Reply::raw(
+        let sign = sign_fields(&fields.map(|(k, v)| (k.to_owned(), v.to_owned())), false);
+        Answer::raw(
             200,
             "text/xml",
             format!(
@@ -390,7 +400,7 @@ fn unusable_answers_are_decode_or_api_errors() {
         ),
     ];
     for (body, status, kind) in cases {
-        let server = V2Server::start(move |_| V2Reply::raw(status, "text/xml", body.to_vec()));
+        let server = V2Server::start(move |_| Answer::raw(status, "text/xml", body.to_vec()));
         let err = v2_client(&server)["v2/pay/micropay"]
             .post(json!({ "xml": micropay_payload() }))
             .unwrap_err();
@@ -406,9 +416,9 @@ fn unsigned_endpoints_return_csv_as_is_and_still_report_failures() {
     let csv = "交易时间,公众账号ID,商户号\n`2014-11-10 16:33:45,`wx2421b1c4370ec43b,`10000100\n";
     let server = V2Server::start(move |r| {
         if r.field("bill_date") == Some("20141110") {
-            V2Reply::raw(200, "text/plain", csv.as_bytes().to_vec())
+            Answer::raw(200, "text/plain", csv.as_bytes().to_vec())
         } else {
-            V2Reply::unsigned(&[("return_code", "FAIL"), ("return_msg", "No Bill Exist")])
+            Answer::v2_unsigned(&[("return_code", "FAIL"), ("return_msg", "No Bill Exist")])
         }
     });
     let client = v2_client(&server);
@@ -429,7 +439,7 @@ fn unsigned_endpoints_return_csv_as_is_and_still_report_failures() {
 #[test]
 fn every_listed_endpoint_is_unsigned_and_no_other() {
     let server = V2Server::start(|_| {
-        V2Reply::unsigned(&[("return_code", "SUCCESS"), ("result_code", "SUCCESS")])
+        Answer::v2_unsigned(&[("return_code", "SUCCESS"), ("result_code", "SUCCESS")])
     });
     let client = v2_client(&server);
     let xml = json!({ "mch_id": MCH_ID });
@@ -546,7 +556,7 @@ fn options_of_the_other_api_are_refused() {
     assert!(err.to_string().contains("carries no query"), "{err}");
     assert!(server.requests().is_empty());
 
-    let v3 = support::TestServer::start(|_| support::Reply::no_content());
+    let v3 = support::scripted::TestServer::start(|_| Answer::no_content());
     let v3_client = support::client(&v3);
     for (options, name) in [
         (json!({ "xml": {} }), "xml"),
@@ -606,7 +616,7 @@ fn each_api_needs_its_own_configuration() {
 
     // Both at once.
     let both = support::identity()
-        .secret(SECRET)
+        .secret(secret())
         .base_uri(server.base_uri())
         .build()
         .unwrap();
@@ -622,7 +632,7 @@ fn each_api_needs_its_own_configuration() {
     // A v2 secret alongside partial v3 settings still names what v3 lacks.
     let err = Client::builder()
         .mchid(MCH_ID)
-        .secret(SECRET)
+        .secret(secret())
         .serial("ABC")
         .build()
         .unwrap_err();
@@ -651,13 +661,13 @@ fn security_without_a_merchant_certificate_is_refused_before_sending() {
 fn the_secret_never_shows() {
     let server = V2Server::start(echo);
     let client = v2_client(&server);
-    assert!(!format!("{client:?}").contains(SECRET));
-    let builder = Client::builder().mchid(MCH_ID).secret(SECRET);
-    assert!(!format!("{builder:?}").contains(SECRET));
+    assert!(!format!("{client:?}").contains(secret()));
+    let builder = Client::builder().mchid(MCH_ID).secret(secret());
+    assert!(!format!("{builder:?}").contains(secret()));
     let err = client["v2/pay/micropay"]
         .post(json!({ "xml": { "mch_id": "x" } }))
         .unwrap_err();
-    assert!(!format!("{err:?} {err}").contains(SECRET));
+    assert!(!format!("{err:?} {err}").contains(secret()));
 }
 
 #[test]
@@ -678,7 +688,7 @@ fn unsigned_answers_must_still_be_xml_with_a_return_code() {
         (b"<html><body>maintenance</body></html>", ErrorKind::Decode),
     ];
     for (body, kind) in bodies {
-        let server = V2Server::start(move |_| V2Reply::raw(200, "text/html", body.to_vec()));
+        let server = V2Server::start(move |_| Answer::raw(200, "text/html", body.to_vec()));
         let client = v2_client(&server);
         for path in [
             "v2/mmpaymkttransfers/promotion/transfers",
@@ -703,7 +713,7 @@ fn unsigned_answers_must_still_be_xml_with_a_return_code() {
     }
     // result_code FAIL on an unsigned endpoint is an Api error.
     let server = V2Server::start(|_| {
-        V2Reply::unsigned(&[
+        Answer::v2_unsigned(&[
             ("return_code", "SUCCESS"),
             ("result_code", "FAIL"),
             ("err_code", "NOTENOUGH"),
@@ -732,7 +742,11 @@ fn every_verb_and_both_forms_reach_apiv2() {
     runtime
         .block_on(endpoint.delete_async(xml.clone()))
         .unwrap();
-    let methods: Vec<String> = server.requests().into_iter().map(|r| r.method).collect();
+    let methods: Vec<String> = server
+        .requests()
+        .into_iter()
+        .map(|r| r.logged.method)
+        .collect();
     assert_eq!(
         methods,
         ["PUT", "PATCH", "DELETE", "GET", "PUT", "PATCH", "DELETE"]
@@ -823,8 +837,8 @@ fn typed_access_reads_exactly_the_values_that_were_checked() {
             ("result_code", "SUCCESS"),
             ("total_fee", "9"),
         ];
-        let sign = support::sign_fields(&fields.map(|(k, v)| (k.to_owned(), v.to_owned())), false);
-        V2Reply::raw(
+        let sign = sign_fields(&fields.map(|(k, v)| (k.to_owned(), v.to_owned())), false);
+        Answer::raw(
             200,
             "text/xml",
             format!(
@@ -845,7 +859,7 @@ fn typed_access_reads_exactly_the_values_that_were_checked() {
     assert_eq!(answer.xml().unwrap()["total_fee"], "9");
 }
 
-/// Fields as owned pairs, for `support::sign_fields` (the server's own signer).
+/// Fields as owned pairs, for `sign_fields` (the judge's signer, keyed with the server's secret).
 fn owned(fields: &[(&str, &str)]) -> Vec<(String, String)> {
     fields
         .iter()
@@ -855,7 +869,7 @@ fn owned(fields: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// Serves `body` as it is, whatever the request.
 fn serve(body: String) -> V2Server {
-    V2Server::start(move |_| V2Reply::raw(200, "text/xml", body.clone().into_bytes()))
+    V2Server::start(move |_| Answer::raw(200, "text/xml", body.clone().into_bytes()))
 }
 
 /// A signed business failure, regrouped by a man in the middle: the signing string
@@ -874,14 +888,14 @@ fn a_failure_regrouped_to_drop_result_code_is_refused() {
         ("return_code", "SUCCESS"),
         ("return_msg", "OK"),
     ]);
-    let sign = support::sign_fields(&genuine, false);
+    let sign = sign_fields(&genuine, false);
     let folded = format!(
         "<xml><appid>{APPID}&amp;err_code=USERPAYING&amp;err_code_des=need user password</appid>\
          <mch_id>{MCH_ID}</mch_id><nonce_str><![CDATA[o5bAKF3o2ypC8hwa&result_code=FAIL]]></nonce_str>\
          <return_code>SUCCESS</return_code><return_msg>OK</return_msg><sign>{sign}</sign></xml>"
     );
     // The regrouped fields sign to the genuine sign: only the ambiguity rule stands in the way.
-    let secret = Secret::new(SECRET).unwrap();
+    let secret = Secret::new(secret()).unwrap();
     let regrouped = wechatpay::v2::parse_xml(folded.as_bytes()).unwrap();
     assert!(!regrouped.contains_key("result_code"));
     let pairs = regrouped
@@ -917,7 +931,7 @@ fn a_failure_regrouped_to_drop_result_code_is_refused() {
     // The genuine answer, as WeChat Pay sent it, is the business failure it is.
     let server = V2Server::start(move |_| {
         let fields: Vec<(&str, &str)> = genuine.iter().map(|(k, v)| (&**k, &**v)).collect();
-        V2Reply::signed(&fields, false)
+        Answer::v2_signed(&fields, V2SignType::Md5)
     });
     let err = v2_client(&server)["v2/pay/micropay"]
         .post(json!({ "xml": micropay_payload() }))
@@ -943,7 +957,7 @@ fn a_field_cut_out_of_a_signed_value_under_a_prefixed_name_is_refused() {
         ("return_msg", "OK"),
         ("trade_state", "NOTPAY"),
     ]);
-    let sign = support::sign_fields(&genuine, false);
+    let sign = sign_fields(&genuine, false);
     let regrouped = format!(
         "<xml><appid>{APPID}</appid><attach>x</attach><b:trade_state>SUCCESS</b:trade_state>\
          <mch_id>{MCH_ID}</mch_id><nonce_str>o5bAKF3o2ypC8hwa</nonce_str>\
@@ -966,7 +980,7 @@ fn a_field_cut_out_of_a_signed_value_under_a_prefixed_name_is_refused() {
     // readings say NOTPAY.
     let server = V2Server::start(move |_| {
         let fields: Vec<(&str, &str)> = genuine.iter().map(|(k, v)| (&**k, &**v)).collect();
-        V2Reply::signed(&fields, false)
+        Answer::v2_signed(&fields, V2SignType::Md5)
     });
     let answer = v2_client(&server)["v2/pay/orderquery"]
         .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1" } }))
@@ -1019,17 +1033,16 @@ fn the_size_limit_leaves_apiv2_bills_whole_and_refuses_other_answers() {
     let bill = big.clone();
     let server = V2Server::start(move |r| {
         if r.target.ends_with("/pay/downloadbill") {
-            V2Reply::raw(200, "text/plain", bill.clone().into_bytes())
+            Answer::raw(200, "text/plain", bill.clone().into_bytes())
         } else {
             let fields = [("return_code", "SUCCESS"), ("result_code", "SUCCESS")];
-            let mut reply = V2Reply::signed(&fields, false);
-            reply.body.extend_from_slice(big.as_bytes());
-            reply
+            // Bytes past the end of the signed document, as before.
+            Answer::v2_signed(&fields, V2SignType::Md5).tampered("</xml>", &format!("</xml>{big}"))
         }
     });
     let client = Client::builder()
         .mchid(MCH_ID)
-        .secret(SECRET)
+        .secret(secret())
         .base_uri(server.base_uri())
         .max_response_size(1024)
         .build()

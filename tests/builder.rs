@@ -4,13 +4,13 @@
 mod support;
 
 use serde_json::json;
-use support::{MCHID, keys};
+use support::{keys, mchid};
 use wechatpay::{Client, ClientBuilder, ErrorKind};
 
 fn complete() -> ClientBuilder {
     let k = keys();
     Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs8_pem)
         .platform_key(&k.pubkey_id, &k.pubkey_spki_pem)
@@ -43,10 +43,10 @@ fn config_error(builder: ClientBuilder) -> String {
 #[test]
 fn a_complete_configuration_builds() {
     let client = complete().build().unwrap();
-    assert_eq!(client.mchid(), MCHID);
+    assert_eq!(client.mchid(), mchid());
     let debug = format!("{client:?}");
     assert!(
-        debug.contains(MCHID) && !debug.contains("PRIVATE"),
+        debug.contains(mchid()) && !debug.contains("PRIVATE"),
         "{debug}"
     );
 }
@@ -64,7 +64,7 @@ fn missing_settings_are_named() {
     );
 
     let no_serial = Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .private_key(&k.merchant_key_pkcs8_pem)
         .platform_key(&k.pubkey_id, &k.pubkey_spki_pem);
     assert_eq!(
@@ -73,7 +73,7 @@ fn missing_settings_are_named() {
     );
 
     let no_key = Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&k.merchant_serial)
         .platform_key(&k.pubkey_id, &k.pubkey_spki_pem);
     assert_eq!(
@@ -82,7 +82,7 @@ fn missing_settings_are_named() {
     );
 
     let no_platform = Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs8_pem);
     assert!(
@@ -181,7 +181,7 @@ fn key_files_are_read_and_missing_files_named() {
     std::fs::write(&key_path, &keys().merchant_key_pkcs1_pem).unwrap();
     std::fs::write(&pub_path, &keys().pubkey_pkcs1_pem).unwrap();
     Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&keys().merchant_serial)
         .private_key_file(&key_path)
         .platform_key_file(&keys().pubkey_id, &pub_path)
@@ -292,7 +292,7 @@ fn a_certificate_is_keyed_by_its_own_serial() {
     // Serial 0x0ABC prints as `0ABC`, as WeChat Pay names it; an id written `abc` still finds it.
     let pem = support::certificate(&[0x0A, 0xBC], 2 * 86_400);
     let client = Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&keys().merchant_serial)
         .private_key(&keys().merchant_key_pkcs8_pem)
         .platform_key("abc", &pem)

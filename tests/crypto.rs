@@ -16,7 +16,7 @@ use openssl::rsa::Padding;
 use openssl::symm::Cipher;
 use openssl::x509::{X509, X509NameBuilder};
 use serde_json::json;
-use support::{MCHID, Reply, Signer, TestServer, keys};
+use support::{Reply, Signer, TestServer, keys, mchid};
 use wechatpay::crypto::{
     Apiv3Key, Certificate, PrivateKey, PublicKey, aes_256_ecb_decrypt, aes_256_ecb_encrypt,
     aes_256_gcm_decrypt, aes_256_gcm_encrypt, base64_decode, base64_encode, constant_time_eq,
@@ -403,7 +403,7 @@ fn the_builder_accepts_every_key_form() {
         assert!(response.signature_verified(), "{what}");
         server.last().auth_ok();
     };
-    let identity = || Client::builder().mchid(MCHID).serial(&k.merchant_serial);
+    let identity = || Client::builder().mchid(mchid()).serial(&k.merchant_serial);
     for (what, with_key) in &private {
         let builder = with_key(identity()).platform_key(&k.pubkey_id, &k.pubkey_spki_pem);
         call(what, Signer::PublicKey, builder);
@@ -451,7 +451,7 @@ fn the_builder_accepts_every_key_form() {
 
     // A certificate in DER keeps its serial check: a wrong id is refused.
     let err = Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs1_pem)
         .platform_key("ABCDEF", &cert_der)
@@ -842,7 +842,7 @@ fn certificate_serials_match_php_serial_number_hex() {
         // The serial from the builder path (PublicKey::parse) is the same one: the builder
         // accepts the certificate under exactly this id.
         Client::builder()
-            .mchid(MCHID)
+            .mchid(mchid())
             .serial(&keys().merchant_serial)
             .private_key(&keys().merchant_key_pkcs1_pem)
             .platform_key(expected, &pem)

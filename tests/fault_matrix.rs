@@ -7,8 +7,9 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Fault, Reply, Signer, TestServer};
+use support::scripted::TestServer;
 use wechatpay::{Client, ErrorKind, VerificationFailure};
+use wechatpay_sandbox::{Answer, Fault, SignatureHeader};
 
 /// What a case expects of the call (and, for a 2xx that verified, of `json()`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -23,7 +24,7 @@ enum Expect {
 
 fn call(client: &Client, run_async: bool) -> wechatpay::Result<wechatpay::Response> {
     let endpoint = &client["v3/pay/transactions/id/{id}"];
-    let options = json!({ "id": "4200000001", "query": { "mchid": support::MCHID } });
+    let options = json!({ "id": "4200000001", "query": { "mchid": support::mchid() } });
     if run_async {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -56,8 +57,8 @@ fn check(name: &str, outcome: wechatpay::Result<wechatpay::Response>, expect: Ex
 
 #[test]
 fn signed_answers_that_fail_their_checks() {
-    let ok = || Reply::json(200, json!({ "trade_state": "SUCCESS" }));
-    let cases: Vec<(&str, Reply, Expect)> = vec![
+    let ok = || Answer::json(200, &json!({ "trade_state": "SUCCESS" }));
+    let cases: Vec<(&str, Answer, Expect)> = vec![
         (
             "bad signature (wrong key)",
             ok().fault(Fault::WrongKey),
@@ -65,7 +66,7 @@ fn signed_answers_that_fail_their_checks() {
         ),
         (
             "signature not base64",
-            ok().fault(Fault::BadSignatureEncoding),
+            ok().fault(Fault::SignatureNotBase64),
             Expect::Call(ErrorKind::Verification),
         ),
         (
@@ -85,52 +86,52 @@ fn signed_answers_that_fail_their_checks() {
         ),
         (
             "missing timestamp",
-            ok().fault(Fault::OmitHeader("Wechatpay-Timestamp")),
+            ok().fault(Fault::MissingHeader(SignatureHeader::Timestamp)),
             Expect::Call(ErrorKind::Verification),
         ),
         (
             "missing nonce",
-            ok().fault(Fault::OmitHeader("Wechatpay-Nonce")),
+            ok().fault(Fault::MissingHeader(SignatureHeader::Nonce)),
             Expect::Call(ErrorKind::Verification),
         ),
         (
             "missing signature",
-            ok().fault(Fault::OmitHeader("Wechatpay-Signature")),
+            ok().fault(Fault::MissingHeader(SignatureHeader::Signature)),
             Expect::Call(ErrorKind::Verification),
         ),
         (
             "missing serial",
-            ok().fault(Fault::OmitHeader("Wechatpay-Serial")),
+            ok().fault(Fault::MissingHeader(SignatureHeader::Serial)),
             Expect::Call(ErrorKind::Verification),
         ),
         (
             "unsigned",
-            ok().signer(Signer::Unsigned),
+            ok().unsigned(),
             Expect::Call(ErrorKind::Verification),
         ),
         (
             "tampered body",
-            ok().fault(Fault::TamperBody),
+            ok().fault(Fault::TamperedBody),
             Expect::Call(ErrorKind::Verification),
         ),
         (
             "5xx with a JSON body",
-            Reply::error(500, "SYSTEM_ERROR", "系统错误"),
+            Answer::error(500, "SYSTEM_ERROR", "系统错误"),
             Expect::Call(ErrorKind::Api),
         ),
         (
             "5xx without a body",
-            Reply::bytes(502, "text/html", b"<html>Bad Gateway</html>".to_vec()),
+            Answer::bytes(502, "text/html", b"<html>Bad Gateway</html>".to_vec()),
             Expect::Call(ErrorKind::Api),
         ),
         (
             "200 with a non-JSON body",
-            Reply::bytes(200, "text/plain", b"not json".to_vec()),
+            Answer::bytes(200, "text/plain", b"not json".to_vec()),
             Expect::Json(ErrorKind::Decode),
         ),
         (
             "200 with a 10 MB body",
-            Reply::bytes(200, "application/json", vec![b' '; 10 << 20]),
+            Answer::bytes(200, "application/json", vec![b' '; 10 << 20]),
             Expect::Body(10 << 20),
         ),
     ];
@@ -169,11 +170,11 @@ fn reset(stream: &mut std::net::TcpStream) {
 }
 
 /// How a raw server answers a request.
-type Answer = fn(&mut std::net::TcpStream);
+type RawAnswer = fn(&mut std::net::TcpStream);
 
 /// A raw server: reads one request per connection and answers with `answer` (which may close
 /// early, sleep or send garbage).
-fn raw_server(answer: Answer) -> String {
+fn raw_server(answer: RawAnswer) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let uri = format!("http://{}/", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -197,7 +198,7 @@ fn raw_server(answer: Answer) -> String {
 
 #[test]
 fn broken_connections_and_slow_servers() {
-    let cases: [(&str, Answer, ErrorKind); 4] = [
+    let cases: [(&str, RawAnswer, ErrorKind); 4] = [
         (
             "connection reset before the headers",
             |s| {
@@ -256,7 +257,7 @@ fn broken_connections_and_slow_servers() {
 #[test]
 fn a_verification_failure_names_what_failed() {
     let server = TestServer::start(|_| {
-        Reply::json(200, json!({})).fault(Fault::OmitHeader("Wechatpay-Nonce"))
+        Answer::json(200, &json!({})).fault(Fault::MissingHeader(SignatureHeader::Nonce))
     });
     let err = call(&support::client(&server), false).unwrap_err();
     assert_eq!(
@@ -281,7 +282,7 @@ fn a_body_past_the_size_limit_is_refused_before_it_is_all_read() {
     // Signed answers of exactly the limit and one byte more, with `Content-Length`.
     for (len, fits) in [(LIMIT, true), (LIMIT + 1, false)] {
         let server =
-            TestServer::start(move |_| Reply::bytes(200, "application/json", vec![b' '; len]));
+            TestServer::start(move |_| Answer::bytes(200, "application/json", vec![b' '; len]));
         let client = limited(server.base_uri());
         for run_async in [false, true] {
             let outcome = call(&client, run_async);

@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
-use support::{APIV3_KEY, Callback, CallbackSpec, PUB_KEY_ID, Signer, keys, signed};
+use support::{APIV3_KEY, Callback, CallbackSpec, Signer, keys, signed};
 use wechatpay::crypto::PublicKey;
 use wechatpay::notify::{
     self, Delivery, DuplicateFilter, Notification, NotificationParser, SIGNATURE_TYPE,
@@ -25,7 +25,10 @@ fn verifier() -> PlatformVerifier {
         k.platform_serial.clone(),
         PublicKey::load(&k.platform_cert_pem).unwrap(),
     );
-    verifier.insert(PUB_KEY_ID, PublicKey::load(&k.pubkey_spki_pem).unwrap());
+    verifier.insert(
+        k.pubkey_id.clone(),
+        PublicKey::load(&k.pubkey_spki_pem).unwrap(),
+    );
     verifier
 }
 
@@ -254,7 +257,10 @@ fn unknown_serials_and_bad_signatures_are_refused() {
     // A verifier with the public key only does not know the certificate serial.
     let k = keys();
     let mut public_only = PlatformVerifier::new();
-    public_only.insert(PUB_KEY_ID, PublicKey::load(&k.pubkey_spki_pem).unwrap());
+    public_only.insert(
+        k.pubkey_id.clone(),
+        PublicKey::load(&k.pubkey_spki_pem).unwrap(),
+    );
     let callback = CallbackSpec::payment().render();
     let err = NotificationParser::new(APIV3_KEY, public_only)
         .unwrap()

@@ -65,7 +65,7 @@ fn jsapi_parameters_are_signed_over_the_four_lines() {
 fn app_parameters_are_signed_over_the_four_lines() {
     let client = support::identity().build().unwrap();
     let p = client.app_pay_params(APP_ID, PREPAY_ID).unwrap();
-    assert_eq!(p.partnerid, support::MCHID);
+    assert_eq!(p.partnerid, support::mchid());
     assert_eq!(p.prepayid, PREPAY_ID);
     assert_eq!(p.package, "Sign=WXPay");
     fresh(&p.timestamp);
@@ -88,7 +88,7 @@ fn app_parameters_are_signed_over_the_four_lines() {
         ]
     );
     assert_eq!(json["appid"], APP_ID);
-    assert_eq!(json["partnerid"], support::MCHID);
+    assert_eq!(json["partnerid"], support::mchid());
     assert_eq!(json["prepayid"], PREPAY_ID);
     assert_eq!(json["package"], "Sign=WXPay");
     assert_eq!(json["noncestr"], p.noncestr.as_str());
@@ -113,7 +113,7 @@ async fn any_signer_can_sign_them() {
         .await
         .unwrap();
     rsa_sha256_verify(&keys().merchant_public, &p.signed_message(), &p.pay_sign).unwrap();
-    let p = AppPayParams::sign(&remote, support::MCHID, APP_ID, PREPAY_ID)
+    let p = AppPayParams::sign(&remote, support::mchid(), APP_ID, PREPAY_ID)
         .await
         .unwrap();
     rsa_sha256_verify(&keys().merchant_public, &p.signed_message(), &p.sign).unwrap();

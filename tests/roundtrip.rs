@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Fault, MCHID, Reply, Signer, TestServer, keys};
+use support::{Fault, Reply, Signer, TestServer, keys, mchid};
 use wechatpay::{Client, StatusCode, chain};
 
 const SEED_PATH: &str =
@@ -42,7 +42,7 @@ fn assert_seed_requests(production: &TestServer, apihk: &TestServer, count: usiz
         assert_eq!(r.target, SEED_PATH);
         assert_eq!(r.body_json(), seed_json());
         let auth = r.auth_ok();
-        assert_eq!(auth.mchid, MCHID);
+        assert_eq!(auth.mchid, mchid());
         assert_eq!(auth.serial_no, keys().merchant_serial);
         assert_eq!(
             auth.field_order,
@@ -251,7 +251,7 @@ fn certificate_mode_and_public_key_mode_both_verify() {
     let k = keys();
     // Each mode alone, then both at once (the migration).
     let cert_only = Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs1_pem)
         .platform_key(&k.platform_serial, &k.platform_cert_pem)
@@ -259,7 +259,7 @@ fn certificate_mode_and_public_key_mode_both_verify() {
         .build()
         .unwrap();
     let pubkey_only = Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs8_pem)
         .platform_key(&k.pubkey_id, &k.pubkey_pkcs1_pem)

@@ -151,7 +151,7 @@ fn pointer_problems_are_config_errors_naming_the_pointer() {
     }
     let k = keys();
     let bare = wechatpay::Client::builder()
-        .mchid(support::MCHID)
+        .mchid(support::mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs8_pem)
         .verifier(Trusting)

@@ -5,17 +5,21 @@
 mod support;
 
 use serde_json::json;
-use support::{BAD_SIGNATURE, Fault, Reply, Signer, TestServer, UNKNOWN_SERIAL, keys};
+use support::keys;
+use support::scripted::TestServer;
 use wechatpay::{ErrorKind, StatusCode, VerificationFailure};
+use wechatpay_sandbox::{
+    Answer, Fault, NOT_BASE64_SIGNATURE, SignMode, SignatureHeader, UNKNOWN_CERTIFICATE_SERIAL,
+};
 
 const BODY: &str = r#"{"trade_state":"SUCCESS"}"#;
 
-fn reply() -> Reply {
-    Reply::bytes(200, "application/json", BODY.as_bytes().to_vec())
+fn reply() -> Answer {
+    Answer::bytes(200, "application/json", BODY.as_bytes().to_vec())
 }
 
 /// Calls once blocking and once async; both must fail the same way, keeping the response.
-fn failure_of(reply: impl Fn() -> Reply + Send + Sync + 'static) -> VerificationFailure {
+fn failure_of(reply: impl Fn() -> Answer + Send + Sync + 'static) -> VerificationFailure {
     let server = TestServer::start(move |_| reply());
     let client = support::client(&server);
     let blocking = client
@@ -57,13 +61,13 @@ fn failure_of(reply: impl Fn() -> Reply + Send + Sync + 'static) -> Verification
 
 #[test]
 fn each_missing_header_is_named() {
-    for name in [
-        "Wechatpay-Timestamp",
-        "Wechatpay-Nonce",
-        "Wechatpay-Signature",
-        "Wechatpay-Serial",
+    for (header, name) in [
+        (SignatureHeader::Timestamp, "Wechatpay-Timestamp"),
+        (SignatureHeader::Nonce, "Wechatpay-Nonce"),
+        (SignatureHeader::Signature, "Wechatpay-Signature"),
+        (SignatureHeader::Serial, "Wechatpay-Serial"),
     ] {
-        let failure = failure_of(move || reply().fault(Fault::OmitHeader(name)));
+        let failure = failure_of(move || reply().fault(Fault::MissingHeader(header)));
         assert_eq!(failure, VerificationFailure::MissingHeader(name));
         assert_eq!(failure.to_string(), format!("header `{name}` is missing"));
     }
@@ -86,14 +90,14 @@ fn unknown_serial_is_named() {
     let failure = failure_of(|| reply().fault(Fault::UnknownSerial));
     assert_eq!(
         failure,
-        VerificationFailure::UnknownSerial(UNKNOWN_SERIAL.to_owned())
+        VerificationFailure::UnknownSerial(UNKNOWN_CERTIFICATE_SERIAL.to_owned())
     );
-    assert!(failure.to_string().contains(UNKNOWN_SERIAL));
+    assert!(failure.to_string().contains(UNKNOWN_CERTIFICATE_SERIAL));
 }
 
 #[test]
 fn tampered_body_fails_the_signature() {
-    let failure = failure_of(|| reply().fault(Fault::TamperBody));
+    let failure = failure_of(|| reply().fault(Fault::TamperedBody));
     assert_eq!(
         failure,
         VerificationFailure::BadSignature {
@@ -111,7 +115,9 @@ fn wrong_key_fails_the_signature_in_both_modes() {
         }
     );
     assert_eq!(
-        failure_of(|| reply().signer(Signer::PublicKey).fault(Fault::WrongKey)),
+        failure_of(|| reply()
+            .sign_mode(SignMode::PublicKey)
+            .fault(Fault::WrongKey)),
         VerificationFailure::BadSignature {
             serial: keys().pubkey_id.clone()
         }
@@ -120,9 +126,9 @@ fn wrong_key_fails_the_signature_in_both_modes() {
 
 #[test]
 fn undecodable_signature_is_named() {
-    assert_eq!(BAD_SIGNATURE, "not base64!!");
+    assert_eq!(NOT_BASE64_SIGNATURE, "not base64!!");
     assert_eq!(
-        failure_of(|| reply().fault(Fault::BadSignatureEncoding)),
+        failure_of(|| reply().fault(Fault::SignatureNotBase64)),
         VerificationFailure::InvalidHeader {
             name: "Wechatpay-Signature",
             reason: "not base64"
@@ -143,7 +149,7 @@ fn non_numeric_timestamp_is_named() {
 
 #[test]
 fn verification_error_keeps_the_unverified_body() {
-    let server = TestServer::start(|_| reply().fault(Fault::TamperBody));
+    let server = TestServer::start(|_| reply().fault(Fault::TamperedBody));
     let client = support::client(&server);
     let err = client.chain("v3/x").get(()).unwrap_err();
     let body = err.response().unwrap().bytes();
@@ -159,8 +165,7 @@ fn verification_error_keeps_the_unverified_body() {
 #[test]
 fn unsigned_downloads_pass_unverified_and_say_so() {
     let server = TestServer::start(|_| {
-        Reply::bytes(200, "application/octet-stream", b"bill,data\n".to_vec())
-            .signer(Signer::Unsigned)
+        Answer::bytes(200, "application/octet-stream", b"bill,data\n".to_vec()).unsigned()
     });
     let client = support::client(&server);
     for (template, opts) in [
@@ -215,7 +220,7 @@ fn overseas_statements_verify_the_sha1_document() {
 
     let (c, s, d) = (csv.clone(), sha1.clone(), doc.clone());
     let good = TestServer::start(move |_| {
-        Reply::bytes(200, "text/csv", c.clone())
+        Answer::bytes(200, "text/csv", c.clone())
             .header("Wechatpay-Statement-Sha1", &s)
             .sign_over(d.clone())
     });
@@ -229,7 +234,7 @@ fn overseas_statements_verify_the_sha1_document() {
     // A body that does not hash to the signed SHA-1.
     let (s, d) = (sha1.clone(), doc.clone());
     let swapped = TestServer::start(move |_| {
-        Reply::bytes(200, "text/csv", b"forged".to_vec())
+        Answer::bytes(200, "text/csv", b"forged".to_vec())
             .header("Wechatpay-Statement-Sha1", &s)
             .sign_over(d.clone())
     });
@@ -246,7 +251,7 @@ fn overseas_statements_verify_the_sha1_document() {
     let c = csv.clone();
     let unsigned_sha = TestServer::start(move |_| {
         let sha = sha1_hex(&c);
-        Reply::bytes(200, "text/csv", c.clone()).header("Wechatpay-Statement-Sha1", &sha)
+        Answer::bytes(200, "text/csv", c.clone()).header("Wechatpay-Statement-Sha1", &sha)
     });
     let err = support::client(&unsigned_sha)
         .chain("v3/global/statements")
@@ -261,7 +266,7 @@ fn overseas_statements_verify_the_sha1_document() {
     );
 
     let c = csv.clone();
-    let no_header = TestServer::start(move |_| Reply::bytes(200, "text/csv", c.clone()));
+    let no_header = TestServer::start(move |_| Answer::bytes(200, "text/csv", c.clone()));
     let err = support::client(&no_header)
         .chain("v3/global/statements")
         .get(())
@@ -294,7 +299,7 @@ fn a_custom_verifier_replaces_the_default() {
         }
     }
     let server = TestServer::start(|r| {
-        let reply = reply().signer(Signer::Unsigned);
+        let reply = reply().unsigned();
         if r.path() == "/v3/trusted" {
             reply.header("X-Trust", "1")
         } else {
@@ -304,7 +309,7 @@ fn a_custom_verifier_replaces_the_default() {
     let recording = Recording::default();
     let k = keys();
     let client = wechatpay::Client::builder()
-        .mchid(support::MCHID)
+        .mchid(support::mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs8_pem)
         .verifier(recording.clone())

@@ -49,7 +49,7 @@ fn sign(body: &[u8]) -> Signed {
 fn body() -> Bytes {
     let mut body = json!({
         "appid": "wxd678efh567hg6787",
-        "mchid": support::MCHID,
+        "mchid": support::mchid(),
         "out_trade_no": "1217752501201407033233368018",
         "transaction_id": "4200000001",
         "trade_state": "SUCCESS",
@@ -144,7 +144,7 @@ pub fn serve(dir: &Path) -> Result<(), String> {
     write("platform_cert.pem", &keys.platform_cert_pem)?;
     let identity = json!({
         "base_uri": format!("http://{addr}/"),
-        "mchid": support::MCHID,
+        "mchid": support::mchid(),
         "merchant_serial": keys.merchant_serial,
         "platform_serial": keys.platform_serial,
     });

@@ -20,7 +20,8 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The `wechatpay` client could not be built from the sandbox identity.
+    /// The `wechatpay` client could not be built from the sandbox identity
+    /// ([`Sandbox::client`](crate::Sandbox::client) panics with it).
     #[error("building the wechatpay client: {0}")]
     Client(#[from] wechatpay::Error),
     /// A notification could not be delivered (bad URL, connection refused, timeout).

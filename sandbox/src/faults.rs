@@ -18,6 +18,13 @@ pub const SIGN_MODE_HEADER: &str = "Sandbox-Sign-Mode";
 /// How long `slow-reply` waits.
 pub const DEFAULT_SLOW_REPLY: Duration = Duration::from_secs(2);
 
+/// The `Wechatpay-Signature` sent under [`Fault::SignatureNotBase64`].
+pub const NOT_BASE64_SIGNATURE: &str = "not base64!!";
+/// The `Wechatpay-Serial` sent under [`Fault::UnknownSerial`] in [`SignMode::Certificate`].
+pub const UNKNOWN_CERTIFICATE_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+/// The `Wechatpay-Serial` sent under [`Fault::UnknownSerial`] in [`SignMode::PublicKey`].
+pub const UNKNOWN_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
+
 /// Which platform key signs the APIv3 answers and callbacks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SignMode {
@@ -103,24 +110,35 @@ impl SignatureHeader {
 
 /// A deliberate defect in an answer.
 ///
-/// The signature faults (`BadSignature` to `TamperedBody`) affect signed APIv3 answers (and the
-/// `sign` of APIv2 answers for `BadSignature` and `TamperedBody`); the others affect every
-/// answer. Header names, in kebab case: `bad-signature`, `stale-timestamp`, `unknown-serial`,
-/// `missing-timestamp`, `missing-nonce`, `missing-signature`, `missing-serial`,
-/// `tampered-body`, `slow-reply` (2 s; `slow-reply-250ms` for another delay), `connection-reset`,
-/// `server-error` (500; `server-error-503` for another 5xx status).
+/// The signature faults (`BadSignature` to `SignatureNotBase64`) affect signed APIv3 answers
+/// (and the `sign` of APIv2 answers for `BadSignature`, `WrongKey` and `TamperedBody`); the
+/// others affect every answer. Header names, in kebab case: `bad-signature`,
+/// `stale-timestamp`, `future-timestamp`, `unknown-serial`, `wrong-key`, `missing-timestamp`,
+/// `missing-nonce`, `missing-signature`, `missing-serial`, `tampered-body`,
+/// `signature-not-base64`, `slow-reply` (2 s; `slow-reply-250ms` for another delay),
+/// `connection-reset`, `server-error` (500; `server-error-503` for another 5xx status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// The signature is made over another message, so it does not verify.
     BadSignature,
     /// `Wechatpay-Timestamp` is 400 s in the past (and signed consistently).
     StaleTimestamp,
-    /// `Wechatpay-Serial` names a key the merchant does not have (the signature is right).
+    /// `Wechatpay-Timestamp` is 400 s in the future (and signed consistently).
+    FutureTimestamp,
+    /// `Wechatpay-Serial` names a key the merchant does not have (the signature is right):
+    /// [`UNKNOWN_CERTIFICATE_SERIAL`] or [`UNKNOWN_PUBLIC_KEY_ID`].
     UnknownSerial,
+    /// The message is signed with the other platform key (the WeChat Pay public key's in
+    /// certificate mode, the newest platform certificate's in public-key mode) under the right
+    /// `Wechatpay-Serial`: a client must pick the key by serial. (An APIv2 answer is signed
+    /// with another secret.)
+    WrongKey,
     /// The header is left out.
     MissingHeader(SignatureHeader),
     /// The body is changed after signing.
     TamperedBody,
+    /// `Wechatpay-Signature` is [`NOT_BASE64_SIGNATURE`], which does not decode.
+    SignatureNotBase64,
     /// The answer is sent after this delay.
     SlowReply(Duration),
     /// The connection is closed without an answer.
@@ -135,11 +153,14 @@ impl Fault {
         let mut all = vec![
             Fault::BadSignature,
             Fault::StaleTimestamp,
+            Fault::FutureTimestamp,
             Fault::UnknownSerial,
+            Fault::WrongKey,
         ];
         all.extend(SignatureHeader::ALL.map(Fault::MissingHeader));
         all.extend([
             Fault::TamperedBody,
+            Fault::SignatureNotBase64,
             Fault::SlowReply(DEFAULT_SLOW_REPLY),
             Fault::ConnectionReset,
             Fault::ServerError(500),
@@ -153,9 +174,12 @@ impl fmt::Display for Fault {
         match self {
             Fault::BadSignature => f.write_str("bad-signature"),
             Fault::StaleTimestamp => f.write_str("stale-timestamp"),
+            Fault::FutureTimestamp => f.write_str("future-timestamp"),
             Fault::UnknownSerial => f.write_str("unknown-serial"),
+            Fault::WrongKey => f.write_str("wrong-key"),
             Fault::MissingHeader(h) => write!(f, "missing-{}", h.short()),
             Fault::TamperedBody => f.write_str("tampered-body"),
+            Fault::SignatureNotBase64 => f.write_str("signature-not-base64"),
             Fault::SlowReply(d) if *d == DEFAULT_SLOW_REPLY => f.write_str("slow-reply"),
             Fault::SlowReply(d) => write!(f, "slow-reply-{}ms", d.as_millis()),
             Fault::ConnectionReset => f.write_str("connection-reset"),
@@ -173,12 +197,15 @@ impl FromStr for Fault {
         let fault = match s {
             "bad-signature" => Fault::BadSignature,
             "stale-timestamp" => Fault::StaleTimestamp,
+            "future-timestamp" => Fault::FutureTimestamp,
             "unknown-serial" => Fault::UnknownSerial,
+            "wrong-key" => Fault::WrongKey,
             "missing-timestamp" => Fault::MissingHeader(SignatureHeader::Timestamp),
             "missing-nonce" => Fault::MissingHeader(SignatureHeader::Nonce),
             "missing-signature" => Fault::MissingHeader(SignatureHeader::Signature),
             "missing-serial" => Fault::MissingHeader(SignatureHeader::Serial),
             "tampered-body" => Fault::TamperedBody,
+            "signature-not-base64" => Fault::SignatureNotBase64,
             "slow-reply" => Fault::SlowReply(DEFAULT_SLOW_REPLY),
             "connection-reset" => Fault::ConnectionReset,
             "server-error" => Fault::ServerError(500),
@@ -208,6 +235,23 @@ impl FromStr for Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_fault_has_its_own_name() {
+        let all = Fault::all();
+        assert_eq!(all.len(), 14);
+        let names: std::collections::HashSet<String> = all.iter().map(Fault::to_string).collect();
+        assert_eq!(names.len(), all.len());
+        for (fault, name) in [
+            (Fault::FutureTimestamp, "future-timestamp"),
+            (Fault::WrongKey, "wrong-key"),
+            (Fault::SignatureNotBase64, "signature-not-base64"),
+        ] {
+            assert_eq!(fault.to_string(), name);
+            assert_eq!(name.parse::<Fault>(), Ok(fault));
+        }
+        assert!(openssl::base64::decode_block(NOT_BASE64_SIGNATURE).is_err());
+    }
 
     #[test]
     fn names_round_trip() {

@@ -78,6 +78,29 @@ impl fmt::Debug for Identity {
     }
 }
 
+/// The private keys WeChat Pay signs with, as the sandbox plays it
+/// ([`Sandbox::platform_private_keys`](crate::Sandbox::platform_private_keys)). `Debug` hides
+/// them.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct PlatformPrivateKeys {
+    /// The private key of the first platform certificate
+    /// ([`Identity::platform_serial`]), PKCS#8 PEM.
+    pub certificate_key_pem: String,
+    /// The private half of the WeChat Pay public key ([`Identity::public_key_id`]), PKCS#8
+    /// PEM.
+    pub public_key_private_pem: String,
+}
+
+impl fmt::Debug for PlatformPrivateKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlatformPrivateKeys")
+            .field("certificate_key_pem", &"<redacted>")
+            .field("public_key_private_pem", &"<redacted>")
+            .finish()
+    }
+}
+
 /// The private half of the identity: what the sandbox signs and serves TLS with.
 pub(crate) struct KeyMaterial {
     pub(crate) mchid: String,
@@ -121,6 +144,14 @@ impl KeyMaterial {
             apiv2_secret: self.apiv2_secret.clone(),
             ca_certificate_pem: utf8(self.ca_cert.to_pem()?),
             tls_base_uri,
+        })
+    }
+
+    /// The platform's private keys as PEM.
+    pub(crate) fn platform_private_keys(&self) -> Result<PlatformPrivateKeys> {
+        Ok(PlatformPrivateKeys {
+            certificate_key_pem: utf8(self.platform_key.private_key_to_pem_pkcs8()?),
+            public_key_private_pem: utf8(self.public_key_private.private_key_to_pem_pkcs8()?),
         })
     }
 

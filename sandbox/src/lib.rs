@@ -29,13 +29,15 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Routes, faults, the request log and callbacks: see [`Sandbox`], [`Fault`], [`LoggedRequest`]
-//! and [`Sandbox::notify`].
+//! Routes, faults, the request log, callbacks and scripted answers: see [`Sandbox`], [`Fault`],
+//! [`LoggedRequest`], [`Sandbox::notify`] and [`Sandbox::script`].
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod answer;
 mod auth;
+mod dispatch;
 mod error;
 mod faults;
 mod identity;
@@ -45,6 +47,7 @@ mod notify;
 mod profile;
 mod reply;
 mod routes;
+mod script;
 mod server;
 mod sign;
 mod state;
@@ -54,16 +57,18 @@ mod util;
 mod v2;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::oneshot;
 
+pub use answer::{Answer, V2SignType};
 pub use auth::MAX_CLOCK_SKEW;
 pub use error::{Error, Result};
 pub use faults::{
-    DEFAULT_SLOW_REPLY, FAULT_HEADER, Fault, SIGN_MODE_HEADER, SignMode, SignatureHeader,
+    DEFAULT_SLOW_REPLY, FAULT_HEADER, Fault, NOT_BASE64_SIGNATURE, SIGN_MODE_HEADER, SignMode,
+    SignatureHeader, UNKNOWN_CERTIFICATE_SERIAL, UNKNOWN_PUBLIC_KEY_ID,
 };
-pub use identity::Identity;
+pub use identity::{Identity, PlatformPrivateKeys};
 pub use log::LoggedRequest;
 pub use notify::{Event, NotifyVariant};
 pub use sign::{SCHEME, request_message, response_message};
@@ -132,11 +137,13 @@ impl SandboxBuilder {
 /// A request whose signature fails gets 401 `SIGN_ERROR`; a missing field 400 `PARAM_ERROR`;
 /// any other route, under `/v3` or not, a signed 404 `NOT_FOUND`. APIv2 (XML):
 /// `POST /pay/micropay` and `/pay/orderquery` on both ports, `POST /secapi/pay/refund` on the
-/// mutual-TLS port ([`Identity::tls_base_uri`]).
+/// mutual-TLS port ([`Identity::tls_base_uri`]). A test can answer requests itself, after the
+/// sandbox's checks: [`script`](Self::script).
 pub struct Sandbox {
     state: Arc<State>,
     identity: Identity,
-    client: wechatpay::Client,
+    /// Built on first use: it costs more than the rest of a start.
+    client: OnceLock<wechatpay::Client>,
     runtime: tokio::runtime::Handle,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -196,7 +203,6 @@ impl Sandbox {
         };
         let acceptor = tls::acceptor(&keys)?;
         let identity = keys.identity(tls_base_uri)?;
-        let client = build_client(&identity, &base_uri)?;
         let state = Arc::new(State::new(keys, base_uri)?);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let handle = runtime.handle().clone();
@@ -211,7 +217,7 @@ impl Sandbox {
         Ok(Sandbox {
             state,
             identity,
-            client,
+            client: OnceLock::new(),
             runtime: handle,
             shutdown: Some(shutdown_tx),
         })
@@ -230,9 +236,20 @@ impl Sandbox {
     /// A `wechatpay` client configured with all of the identity: merchant id, certificate
     /// serial and private key, the platform certificate and the public key, the APIv3 key, the
     /// APIv2 secret, the merchant certificate for mutual TLS, the sandbox CA as a trusted root,
-    /// and [`base_uri`](Self::base_uri). (A clone: cheap, shares the connection pool.)
+    /// and [`base_uri`](Self::base_uri). (A clone: cheap, shares the connection pool.) It is
+    /// built on the first call, which takes a moment (a TLS configuration with the sandbox CA).
+    ///
+    /// # Panics
+    ///
+    /// If `wechatpay` refuses the identity (a [`keys_dir`](SandboxBuilder::keys_dir) holding
+    /// keys it does not accept).
     pub fn client(&self) -> wechatpay::Client {
-        self.client.clone()
+        self.client
+            .get_or_init(|| {
+                build_client(&self.identity, self.base_uri())
+                    .unwrap_or_else(|e| panic!("the sandbox's wechatpay client: {e}"))
+            })
+            .clone()
     }
 
     /// Writes the identity's keys and certificates to `dir` (as WeChat Pay hands them out:
@@ -256,6 +273,65 @@ impl Sandbox {
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         self.state.clear_requests();
+    }
+
+    /// Lets `script` choose the answers from now on (replacing any previous script): it is
+    /// called with every request that passes the sandbox's own checks, before the routes, and
+    /// its [`Answer`] is sent; `None` leaves the request to the routes, as without a script.
+    ///
+    /// A request that fails the checks never reaches it and is answered as always (401
+    /// `SIGN_ERROR` for a bad APIv3 signature, `return_code` FAIL `签名错误` for a bad APIv2
+    /// sign); every request is logged with its verdict ([`requests`](Self::requests)), the one
+    /// the script sees included. With a script, every path can reach it, not only the
+    /// sandbox's routes: a path outside `/v3` is checked as APIv3 when it carries an
+    /// `Authorization` header (a base URI with a path prefix) and as APIv2 otherwise, on either
+    /// port; a `GET` without a body carries its APIv2 fields in the query. A path the script
+    /// leaves to the sandbox and that the sandbox does not serve gets the signed 404
+    /// `NOT_FOUND` (verdict `no such API: ..`).
+    ///
+    /// The faults of the request ([`set_fault`](Self::set_fault),
+    /// [`set_route_fault`](Self::set_route_fault), `Sandbox-Fault`) apply to the script's
+    /// answer on top of its own ([`Answer::fault`]), and a `server-error` fault answers before
+    /// the script. A script that panics gets its request a signed APIv3 500 `SCRIPT_PANICKED`
+    /// (an APIv2 request: a 500 `return_code` FAIL) naming the panic.
+    ///
+    /// The script runs on the sandbox's thread, one request at a time: it must not wait for
+    /// another request to this sandbox.
+    ///
+    /// ```no_run
+    /// use serde_json::json;
+    /// use wechatpay_sandbox::{Answer, Fault, Sandbox};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sandbox = Sandbox::start()?;
+    /// sandbox.script(|request| {
+    ///     (request.path() == "/v3/pay/transactions/id/42").then(|| {
+    ///         Answer::json(200, &json!({ "trade_state": "SUCCESS" })).fault(Fault::WrongKey)
+    ///     })
+    /// });
+    /// let error = sandbox.client()["v3/pay/transactions/id/42"].get(json!({}));
+    /// assert!(error.is_err());
+    /// sandbox.clear_script();
+    /// # Ok(()) }
+    /// ```
+    pub fn script<F>(&self, script: F)
+    where
+        F: Fn(&LoggedRequest) -> Option<Answer> + Send + Sync + 'static,
+    {
+        self.state.set_script(Some(Arc::new(script)));
+    }
+
+    /// Removes the script: the routes answer everything again.
+    pub fn clear_script(&self) {
+        self.state.set_script(None);
+    }
+
+    /// The private keys the sandbox signs with as WeChat Pay, for tests that play WeChat Pay
+    /// themselves (a callback signed by hand, say): the first platform certificate's and the
+    /// WeChat Pay public key's. (Like the identity, they are shared by the sandboxes of the
+    /// process unless a [`keys_dir`](SandboxBuilder::keys_dir) is used.)
+    pub fn platform_private_keys(&self) -> Result<PlatformPrivateKeys> {
+        self.state.keys.platform_private_keys()
     }
 
     /// Applies `fault` to every answer from now on (`None`: no fault). A fault set for the

@@ -247,7 +247,7 @@ pub(crate) fn prepare(state: &State, url: &str, event: &Event, mode: SignMode) -
         NotifyVariant::StaleTimestamp => Some(Fault::StaleTimestamp),
         NotifyVariant::Valid | NotifyVariant::DuplicateId => None,
     };
-    let signature = SignatureHeaders::new(state, mode, Signer::Newest, fault, &body)?;
+    let signature = SignatureHeaders::new(state, mode, Signer::Newest, fault.as_slice(), &body)?;
     let mut headers: Vec<(&'static str, String)> = signature
         .pairs()
         .into_iter()

@@ -2,20 +2,21 @@
 //! way out.
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
 use http_body_util::Full;
+use openssl::pkey::{PKey, Private};
 use serde_json::{Value, json};
 
+use crate::answer::replace_first;
 use crate::error::Result;
-use crate::faults::{Fault, SignMode};
+use crate::faults::{
+    Fault, NOT_BASE64_SIGNATURE, SignMode, SignatureHeader, UNKNOWN_CERTIFICATE_SERIAL,
+    UNKNOWN_PUBLIC_KEY_ID,
+};
 use crate::sign::{response_message, rsa_sign};
 use crate::state::{Signer, State};
 use crate::util::{hex_upper, now_unix, random_alnum, random_bytes};
-
-/// The `Wechatpay-Serial` sent under [`Fault::UnknownSerial`] in certificate mode.
-const UNKNOWN_CERTIFICATE_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
-/// The `Wechatpay-Serial` sent under [`Fault::UnknownSerial`] in public-key mode.
-const UNKNOWN_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 
 /// What a route answers.
 #[derive(Clone, Debug)]
@@ -90,9 +91,12 @@ pub(crate) fn request_id() -> String {
     random_bytes(16).map_or_else(|_| "0".repeat(32), |b| hex_upper(&b))
 }
 
-/// The four signature headers of `body`, signed with the key of `mode` (in certificate mode the
-/// platform certificate `signer` picks), with `fault` applied (the signature faults only). Also
-/// what callbacks carry.
+/// How far `stale-timestamp` and `future-timestamp` move `Wechatpay-Timestamp`.
+const TIMESTAMP_SHIFT: i64 = 400;
+
+/// The four signature headers of a payload, signed with the key of `mode` (in certificate
+/// mode the platform certificate `signer` picks), with the signature faults of `faults`
+/// applied. Also what callbacks carry.
 pub(crate) struct SignatureHeaders {
     pub(crate) timestamp: Option<String>,
     pub(crate) nonce: Option<String>,
@@ -105,43 +109,53 @@ impl SignatureHeaders {
         state: &State,
         mode: SignMode,
         signer: Signer,
-        fault: Option<Fault>,
-        signed_body: &[u8],
+        faults: &[Fault],
+        payload: &[u8],
     ) -> Result<SignatureHeaders> {
+        let has = |fault: Fault| faults.contains(&fault);
         let mut timestamp = now_unix();
-        if fault == Some(Fault::StaleTimestamp) {
-            timestamp -= 400;
+        if has(Fault::StaleTimestamp) {
+            timestamp -= TIMESTAMP_SHIFT;
+        }
+        if has(Fault::FutureTimestamp) {
+            timestamp += TIMESTAMP_SHIFT;
         }
         let timestamp = timestamp.to_string();
         let nonce = random_alnum(32)?;
         let signing = state.signing_key(mode, signer)?;
-        let (serial, key) = (signing.serial.as_str(), &signing.key);
-        let serial = match (fault, mode) {
-            (Some(Fault::UnknownSerial), SignMode::Certificate) => UNKNOWN_CERTIFICATE_SERIAL,
-            (Some(Fault::UnknownSerial), SignMode::PublicKey) => UNKNOWN_PUBLIC_KEY_ID,
-            _ => serial,
+        let serial = match (has(Fault::UnknownSerial), mode) {
+            (true, SignMode::Certificate) => UNKNOWN_CERTIFICATE_SERIAL.to_owned(),
+            (true, SignMode::PublicKey) => UNKNOWN_PUBLIC_KEY_ID.to_owned(),
+            (false, _) => signing.serial,
         };
-        let message = response_message(&timestamp, &nonce, signed_body);
-        let signature = if fault == Some(Fault::BadSignature) {
+        let key = if has(Fault::WrongKey) {
+            wrong_key(state, mode)
+        } else {
+            signing.key
+        };
+        let signature = if has(Fault::SignatureNotBase64) {
+            NOT_BASE64_SIGNATURE.to_owned()
+        } else if has(Fault::BadSignature) {
             // Signed by the right key over another message: the timestamp a second later.
             let other = (timestamp.parse::<i64>().unwrap_or(0) + 1).to_string();
-            rsa_sign(key, &response_message(&other, &nonce, signed_body))?
+            rsa_sign(&key, &response_message(&other, &nonce, payload))?
         } else {
-            rsa_sign(key, &message)?
+            rsa_sign(&key, &response_message(&timestamp, &nonce, payload))?
         };
         let mut headers = SignatureHeaders {
             timestamp: Some(timestamp),
             nonce: Some(nonce),
             signature: Some(signature),
-            serial: Some(serial.to_owned()),
+            serial: Some(serial),
         };
-        if let Some(Fault::MissingHeader(missing)) = fault {
-            use crate::faults::SignatureHeader as H;
-            match missing {
-                H::Timestamp => headers.timestamp = None,
-                H::Nonce => headers.nonce = None,
-                H::Signature => headers.signature = None,
-                H::Serial => headers.serial = None,
+        for fault in faults {
+            if let Fault::MissingHeader(missing) = fault {
+                match missing {
+                    SignatureHeader::Timestamp => headers.timestamp = None,
+                    SignatureHeader::Nonce => headers.nonce = None,
+                    SignatureHeader::Signature => headers.signature = None,
+                    SignatureHeader::Serial => headers.serial = None,
+                }
             }
         }
         Ok(headers)
@@ -150,15 +164,45 @@ impl SignatureHeaders {
     /// `(name, value)` of the headers present.
     pub(crate) fn pairs(&self) -> Vec<(&'static str, &str)> {
         [
-            ("Wechatpay-Timestamp", &self.timestamp),
-            ("Wechatpay-Nonce", &self.nonce),
-            ("Wechatpay-Signature", &self.signature),
-            ("Wechatpay-Serial", &self.serial),
+            (SignatureHeader::Timestamp, &self.timestamp),
+            (SignatureHeader::Nonce, &self.nonce),
+            (SignatureHeader::Signature, &self.signature),
+            (SignatureHeader::Serial, &self.serial),
         ]
         .into_iter()
-        .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+        .filter_map(|(header, value)| value.as_deref().map(|v| (header.name(), v)))
         .collect()
     }
+}
+
+/// The key [`Fault::WrongKey`] signs with: the other platform key (the WeChat Pay public key's
+/// in certificate mode, the newest certificate's in public-key mode, or the CA's when every
+/// certificate has expired).
+fn wrong_key(state: &State, mode: SignMode) -> PKey<Private> {
+    let other = match mode {
+        SignMode::Certificate => SignMode::PublicKey,
+        SignMode::PublicKey => SignMode::Certificate,
+    };
+    state
+        .signing_key(other, Signer::Newest)
+        .map_or_else(|_| state.keys.ca_key.clone(), |k| k.key)
+}
+
+/// An APIv3 answer on its way out, in the terms [`render_answer`] needs.
+pub(crate) struct Outgoing<'a> {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
+    pub(crate) content_type: Option<&'a str>,
+    /// The key that signs it, or `None` for an unsigned answer.
+    pub(crate) signing: Option<(SignMode, Signer)>,
+    /// What the signature covers instead of the body.
+    pub(crate) sign_over: Option<&'a [u8]>,
+    pub(crate) faults: &'a [Fault],
+    /// Set after the generated headers: a name's first occurrence replaces the generated
+    /// value, later ones add values.
+    pub(crate) headers: &'a [(HeaderName, HeaderValue)],
+    /// `(from, to)`: replacements in the body after signing.
+    pub(crate) tampers: &'a [(Vec<u8>, Vec<u8>)],
 }
 
 /// The wire response of an APIv3 reply: `Request-ID`, and for a signed reply the signature
@@ -169,43 +213,63 @@ pub(crate) fn render(
     mode: SignMode,
     fault: Option<Fault>,
 ) -> Response<Full<Bytes>> {
-    match try_render(state, reply, mode, fault) {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    render_answer(
+        state,
+        Outgoing {
+            status,
+            body: reply.body,
+            content_type: reply.content_type,
+            signing: reply.signed.then_some((mode, reply.signer)),
+            sign_over: None,
+            faults: fault.as_slice(),
+            headers: &[],
+            tampers: &[],
+        },
+    )
+}
+
+/// [`render`] for any answer; a failure (to sign, to tamper) is a plain 500 saying why.
+pub(crate) fn render_answer(state: &State, outgoing: Outgoing<'_>) -> Response<Full<Bytes>> {
+    match try_render(state, outgoing) {
         Ok(response) => response,
-        Err(e) => plain(500, format!("sandbox: cannot sign the answer: {e}")),
+        Err(e) => plain(500, format!("sandbox: cannot make the answer: {e}")),
     }
 }
 
-fn try_render(
-    state: &State,
-    reply: Reply,
-    mode: SignMode,
-    fault: Option<Fault>,
-) -> Result<Response<Full<Bytes>>> {
-    let Reply {
+fn try_render(state: &State, outgoing: Outgoing<'_>) -> Result<Response<Full<Bytes>>> {
+    let Outgoing {
         status,
         mut body,
         content_type,
-        signed,
-        signer,
-    } = reply;
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    // A 204 cannot carry a body: its tampering is signing over another one.
-    let tampered = signed && fault == Some(Fault::TamperedBody);
-    let signed_body: Vec<u8> = if tampered && body.is_empty() {
-        b"{}".to_vec()
-    } else {
-        body.clone()
-    };
-    let mut builder = Response::builder()
-        .status(status)
-        .header("Request-ID", request_id());
+        signing,
+        sign_over,
+        faults,
+        headers: extra,
+        tampers,
+    } = outgoing;
+    let mut headers = HeaderMap::new();
+    headers.insert("Request-ID", header_value(&request_id())?);
     if let Some(content_type) = content_type {
-        builder = builder.header(http::header::CONTENT_TYPE, content_type);
+        headers.insert(CONTENT_TYPE, header_value(content_type)?);
     }
-    if signed {
-        let headers = SignatureHeaders::new(state, mode, signer, fault, &signed_body)?;
-        for (name, value) in headers.pairs() {
-            builder = builder.header(name, HeaderValue::from_str(value).map_err(io)?);
+    // An empty body cannot be changed: its tampering is signing over something else.
+    let tampered = signing.is_some() && faults.contains(&Fault::TamperedBody);
+    if let Some((mode, signer)) = signing {
+        let mut payload = sign_over.unwrap_or(&body).to_vec();
+        if tampered && body.is_empty() {
+            payload.extend_from_slice(b"{}");
+        }
+        let signature = SignatureHeaders::new(state, mode, signer, faults, &payload)?;
+        for (name, value) in signature.pairs() {
+            headers.insert(name, header_value(value)?);
+        }
+    }
+    set_extra_headers(&mut headers, extra);
+    // A header named by a fault stays out, whoever set it.
+    for fault in faults {
+        if let Fault::MissingHeader(missing) = fault {
+            headers.remove(missing.name());
         }
     }
     if tampered {
@@ -213,7 +277,43 @@ fn try_render(
             *last = if *last == b'}' { b']' } else { b'}' };
         }
     }
-    builder.body(Full::new(Bytes::from(body))).map_err(io)
+    let body = tamper(body, tampers).map_err(crate::error::Error::Runtime)?;
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
+/// `body` with each `(from, to)` applied in turn (the first `from` becomes `to`), or what is
+/// missing.
+pub(crate) fn tamper(mut body: Vec<u8>, tampers: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>, String> {
+    for (from, to) in tampers {
+        body = replace_first(&body, from, to).ok_or_else(|| {
+            format!(
+                "Answer::tampered: the body has no {:?}",
+                String::from_utf8_lossy(from)
+            )
+        })?;
+    }
+    Ok(body)
+}
+
+/// Sets `extra` on `headers`: a name's first occurrence replaces what is there, later ones
+/// add values.
+pub(crate) fn set_extra_headers(headers: &mut HeaderMap, extra: &[(HeaderName, HeaderValue)]) {
+    let mut replaced: Vec<&HeaderName> = Vec::new();
+    for (name, value) in extra {
+        if replaced.contains(&name) {
+            headers.append(name.clone(), value.clone());
+        } else {
+            replaced.push(name);
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+fn header_value(value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(io)
 }
 
 fn io(e: impl std::fmt::Display) -> crate::error::Error {

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::faults::{Fault, SignMode};
 use crate::identity::KeyMaterial;
 use crate::log::LoggedRequest;
+use crate::script::Script;
 use crate::store::Store;
 use crate::util::{asn1_to_unix, now_unix};
 
@@ -124,6 +125,8 @@ pub(crate) struct State {
     platform: Mutex<Vec<PlatformCertificate>>,
     log: Mutex<RequestLog>,
     store: Mutex<Store>,
+    /// What answers the requests that passed the checks before the routes do.
+    script: Mutex<Option<Script>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,6 +152,7 @@ impl State {
             platform: Mutex::new(vec![first]),
             log: Mutex::new(RequestLog::new(MAX_LOGGED_REQUESTS)),
             store: Mutex::new(Store::default()),
+            script: Mutex::new(None),
         })
     }
 
@@ -245,6 +249,15 @@ impl State {
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    pub(crate) fn set_script(&self, script: Option<Script>) {
+        *lock(&self.script) = script;
+    }
+
+    /// The script, if any (a clone: the lock is not held while it runs).
+    pub(crate) fn script(&self) -> Option<Script> {
+        lock(&self.script).clone()
     }
 }
 

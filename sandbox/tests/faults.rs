@@ -11,7 +11,7 @@ use wechatpay_sandbox::{Fault, Sandbox, SignMode, SignatureHeader};
 fn expect(fault: Fault, error: &wechatpay::Error) {
     let kind = error.kind();
     match fault {
-        Fault::BadSignature | Fault::TamperedBody => {
+        Fault::BadSignature | Fault::TamperedBody | Fault::WrongKey => {
             assert_eq!(kind, ErrorKind::Verification, "{fault}: {error}");
             assert!(
                 matches!(
@@ -29,6 +29,23 @@ fn expect(fault: Fault, error: &wechatpay::Error) {
                 error.verification(),
                 Some(VerificationFailure::StaleTimestamp { .. })
             ));
+        }
+        Fault::FutureTimestamp => {
+            assert_eq!(kind, ErrorKind::Verification, "{fault}: {error}");
+            assert!(matches!(
+                error.verification(),
+                Some(VerificationFailure::FutureTimestamp { .. })
+            ));
+        }
+        Fault::SignatureNotBase64 => {
+            assert_eq!(kind, ErrorKind::Verification, "{fault}: {error}");
+            assert_eq!(
+                error.verification(),
+                Some(&VerificationFailure::InvalidHeader {
+                    name: "Wechatpay-Signature",
+                    reason: "not base64"
+                })
+            );
         }
         Fault::UnknownSerial => {
             assert_eq!(kind, ErrorKind::Verification, "{fault}: {error}");

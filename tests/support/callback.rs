@@ -6,8 +6,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use openssl::symm::{Cipher, encrypt_aead};
 use serde_json::{Value, json};
 
+use super::judge::{AUTH_SCHEME, response_message, rsa_sha256_sign};
 use super::keys::{keys, now_unix, random_alnum};
-use super::server::{AUTH_SCHEME, Signer, response_message, rsa_sha256_sign};
+use super::server::Signer;
 
 /// The APIv3 key the callbacks are encrypted with (32 ASCII bytes).
 pub const APIV3_KEY: &str = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";

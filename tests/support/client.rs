@@ -1,15 +1,38 @@
-//! Builders of `wechatpay::Client`s for the test server's identity.
+//! Builders of `wechatpay::Client`s for the test identity ([`super::keys`]).
 
 use wechatpay::{Client, ClientBuilder};
 
-use super::keys::{MCHID, keys};
-use super::server::TestServer;
+use super::keys::{keys, mchid};
+
+/// A server the client can be aimed at.
+pub trait Server {
+    /// `http://127.0.0.1:<port>/`
+    fn base_uri(&self) -> String;
+}
+
+impl Server for super::server::TestServer {
+    fn base_uri(&self) -> String {
+        self.base_uri()
+    }
+}
+
+impl Server for super::scripted::TestServer {
+    fn base_uri(&self) -> String {
+        self.base_uri()
+    }
+}
+
+impl Server for super::scripted::V2Server {
+    fn base_uri(&self) -> String {
+        self.base_uri()
+    }
+}
 
 /// A builder with the merchant identity and both platform keys (certificate and public key).
 pub fn identity() -> ClientBuilder {
     let k = keys();
     Client::builder()
-        .mchid(MCHID)
+        .mchid(mchid())
         .serial(&k.merchant_serial)
         .private_key(&k.merchant_key_pkcs8_pem)
         .platform_key(&k.platform_serial, &k.platform_cert_pem)
@@ -17,11 +40,11 @@ pub fn identity() -> ClientBuilder {
 }
 
 /// [`identity`] aimed at the server.
-pub fn builder(server: &TestServer) -> ClientBuilder {
+pub fn builder(server: &impl Server) -> ClientBuilder {
     identity().base_uri(server.base_uri())
 }
 
 /// [`builder`], built.
-pub fn client(server: &TestServer) -> Client {
+pub fn client(server: &impl Server) -> Client {
     builder(server).build().expect("test client builds")
 }

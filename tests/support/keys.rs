@@ -1,38 +1,40 @@
-//! Key material for the fake WeChat Pay server: generated once per test binary.
+//! The test suite's key material: the sandbox's process-wide identity (`Sandbox::start()`
+//! without a keys directory generates it once per process), its platform private keys, and
+//! one unrelated key. One set per process, shared by the sandbox-backed servers, the older
+//! in-process servers and the tests that sign or verify by hand.
+//!
+//! The merchant id and the public key id are the sandbox's (random per process), so they are
+//! functions ([`mchid`], `keys().pubkey_id`), not constants: a test that needs a fixed
+//! merchant id for a payload the sandbox does not check (APIv2 `mch_id`) keeps its own.
 
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use openssl::asn1::{Asn1Integer, Asn1Time};
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::rsa::Rsa;
-use openssl::x509::extension::{BasicConstraints, KeyUsage};
-use openssl::x509::{X509, X509NameBuilder};
+use wechatpay_sandbox::{Identity, Sandbox};
 
-/// The merchant id every request must carry.
-pub const MCHID: &str = "1900012181";
-/// The id of the platform public key (the "public key mode" of WeChat Pay).
-pub const PUB_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
-
-/// Every key the fake server and the tests need.
+/// Every key the servers and the tests need. No `Debug`: it holds private keys.
 pub struct TestKeys {
-    /// 40 uppercase hex chars, random per process.
+    /// The sandbox's identity, as `Sandbox::identity` gives it.
+    pub identity: Identity,
+    /// The merchant id every APIv3 request must carry (10 digits, random per process).
+    pub mchid: String,
+    /// The merchant certificate's serial: 40 uppercase hex chars.
     pub merchant_serial: String,
     /// The merchant private key as `-----BEGIN PRIVATE KEY-----` (PKCS#8).
     pub merchant_key_pkcs8_pem: String,
     /// The same key as `-----BEGIN RSA PRIVATE KEY-----` (PKCS#1).
     pub merchant_key_pkcs1_pem: String,
-    /// The merchant public key: what the server verifies requests with.
+    /// The merchant public key: what requests are verified with.
     pub merchant_public: PKey<Public>,
-    /// The platform certificate's serial, uppercase hex without leading zero bytes.
+    /// The platform certificate's serial, uppercase hex.
     pub platform_serial: String,
-    /// Self-signed X.509 platform certificate (PEM), valid from now-1day to now+1year.
+    /// The platform certificate (PEM), issued by the sandbox CA.
     pub platform_cert_pem: String,
     /// The private key of the platform certificate.
     pub platform_private: PKey<Private>,
-    /// Always [`PUB_KEY_ID`].
+    /// The WeChat Pay public key's id, `PUB_KEY_ID_` and digits.
     pub pubkey_id: String,
     /// The platform public key as `-----BEGIN PUBLIC KEY-----` (SPKI).
     pub pubkey_spki_pem: String,
@@ -40,15 +42,24 @@ pub struct TestKeys {
     pub pubkey_pkcs1_pem: String,
     /// The private half of the platform public key.
     pub pubkey_private: PKey<Private>,
-    /// An unrelated key, for "signed with the wrong key" faults.
+    /// The APIv3 key (32 characters).
+    pub apiv3_key: String,
+    /// The APIv2 secret the sandbox signs and checks with (32 characters).
+    pub apiv2_secret: String,
+    /// An unrelated key, for "signed with the wrong key" cases.
     pub other_private: PKey<Private>,
 }
 
 static KEYS: OnceLock<TestKeys> = OnceLock::new();
 
-/// The keys of this test binary (RSA-2048, generated on first use).
+/// The keys of this process (generated on first use).
 pub fn keys() -> &'static TestKeys {
-    KEYS.get_or_init(generate)
+    KEYS.get_or_init(load)
+}
+
+/// The merchant id of [`keys`].
+pub fn mchid() -> &'static str {
+    &keys().mchid
 }
 
 /// Seconds since the Unix epoch.
@@ -83,37 +94,28 @@ pub fn random_hex_upper(n_bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02X}")).collect()
 }
 
-fn rsa2048() -> PKey<Private> {
-    let rsa = Rsa::generate(2048).expect("generate RSA-2048 key");
-    PKey::from_rsa(rsa).expect("wrap RSA key")
-}
-
 fn pem_string(pem: Vec<u8>) -> String {
     String::from_utf8(pem).expect("PEM is ASCII")
 }
 
-fn generate() -> TestKeys {
-    // Four independent keys: generate them side by side.
-    let mut generated: Vec<PKey<Private>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4).map(|_| s.spawn(rsa2048)).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("key generation thread panicked"))
-            .collect()
+fn load() -> TestKeys {
+    let other = std::thread::spawn(|| {
+        PKey::from_rsa(Rsa::generate(2048).expect("generate RSA-2048 key")).expect("wrap RSA key")
     });
-    let other_private = generated.pop().expect("4 keys");
-    let pubkey_private = generated.pop().expect("4 keys");
-    let platform_private = generated.pop().expect("4 keys");
-    let merchant = generated.pop().expect("4 keys");
-
-    let merchant_rsa = merchant.rsa().expect("merchant key is RSA");
-    let merchant_key_pkcs8_pem = pem_string(
-        merchant
-            .private_key_to_pem_pkcs8()
-            .expect("merchant key to PKCS#8 PEM"),
-    );
+    // The sandbox shares its generated keys with every sandbox of the process.
+    let sandbox = Sandbox::start().expect("the sandbox starts");
+    let identity = sandbox.identity().clone();
+    let private = sandbox
+        .platform_private_keys()
+        .expect("the sandbox's platform keys");
+    drop(sandbox);
+    let private_key = |pem: &str| PKey::private_key_from_pem(pem.as_bytes()).expect("PEM key");
+    let merchant = private_key(&identity.merchant_private_key_pem);
+    let pubkey_private = private_key(&private.public_key_private_pem);
     let merchant_key_pkcs1_pem = pem_string(
-        merchant_rsa
+        merchant
+            .rsa()
+            .expect("merchant key is RSA")
             .private_key_to_pem()
             .expect("merchant key to PKCS#1 PEM"),
     );
@@ -123,88 +125,29 @@ fn generate() -> TestKeys {
             .expect("merchant public key to PEM"),
     )
     .expect("merchant public key from PEM");
-
-    let (platform_serial, platform_cert_pem) = platform_certificate(&platform_private);
-
-    let pubkey_rsa = pubkey_private.rsa().expect("platform public key is RSA");
-    let pubkey_spki_pem = pem_string(
-        pubkey_private
-            .public_key_to_pem()
-            .expect("platform public key to SPKI PEM"),
-    );
     let pubkey_pkcs1_pem = pem_string(
-        pubkey_rsa
+        pubkey_private
+            .rsa()
+            .expect("platform public key is RSA")
             .public_key_to_pem_pkcs1()
             .expect("platform public key to PKCS#1 PEM"),
     );
-
     TestKeys {
-        merchant_serial: random_hex_upper(20),
-        merchant_key_pkcs8_pem,
+        mchid: identity.mchid.clone(),
+        merchant_serial: identity.merchant_serial.clone(),
+        merchant_key_pkcs8_pem: identity.merchant_private_key_pem.clone(),
         merchant_key_pkcs1_pem,
         merchant_public,
-        platform_serial,
-        platform_cert_pem,
-        platform_private,
-        pubkey_id: PUB_KEY_ID.to_owned(),
-        pubkey_spki_pem,
+        platform_serial: identity.platform_serial.clone(),
+        platform_cert_pem: identity.platform_certificate_pem.clone(),
+        platform_private: private_key(&private.certificate_key_pem),
+        pubkey_id: identity.public_key_id.clone(),
+        pubkey_spki_pem: identity.public_key_pem.clone(),
         pubkey_pkcs1_pem,
         pubkey_private,
-        other_private,
+        apiv3_key: identity.apiv3_key.clone(),
+        apiv2_secret: identity.apiv2_secret.clone(),
+        other_private: other.join().expect("key generation thread"),
+        identity,
     }
-}
-
-/// A self-signed certificate for `key`; returns (serial as uppercase hex, PEM).
-fn platform_certificate(key: &PKey<Private>) -> (String, String) {
-    // 20 serial bytes whose first byte is 0x10..=0x7F: the serial is positive,
-    // needs no DER padding byte, and prints as exactly 40 hex digits.
-    let mut serial_bytes = [0u8; 20];
-    openssl::rand::rand_bytes(&mut serial_bytes).expect("openssl rand_bytes");
-    serial_bytes[0] = 0x10 + serial_bytes[0] % 0x70;
-    let serial_bn = BigNum::from_slice(&serial_bytes).expect("serial BigNum");
-    let serial_hex = serial_bn.to_hex_str().expect("serial to hex").to_string();
-    let serial = Asn1Integer::from_bn(&serial_bn).expect("serial ASN.1 integer");
-
-    let mut name = X509NameBuilder::new().expect("X509 name builder");
-    name.append_entry_by_text("C", "CN").expect("name C");
-    name.append_entry_by_text("O", "Tenpay.com")
-        .expect("name O");
-    name.append_entry_by_text("OU", "Tenpay.com CA Center")
-        .expect("name OU");
-    name.append_entry_by_text("CN", "WeChat Pay test platform certificate")
-        .expect("name CN");
-    let name = name.build();
-
-    let now = now_unix();
-    let not_before = Asn1Time::from_unix(now - 86_400).expect("not_before");
-    let not_after = Asn1Time::from_unix(now + 365 * 86_400).expect("not_after");
-
-    let mut builder = X509::builder().expect("X509 builder");
-    builder.set_version(2).expect("X509 v3");
-    builder.set_serial_number(&serial).expect("set serial");
-    builder.set_subject_name(&name).expect("set subject");
-    builder.set_issuer_name(&name).expect("set issuer");
-    builder.set_pubkey(key).expect("set public key");
-    builder.set_not_before(&not_before).expect("set not_before");
-    builder.set_not_after(&not_after).expect("set not_after");
-    builder
-        .append_extension(BasicConstraints::new().critical().build().expect("bc"))
-        .expect("add basicConstraints");
-    builder
-        .append_extension(
-            KeyUsage::new()
-                .critical()
-                .digital_signature()
-                .non_repudiation()
-                .key_encipherment()
-                .build()
-                .expect("ku"),
-        )
-        .expect("add keyUsage");
-    builder
-        .sign(key, MessageDigest::sha256())
-        .expect("self-sign platform certificate");
-    let cert = builder.build();
-    let pem = pem_string(cert.to_pem().expect("certificate to PEM"));
-    (serial_hex, pem)
 }

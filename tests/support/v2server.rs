@@ -1,8 +1,8 @@
 //! An in-process APIv2 server on 127.0.0.1, over plain HTTP or mutual TLS (a client
-//! certificate signed by the test CA is required). It checks every request's `sign` with its
-//! own code (openssl digests, its own flat XML reader) and answers a bad one as WeChat Pay
-//! does (`return_code` FAIL), without calling the handler; handlers build signed answers with
-//! [`V2Reply::signed`].
+//! certificate signed by the test CA is required). It checks every request's `sign` with the
+//! judge ([`super::judge_v2`]) and answers a bad one as WeChat Pay does (`return_code` FAIL),
+//! without calling the handler; handlers build signed answers with [`V2Reply::signed`].
+//! (Being replaced by the sandbox: [`super::scripted::V2Server`].)
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,11 +15,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use openssl::hash::{MessageDigest, hash};
-use openssl::pkey::PKey;
 use openssl::ssl::{Ssl, SslAcceptor, SslMethod, SslVerifyMode};
 use tokio::sync::oneshot;
 
+use super::judge_v2::{check_sign, request_fields, sign_fields_with};
 use super::tls::tls;
 
 /// The APIv2 key the server signs with and checks against.
@@ -111,109 +110,7 @@ impl V2Reply {
 
 /// Uppercase hex MD5 (or HMAC-SHA256 keyed by [`SECRET`]) of the sorted `k=v&...&key=SECRET`.
 pub fn sign_fields(fields: &[(String, String)], hmac: bool) -> String {
-    let mut pairs: Vec<&(String, String)> = fields
-        .iter()
-        .filter(|(k, v)| k != "sign" && !v.is_empty())
-        .collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut message: String = pairs.iter().map(|(k, v)| format!("{k}={v}&")).collect();
-    message.push_str("key=");
-    message.push_str(SECRET);
-    let digest = if hmac {
-        let key = PKey::hmac(SECRET.as_bytes()).expect("hmac key");
-        let mut signer =
-            openssl::sign::Signer::new(MessageDigest::sha256(), &key).expect("hmac signer");
-        signer.update(message.as_bytes()).expect("hmac update");
-        signer.sign_to_vec().expect("hmac")
-    } else {
-        hash(MessageDigest::md5(), message.as_bytes())
-            .expect("md5")
-            .to_vec()
-    };
-    digest.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-/// A reader for the flat `<xml><k>v</k>...</xml>` documents clients send: text, entities
-/// (`&lt;` `&gt;` `&amp;` `&quot;` `&apos;`) and CDATA sections (several may follow each
-/// other). Independent of the crate under test.
-pub fn parse_flat_xml(body: &str) -> Result<Vec<(String, String)>, String> {
-    let inner = body
-        .trim()
-        .strip_prefix("<xml>")
-        .and_then(|b| b.strip_suffix("</xml>"))
-        .ok_or("not <xml>...</xml>")?;
-    let mut rest = inner;
-    let mut fields = Vec::new();
-    while !rest.is_empty() {
-        let open_end = rest.find('>').ok_or("unterminated tag")?;
-        let name = rest
-            .strip_prefix('<')
-            .ok_or("expected a tag")?
-            .get(..open_end - 1)
-            .ok_or("bad tag")?
-            .to_owned();
-        rest = &rest[open_end + 1..];
-        let close = format!("</{name}>");
-        let mut value = String::new();
-        loop {
-            if let Some(after) = rest.strip_prefix("<![CDATA[") {
-                let end = after.find("]]>").ok_or("unterminated CDATA")?;
-                value.push_str(&after[..end]);
-                rest = &after[end + 3..];
-            } else if let Some(after) = rest.strip_prefix(close.as_str()) {
-                rest = after;
-                break;
-            } else {
-                let end = rest.find('<').ok_or("unterminated value")?;
-                value.push_str(
-                    &rest[..end]
-                        .replace("&lt;", "<")
-                        .replace("&gt;", ">")
-                        .replace("&quot;", "\"")
-                        .replace("&apos;", "'")
-                        .replace("&amp;", "&"),
-                );
-                rest = &rest[end..];
-            }
-        }
-        fields.push((name, value));
-    }
-    Ok(fields)
-}
-
-fn query_fields(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn check(fields: &[(String, String)]) -> Result<&'static str, String> {
-    let given = fields
-        .iter()
-        .find(|(k, _)| k == "sign")
-        .map(|(_, v)| v.clone())
-        .ok_or("no sign")?;
-    let hmac = match fields.iter().find(|(k, _)| k == "sign_type") {
-        None => false,
-        Some((_, t)) if t == "MD5" => false,
-        Some((_, t)) if t == "HMAC-SHA256" => true,
-        Some((_, t)) => return Err(format!("unknown sign_type {t}")),
-    };
-    if sign_fields(fields, hmac) == given {
-        Ok(if hmac { "HMAC-SHA256" } else { "MD5" })
-    } else {
-        Err("sign mismatch".into())
-    }
+    sign_fields_with(fields, SECRET, hmac)
 }
 
 type Handler = dyn Fn(&V2Recorded) -> V2Reply + Send + Sync;
@@ -233,15 +130,11 @@ async fn serve(
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_owned());
-    let fields = if parts.method == http::Method::GET {
-        Ok(query_fields(target.split_once('?').map_or("", |(_, q)| q)))
-    } else {
-        parse_flat_xml(&String::from_utf8_lossy(&body))
-    };
+    let fields = request_fields(parts.method.as_str(), &target, &body);
     let verdict = fields
         .as_ref()
         .map_err(|e| e.to_string())
-        .and_then(|f| check(f));
+        .and_then(|f| check_sign(f, SECRET));
     let recorded = V2Recorded {
         method: parts.method.as_str().to_owned(),
         target,
