@@ -18,9 +18,10 @@ macro_rules! verbs {
         /// Blocking, like wechatpay-php's synchronous verbs: call it from ordinary (non-async)
         /// code, a plain thread or a `tokio::task::spawn_blocking` closure. Called from async
         /// code running on a Tokio runtime it returns a [`Config`](crate::ErrorKind::Config)
-        /// error instead of blocking the executor; use the `_async` form there. (Tokio hides
-        /// one case: inside `tokio::task::unconstrained` on a current-thread runtime, where
-        /// Tokio itself panics.)
+        /// error instead of blocking the executor; use the `_async` form there. (Inside
+        /// `tokio::task::unconstrained` the call is not recognised as async code: it completes,
+        /// and stalls its executor meanwhile.) The call waits on its own thread while the
+        /// client's runtime thread (started by its first blocking call) drives the connection.
         pub fn $blocking(&self, options: impl Into<Options>) -> Result<Response> {
             self.request(Method::$method, options)
         }

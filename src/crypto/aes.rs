@@ -6,9 +6,9 @@ use super::base64::base64_decode;
 use crate::error::{Error, Result};
 
 /// The AES-GCM tag length WeChat Pay uses, appended to every ciphertext.
-pub const GCM_TAG_LEN: usize = 16;
+pub(crate) const GCM_TAG_LEN: usize = 16;
 /// The longest GCM nonce OpenSSL accepts, in bytes.
-pub const GCM_MAX_NONCE_LEN: usize = 128;
+pub(crate) const GCM_MAX_NONCE_LEN: usize = 128;
 
 fn check_key(key: &[u8], what: &str) -> Result<()> {
     if key.len() == 32 {

@@ -54,8 +54,7 @@ mod pem;
 pub(crate) mod rsa;
 
 pub use aes::{
-    Apiv3Key, GCM_MAX_NONCE_LEN, GCM_TAG_LEN, aes_256_ecb_decrypt, aes_256_ecb_encrypt,
-    aes_256_gcm_decrypt, aes_256_gcm_encrypt,
+    Apiv3Key, aes_256_ecb_decrypt, aes_256_ecb_encrypt, aes_256_gcm_decrypt, aes_256_gcm_encrypt,
 };
 pub use base64::{base64_decode, base64_encode};
 pub use cert::Certificate;
