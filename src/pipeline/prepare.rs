@@ -1,7 +1,6 @@
 //! Template + options -> the exact URL, headers and body to sign and send.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
@@ -18,18 +17,6 @@ use crate::prepared::{PreparedRequest, Protocol};
 use crate::template::{TemplateError, UriTemplate};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
-
-/// What every request starts with: `Accept` and this SDK's `User-Agent` (the client's, which is
-/// always [`crate::USER_AGENT`]), then the same with `Content-Type: application/json`. Cloning
-/// one of these is cheaper than inserting each header.
-static COMMON_HEADERS: LazyLock<[HeaderMap; 2]> = LazyLock::new(|| {
-    let mut plain = HeaderMap::with_capacity(6);
-    plain.insert(ACCEPT, APPLICATION_JSON);
-    plain.insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
-    let mut json = plain.clone();
-    json.insert(CONTENT_TYPE, APPLICATION_JSON);
-    [plain, json]
-});
 
 /// Builds the request for `template` expanded over `options`: the target, then the options
 /// checked against the API it belongs to, then the APIv2 or APIv3 request.
@@ -262,18 +249,15 @@ fn v3_headers_and_body(v3: &V3, parts: V3Parts) -> Result<(HeaderMap, Bytes, Opt
     Ok((headers, body, signed_body))
 }
 
-/// `Accept`, `User-Agent` and, for a body, `Content-Type`: a clone of [`COMMON_HEADERS`], with
-/// any other content type (a multipart boundary) set on top.
+/// `Accept`, this SDK's `User-Agent` and, for a body, `Content-Type`.
 fn first_headers(content_type: Option<HeaderValue>) -> HeaderMap {
-    match content_type {
-        None => COMMON_HEADERS[0].clone(),
-        Some(json) if json == APPLICATION_JSON => COMMON_HEADERS[1].clone(),
-        Some(other) => {
-            let mut headers = COMMON_HEADERS[0].clone();
-            headers.insert(CONTENT_TYPE, other);
-            headers
-        }
+    let mut headers = HeaderMap::with_capacity(6);
+    headers.insert(ACCEPT, APPLICATION_JSON);
+    headers.insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
+    if let Some(content_type) = content_type {
+        headers.insert(CONTENT_TYPE, content_type);
     }
+    headers
 }
 
 /// The segments of a path, as bytes: a byte loop, where `str::split` would start a `memchr`
@@ -386,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_headers_are_the_same_prebuilt_or_not() {
+    fn the_first_headers_are_accept_user_agent_and_the_content_type() {
         use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
         use http::{HeaderMap, HeaderValue};
 
@@ -406,8 +390,7 @@ mod tests {
             h.insert("x-extra", HeaderValue::from_static("1"));
             assert_eq!(h.len(), 4);
         }
-        assert_eq!(super::COMMON_HEADERS[0].len(), 2);
-        // The prebuilt maps are not changed by what is added to a request's copy.
+        // What the options add comes after them.
         let client = crate::client::test_client();
         let with_header = json!({ "id": "1", "json": {}, "headers": { "X-A": "1" } });
         let prepared = client
