@@ -27,8 +27,7 @@ use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Map, Value, json};
 use wechatpay::crypto::{
-    Apiv3Key, GCM_TAG_LEN, PrivateKey, PublicKey, aes_256_gcm_decrypt, aes_256_gcm_encrypt,
-    base64_encode,
+    Apiv3Key, PrivateKey, PublicKey, aes_256_gcm_decrypt, aes_256_gcm_encrypt, base64_encode,
 };
 use wechatpay::notify::NotificationParser;
 use wechatpay::template::{TemplateError, UriTemplate};
@@ -74,6 +73,9 @@ fn keys() -> &'static Keys {
         }
     })
 }
+
+/// AES-256-GCM's tag, as WeChat Pay uses it: 16 bytes after the ciphertext.
+const GCM_TAG_LEN: usize = 16;
 
 /// The offline client (throwaway keys, base URI `http://127.0.0.1:9/`), built once.
 fn offline_client() -> &'static Client {
