@@ -26,9 +26,86 @@ pub(crate) fn prepare(
     method: Method,
     options: Options,
 ) -> Result<PreparedRequest> {
+    if let Some(problem) = &options.problem {
+        return Err(Error::config(problem.clone()));
+    }
+    let expanded = template
+        .expand_strict(&options.vars)
+        .map_err(Error::from_template)?;
+    let target = Target::of(&expanded, template, &options.vars)?;
+    let base = match &options.base_uri {
+        Some(b) => Cow::Owned(
+            BaseUri::parse(b)
+                .map_err(|reason| Error::config(format!("option `base_uri`: {reason}")))?,
+        ),
+        None => Cow::Borrowed(&ctx.base),
+    };
+    if target.v2 {
+        return apiv2(ctx, &base, &target, method, options);
+    }
+    // Requests through the client's base share the template's literal prefix, whose URL the
+    // base keeps; a per-request `base_uri` has no such cache.
+    let prefix = match &base {
+        Cow::Borrowed(_) => template.literal_prefix().trim_start_matches('/'),
+        Cow::Owned(_) => "",
+    };
+    apiv3(ctx, &base, prefix, &target, method, options)
+}
+
+/// An APIv2 request: its payload is the `xml` option, signed; the options of APIv3 are refused.
+fn apiv2(
+    ctx: &Context,
+    base: &BaseUri,
+    target: &Target<'_>,
+    method: Method,
+    options: Options,
+) -> Result<PreparedRequest> {
+    let refused = [
+        ("json", matches!(options.body, Body::Json(_))),
+        ("body", matches!(options.body, Body::Raw(_))),
+        ("multipart", matches!(options.body, Body::Multipart(_))),
+        (
+            "query",
+            options.query.as_deref().is_some_and(|q| !q.is_empty()),
+        ),
+        ("encrypt", !options.encrypt.is_empty()),
+    ];
+    refuse(&refused, |name| {
+        format!(
+            "option `{name}` does not apply to APIv2 (`v2/...`) paths: the payload goes in \
+             `xml`, which is signed"
+        )
+    })?;
+    if target.query.is_some_and(|q| !q.is_empty()) {
+        return Err(Error::config(format!(
+            "`{}`: an APIv2 path carries no query of its own; its fields go in `xml`, which is \
+             signed",
+            target.relative
+        )));
+    }
+    let request = prepare_v2::Request {
+        method,
+        path: target.path,
+        xml: options.xml,
+        nonceless: options.nonceless,
+        security: options.security,
+        headers: options.headers,
+        timeout: options.timeout,
+    };
+    prepare_v2::prepare(ctx, base, request)
+}
+
+/// An APIv3 request, its URL `base` + `target` (`prefix`: the part of the target whose URL the
+/// base may keep); the options of APIv2 are refused.
+fn apiv3(
+    ctx: &Context,
+    base: &BaseUri,
+    prefix: &str,
+    target: &Target<'_>,
+    method: Method,
+    options: Options,
+) -> Result<PreparedRequest> {
     let Options {
-        vars,
-        base_uri,
         body,
         query,
         headers,
@@ -37,54 +114,8 @@ pub(crate) fn prepare(
         xml,
         nonceless,
         security,
-        problem,
+        ..
     } = options;
-    if let Some(problem) = problem {
-        return Err(Error::config(problem));
-    }
-    let expanded = template
-        .expand_strict(&vars)
-        .map_err(Error::from_template)?;
-    let target = Target::of(&expanded, template, &vars)?;
-    let base = match &base_uri {
-        Some(b) => Cow::Owned(
-            BaseUri::parse(b)
-                .map_err(|reason| Error::config(format!("option `base_uri`: {reason}")))?,
-        ),
-        None => Cow::Borrowed(&ctx.base),
-    };
-    if target.v2 {
-        let refused = [
-            ("json", matches!(body, Body::Json(_))),
-            ("body", matches!(body, Body::Raw(_))),
-            ("multipart", matches!(body, Body::Multipart(_))),
-            ("query", query.as_deref().is_some_and(|q| !q.is_empty())),
-            ("encrypt", !encrypt.is_empty()),
-        ];
-        refuse(&refused, |name| {
-            format!(
-                "option `{name}` does not apply to APIv2 (`v2/...`) paths: the payload goes in \
-                 `xml`, which is signed"
-            )
-        })?;
-        if target.query.is_some_and(|q| !q.is_empty()) {
-            return Err(Error::config(format!(
-                "`{}`: an APIv2 path carries no query of its own; its fields go in `xml`, \
-                 which is signed",
-                target.relative
-            )));
-        }
-        let request = prepare_v2::Request {
-            method,
-            path: target.path,
-            xml,
-            nonceless,
-            security,
-            headers,
-            timeout,
-        };
-        return prepare_v2::prepare(ctx, &base, request);
-    }
     let refused = [
         ("xml", xml.is_some()),
         ("nonceless", nonceless),
@@ -95,13 +126,7 @@ pub(crate) fn prepare(
     })?;
     let v3 = ctx.v3()?;
     let query = merged_query(target.query, query.as_deref());
-    // Requests through the client's base share the template's literal prefix, whose URL the
-    // base keeps; a per-request `base_uri` has no such cache.
-    let prefix = match &base {
-        Cow::Borrowed(_) => template.literal_prefix().trim_start_matches('/'),
-        Cow::Owned(_) => "",
-    };
-    let url = build_url_from(&base, prefix, target.path, query.as_deref())?;
+    let url = build_url_from(base, prefix, target.path, query.as_deref())?;
     let parts = V3Parts {
         body,
         encrypt,
