@@ -138,3 +138,34 @@ impl Drop for Refresher {
         self.stop.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refreshers_drop_reaches_a_task_busy_refreshing() {
+        let refresher = Refresher::new(
+            KeyRing::new(),
+            Apiv3Key::new("0123456789abcdef0123456789abcdef").unwrap(),
+            Duration::from_secs(3600),
+            None,
+            true,
+            false,
+        );
+        // What the background task holds: the stop signal, and the refresher weakly.
+        let stop = refresher.stop.clone();
+        let weak = refresher.this.clone();
+        drop(refresher);
+        assert!(weak.upgrade().is_none(), "a task must not keep the APIv3 key");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // The task was refreshing, not waiting, when the client went: the permit waits.
+            let ended = tokio::time::timeout(Duration::from_secs(5), stop.notified()).await;
+            assert!(ended.is_ok(), "the task would sleep a whole interval");
+        });
+    }
+}
