@@ -53,19 +53,12 @@ impl Receive for Whole {
         match checking {
             Checking::V3(rule) => {
                 let verifier = ctx.v3()?.verifier.as_ref();
-                let e = match check::finish(verifier, rule, response) {
-                    Err(e) => e,
-                    verified => return verified,
-                };
-                // A key the ring does not know yet: refreshed, then the same answer checked
-                // again.
-                if !hooks || !refreshed_for(ctx, lane, e.verification()).await {
-                    return Err(e);
-                }
-                match e.response().cloned() {
+                let first = check::finish(verifier, rule, response);
+                after_refresh(ctx, lane, hooks, first, |e| match e.response().cloned() {
                     Some(response) => check::finish(verifier, rule, response),
                     None => Err(e),
-                }
+                })
+                .await
             }
             Checking::V2(rule) => check_v2::finish(ctx.v2()?, rule, response),
             Checking::Digest | Checking::ByCaller if response.status().is_success() => Ok(response),
@@ -99,11 +92,11 @@ impl Receive for Streamed {
             Checking::V3(Rule::Unsigned) | Checking::Digest | Checking::ByCaller => Ok(answer),
             Checking::V3(Rule::StatementSha1) => {
                 let verifier = ctx.v3()?.verifier.as_ref();
-                let mut outcome = check::verify_statement_headers(verifier, answer.headers());
-                if hooks && refreshed_for(ctx, lane, outcome.as_ref().err()).await {
-                    outcome = check::verify_statement_headers(verifier, answer.headers());
-                }
-                outcome.map_err(Error::from_failure)?;
+                let check = || {
+                    check::verify_statement_headers(verifier, answer.headers())
+                        .map_err(Error::from_failure)
+                };
+                after_refresh(ctx, lane, hooks, check(), |_| check()).await?;
                 Ok(answer)
             }
             // Only what can be checked before its body is read is streamed.
@@ -111,5 +104,25 @@ impl Receive for Streamed {
                 "this answer's signature covers its body: it is read whole, not streamed",
             )),
         }
+    }
+}
+
+/// `first`, or, when it failed naming a serial the key ring lacks and the ring's refresh policy
+/// refreshed for it (hook 2), `again`: the same answer checked once more.
+async fn after_refresh<T>(
+    ctx: &Arc<Context>,
+    lane: Lane<'_>,
+    hooks: bool,
+    first: Result<T>,
+    again: impl FnOnce(Error) -> Result<T>,
+) -> Result<T> {
+    let e = match first {
+        Err(e) => e,
+        ok => return ok,
+    };
+    if hooks && refreshed_for(ctx, lane, e.verification()).await {
+        again(e)
+    } else {
+        Err(e)
     }
 }

@@ -157,7 +157,10 @@ mod tests {
         let stop = refresher.stop.clone();
         let weak = refresher.this.clone();
         drop(refresher);
-        assert!(weak.upgrade().is_none(), "a task must not keep the APIv3 key");
+        assert!(
+            weak.upgrade().is_none(),
+            "a task must not keep the APIv3 key"
+        );
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
