@@ -1,5 +1,6 @@
 //! What every kind of request gains from the one orchestrator, and what the blocking bridge
-//! allows: bill downloads take the client's failover like any call; a blocking call works
+//! allows: bill downloads take the client's failover like any call; a streamed statement meets
+//! the key ring's unknown-serial hook like any answer; a blocking call works
 //! wherever its thread may block, borrows what its caller owns, and the client's runtime thread
 //! ends with the client. Against the sandbox, which checks every signature with its own code.
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wechatpay::bill::{BillDownload, Compression};
 use wechatpay::{Client, ClientBuilder};
-use wechatpay_sandbox::Sandbox;
+use wechatpay_sandbox::{Answer, Sandbox, SignMode};
 
 /// The sandbox's merchant, as a builder (the base URI left to the test).
 fn merchant(sandbox: &Sandbox) -> ClientBuilder {
@@ -96,6 +97,60 @@ fn a_bill_download_fails_over_to_the_backup_host() {
     rt.block_on(client.download_bill_async(&bill, Compression::Auto, &mut out))
         .unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), csv);
+}
+
+#[test]
+fn a_streamed_statement_from_a_new_certificate_refreshes_the_ring_and_verifies() {
+    // WeChat Pay switched to a new platform certificate: the statement's signature (over its
+    // SHA-1 header, checked before the body is read) names a serial the ring lacks. The ring's
+    // refresh policy downloads the list (signed with the certificate the client has), and the
+    // same answer is checked again.
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let body = b"date,amount\n2024-06-01,1.00\n".to_vec();
+    let sha1 = wechatpay::crypto::hex_lower(&wechatpay::crypto::sha1(&body).unwrap());
+    let document = format!(r#"{{"sha1":"{sha1}"}}"#);
+    let (script_body, script_sha1) = (body.clone(), sha1.clone());
+    sandbox.script(move |request| {
+        (request.path() == "/v3/global/statements").then(|| {
+            Answer::bytes(200, "text/csv", script_body.clone())
+                .sign_over(document.clone())
+                .header("Wechatpay-Statement-Sha1", &script_sha1)
+        })
+    });
+    let id = sandbox.identity();
+    let client = Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .platform_key(&id.platform_serial, &id.platform_certificate_pem)
+        .auto_certificates(&id.apiv3_key)
+        .base_uri(sandbox.base_uri())
+        .build()
+        .unwrap();
+    // A fresh refresh: no lazy one will come before the statement.
+    client.refresh_certificates().unwrap();
+    let newest = sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    assert!(!client.key_ring().unwrap().contains(&newest));
+    sandbox.clear_requests();
+    let mut out = Vec::new();
+    let written = client
+        .download_statement(json!({ "query": { "date": "2024-06-01" } }), &mut out)
+        .unwrap();
+    assert_eq!((written, out), (body.len() as u64, body));
+    assert!(client.key_ring().unwrap().contains(&newest));
+    let paths: Vec<String> = sandbox
+        .requests()
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/v3/global/statements", "/v3/certificates"],
+        "one statement request, one download, and the same answer checked again"
+    );
 }
 
 /// A writer that cannot leave its thread (`Rc`): the blocking download borrows it.
