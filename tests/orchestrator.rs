@@ -191,7 +191,11 @@ fn the_runtime_thread_starts_with_the_first_blocking_call_and_ends_with_the_clie
     client.chain("v3/certificates").get(()).unwrap();
     client.chain("v3/certificates").get(()).unwrap();
     let ours = new(blocking_threads());
-    assert_eq!(ours.len(), 1, "one thread for the client, whatever the calls");
+    assert_eq!(
+        ours.len(),
+        1,
+        "one thread for the client, whatever the calls"
+    );
     // An endpoint keeps the client's context (and its thread) alive; dropping both ends it.
     let endpoint = client.chain("v3/certificates");
     drop(client);
