@@ -17,12 +17,14 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue};
 use openssl::hash::MessageDigest;
 use serde_json::{Map, Value, json};
+use support::scripted::TestServer;
 use wechatpay::Method;
 use wechatpay::crypto::{PrivateKey, PublicKey, base64_decode, nonce};
 use wechatpay::signature::{authorization_header, response_message};
 use wechatpay::signer::Signer;
 use wechatpay::template::UriTemplate;
 use wechatpay::verifier::PlatformVerifier;
+use wechatpay_sandbox::Answer;
 
 const TEMPLATE: &str = "v3/global/merchant-service/complaints/{complaint_id}/response";
 const COMPLAINT_ID: &str = "200201820200101080076610000";
@@ -178,7 +180,7 @@ fn fastest_batches(calls: &[(&str, &dyn Fn() -> Vec<u8>)]) {
 }
 
 fn chain(c: &mut Criterion) {
-    let server = support::TestServer::start(|_| support::Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     // The first access creates and caches every level; the benchmark measures the lookups.
     let warm =
@@ -234,7 +236,7 @@ fn template(c: &mut Criterion) {
 }
 
 fn chain_template(c: &mut Criterion) {
-    let server = support::TestServer::start(|_| support::Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     let endpoint =
         &client["v3"]["global"]["merchantService"]["complaints"]["_complaint_id_"]["response"];
@@ -372,7 +374,7 @@ fn sign(c: &mut Criterion) {
     // below would charge every refresh to the same side of the pair.
     let pkey =
         openssl::pkey::PKey::private_key_from_pem(keys.merchant_key_pkcs8_pem.as_bytes()).unwrap();
-    let server = support::TestServer::start(|_| support::Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     let prepared = client[TEMPLATE]
         .prepare(Method::POST, seed_options())
@@ -496,7 +498,7 @@ fn verify(c: &mut Criterion) {
 /// Building a client: PEM parsing of the keys and the HTTP client (reqwest with native-tls,
 /// which loads the system's root certificates). Once per client, not per request.
 fn client(c: &mut Criterion) {
-    let server = support::TestServer::start(|_| support::Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let mut g = c.benchmark_group("client");
     g.sample_size(10);
     g.bench_function("build", |b| b.iter(|| support::client(&server)));

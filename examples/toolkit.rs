@@ -1,6 +1,7 @@
 //! The merchant toolkit, offline: encrypt sensitive fields, upload an image, download and check
 //! a gzip bill, and sign mini-program pay parameters, against a WeChat Pay stand-in on
-//! 127.0.0.1 (tests/support) that checks every signature with its own code.
+//! 127.0.0.1: the sandbox (`wechatpay-sandbox`), which checks every signature with its own code,
+//! answering from a script (tests/support).
 //!
 //! ```sh
 //! cargo run --example toolkit
@@ -12,9 +13,11 @@ mod support;
 use std::io::Write;
 
 use serde_json::{Value, json};
-use support::{Reply, Signer, TestServer, multipart_parts};
+use support::multipart_parts;
+use support::scripted::TestServer;
 use wechatpay::bill::{BillDownload, Compression};
 use wechatpay::{Media, Options};
+use wechatpay_sandbox::Answer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bill_csv =
@@ -66,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A WeChat Pay stand-in with the four endpoints the example calls.
+/// A sandbox scripted to answer the four endpoints the example calls.
 fn stand_in(bill: Vec<u8>) -> TestServer {
     let sha1: String = openssl::hash::hash(openssl::hash::MessageDigest::sha1(), &bill)
         .expect("sha1")
@@ -80,22 +83,22 @@ fn stand_in(bill: Vec<u8>) -> TestServer {
         "/v3/merchant/media/upload" => {
             let parts = multipart_parts(r.header("content-type").unwrap_or(""), &r.body);
             let ok = parts.is_ok_and(|p| p.len() == 2);
-            Reply::json(
+            Answer::json(
                 200,
-                json!({ "media_id": if ok { "H1ihR9JUtVj-J7CJqBUY5ZOrG_Je75H-rKhQbrl6" } else { "?" } }),
+                &json!({ "media_id": if ok { "H1ihR9JUtVj-J7CJqBUY5ZOrG_Je75H-rKhQbrl6" } else { "?" } }),
             )
         }
-        "/v3/bill/tradebill" => Reply::json(
+        "/v3/bill/tradebill" => Answer::json(
             200,
-            json!({
+            &json!({
                 "download_url": format!("http://{}/v3/billdownload/file?token=xyz", r.header("host").unwrap_or("")),
                 "hash_type": "SHA1",
                 "hash_value": sha1,
             }),
         ),
         "/v3/billdownload/file" => {
-            Reply::bytes(200, "application/octet-stream", packed.clone()).signer(Signer::Unsigned)
+            Answer::bytes(200, "application/octet-stream", packed.clone()).unsigned()
         }
-        _ => Reply::json(200, json!({ "applyment_id": 2000002124775691u64 })),
+        _ => Answer::json(200, &json!({ "applyment_id": 2000002124775691u64 })),
     })
 }

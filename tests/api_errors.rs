@@ -5,15 +5,15 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Reply, Signer, TestServer};
+use support::scripted::TestServer;
 use wechatpay::{ErrorKind, StatusCode};
+use wechatpay_sandbox::Answer;
 
 #[test]
 fn a_4xx_carries_code_message_detail_and_request_id() {
     let server = TestServer::start(|_| {
-        Reply::json(
-            400,
-            json!({
+        Answer::json(400,
+            &json!({
                 "code": "PARAM_ERROR",
                 "message": "参数错误",
                 "detail": { "field": "/amount/total", "issue": "must be positive", "location": "body" },
@@ -46,7 +46,7 @@ fn a_4xx_carries_code_message_detail_and_request_id() {
 
 #[tokio::test]
 async fn a_5xx_carries_wechat_pays_code() {
-    let server = TestServer::start(|_| Reply::error(500, "SYSTEM_ERROR", "系统错误"));
+    let server = TestServer::start(|_| Answer::error(500, "SYSTEM_ERROR", "系统错误"));
     let client = support::client(&server);
     let err = client
         .chain("v3/pay/transactions/native")
@@ -65,8 +65,7 @@ async fn a_5xx_carries_wechat_pays_code() {
 #[tokio::test]
 async fn a_5xx_without_json_is_still_an_api_error() {
     let server = TestServer::start(|_| {
-        Reply::bytes(502, "text/html", b"<html>Bad Gateway</html>".to_vec())
-            .signer(Signer::Unsigned)
+        Answer::bytes(502, "text/html", b"<html>Bad Gateway</html>".to_vec()).unsigned()
     });
     let client = support::client(&server);
     let err = client
@@ -99,7 +98,7 @@ fn the_servers_sign_error_reaches_the_caller() {
         .unwrap()
         .private_key_to_pem()
         .unwrap();
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::builder(&server)
         .signer(WrongKey(
             wechatpay::crypto::PrivateKey::from_pem(other).unwrap(),
@@ -109,12 +108,30 @@ fn the_servers_sign_error_reaches_the_caller() {
     let err = client.chain("v3/x").get(()).unwrap_err();
     assert_eq!(err.api().unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(err.api().unwrap().code(), Some("SIGN_ERROR"));
-    assert_eq!(
-        err.api().unwrap().message(),
-        Some("signature verification failed")
+    // The sandbox refuses it first, naming the message the signature had to cover: rebuilt
+    // here from the request it logged.
+    let request = server.last();
+    let fields = support::judge::authorization_fields(&request.headers).unwrap();
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).unwrap().1.as_str();
+    let signed = support::request_message(
+        &request.method,
+        &request.target,
+        field("timestamp"),
+        field("nonce_str"),
+        &request.body,
     );
     assert_eq!(
-        server.last().auth.as_ref().unwrap_err(),
+        err.api().unwrap().message(),
+        Some(
+            format!(
+                "signature verification failed (the signed message must be {:?})",
+                String::from_utf8(signed).unwrap()
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        request.auth.as_ref().unwrap_err(),
         "signature verification failed"
     );
 }
@@ -122,7 +139,7 @@ fn the_servers_sign_error_reaches_the_caller() {
 #[test]
 fn redirects_are_not_followed() {
     let redirecting = TestServer::start(|_| {
-        Reply::bytes(302, "", Vec::new()).header("Location", "http://127.0.0.1:9/x")
+        Answer::bytes(302, "", Vec::new()).header("Location", "http://127.0.0.1:9/x")
     });
     let client = support::client(&redirecting);
     let err = client.chain("v3/x").get(()).unwrap_err();
@@ -177,7 +194,7 @@ fn a_connection_that_cannot_be_established_times_out() {
 fn a_slow_answer_times_out() {
     let server = TestServer::start(|_| {
         std::thread::sleep(std::time::Duration::from_millis(800));
-        Reply::no_content()
+        Answer::no_content()
     });
     let client = support::builder(&server)
         .timeout(std::time::Duration::from_millis(200))

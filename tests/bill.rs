@@ -6,9 +6,10 @@ mod support;
 use std::io::Write;
 
 use serde_json::json;
-use support::{Reply, Signer, TestServer};
+use support::scripted::TestServer;
 use wechatpay::bill::{BillDownload, Compression};
 use wechatpay::{ErrorKind, VerificationFailure};
+use wechatpay_sandbox::Answer;
 
 fn csv(rows: usize) -> Vec<u8> {
     let mut out = "交易时间,公众账号ID,商户号,微信订单号,商户订单号,订单金额\n"
@@ -40,16 +41,16 @@ fn bill_server(file: Vec<u8>, hash: String) -> TestServer {
     TestServer::start(move |r| {
         if r.path() == "/v3/bill/tradebill" {
             let host = r.header("host").unwrap();
-            Reply::json(
+            Answer::json(
                 200,
-                json!({
+                &json!({
                     "download_url": format!("http://{host}/v3/billdownload/file?token=6XIv5TUPto7pByrTQKhd6kwvyKLG2uY2wMMR8cNXqaA_Cv_isgaUtBzp4QtiozLO"),
                     "hash_type": "SHA1",
                     "hash_value": hash,
                 }),
             )
         } else {
-            Reply::bytes(200, "application/octet-stream", file.clone()).signer(Signer::Unsigned)
+            Answer::bytes(200, "application/octet-stream", file.clone()).unsigned()
         }
     })
 }
@@ -272,7 +273,7 @@ fn a_large_bill_is_streamed_not_buffered() {
 
 #[test]
 fn a_download_url_elsewhere_is_refused_before_sending() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     let info = BillDownload {
         download_url: "https://evil.example.com/v3/billdownload/file?token=x".into(),
@@ -303,7 +304,7 @@ fn a_download_url_elsewhere_is_refused_before_sending() {
 
 #[test]
 fn an_error_answer_is_an_api_error() {
-    let server = TestServer::start(|_| Reply::error(400, "INVALID_REQUEST", "token expired"));
+    let server = TestServer::start(|_| Answer::error(400, "INVALID_REQUEST", "token expired"));
     let client = support::client(&server);
     let info = BillDownload {
         download_url: format!("{}v3/billdownload/file?token=old", server.base_uri()),
@@ -392,7 +393,7 @@ fn a_bill_file_appears_only_when_checked() {
 /// is false).
 fn statement_server(body: Vec<u8>, sha1: Option<String>, signed: bool) -> TestServer {
     TestServer::start(move |_| {
-        let mut reply = Reply::bytes(200, "text/csv", body.clone());
+        let mut reply = Answer::bytes(200, "text/csv", body.clone());
         if let Some(sha1) = &sha1 {
             reply = reply.header("Wechatpay-Statement-Sha1", sha1);
             if signed {
@@ -534,9 +535,9 @@ fn a_statement_that_fails_a_check_fails_closed() {
 
     // An error answer is an Api error naming WeChat's code.
     let refusing = TestServer::start(|_| {
-        Reply::json(
+        Answer::json(
             400,
-            json!({ "code": "PARAM_ERROR", "message": "date is invalid" }),
+            &json!({ "code": "PARAM_ERROR", "message": "date is invalid" }),
         )
     });
     let err = support::client(&refusing)

@@ -3,62 +3,27 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use serde_json::json;
+use support::scripted::TestServer;
 use wechatpay::ErrorKind;
+use wechatpay_sandbox::{Answer, Fault};
 
-/// A signed `200 {}` answer, as raw HTTP/1.1 with keep-alive.
-fn signed_answer() -> Vec<u8> {
-    let k = support::keys();
-    let ts = support::now_unix().to_string();
-    let nonce = support::random_alnum(32);
-    let signature = support::rsa_sha256_sign(
-        &k.platform_private,
-        &support::response_message(&ts, &nonce, b"{}"),
-    );
-    format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\
-         Wechatpay-Timestamp: {ts}\r\nWechatpay-Nonce: {nonce}\r\nWechatpay-Signature: {signature}\r\n\
-         Wechatpay-Serial: {}\r\n\r\n{{}}",
-        k.platform_serial
-    )
-    .into_bytes()
-}
-
-/// Answers one request per connection, keeps the connection open (keep-alive), then closes it
-/// 100 ms later, as servers and load balancers do with idle connections.
-fn closing_server() -> String {
-    let _ = support::keys();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            std::thread::spawn(move || {
-                let (mut buf, mut got) = ([0u8; 8192], Vec::new());
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                stream.write_all(&signed_answer()).unwrap();
-                std::thread::sleep(Duration::from_millis(100));
-            });
-        }
-    });
-    format!("http://{addr}/")
+/// Answers every request with a signed `200 {}`, keeps the connection open (keep-alive), then
+/// closes it 100 ms later, as servers and load balancers do with idle connections.
+fn closing_server() -> TestServer {
+    TestServer::start(|_| {
+        Answer::json(200, &json!({})).fault(Fault::CloseAfterReply(Duration::from_millis(100)))
+    })
 }
 
 #[test]
 fn blocking_calls_survive_idle_connections_closed_by_the_server() {
-    let client = support::identity()
-        .base_uri(closing_server())
-        .build()
-        .unwrap();
+    let server = closing_server();
+    let client = support::client(&server);
     for i in 0..5 {
         let result = client.chain("v3/x").get(());
         assert!(result.is_ok(), "call {i}: {:?}", result.unwrap_err());
@@ -68,10 +33,8 @@ fn blocking_calls_survive_idle_connections_closed_by_the_server() {
 
 #[test]
 fn async_calls_survive_idle_connections_closed_by_the_server() {
-    let client = support::identity()
-        .base_uri(closing_server())
-        .build()
-        .unwrap();
+    let server = closing_server();
+    let client = support::client(&server);
     let rt = tokio::runtime::Runtime::new().unwrap();
     for i in 0..5 {
         let result = rt.block_on(client.chain("v3/x").get_async(()));

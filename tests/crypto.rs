@@ -16,13 +16,15 @@ use openssl::rsa::Padding;
 use openssl::symm::Cipher;
 use openssl::x509::{X509, X509NameBuilder};
 use serde_json::json;
-use support::{Reply, Signer, TestServer, keys, mchid};
+use support::scripted::TestServer;
+use support::{keys, mchid};
 use wechatpay::crypto::{
     Apiv3Key, Certificate, PrivateKey, PublicKey, aes_256_ecb_decrypt, aes_256_ecb_encrypt,
     aes_256_gcm_decrypt, aes_256_gcm_encrypt, base64_decode, base64_encode, constant_time_eq,
     hex_lower, hex_upper, hmac_sha256, md5, sha1, sha256,
 };
 use wechatpay::{Client, Error, ErrorKind};
+use wechatpay_sandbox::{Answer, SignMode};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -336,61 +338,61 @@ fn the_builder_accepts_every_key_form() {
         .public_key_to_der_pkcs1()
         .unwrap();
     let spki_file = TempFile::new("pub_key.pem", k.pubkey_spki_pem.as_bytes());
-    let public: Vec<(&str, Signer, Vec<u8>)> = vec![
+    let public: Vec<(&str, SignMode, Vec<u8>)> = vec![
         (
             "certificate PEM",
-            Signer::Certificate,
+            SignMode::Certificate,
             k.platform_cert_pem.clone().into(),
         ),
-        ("certificate DER", Signer::Certificate, cert_der.clone()),
+        ("certificate DER", SignMode::Certificate, cert_der.clone()),
         (
             "certificate file://",
-            Signer::Certificate,
+            SignMode::Certificate,
             cert_file.url().into(),
         ),
         (
             "SPKI PEM",
-            Signer::PublicKey,
+            SignMode::PublicKey,
             k.pubkey_spki_pem.clone().into(),
         ),
         (
             "PKCS#1 public PEM",
-            Signer::PublicKey,
+            SignMode::PublicKey,
             k.pubkey_pkcs1_pem.clone().into(),
         ),
-        ("SPKI DER", Signer::PublicKey, spki_der.clone()),
+        ("SPKI DER", SignMode::PublicKey, spki_der.clone()),
         (
             "PKCS#1 public DER",
-            Signer::PublicKey,
+            SignMode::PublicKey,
             pkcs1_public_der.clone(),
         ),
         (
             "public.spki://",
-            Signer::PublicKey,
+            SignMode::PublicKey,
             format!("public.spki://{}", base64_encode(&spki_der)).into(),
         ),
         (
             "public.pkcs1://",
-            Signer::PublicKey,
+            SignMode::PublicKey,
             format!("public.pkcs1://{}", base64_encode(&pkcs1_public_der)).into(),
         ),
         (
             "public key file://",
-            Signer::PublicKey,
+            SignMode::PublicKey,
             spki_file.url().into(),
         ),
     ];
 
-    let servers: Vec<(Signer, TestServer)> = [Signer::Certificate, Signer::PublicKey]
+    let servers: Vec<(SignMode, TestServer)> = [SignMode::Certificate, SignMode::PublicKey]
         .into_iter()
         .map(|signer| {
             let server = TestServer::start(move |_| {
-                Reply::json(200, json!({ "trade_state": "SUCCESS" })).signer(signer)
+                Answer::json(200, &json!({ "trade_state": "SUCCESS" })).sign_mode(signer)
             });
             (signer, server)
         })
         .collect();
-    let call = |what: &str, signer: Signer, builder: ClientBuilder| {
+    let call = |what: &str, signer: SignMode, builder: ClientBuilder| {
         let server = &servers.iter().find(|(s, _)| *s == signer).unwrap().1;
         let client = builder
             .base_uri(server.base_uri())
@@ -406,11 +408,11 @@ fn the_builder_accepts_every_key_form() {
     let identity = || Client::builder().mchid(mchid()).serial(&k.merchant_serial);
     for (what, with_key) in &private {
         let builder = with_key(identity()).platform_key(&k.pubkey_id, &k.pubkey_spki_pem);
-        call(what, Signer::PublicKey, builder);
+        call(what, SignMode::PublicKey, builder);
     }
     for (what, signer, input) in &public {
         let id = match signer {
-            Signer::Certificate => &k.platform_serial,
+            SignMode::Certificate => &k.platform_serial,
             _ => &k.pubkey_id,
         };
         let builder = identity()
@@ -425,13 +427,13 @@ fn the_builder_accepts_every_key_form() {
         .platform_key_file(&k.platform_serial, &cert_path);
     call(
         "platform_key_file (certificate DER)",
-        Signer::Certificate,
+        SignMode::Certificate,
         builder,
     );
     let builder = identity()
         .private_key(&k.merchant_key_pkcs8_pem)
         .platform_key_file(&k.pubkey_id, &spki_file.0);
-    call("platform_key_file (SPKI PEM)", Signer::PublicKey, builder);
+    call("platform_key_file (SPKI PEM)", SignMode::PublicKey, builder);
 
     // A passphrase-protected key given to `.private_key` names the method that takes it.
     let encrypted = merchant()

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Reply, TestServer};
+use support::scripted::TestServer;
 use wechatpay::{Client, ClientBuilder, ErrorKind, RetryPolicy};
-use wechatpay_sandbox::{Fault, Sandbox};
+use wechatpay_sandbox::{Answer, Fault, Sandbox};
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -281,9 +281,9 @@ fn flaky(status: u16, failures: usize) -> (TestServer, Arc<AtomicUsize>) {
     let seen = Arc::clone(&count);
     let server = TestServer::start(move |_| {
         if seen.fetch_add(1, Ordering::SeqCst) < failures {
-            Reply::error(status, "SYSTEM_ERROR", "try again")
+            Answer::error(status, "SYSTEM_ERROR", "try again")
         } else {
-            Reply::json(200, json!({ "ok": true }))
+            Answer::json(200, &json!({ "ok": true }))
         }
     });
     (server, count)

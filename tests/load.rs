@@ -1,113 +1,70 @@
-//! Load: 100,000 requests with 64 in flight (async) and with 8 threads (blocking), through an
-//! in-process server that answers with a pre-signed body. Zero errors, no file-descriptor
-//! growth, resident memory flat after warm-up. Run by hand (minutes of RSA signing):
+//! Load: 100,000 requests with 64 in flight (async) and with 8 threads (blocking), through the
+//! sandbox (in this process), which checks every request (and the judge again) and answers with
+//! a pre-signed body. Zero errors, no file-descriptor growth, resident memory flat after
+//! warm-up. Run by hand (minutes of RSA signing):
 //!
 //! ```sh
-//! cargo test --release --test load -- --ignored --nocapture
+//! cargo test --release --test load -- --ignored --nocapture --test-threads 1
 //! ```
 //!
 //! `LOAD_REQUESTS` overrides the count (default 100000).
 
-use std::net::SocketAddr;
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
 use serde_json::json;
-use wechatpay::Client;
+use support::scripted::TestServer;
+use support::{keys, mchid};
+use wechatpay_sandbox::Answer;
 
 const BODY: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","out_trade_no":"1217752501201407033233368018","trade_state":"SUCCESS","amount":{"total":100,"currency":"CNY"}}"#;
-const PUB_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 
+/// The signature headers of [`BODY`] by the WeChat Pay public key, and when they were made.
 struct Signed {
-    timestamp: String,
-    nonce: String,
-    signature: String,
+    made: Instant,
+    headers: [(&'static str, String); 4],
 }
 
-fn sign(key: &PKey<Private>) -> Signed {
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
+fn sign() -> Signed {
+    let k = keys();
+    let timestamp = support::now_unix().to_string();
     let nonce = "n0nce0123456789abcdef0123456789a".to_owned();
-    let message = format!("{timestamp}\n{nonce}\n{BODY}\n");
-    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key).unwrap();
-    let signature =
-        openssl::base64::encode_block(&signer.sign_oneshot_to_vec(message.as_bytes()).unwrap());
+    let signature = support::rsa_sha256_sign(
+        &k.pubkey_private,
+        &support::response_message(&timestamp, &nonce, BODY.as_bytes()),
+    );
     Signed {
-        timestamp,
-        nonce,
-        signature,
+        made: Instant::now(),
+        headers: [
+            ("Wechatpay-Timestamp", timestamp),
+            ("Wechatpay-Nonce", nonce),
+            ("Wechatpay-Signature", signature),
+            ("Wechatpay-Serial", k.pubkey_id.clone()),
+        ],
     }
 }
 
-/// A server answering every request with the same pre-signed body (re-signed every minute).
-fn start_server(key: PKey<Private>) -> SocketAddr {
-    let signed = Arc::new(RwLock::new(sign(&key)));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let resigner = Arc::clone(&signed);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(60)).await;
-                    *resigner.write().unwrap() = sign(&key);
-                }
-            });
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let signed = Arc::clone(&signed);
-                tokio::spawn(async move {
-                    let service = service_fn(move |_request| {
-                        let signed = signed.read().unwrap();
-                        let response = hyper::Response::builder()
-                            .status(200)
-                            .header("content-type", "application/json")
-                            .header("request-id", "08F78BB5AF0D11E6AE3E506B4B4A36B7")
-                            .header("wechatpay-timestamp", &signed.timestamp)
-                            .header("wechatpay-nonce", &signed.nonce)
-                            .header("wechatpay-signature", &signed.signature)
-                            .header("wechatpay-serial", PUB_KEY_ID)
-                            .body(Full::new(Bytes::from_static(BODY.as_bytes())))
-                            .unwrap();
-                        async move { Ok::<_, std::convert::Infallible>(response) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    addr
-}
-
-fn client(addr: SocketAddr, platform: &PKey<Private>) -> Client {
-    let merchant = openssl::rsa::Rsa::generate(2048).unwrap();
-    Client::builder()
-        .mchid("1230000109")
-        .serial("3775B6A45ACD588826D15E583A95F5DD01234567")
-        .private_key(merchant.private_key_to_pem().unwrap())
-        .platform_key(PUB_KEY_ID, platform.public_key_to_pem().unwrap())
-        .base_uri(format!("http://{addr}/"))
-        .build()
-        .unwrap()
+/// A sandbox answering every request (once it and the judge have checked it) with the same
+/// pre-signed body, re-signed every minute: signing each answer would cost the sandbox's
+/// thread an RSA signature per request.
+fn start_server() -> TestServer {
+    let signed = Mutex::new(sign());
+    TestServer::start(move |_| {
+        let mut signed = signed.lock().unwrap();
+        if signed.made.elapsed() >= Duration::from_secs(60) {
+            *signed = sign();
+        }
+        let mut answer = Answer::bytes(200, "application/json", BODY)
+            .unsigned()
+            .header("Request-ID", "08F78BB5AF0D11E6AE3E506B4B4A36B7");
+        for (name, value) in &signed.headers {
+            answer = answer.header(name, value);
+        }
+        answer
+    })
 }
 
 fn rss_kib() -> u64 {
@@ -131,7 +88,7 @@ fn requests() -> usize {
 }
 
 fn options() -> serde_json::Value {
-    json!({ "transaction_id": "4200000001", "query": { "mchid": "1230000109" } })
+    json!({ "transaction_id": "4200000001", "query": { "mchid": mchid() } })
 }
 
 /// Runs `total` requests in `run`, and reports: errors, fds and RSS after warm-up (10 %) and
@@ -172,9 +129,8 @@ fn report(name: &str, total: usize, run: impl FnOnce(&AtomicUsize, &dyn Fn())) {
 #[test]
 #[ignore = "minutes of RSA signing: run with --release --ignored"]
 fn a_hundred_thousand_requests_async_64_in_flight() {
-    let platform = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let addr = start_server(platform.clone());
-    let client = client(addr, &platform);
+    let server = start_server();
+    let client = support::client(&server);
     let total = requests();
     // Outlives the end measurement: the pooled connections (and their descriptors) live on it,
     // and dropping it first would close them and hide any growth.
@@ -225,9 +181,8 @@ fn a_hundred_thousand_requests_async_64_in_flight() {
 #[test]
 #[ignore = "minutes of RSA signing: run with --release --ignored"]
 fn a_hundred_thousand_requests_blocking_8_threads() {
-    let platform = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let addr = start_server(platform.clone());
-    let client = client(addr, &platform);
+    let server = start_server();
+    let client = support::client(&server);
     let total = requests();
     report("blocking, 8 threads", total, |done, tick| {
         let next = AtomicUsize::new(0);

@@ -4,16 +4,18 @@
 mod support;
 
 use serde_json::json;
-use support::{Reply, TestServer, multipart_parts};
+use support::multipart_parts;
+use support::scripted::TestServer;
 use wechatpay::{ErrorKind, Media, Options};
+use wechatpay_sandbox::Answer;
 
 fn upload_server() -> TestServer {
     TestServer::start(|r| {
         let parts = multipart_parts(r.header("content-type").unwrap_or(""), &r.body).unwrap();
         let meta: serde_json::Value = serde_json::from_slice(&parts[0].data).unwrap();
-        Reply::json(
+        Answer::json(
             200,
-            json!({ "media_id": format!("media-{}", meta["filename"].as_str().unwrap()) }),
+            &json!({ "media_id": format!("media-{}", meta["filename"].as_str().unwrap()) }),
         )
     })
 }

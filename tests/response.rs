@@ -3,8 +3,9 @@
 mod support;
 
 use serde_json::json;
-use support::{Reply, TestServer};
+use support::scripted::TestServer;
 use wechatpay::ErrorKind;
+use wechatpay_sandbox::Answer;
 
 #[derive(Debug, serde::Deserialize)]
 #[allow(dead_code)]
@@ -22,9 +23,9 @@ struct Certificate {
 #[test]
 fn json_errors_name_the_failing_path() {
     let server = TestServer::start(|_| {
-        Reply::json(
+        Answer::json(
             200,
-            json!({ "data": [
+            &json!({ "data": [
                 { "serial_no": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", "effective_time": "2018-06-08T10:34:56+08:00" },
                 { "serial_no": 5157, "effective_time": "2018-06-08T10:34:56+08:00" },
             ]}),
@@ -48,7 +49,7 @@ fn json_errors_name_the_failing_path() {
 #[test]
 fn json_with_trailing_bytes_is_a_decode_error() {
     let server = TestServer::start(|_| {
-        Reply::bytes(200, "application/json", br#"{"a":1} trailing"#.to_vec())
+        Answer::bytes(200, "application/json", br#"{"a":1} trailing"#.to_vec())
     });
     let client = support::client(&server);
     let err = client
@@ -63,7 +64,7 @@ fn json_with_trailing_bytes_is_a_decode_error() {
 
 #[test]
 fn json_from_an_empty_204_is_a_decode_error() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     let err = client
         .chain("v3/x")
@@ -77,7 +78,7 @@ fn json_from_an_empty_204_is_a_decode_error() {
 
 #[test]
 fn text_must_be_utf8() {
-    let server = TestServer::start(|_| Reply::bytes(200, "text/plain", vec![b'o', b'k', 0xff]));
+    let server = TestServer::start(|_| Answer::bytes(200, "text/plain", vec![b'o', b'k', 0xff]));
     let client = support::client(&server);
     let r = client.chain("v3/x").get(()).unwrap();
     assert_eq!(r.bytes().as_ref(), [b'o', b'k', 0xff]);
@@ -92,7 +93,7 @@ fn text_must_be_utf8() {
 #[test]
 fn response_debug_does_not_print_the_body() {
     let server =
-        TestServer::start(|_| Reply::json(200, json!({ "id_card": "110101199003071234" })));
+        TestServer::start(|_| Answer::json(200, &json!({ "id_card": "110101199003071234" })));
     let client = support::client(&server);
     let r = client.chain("v3/x").get(()).unwrap();
     let debug = format!("{r:?}");

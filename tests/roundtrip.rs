@@ -1,11 +1,13 @@
-//! The seed scenario and ordinary calls, end to end against the in-process server, which checks
-//! every signature with its own code and signs every answer.
+//! The seed scenario and ordinary calls, end to end against the sandbox, which checks every
+//! signature with its own code (and the judge again) and signs every answer.
 
 mod support;
 
 use serde_json::{Value, json};
-use support::{Fault, Reply, Signer, TestServer, keys, mchid};
+use support::scripted::TestServer;
+use support::{keys, mchid};
 use wechatpay::{Client, StatusCode, chain};
+use wechatpay_sandbox::{Answer, Fault, SignMode};
 
 const SEED_PATH: &str =
     "/v3/global/merchant-service/complaints/200201820200101080076610000/response";
@@ -66,8 +68,8 @@ fn assert_seed_requests(production: &TestServer, apihk: &TestServer, count: usiz
 
 fn servers() -> (TestServer, TestServer) {
     let production =
-        TestServer::start(|_| Reply::error(500, "WRONG_HOST", "production was called"));
-    let apihk = TestServer::start(|_| Reply::no_content());
+        TestServer::start(|_| Answer::error(500, "WRONG_HOST", "production was called"));
+    let apihk = TestServer::start(|_| Answer::no_content());
     (production, apihk)
 }
 
@@ -147,7 +149,7 @@ async fn seed_scenario_async_in_all_four_styles() {
 
 #[test]
 fn get_with_query_sends_and_signs_the_exact_target() {
-    let server = TestServer::start(|_| Reply::json(200, json!({ "trade_state": "SUCCESS" })));
+    let server = TestServer::start(|_| Answer::json(200, &json!({ "trade_state": "SUCCESS" })));
     let client = support::client(&server);
     let response = client
         .chain("v3/pay/transactions/out-trade-no/{out_trade_no}")
@@ -183,7 +185,7 @@ fn get_with_query_sends_and_signs_the_exact_target() {
 
 #[test]
 fn template_query_and_option_query_are_both_sent() {
-    let server = TestServer::start(|_| Reply::json(200, json!({})));
+    let server = TestServer::start(|_| Answer::json(200, &json!({})));
     let client = support::client(&server);
     client
         .chain("v3/merchant-service/complaints-v2{?limit,offset}")
@@ -198,9 +200,9 @@ fn template_query_and_option_query_are_both_sent() {
 #[test]
 fn json_200_is_decoded_and_typed_options_work() {
     let server = TestServer::start(|r| {
-        Reply::json(
+        Answer::json(
             200,
-            json!({ "code_url": "weixin://wxpay/bizpayurl?pr=p4lpSuKzz", "echo": r.body_json() }),
+            &json!({ "code_url": "weixin://wxpay/bizpayurl?pr=p4lpSuKzz", "echo": r.body_json() }),
         )
     });
     let client = support::client(&server);
@@ -228,7 +230,7 @@ fn json_200_is_decoded_and_typed_options_work() {
 
 #[test]
 fn raw_body_is_sent_byte_for_byte() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     let raw = "{ \"spaced\" :  true }";
     client.chain("v3/x").post(json!({ "body": raw })).unwrap();
@@ -241,12 +243,12 @@ fn raw_body_is_sent_byte_for_byte() {
 #[test]
 fn certificate_mode_and_public_key_mode_both_verify() {
     let server = TestServer::start(|r| {
-        let signer = if r.path().ends_with("pubkey") {
-            Signer::PublicKey
+        let mode = if r.path().ends_with("pubkey") {
+            SignMode::PublicKey
         } else {
-            Signer::Certificate
+            SignMode::Certificate
         };
-        Reply::json(200, json!({ "ok": true })).signer(signer)
+        Answer::json(200, &json!({ "ok": true })).sign_mode(mode)
     });
     let k = keys();
     // Each mode alone, then both at once (the migration).
@@ -302,7 +304,7 @@ fn certificate_mode_and_public_key_mode_both_verify() {
 
 #[test]
 fn wechatpay_serial_header_is_sent_when_switched_on() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let k = keys();
     let default_preferred = support::builder(&server)
         .send_wechatpay_serial(true)
@@ -331,7 +333,7 @@ fn wechatpay_serial_header_is_sent_when_switched_on() {
 
 #[test]
 fn every_verb_blocking_and_async() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     let e = &client["v3/items/{id}"];
     let opts = json!({ "id": "7" });
@@ -354,7 +356,7 @@ fn every_verb_blocking_and_async() {
         .map(|r| {
             assert_eq!(r.target, "/v3/items/7");
             r.auth_ok();
-            r.method
+            r.method.clone()
         })
         .collect();
     assert_eq!(
@@ -367,7 +369,7 @@ fn every_verb_blocking_and_async() {
 
 #[test]
 fn base_uri_path_prefix_is_kept_and_signed() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::builder(&server)
         .base_uri(format!("{}proxy/wechat", server.base_uri()))
         .build()
@@ -387,13 +389,14 @@ fn base_uri_path_prefix_is_kept_and_signed() {
 #[test]
 fn responses_are_signed_by_the_server_over_what_we_read() {
     // Unsigned 2xx answers of signed endpoints are never returned as a success.
-    let server = TestServer::start(|_| Reply::json(200, json!({})).signer(Signer::Unsigned));
+    let server = TestServer::start(|_| Answer::json(200, &json!({})).unsigned());
     let client = support::client(&server);
     let err = client.chain("v3/x").get(()).unwrap_err();
     assert_eq!(err.kind(), wechatpay::ErrorKind::Verification);
 
     // Sanity: a tampered body is caught too (the full matrix is in verification.rs).
-    let server = TestServer::start(|_| Reply::json(200, json!({"a": 1})).fault(Fault::TamperBody));
+    let server =
+        TestServer::start(|_| Answer::json(200, &json!({"a": 1})).fault(Fault::TamperedBody));
     let client = support::client(&server);
     assert_eq!(
         client.chain("v3/x").get(()).unwrap_err().kind(),

@@ -7,8 +7,9 @@ mod support;
 use std::future::Future;
 
 use serde_json::json;
-use support::{Reply, TestServer};
+use support::scripted::TestServer;
 use wechatpay::ErrorKind;
+use wechatpay_sandbox::Answer;
 
 fn assert_send_static<F: Future + Send + 'static>(f: F) -> F {
     f
@@ -28,7 +29,7 @@ fn assert_refused(err: wechatpay::Error, verb: &str) {
 
 #[tokio::test]
 async fn blocking_inside_a_current_thread_runtime_is_an_error() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     assert_refused(client.chain("v3/x").post(json!({})).unwrap_err(), "post");
     assert_refused(client.chain("v3/x").get(()).unwrap_err(), "get");
@@ -50,7 +51,7 @@ async fn blocking_inside_a_current_thread_runtime_is_an_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_inside_a_multi_thread_runtime_is_an_error() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     assert_refused(client.chain("v3/x").get(()).unwrap_err(), "get");
     let c = client.clone();
@@ -99,7 +100,7 @@ async fn blocking_inside_a_multi_thread_runtime_is_an_error() {
 
 #[test]
 fn a_thread_that_entered_a_runtime_may_block() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     for runtime in [
         tokio::runtime::Builder::new_current_thread()
@@ -115,7 +116,7 @@ fn a_thread_that_entered_a_runtime_may_block() {
 
 #[test]
 fn blocking_from_plain_threads_concurrently() {
-    let server = TestServer::start(|_| Reply::json(200, json!({ "ok": true })));
+    let server = TestServer::start(|_| Answer::json(200, &json!({ "ok": true })));
     let client = support::client(&server);
     std::thread::scope(|scope| {
         for i in 0..8 {
@@ -135,7 +136,7 @@ fn blocking_from_plain_threads_concurrently() {
 
 #[test]
 fn a_client_used_blocking_can_be_dropped_inside_async_code() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     client.chain("v3/x").get(()).unwrap(); // starts the private blocking runtime
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -147,7 +148,7 @@ fn a_client_used_blocking_can_be_dropped_inside_async_code() {
 
 #[test]
 fn async_futures_are_send_and_static() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     // The future outlives the endpoint and the client handle it came from.
     let future = {
@@ -174,7 +175,7 @@ fn a_kms_style_async_signer_serves_both_forms() {
             })
         }
     }
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let key =
         wechatpay::crypto::PrivateKey::from_pem(&support::keys().merchant_key_pkcs8_pem).unwrap();
     let client = support::builder(&server)

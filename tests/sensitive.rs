@@ -6,8 +6,10 @@ mod support;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::rsa::Padding;
 use serde_json::{Value, json};
-use support::{Reply, TestServer, keys};
+use support::keys;
+use support::scripted::TestServer;
 use wechatpay::{ErrorKind, Options};
+use wechatpay_sandbox::Answer;
 
 fn oaep_decrypt(key: &PKey<Private>, b64: &str) -> String {
     let rsa = key.rsa().unwrap();
@@ -45,7 +47,7 @@ const POINTERS: [&str; 3] = [
 #[test]
 fn fields_are_encrypted_under_the_preferred_public_key() {
     let server =
-        TestServer::start(|_| Reply::json(200, json!({ "applyment_id": 2000002124775691u64 })));
+        TestServer::start(|_| Answer::json(200, &json!({ "applyment_id": 2000002124775691u64 })));
     let client = support::client(&server);
     client
         .chain("v3/applyment4sub/applyment/")
@@ -74,7 +76,7 @@ fn fields_are_encrypted_under_the_preferred_public_key() {
 
 #[test]
 fn the_preferred_key_can_be_a_certificate_and_typed_options_work() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::builder(&server)
         .preferred_platform_key(&keys().platform_serial)
         .build()
@@ -104,7 +106,7 @@ fn the_preferred_key_can_be_a_certificate_and_typed_options_work() {
 
 #[test]
 fn pointer_problems_are_config_errors_naming_the_pointer() {
-    let server = TestServer::start(|_| Reply::no_content());
+    let server = TestServer::start(|_| Answer::no_content());
     let client = support::client(&server);
     for (opts, expected) in [
         (
@@ -169,9 +171,9 @@ fn pointer_problems_are_config_errors_naming_the_pointer() {
 fn response_fields_are_decrypted_with_the_merchant_key() {
     let merchant_public = keys().merchant_public.clone();
     let server = TestServer::start(move |_| {
-        Reply::json(
+        Answer::json(
             200,
-            json!({
+            &json!({
                 "account_validation": {
                     "account_name": oaep_encrypt(&merchant_public, "张三"),
                     "account_no": oaep_encrypt(&merchant_public, "6214830000000000"),

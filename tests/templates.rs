@@ -5,14 +5,15 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Reply, TestServer};
+use support::scripted::TestServer;
 use wechatpay::ErrorKind;
 use wechatpay::template::TemplateError;
+use wechatpay_sandbox::Answer;
 
 const COMPLAINT: &str = "v3/merchant-service/complaints-v2/{complaint_id}/response";
 
 fn server() -> TestServer {
-    TestServer::start(|_| Reply::no_content())
+    TestServer::start(|_| Answer::no_content())
 }
 
 /// Sends one POST with `complaint_id` = `value`; returns the raw target the server received,
@@ -28,7 +29,7 @@ fn sent_target(server: &TestServer, client: &wechatpay::Client, value: Value) ->
         auth.message
             .starts_with(format!("POST\n{}\n", r.target).as_bytes())
     );
-    r.target
+    r.logged.target
 }
 
 #[test]

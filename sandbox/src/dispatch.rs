@@ -15,7 +15,7 @@ use crate::state::{Settings, State};
 use crate::v2;
 
 /// The answer, and the faults that act on its delivery ([`Fault::SlowReply`],
-/// [`Fault::ConnectionReset`]).
+/// [`Fault::ConnectionReset`], [`Fault::CloseAfterReply`]).
 pub(crate) struct Outcome {
     pub(crate) response: Response<Full<Bytes>>,
     pub(crate) faults: Vec<Fault>,

@@ -17,6 +17,8 @@ pub const SIGN_MODE_HEADER: &str = "Sandbox-Sign-Mode";
 
 /// How long `slow-reply` waits.
 pub const DEFAULT_SLOW_REPLY: Duration = Duration::from_secs(2);
+/// How long after its answer `close-after-reply` closes the connection.
+pub const DEFAULT_CLOSE_AFTER_REPLY: Duration = Duration::from_millis(100);
 
 /// The `Wechatpay-Signature` sent under [`Fault::SignatureNotBase64`].
 pub const NOT_BASE64_SIGNATURE: &str = "not base64!!";
@@ -116,7 +118,8 @@ impl SignatureHeader {
 /// `stale-timestamp`, `future-timestamp`, `unknown-serial`, `wrong-key`, `missing-timestamp`,
 /// `missing-nonce`, `missing-signature`, `missing-serial`, `tampered-body`,
 /// `signature-not-base64`, `slow-reply` (2 s; `slow-reply-250ms` for another delay),
-/// `connection-reset`, `server-error` (500; `server-error-503` for another 5xx status).
+/// `connection-reset`, `server-error` (500; `server-error-503` for another 5xx status),
+/// `close-after-reply` (100 ms; `close-after-reply-250ms` for another delay).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// The signature is made over another message, so it does not verify.
@@ -145,6 +148,12 @@ pub enum Fault {
     ConnectionReset,
     /// The answer is this 5xx status with a signed `SYSTEM_ERROR` JSON body.
     ServerError(u16),
+    /// The answer is sound and the connection stays open (HTTP/1.1 keep-alive), but the
+    /// sandbox closes it this long after the answer, as servers and load balancers close idle
+    /// connections: a client must not send its next request on it. A request that arrives on
+    /// the connection in the meantime is answered first (the connection closes when it is
+    /// idle, at the earliest of the times asked for), and so is an answer still being sent.
+    CloseAfterReply(Duration),
 }
 
 impl Fault {
@@ -164,6 +173,7 @@ impl Fault {
             Fault::SlowReply(DEFAULT_SLOW_REPLY),
             Fault::ConnectionReset,
             Fault::ServerError(500),
+            Fault::CloseAfterReply(DEFAULT_CLOSE_AFTER_REPLY),
         ]);
         all
     }
@@ -185,6 +195,10 @@ impl fmt::Display for Fault {
             Fault::ConnectionReset => f.write_str("connection-reset"),
             Fault::ServerError(500) => f.write_str("server-error"),
             Fault::ServerError(status) => write!(f, "server-error-{status}"),
+            Fault::CloseAfterReply(d) if *d == DEFAULT_CLOSE_AFTER_REPLY => {
+                f.write_str("close-after-reply")
+            }
+            Fault::CloseAfterReply(d) => write!(f, "close-after-reply-{}ms", d.as_millis()),
         }
     }
 }
@@ -209,14 +223,12 @@ impl FromStr for Fault {
             "slow-reply" => Fault::SlowReply(DEFAULT_SLOW_REPLY),
             "connection-reset" => Fault::ConnectionReset,
             "server-error" => Fault::ServerError(500),
+            "close-after-reply" => Fault::CloseAfterReply(DEFAULT_CLOSE_AFTER_REPLY),
             other => {
-                if let Some(ms) = other
-                    .strip_prefix("slow-reply-")
-                    .and_then(|r| r.strip_suffix("ms"))
-                    .filter(|ms| !ms.is_empty() && ms.len() <= 6)
-                    .and_then(|ms| ms.parse::<u64>().ok())
-                {
-                    Fault::SlowReply(Duration::from_millis(ms))
+                if let Some(delay) = millis_after(other, "slow-reply-") {
+                    Fault::SlowReply(delay)
+                } else if let Some(delay) = millis_after(other, "close-after-reply-") {
+                    Fault::CloseAfterReply(delay)
                 } else if let Some(status) = other
                     .strip_prefix("server-error-")
                     .and_then(|r| r.parse::<u16>().ok())
@@ -232,6 +244,15 @@ impl FromStr for Fault {
     }
 }
 
+/// The delay of a name `<prefix><1 to 6 digits>ms`.
+fn millis_after(name: &str, prefix: &str) -> Option<Duration> {
+    name.strip_prefix(prefix)
+        .and_then(|r| r.strip_suffix("ms"))
+        .filter(|ms| !ms.is_empty() && ms.len() <= 6 && ms.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(Duration::from_millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,13 +260,25 @@ mod tests {
     #[test]
     fn every_fault_has_its_own_name() {
         let all = Fault::all();
-        assert_eq!(all.len(), 14);
+        assert_eq!(all.len(), 15);
         let names: std::collections::HashSet<String> = all.iter().map(Fault::to_string).collect();
         assert_eq!(names.len(), all.len());
         for (fault, name) in [
             (Fault::FutureTimestamp, "future-timestamp"),
             (Fault::WrongKey, "wrong-key"),
             (Fault::SignatureNotBase64, "signature-not-base64"),
+            (
+                Fault::CloseAfterReply(Duration::from_millis(100)),
+                "close-after-reply",
+            ),
+            (
+                Fault::CloseAfterReply(Duration::from_millis(250)),
+                "close-after-reply-250ms",
+            ),
+            (
+                Fault::CloseAfterReply(Duration::ZERO),
+                "close-after-reply-0ms",
+            ),
         ] {
             assert_eq!(fault.to_string(), name);
             assert_eq!(name.parse::<Fault>(), Ok(fault));
@@ -258,6 +291,8 @@ mod tests {
         for fault in Fault::all().into_iter().chain([
             Fault::SlowReply(Duration::from_millis(250)),
             Fault::ServerError(503),
+            Fault::CloseAfterReply(Duration::from_millis(250)),
+            Fault::CloseAfterReply(Duration::from_millis(999_999)),
         ]) {
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));
         }
@@ -267,6 +302,14 @@ mod tests {
             "server-error-404",
             "slow-reply-ms",
             "slow-reply-9999999ms",
+            "slow-reply-+1ms",
+            "close-after",
+            "close-after-reply-",
+            "close-after-reply-ms",
+            "close-after-reply-250",
+            "close-after-reply-1s",
+            "close-after-reply-+1ms",
+            "close-after-reply-1000000ms",
         ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }

@@ -37,6 +37,7 @@
 
 mod answer;
 mod auth;
+mod closing;
 mod dispatch;
 mod error;
 mod faults;
@@ -65,8 +66,8 @@ pub use answer::{Answer, V2SignType};
 pub use auth::MAX_CLOCK_SKEW;
 pub use error::{Error, Result};
 pub use faults::{
-    DEFAULT_SLOW_REPLY, FAULT_HEADER, Fault, NOT_BASE64_SIGNATURE, SIGN_MODE_HEADER, SignMode,
-    SignatureHeader, UNKNOWN_CERTIFICATE_SERIAL, UNKNOWN_PUBLIC_KEY_ID,
+    DEFAULT_CLOSE_AFTER_REPLY, DEFAULT_SLOW_REPLY, FAULT_HEADER, Fault, NOT_BASE64_SIGNATURE,
+    SIGN_MODE_HEADER, SignMode, SignatureHeader, UNKNOWN_CERTIFICATE_SERIAL, UNKNOWN_PUBLIC_KEY_ID,
 };
 pub use identity::{Identity, PlatformPrivateKeys};
 pub use log::LoggedRequest;

@@ -15,6 +15,7 @@ use openssl::ssl::{Ssl, SslAcceptor};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::closing::{self, Closer};
 use crate::dispatch::{self, Outcome};
 use crate::faults::Fault;
 use crate::log::LoggedRequest;
@@ -83,18 +84,30 @@ async fn serve_connection<I>(io: TokioIo<I>, state: Arc<State>, tls: bool)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| serve(request, Arc::clone(&state), tls));
-    let _ = http1::Builder::new()
+    let (closer, mut deadline) = closing::channel();
+    let service =
+        service_fn(move |request| serve(request, Arc::clone(&state), tls, closer.clone()));
+    let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .serve_connection(io, service)
-        .await;
+        .serve_connection(io, service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        // The connection first: a request that has arrived is read (and answered) before the
+        // connection counts as idle.
+        biased;
+        _ = connection.as_mut() => return,
+        () = deadline.reached() => connection.as_mut().graceful_shutdown(),
+    }
+    // Closes at once if idle, else after the answer under way ([`Fault::CloseAfterReply`]).
+    let _ = connection.await;
 }
 
 async fn serve(
     request: Request<Incoming>,
     state: Arc<State>,
     tls: bool,
+    closer: Closer,
 ) -> Result<Response<Full<Bytes>>, Reset> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -127,6 +140,7 @@ async fn serve(
         match fault {
             Fault::SlowReply(delay) => tokio::time::sleep(delay).await,
             Fault::ConnectionReset => return Err(Reset),
+            Fault::CloseAfterReply(delay) => closer.close_after(delay),
             _ => {}
         }
     }

@@ -119,6 +119,20 @@ fn parse_auth_params(s: &str) -> Result<Vec<(String, String)>, String> {
     }
 }
 
+/// The fields of a request's `Authorization` header (`WECHATPAY2-SHA256-RSA2048 k="v",...`),
+/// in order, without checking them: what a refused request was signed with.
+pub fn authorization_fields(headers: &HeaderMap) -> Result<Vec<(String, String)>, String> {
+    let header = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| "missing Authorization header".to_owned())?
+        .to_str()
+        .map_err(|_| "Authorization header is not visible ASCII".to_owned())?;
+    let (_, params) = header
+        .split_once(' ')
+        .ok_or_else(|| format!("Authorization header has no scheme: {header:?}"))?;
+    parse_auth_params(params)
+}
+
 /// The server's independent check of a request's `Authorization` header.
 pub fn verify_request(
     method: &str,
