@@ -83,10 +83,13 @@ async fn serve_connection<I>(io: TokioIo<I>, state: Arc<State>, tls: bool)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    state.counters.connection();
+    let header_read_timeout = state.header_read_timeout;
     let service = service_fn(move |request| serve(request, Arc::clone(&state), tls));
     let _ = http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
+        .header_read_timeout(header_read_timeout)
         .serve_connection(io, service)
         .await;
 }
