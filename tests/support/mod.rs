@@ -37,6 +37,6 @@ pub use receiver::receiver;
 #[allow(unused_imports)]
 pub use server::{BAD_SIGNATURE, Fault, Recorded, Reply, Signer, TestServer, UNKNOWN_SERIAL};
 #[allow(unused_imports)]
-pub use tls::{Pair, TlsMaterial, tls};
+pub use tls::{Pair, TlsMaterial, sandbox_merchant, stranger, tls};
 #[allow(unused_imports)]
 pub use v2server::{SECRET, V2Recorded, V2Reply, V2Server, sign_fields};
