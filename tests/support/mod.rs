@@ -10,6 +10,7 @@ pub mod judge;
 pub mod judge_v2;
 mod keys;
 mod offline;
+mod presigned;
 mod receiver;
 pub mod scripted;
 mod server;
@@ -32,6 +33,8 @@ pub use judge_v2::parse_flat_xml;
 pub use keys::{TestKeys, keys, mchid, now_unix, random_alnum, random_hex_upper};
 #[allow(unused_imports)]
 pub use offline::{OFFLINE_PUB_KEY_ID, certificate, offline_client};
+#[allow(unused_imports)]
+pub use presigned::PresignedServer;
 #[allow(unused_imports)]
 pub use receiver::receiver;
 #[allow(unused_imports)]
