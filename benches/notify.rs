@@ -13,10 +13,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use openssl::rsa::Padding;
 use openssl::symm::Cipher;
 use serde::Deserialize;
-use support::{APIV3_KEY, CallbackSpec, Signer, keys};
+use support::{APIV3_KEY, CallbackSpec, keys};
 use wechatpay::crypto::{Apiv3Key, PrivateKey, PublicKey, base64_decode};
 use wechatpay::notify::NotificationParser;
 use wechatpay::verifier::PlatformVerifier;
+use wechatpay_sandbox::SignMode;
 
 /// An 18-character ID-card-like number, the typical sensitive field.
 const ID_CARD: &str = "110101199003070000";
@@ -133,7 +134,7 @@ fn callback(c: &mut Criterion) {
     );
     let parser = NotificationParser::new(APIV3_KEY, verifier).unwrap();
     // Signed now: the group runs well inside the 300 s window.
-    let callback = CallbackSpec::payment().signer(Signer::PublicKey).render();
+    let callback = CallbackSpec::payment().signer(SignMode::PublicKey).render();
     eprintln!("callback: body {} bytes", callback.body.len());
     parser.parse(&callback.headers, &callback.body).unwrap();
 

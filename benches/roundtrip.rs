@@ -3,7 +3,8 @@
 //! one RSA-2048 sign of the request message and one verify of the response.
 //!
 //! The server runs in a child process (this same binary, started with
-//! `WECHATPAY_BENCH_ROLE=server`): it verifies every request with RSA and answers with a
+//! `WECHATPAY_BENCH_ROLE=server`): a sandbox (`support::PresignedServer`) that verifies every
+//! request with RSA, twice (the sandbox, then the test suite's judge), and answers with a
 //! pre-signed body, as a fast real server would. Every benchmark here measures [`ProcessCpu`]:
 //! the CPU time (user + system) of the benchmark process, which is the client alone, every
 //! thread included. On a machine with two CPUs or more, the client is pinned to CPU 0 and the
@@ -97,43 +98,17 @@ fn answer() -> Vec<u8> {
     bytes
 }
 
-/// The child: serve pre-signed answers (re-signed each minute, inside the 300 s window), print
-/// the identity the client needs as one JSON line, and exit when the parent closes stdin.
+/// The child: serve pre-signed answers (re-signed each minute, inside the 300 s window) from
+/// a sandbox, print the identity the client needs as one JSON line, and exit when the parent
+/// closes stdin, after checking that every request passed the sandbox's and the judge's checks.
 fn serve() {
-    use support::{Reply, Signer, TestServer};
     let keys = support::keys();
-    let body = answer();
-    let cache = std::sync::Mutex::new((0i64, Vec::<(String, String)>::new()));
-    let server = TestServer::start(move |request| {
-        assert_eq!(request.target, TARGET);
-        let now = support::now_unix();
-        let mut cache = cache.lock().unwrap();
-        if now - cache.0 > 60 {
-            let timestamp = now.to_string();
-            let nonce = support::random_alnum(32);
-            let message = response_message(&timestamp, &nonce, &body);
-            let signature = support::rsa_sha256_sign(&support::keys().platform_private, &message);
-            let serial = support::keys().platform_serial.clone();
-            *cache = (
-                now,
-                vec![
-                    ("Wechatpay-Timestamp".into(), timestamp),
-                    ("Wechatpay-Nonce".into(), nonce),
-                    ("Wechatpay-Signature".into(), signature),
-                    ("Wechatpay-Serial".into(), serial),
-                ],
-            );
-        }
-        cache.1.iter().fold(
-            Reply::bytes(200, "application/json", body.clone()).signer(Signer::Unsigned),
-            |reply, (name, value)| reply.header(name, value),
-        )
-    });
+    let server = support::PresignedServer::start(TARGET, answer()).unwrap();
     println!(
         "{}",
         json!({
             "base_uri": server.base_uri(),
-            "port": server.addr().port(),
+            "port": server.port(),
             "mchid": support::mchid(),
             "merchant_serial": keys.merchant_serial,
             "merchant_key": keys.merchant_key_pkcs8_pem,
@@ -142,12 +117,13 @@ fn serve() {
         })
     );
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
-    let requests = server.requests();
-    assert!(
-        requests.iter().all(|r| r.auth.is_ok()),
-        "the server rejected a request"
-    );
-    eprintln!("server: {} requests, all signatures valid", requests.len());
+    match server.check() {
+        Ok(counters) => eprintln!(
+            "server: {} requests over {} connection(s), all signatures valid",
+            counters.requests, counters.connections
+        ),
+        Err(failures) => panic!("the server rejected requests: {failures}"),
+    }
 }
 
 /// A server child process and what its `serve` printed.
@@ -356,6 +332,7 @@ fn pin_to_cpu(cpu: usize) {
 
 fn main() {
     if std::env::var("WECHATPAY_BENCH_ROLE").as_deref() == Ok("server") {
+        // Before the sandbox starts: its thread inherits the affinity.
         pin_to_cpu(1);
         serve();
         return;

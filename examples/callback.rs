@@ -22,10 +22,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use support::{APIV3_KEY, CallbackSpec, Signer, keys};
+use support::{APIV3_KEY, CallbackSpec, keys};
 use wechatpay::crypto::PublicKey;
 use wechatpay::notify::{self, Delivery, DuplicateFilter, NotificationParser};
 use wechatpay::verifier::PlatformVerifier;
+use wechatpay_sandbox::SignMode;
 
 /// What this merchant reads from a payment-success resource.
 #[derive(Debug, Deserialize)]
@@ -138,7 +139,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Playing WeChat Pay.
     let wechat_pay = reqwest::Client::new();
-    let callback = CallbackSpec::payment().signer(Signer::PublicKey).render();
+    let callback = CallbackSpec::payment().signer(SignMode::PublicKey).render();
     let deliveries = [
         ("a payment-success callback", callback.clone()),
         ("the same callback again (a retry)", callback.clone()),

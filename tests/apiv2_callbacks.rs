@@ -2,10 +2,14 @@
 
 mod support;
 
-use support::{SECRET, V2Reply};
+use support::judge_v2::{signed_xml, xml};
 use wechatpay::crypto::{aes_256_ecb_encrypt, base64_encode, hex_lower, md5};
 use wechatpay::v2::{Secret, decrypt_req_info, reply, verify_callback};
 use wechatpay::{Client, ErrorKind, VerificationFailure};
+
+/// The merchant's APIv2 secret: callbacks are signed (and refund details encrypted) with it.
+/// They are checked locally, so it is this file's own, not the sandbox's.
+const SECRET: &str = "192006250b4c09247ec02edce69f6a2d";
 
 fn client() -> Client {
     Client::builder()
@@ -35,7 +39,7 @@ fn payment_notification(hmac: bool) -> Vec<u8> {
     if hmac {
         fields.push(("sign_type", "HMAC-SHA256"));
     }
-    V2Reply::signed(&fields, hmac).body
+    signed_xml(&fields, SECRET, hmac)
 }
 
 #[test]
@@ -60,7 +64,7 @@ fn forged_unsigned_or_broken_notifications_are_refused() {
         Some(&VerificationFailure::BadSign("MD5"))
     );
 
-    let unsigned = V2Reply::unsigned(&[("return_code", "SUCCESS"), ("out_trade_no", "1")]).body;
+    let unsigned = xml(&[("return_code", "SUCCESS"), ("out_trade_no", "1")]);
     assert_eq!(
         verify_callback(&unsigned, &secret())
             .unwrap_err()
@@ -83,14 +87,13 @@ fn forged_unsigned_or_broken_notifications_are_refused() {
 fn refund_notification(plain: &str, key: &str) -> Vec<u8> {
     let key = hex_lower(&md5(key.as_bytes()).unwrap());
     let req_info = base64_encode(&aes_256_ecb_encrypt(key.as_bytes(), plain.as_bytes()).unwrap());
-    V2Reply::unsigned(&[
+    xml(&[
         ("return_code", "SUCCESS"),
         ("appid", "wx2421b1c4370ec43b"),
         ("mch_id", "1900000109"),
         ("nonce_str", "TeqClE3i0mvn3DrK"),
         ("req_info", &req_info),
     ])
-    .body
 }
 
 const REFUND: &str = "<root>\n<out_refund_no><![CDATA[131811191610442717309]]></out_refund_no>\n<out_trade_no><![CDATA[71106718111915575302817]]></out_trade_no>\n<refund_account><![CDATA[REFUND_SOURCE_RECHARGE_FUNDS]]></refund_account>\n<refund_fee><![CDATA[3960]]></refund_fee>\n<refund_status><![CDATA[SUCCESS]]></refund_status>\n<success_time><![CDATA[2018-11-19 16:24:13]]></success_time>\n</root>";
@@ -131,10 +134,10 @@ fn refund_callbacks_that_do_not_decrypt_are_refused() {
     let err = decrypt_req_info(&base64_encode(b"short"), &secret()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Crypto);
 
-    let failed = V2Reply::unsigned(&[("return_code", "FAIL"), ("return_msg", "x")]).body;
+    let failed = xml(&[("return_code", "FAIL"), ("return_msg", "x")]);
     let err = client().decrypt_v2_refund_callback(&failed).unwrap_err();
     assert!(err.to_string().contains("return_code"), "{err}");
-    let no_info = V2Reply::unsigned(&[("return_code", "SUCCESS")]).body;
+    let no_info = xml(&[("return_code", "SUCCESS")]);
     let err = client().decrypt_v2_refund_callback(&no_info).unwrap_err();
     assert!(err.to_string().contains("req_info"), "{err}");
 }

@@ -1,18 +1,21 @@
-//! Real mutual TLS: a local HTTPS server that requires a client certificate signed by a CA
-//! generated at test start. `security: true` presents the merchant certificate (PEM pair or
-//! PKCS#12); without it, or with a certificate from another CA, the handshake fails.
+//! Real mutual TLS: the sandbox's mutual-TLS port, which requires a client certificate issued
+//! by the sandbox CA. `security: true` presents the merchant certificate (the identity's, as a
+//! PEM pair or PKCS#12); without it, or with a certificate from another CA, the handshake
+//! fails.
 
 mod support;
 
 use serde_json::json;
-use support::{SECRET, V2Reply, V2Server, tls};
+use support::scripted::V2Server;
+use support::{keys, sandbox_merchant, stranger};
 use wechatpay::{Client, ClientBuilder, ErrorKind};
+use wechatpay_sandbox::{Answer, V2SignType};
 
 const MCH_ID: &str = "1900000109";
 
 fn refund_server() -> V2Server {
     V2Server::start_mutual_tls(|request| {
-        V2Reply::signed(
+        Answer::v2_signed(
             &[
                 ("return_code", "SUCCESS"),
                 ("result_code", "SUCCESS"),
@@ -23,17 +26,27 @@ fn refund_server() -> V2Server {
                 ),
                 ("refund_fee", "100"),
             ],
-            false,
+            V2SignType::Md5,
         )
     })
+}
+
+/// The sandbox's CA: it issued the mutual-TLS port's server certificate.
+fn ca_pem() -> &'static str {
+    &keys().identity.ca_certificate_pem
+}
+
+/// The sandbox's APIv2 secret: the one it checks and signs with.
+fn secret() -> &'static str {
+    &keys().apiv2_secret
 }
 
 fn builder(server: &V2Server) -> ClientBuilder {
     Client::builder()
         .mchid(MCH_ID)
-        .secret(SECRET)
+        .secret(secret())
         .base_uri(server.base_uri())
-        .add_root_certificate(tls().ca.cert_pem())
+        .add_root_certificate(ca_pem())
 }
 
 fn refund() -> serde_json::Value {
@@ -46,7 +59,7 @@ fn refund() -> serde_json::Value {
 #[test]
 fn a_pem_pair_is_presented_with_security_true() {
     let server = refund_server();
-    let m = &tls().merchant;
+    let m = sandbox_merchant();
     let client = builder(&server)
         .merchant_cert(m.cert_pem())
         .merchant_key(m.key_pem())
@@ -77,7 +90,7 @@ fn a_pem_pair_is_presented_with_security_true() {
 #[test]
 fn pkcs12_is_presented_with_security_true() {
     let server = refund_server();
-    let der = tls().merchant.pkcs12(MCH_ID);
+    let der = sandbox_merchant().pkcs12(MCH_ID);
     let client = builder(&server)
         .merchant_pkcs12(&der, MCH_ID)
         .build()
@@ -109,7 +122,7 @@ fn pkcs12_is_presented_with_security_true() {
 #[test]
 fn without_security_the_handshake_fails_with_a_transport_error() {
     let server = refund_server();
-    let m = &tls().merchant;
+    let m = sandbox_merchant();
     let client = builder(&server)
         .merchant_cert(m.cert_pem())
         .merchant_key(m.key_pem())
@@ -131,7 +144,7 @@ fn without_security_the_handshake_fails_with_a_transport_error() {
 #[test]
 fn a_certificate_from_another_ca_is_refused_by_the_server() {
     let server = refund_server();
-    let s = &tls().stranger;
+    let s = stranger();
     for client in [
         builder(&server)
             .merchant_cert(s.cert_pem())
@@ -154,10 +167,10 @@ fn a_certificate_from_another_ca_is_refused_by_the_server() {
 #[test]
 fn the_server_certificate_must_be_trusted() {
     let server = refund_server();
-    let m = &tls().merchant;
+    let m = sandbox_merchant();
     let client = Client::builder()
         .mchid(MCH_ID)
-        .secret(SECRET)
+        .secret(secret())
         .base_uri(server.base_uri())
         .merchant_cert(m.cert_pem())
         .merchant_key(m.key_pem())
@@ -177,7 +190,7 @@ fn the_merchant_certificate_and_key_load_in_every_form() {
     use wechatpay::crypto::base64_encode;
 
     let server = refund_server();
-    let m = &tls().merchant;
+    let m = sandbox_merchant();
     let cert_der = X509::from_pem(&m.cert_pem()).unwrap().to_der().unwrap();
     let key = PKey::private_key_from_pem(&m.key_pem()).unwrap();
     let encrypted = key
@@ -261,8 +274,8 @@ fn the_merchant_certificate_and_key_load_in_every_form() {
 #[test]
 fn certificate_configuration_errors_are_named() {
     let server = refund_server();
-    let m = &tls().merchant;
-    let s = &tls().stranger;
+    let m = sandbox_merchant();
+    let s = stranger();
     let cases: [(ClientBuilder, &str); 6] = [
         (
             builder(&server).merchant_cert(m.cert_pem()),

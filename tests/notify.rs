@@ -10,13 +10,14 @@ use std::sync::{Arc, Barrier};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
-use support::{APIV3_KEY, Callback, CallbackSpec, Signer, keys, signed};
+use support::{APIV3_KEY, Callback, CallbackSpec, keys, signed};
 use wechatpay::crypto::PublicKey;
 use wechatpay::notify::{
     self, Delivery, DuplicateFilter, Notification, NotificationParser, SIGNATURE_TYPE,
 };
 use wechatpay::verifier::{PlatformVerifier, Verifier};
 use wechatpay::{Error, ErrorKind, VerificationFailure};
+use wechatpay_sandbox::SignMode;
 
 fn verifier() -> PlatformVerifier {
     let k = keys();
@@ -116,7 +117,7 @@ struct Amount {
 
 #[test]
 fn a_payment_callback_verifies_and_decrypts_in_both_modes() {
-    for signer in [Signer::Certificate, Signer::PublicKey] {
+    for signer in [SignMode::Certificate, SignMode::PublicKey] {
         let spec = CallbackSpec::payment().signer(signer);
         let notification = parse(&spec.render()).unwrap_or_else(|e| panic!("{signer:?}: {e}"));
         assert_eq!(notification.id(), spec.id);
@@ -282,7 +283,7 @@ fn unknown_serials_and_bad_signatures_are_refused() {
         }
     );
     let swapped = CallbackSpec::payment()
-        .signer(Signer::PublicKey)
+        .signer(SignMode::PublicKey)
         .render()
         .with_header("Wechatpay-Serial", &k.platform_serial);
     assert!(matches!(
@@ -342,7 +343,7 @@ fn a_custom_verifier_decides() {
 fn malformed_envelopes_are_decode_errors_naming_the_field() {
     let spec = CallbackSpec::payment();
 
-    let not_json = signed(b"<xml>not json</xml>".to_vec(), Signer::Certificate, 0);
+    let not_json = signed(b"<xml>not json</xml>".to_vec(), SignMode::Certificate, 0);
     let err = decode_error(&not_json);
     assert!(
         err.to_string()
@@ -389,7 +390,7 @@ fn malformed_envelopes_are_decode_errors_naming_the_field() {
     // Trailing bytes after the envelope.
     let mut body = serde_json::to_vec(&spec.envelope()).unwrap();
     body.extend_from_slice(b" {}");
-    let err = decode_error(&signed(body, Signer::Certificate, 0));
+    let err = decode_error(&signed(body, SignMode::Certificate, 0));
     assert_eq!(err.json_path(), Some("."));
 }
 
@@ -527,7 +528,7 @@ fn arbitrary_signed_bodies_never_panic() {
     }
     let parser = parser();
     for body in bodies {
-        let callback = signed(body, Signer::PublicKey, 0);
+        let callback = signed(body, SignMode::PublicKey, 0);
         if let Err(e) = parser.parse(&callback.headers, &callback.body) {
             assert!(
                 matches!(e.kind(), ErrorKind::Decode | ErrorKind::Crypto),
@@ -568,7 +569,7 @@ fn answers_are_what_wechat_pay_expects() {
         parse(&spec.render()).unwrap_err()
     };
     assert_eq!(notify::failure_for(&stale).status(), 401);
-    let malformed = parse(&signed(b"{".to_vec(), Signer::Certificate, 0)).unwrap_err();
+    let malformed = parse(&signed(b"{".to_vec(), SignMode::Certificate, 0)).unwrap_err();
     assert_eq!(notify::failure_for(&malformed).status(), 400);
     let mut other = CallbackSpec::payment();
     other.apiv3_key = b"0123456789abcdef0123456789abcdef".to_vec();
@@ -710,7 +711,7 @@ fn a_callback_posted_over_http_is_verified_by_a_small_receiver() {
         });
 
         let client = reqwest::Client::new();
-        let callback = CallbackSpec::payment().signer(Signer::PublicKey).render();
+        let callback = CallbackSpec::payment().signer(SignMode::PublicKey).render();
         let response = client
             .post(format!("http://{addr}/notify"))
             .headers(callback.headers.clone())

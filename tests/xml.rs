@@ -3,9 +3,11 @@
 mod support;
 
 use serde_json::json;
-use support::{SECRET, V2Reply, V2Server};
+use support::keys;
+use support::scripted::V2Server;
 use wechatpay::v2::{MAX_DEPTH, XmlError, parse_xml};
 use wechatpay::{Client, ErrorKind};
+use wechatpay_sandbox::{Answer, V2SignType};
 
 const XXE: &str = r#"<?xml version="1.0"?>
 <!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
@@ -114,11 +116,10 @@ fn php_compatible_cleanup() {
 #[test]
 fn hostile_answers_over_http_are_decode_errors() {
     for body in [XXE, BILLION_LAUGHS, "<xml><return_code>SUCC"] {
-        let server =
-            V2Server::start(move |_| V2Reply::raw(200, "text/xml", body.as_bytes().to_vec()));
+        let server = V2Server::start(move |_| Answer::raw(200, "text/xml", body.as_bytes()));
         let client = Client::builder()
             .mchid("1900000109")
-            .secret(SECRET)
+            .secret(&keys().apiv2_secret)
             .base_uri(server.base_uri())
             .build()
             .unwrap();
@@ -142,18 +143,18 @@ fn hostile_answers_over_http_are_decode_errors() {
 #[test]
 fn xml_as_names_the_field_that_does_not_fit() {
     let server = V2Server::start(|_| {
-        V2Reply::signed(
+        Answer::v2_signed(
             &[
                 ("return_code", "SUCCESS"),
                 ("result_code", "SUCCESS"),
                 ("total_fee", "abc"),
             ],
-            false,
+            V2SignType::Md5,
         )
     });
     let client = Client::builder()
         .mchid("1900000109")
-        .secret(SECRET)
+        .secret(&keys().apiv2_secret)
         .base_uri(server.base_uri())
         .build()
         .unwrap();

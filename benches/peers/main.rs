@@ -2,10 +2,12 @@
 //! against the same local server. Driven by `benches/peers/run.sh`, which starts the roles of
 //! this binary as separate processes:
 //!
-//! - `server DIR`: generates the merchant and platform keys (RSA-2048, OpenSSL), writes what a
-//!   client needs into `DIR`, and serves a pre-signed 200 JSON answer on 127.0.0.1. Every
-//!   request's signature is checked with the test suite's independent code; on stdin's end it
-//!   prints how many requests it saw and how many verified, and exits non-zero if any did not.
+//! - `server DIR`: starts a sandbox (`wechatpay-sandbox`, with the keys it generates:
+//!   RSA-2048, OpenSSL), writes what a client needs into `DIR`, and serves a pre-signed 200
+//!   JSON answer on 127.0.0.1 from the sandbox's script. Every request's signature is checked
+//!   by the sandbox and then by the test suite's independent code; on stdin's end it prints
+//!   how many requests it saw, over how many connections, and how many verified, and exits
+//!   non-zero if any did not.
 //! - `client MODE DIR N [IN_FLIGHT]`: N signed and verified GETs (after a warm-up), then one
 //!   JSON line with the client process's CPU time (user + system, every thread) and wall time.
 //!   MODE is `blocking`, `async` (one at a time) or `async-concurrent` (IN_FLIGHT at a time);

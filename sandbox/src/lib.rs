@@ -38,6 +38,7 @@
 mod answer;
 mod auth;
 mod closing;
+mod counters;
 mod dispatch;
 mod error;
 mod faults;
@@ -64,6 +65,7 @@ use tokio::sync::oneshot;
 
 pub use answer::{Answer, V2SignType};
 pub use auth::MAX_CLOCK_SKEW;
+pub use counters::Counters;
 pub use error::{Error, Result};
 pub use faults::{
     DEFAULT_CLOSE_AFTER_REPLY, DEFAULT_SLOW_REPLY, FAULT_HEADER, Fault, NOT_BASE64_SIGNATURE,
@@ -77,11 +79,18 @@ pub use sign::{SCHEME, request_message, response_message};
 use identity::KeyMaterial;
 use state::State;
 
+/// How long a connection may wait for a request's headers unless
+/// [`SandboxBuilder::header_read_timeout`] says otherwise: an idle keep-alive connection is
+/// closed after that long.
+pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Configures a [`Sandbox`] before it starts.
 #[derive(Clone, Debug, Default)]
 pub struct SandboxBuilder {
     keys_dir: Option<PathBuf>,
     port: Option<u16>,
+    /// `None`: [`DEFAULT_HEADER_READ_TIMEOUT`].
+    header_read_timeout: Option<Option<std::time::Duration>>,
 }
 
 impl SandboxBuilder {
@@ -101,6 +110,17 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long a connection may wait for the headers of its next request, on either port
+    /// (default [`DEFAULT_HEADER_READ_TIMEOUT`], 30 seconds): the time a keep-alive connection
+    /// may stay idle between requests, and the time a client has to send a request's headers.
+    /// Past it the sandbox closes the connection, as servers do. `None`: no limit, connections
+    /// stay open until the client closes them (a benchmark whose pooled connections idle for
+    /// a while, say).
+    pub fn header_read_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.header_read_timeout = Some(timeout);
+        self
+    }
+
     /// Starts the sandbox: its own thread and Tokio runtime, two free ports on 127.0.0.1.
     /// Usable from anywhere, including async code (it does not block on a runtime), though
     /// [`start_async`](Self::start_async) keeps key generation off the async threads.
@@ -109,7 +129,10 @@ impl SandboxBuilder {
             Some(dir) => Arc::new(KeyMaterial::load_or_generate(dir)?),
             None => KeyMaterial::shared()?,
         };
-        Sandbox::launch(keys, self.port.unwrap_or(0))
+        let header_read_timeout = self
+            .header_read_timeout
+            .unwrap_or(Some(DEFAULT_HEADER_READ_TIMEOUT));
+        Sandbox::launch(keys, self.port.unwrap_or(0), header_read_timeout)
     }
 
     /// [`start`](Self::start) on a blocking thread of the caller's Tokio runtime.
@@ -181,7 +204,11 @@ impl Sandbox {
         SandboxBuilder::default().start_async().await
     }
 
-    fn launch(keys: Arc<KeyMaterial>, port: u16) -> Result<Sandbox> {
+    fn launch(
+        keys: Arc<KeyMaterial>,
+        port: u16,
+        header_read_timeout: Option<std::time::Duration>,
+    ) -> Result<Sandbox> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -204,7 +231,9 @@ impl Sandbox {
         };
         let acceptor = tls::acceptor(&keys)?;
         let identity = keys.identity(tls_base_uri)?;
-        let state = Arc::new(State::new(keys, base_uri)?);
+        let mut state = State::new(keys, base_uri)?;
+        state.header_read_timeout = header_read_timeout;
+        let state = Arc::new(state);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let handle = runtime.handle().clone();
         let task_state = Arc::clone(&state);
@@ -274,6 +303,29 @@ impl Sandbox {
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         self.state.clear_requests();
+    }
+
+    /// How many connections and requests (and refused requests) this sandbox served since it
+    /// started: unlike [`requests`](Self::requests), for runs of any length, and never
+    /// cleared. A benchmark's server, say, checks at the end that every request passed.
+    ///
+    /// ```no_run
+    /// use serde_json::json;
+    /// use wechatpay_sandbox::Sandbox;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sandbox = Sandbox::start()?;
+    /// let client = sandbox.client();
+    /// for _ in 0..3 {
+    ///     client["v3/certificates"].get(json!({}))?;
+    /// }
+    /// let counters = sandbox.counters();
+    /// assert_eq!((counters.requests, counters.refused), (3, 0));
+    /// assert_eq!(counters.connections, 1); // one keep-alive connection
+    /// # Ok(()) }
+    /// ```
+    pub fn counters(&self) -> Counters {
+        self.state.counters.snapshot()
     }
 
     /// Lets `script` choose the answers from now on (replacing any previous script): it is

@@ -84,12 +84,15 @@ async fn serve_connection<I>(io: TokioIo<I>, state: Arc<State>, tls: bool)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    state.counters.connection();
+    let header_read_timeout = state.header_read_timeout;
     let (closer, mut deadline) = closing::channel();
     let service =
         service_fn(move |request| serve(request, Arc::clone(&state), tls, closer.clone()));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
+        .header_read_timeout(header_read_timeout)
         .serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);
     tokio::select! {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
 
+use crate::counters::LiveCounters;
 use crate::error::{Error, Result};
 use crate::faults::{Fault, SignMode};
 use crate::identity::KeyMaterial;
@@ -127,6 +128,10 @@ pub(crate) struct State {
     store: Mutex<Store>,
     /// What answers the requests that passed the checks before the routes do.
     script: Mutex<Option<Script>>,
+    /// Connections and requests since the start (the log forgets, these do not).
+    pub(crate) counters: LiveCounters,
+    /// How long a connection may wait for a request's headers (`None`: no limit).
+    pub(crate) header_read_timeout: Option<std::time::Duration>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -153,6 +158,8 @@ impl State {
             log: Mutex::new(RequestLog::new(MAX_LOGGED_REQUESTS)),
             store: Mutex::new(Store::default()),
             script: Mutex::new(None),
+            counters: LiveCounters::default(),
+            header_read_timeout: Some(crate::DEFAULT_HEADER_READ_TIMEOUT),
         })
     }
 
@@ -236,6 +243,7 @@ impl State {
     }
 
     pub(crate) fn record(&self, request: LoggedRequest) {
+        self.counters.request(request.verdict.is_err());
         lock(&self.log).push(request);
     }
 

@@ -1,14 +1,16 @@
 //! WeChat Pay callbacks made by independent code (OpenSSL directly, not `wechatpay::crypto`):
 //! a realistic payment-success resource, AES-256-GCM-encrypted with an APIv3 key, wrapped in
-//! the notification envelope, signed over `timestamp\nnonce\nbody\n` with a platform key.
+//! the notification envelope, signed over `timestamp\nnonce\nbody\n` with a platform key:
+//! the platform certificate's or the WeChat Pay public key's, chosen with
+//! `wechatpay_sandbox::SignMode` (the sandbox's keys, [`super::keys`]).
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use openssl::symm::{Cipher, encrypt_aead};
 use serde_json::{Value, json};
+use wechatpay_sandbox::SignMode;
 
 use super::judge::{AUTH_SCHEME, response_message, rsa_sha256_sign};
 use super::keys::{keys, now_unix, random_alnum};
-use super::server::Signer;
 
 /// The APIv3 key the callbacks are encrypted with (32 ASCII bytes).
 pub const APIV3_KEY: &str = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
@@ -112,7 +114,8 @@ pub struct CallbackSpec {
     /// `None`: the field is absent from the envelope.
     pub associated_data: Option<String>,
     pub original_type: String,
-    pub signer: Signer,
+    /// Whose key signs: the platform certificate's or the WeChat Pay public key's.
+    pub signer: SignMode,
     /// Added to the current time for `Wechatpay-Timestamp` (signed consistently).
     pub timestamp_offset: i64,
 }
@@ -131,13 +134,13 @@ impl CallbackSpec {
             nonce: random_alnum(12),
             associated_data: Some("transaction".to_owned()),
             original_type: "transaction".to_owned(),
-            signer: Signer::Certificate,
+            signer: SignMode::Certificate,
             timestamp_offset: 0,
         }
     }
 
-    /// Signed with this platform key.
-    pub fn signer(mut self, signer: Signer) -> CallbackSpec {
+    /// Signed with the key of this mode.
+    pub fn signer(mut self, signer: SignMode) -> CallbackSpec {
         self.signer = signer;
         self
     }
@@ -171,14 +174,16 @@ impl CallbackSpec {
     }
 }
 
-/// Any body, signed as WeChat Pay signs callbacks (the five `Wechatpay-*` headers).
-pub fn signed(body: Vec<u8>, signer: Signer, timestamp_offset: i64) -> Callback {
+/// Any body, signed as WeChat Pay signs callbacks (the five `Wechatpay-*` headers): with the
+/// platform certificate's key (`Wechatpay-Serial` its serial) or the WeChat Pay public key's
+/// (`Wechatpay-Serial` its `PUB_KEY_ID_...`).
+pub fn signed(body: Vec<u8>, signer: SignMode, timestamp_offset: i64) -> Callback {
     let k = keys();
     let timestamp = (now_unix() + timestamp_offset).to_string();
     let nonce = random_alnum(32);
     let (serial, key) = match signer {
-        Signer::PublicKey => (k.pubkey_id.as_str(), &k.pubkey_private),
-        _ => (k.platform_serial.as_str(), &k.platform_private),
+        SignMode::PublicKey => (k.pubkey_id.as_str(), &k.pubkey_private),
+        SignMode::Certificate => (k.platform_serial.as_str(), &k.platform_private),
     };
     let signature = rsa_sha256_sign(key, &response_message(&timestamp, &nonce, &body));
     let mut headers = HeaderMap::new();

@@ -30,6 +30,32 @@ pub fn sign_fields_with(fields: &[(String, String)], secret: &str, hmac: bool) -
     digest.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+/// A flat APIv2 document, `<xml><k><![CDATA[v]]></k>...</xml>`, the fields in this order: as
+/// WeChat Pay writes answers and callbacks. A `]]>` inside a value is split across two CDATA
+/// sections, so every value reads back as given.
+pub fn xml(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = String::from("<xml>");
+    for (k, v) in fields {
+        let v = v.replace("]]>", "]]]]><![CDATA[>");
+        body.push_str(&format!("<{k}><![CDATA[{v}]]></{k}>"));
+    }
+    body.push_str("</xml>");
+    body.into_bytes()
+}
+
+/// [`xml`] of `fields` followed by their `sign` under `secret` ([`sign_fields_with`]: MD5, or
+/// HMAC-SHA256 when `hmac`; a `sign_type` field is the caller's to add).
+pub fn signed_xml(fields: &[(&str, &str)], secret: &str, hmac: bool) -> Vec<u8> {
+    let owned: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let sign = sign_fields_with(&owned, secret, hmac);
+    let mut all = fields.to_vec();
+    all.push(("sign", &sign));
+    xml(&all)
+}
+
 /// A reader for the flat `<xml><k>v</k>...</xml>` documents clients send: text, entities
 /// (`&lt;` `&gt;` `&amp;` `&quot;` `&apos;`) and CDATA sections (several may follow each
 /// other).

@@ -10,6 +10,7 @@ pub mod judge;
 pub mod judge_v2;
 mod keys;
 mod offline;
+mod presigned;
 mod receiver;
 pub mod scripted;
 mod server;
@@ -33,10 +34,12 @@ pub use keys::{TestKeys, keys, mchid, now_unix, random_alnum, random_hex_upper};
 #[allow(unused_imports)]
 pub use offline::{OFFLINE_PUB_KEY_ID, certificate, offline_client};
 #[allow(unused_imports)]
+pub use presigned::PresignedServer;
+#[allow(unused_imports)]
 pub use receiver::receiver;
 #[allow(unused_imports)]
 pub use server::{BAD_SIGNATURE, Fault, Recorded, Reply, Signer, TestServer, UNKNOWN_SERIAL};
 #[allow(unused_imports)]
-pub use tls::{Pair, TlsMaterial, tls};
+pub use tls::{Pair, TlsMaterial, sandbox_merchant, stranger, tls};
 #[allow(unused_imports)]
 pub use v2server::{SECRET, V2Recorded, V2Reply, V2Server, sign_fields};

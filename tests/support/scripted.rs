@@ -186,9 +186,12 @@ impl TestServer {
     }
 }
 
-/// A sandbox whose answers the test's handler chooses, for APIv2 on the plain port (any path).
+/// A sandbox whose answers the test's handler chooses, for APIv2 (any path): on the plain
+/// port ([`V2Server::start`]) or on the mutual-TLS port ([`V2Server::start_mutual_tls`]).
 pub struct V2Server {
     sandbox: Sandbox,
+    /// Serves the mutual-TLS port only.
+    mutual_tls: bool,
 }
 
 impl V2Server {
@@ -198,8 +201,32 @@ impl V2Server {
     where
         F: Fn(&V2Recorded) -> Answer + Send + Sync + 'static,
     {
+        V2Server::launch(handler, false)
+    }
+
+    /// Starts a sandbox whose handler answers on its mutual-TLS port: HTTPS with the server
+    /// certificate of the sandbox CA (`Identity::ca_certificate_pem`), which requires a client
+    /// certificate issued by that CA (the identity's merchant certificate,
+    /// [`super::tls::sandbox_merchant`]); a client without one fails its handshake and is
+    /// never logged. [`base_uri`](Self::base_uri) is the mutual-TLS port and
+    /// [`requests`](Self::requests) holds the requests that came over it; the plain port is
+    /// left to the sandbox's own routes.
+    pub fn start_mutual_tls<F>(handler: F) -> V2Server
+    where
+        F: Fn(&V2Recorded) -> Answer + Send + Sync + 'static,
+    {
+        V2Server::launch(handler, true)
+    }
+
+    fn launch<F>(handler: F, mutual_tls: bool) -> V2Server
+    where
+        F: Fn(&V2Recorded) -> Answer + Send + Sync + 'static,
+    {
         let sandbox = start_sandbox();
         sandbox.script(move |logged| {
+            if mutual_tls && !logged.tls {
+                return None;
+            }
             let recorded = V2Recorded::judge(logged.clone());
             Some(match &recorded.verdict {
                 Err(_) => {
@@ -208,19 +235,33 @@ impl V2Server {
                 Ok(_) => handler(&recorded),
             })
         });
-        V2Server { sandbox }
+        V2Server {
+            sandbox,
+            mutual_tls,
+        }
     }
 
-    /// `http://127.0.0.1:<port>/`
+    /// `http://127.0.0.1:<port>/`, or `https://127.0.0.1:<port>/` for a mutual-TLS server.
     pub fn base_uri(&self) -> String {
-        self.sandbox.base_uri().to_owned()
+        if self.mutual_tls {
+            self.sandbox.identity().tls_base_uri.clone()
+        } else {
+            self.sandbox.base_uri().to_owned()
+        }
     }
 
-    /// Everything received so far, in order (rejected requests included), judged.
+    /// The sandbox behind it.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Everything received so far, in order (rejected requests included), judged; for a
+    /// mutual-TLS server, what came over the mutual-TLS port.
     pub fn requests(&self) -> Vec<V2Recorded> {
         self.sandbox
             .requests()
             .into_iter()
+            .filter(|r| r.tls || !self.mutual_tls)
             .map(V2Recorded::judge)
             .collect()
     }

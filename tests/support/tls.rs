@@ -1,6 +1,10 @@
-//! TLS material for mutual-TLS tests, generated with openssl at test start: a CA, a server
-//! certificate for 127.0.0.1 signed by it, a merchant client certificate signed by it, and a
-//! client certificate from another CA.
+//! TLS material for mutual-TLS tests. Against the sandbox's mutual-TLS port
+//! (`Identity::tls_base_uri`, which trusts the sandbox CA `Identity::ca_certificate_pem`):
+//! [`sandbox_merchant`], the identity's merchant certificate and key (PEM, or PKCS#12 through
+//! [`Pair::pkcs12`]), and [`stranger`], a client certificate from another CA. For the tests'
+//! own TLS servers, [`tls`]: a CA generated with openssl at test start, a server certificate
+//! for 127.0.0.1 signed by it, a merchant client certificate signed by it, and a client
+//! certificate from another CA.
 
 use std::sync::OnceLock;
 
@@ -15,7 +19,7 @@ use openssl::x509::extension::{
 };
 use openssl::x509::{X509, X509NameBuilder};
 
-use super::keys::now_unix;
+use super::keys::{keys, now_unix};
 
 pub struct Pair {
     pub cert: X509,
@@ -40,6 +44,31 @@ impl Pair {
             .to_der()
             .expect("pkcs12 der")
     }
+}
+
+/// The sandbox identity's merchant certificate (issued by the sandbox CA) and its private key:
+/// the client certificate the sandbox's mutual-TLS port accepts.
+pub fn sandbox_merchant() -> &'static Pair {
+    static MERCHANT: OnceLock<Pair> = OnceLock::new();
+    MERCHANT.get_or_init(|| {
+        let identity = &keys().identity;
+        Pair {
+            cert: X509::from_pem(identity.merchant_certificate_pem.as_bytes())
+                .expect("the sandbox's merchant certificate"),
+            key: PKey::private_key_from_pem(identity.merchant_private_key_pem.as_bytes())
+                .expect("the sandbox's merchant key"),
+        }
+    })
+}
+
+/// A client certificate (CN `1900000109`) issued by a CA of its own, which neither the sandbox
+/// nor the tests' servers trust.
+pub fn stranger() -> &'static Pair {
+    static STRANGER: OnceLock<Pair> = OnceLock::new();
+    STRANGER.get_or_init(|| {
+        let other_ca = certificate("another CA", None, Kind::Ca);
+        certificate("1900000109", Some(&other_ca), Kind::Client)
+    })
 }
 
 pub struct TlsMaterial {

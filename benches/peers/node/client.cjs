@@ -30,7 +30,9 @@ const wxpay = new Wechatpay({
 
 const call = async () => {
   const res = await wxpay.v3.pay.transactions.id._transaction_id_.get({
-    params: { mchid: identity.mchid },
+    // The query of the Rust clients (`TARGET` in benches/peers/main.rs), which the server
+    // expects: the same request bytes for every client.
+    params: { mchid: '1900012181' },
     transaction_id: '4200000001',
   });
   if (res.status !== 200 || res.data.transaction_id !== '4200000001') {
