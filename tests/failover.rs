@@ -50,10 +50,10 @@ fn order(sandbox: &Sandbox, n: usize) -> serde_json::Value {
 /// handshakes it saw.
 fn untrusted_tls_primary() -> (String, Arc<AtomicUsize>) {
     use openssl::ssl::{SslAcceptor, SslMethod};
-    let material = support::tls();
+    let server = support::untrusted_server();
     let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
-    acceptor.set_private_key(&material.server.key).unwrap();
-    acceptor.set_certificate(&material.server.cert).unwrap();
+    acceptor.set_private_key(&server.key).unwrap();
+    acceptor.set_certificate(&server.cert).unwrap();
     let acceptor = acceptor.build();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let uri = format!(

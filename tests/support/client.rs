@@ -10,12 +10,6 @@ pub trait Server {
     fn base_uri(&self) -> String;
 }
 
-impl Server for super::server::TestServer {
-    fn base_uri(&self) -> String {
-        self.base_uri()
-    }
-}
-
 impl Server for super::scripted::TestServer {
     fn base_uri(&self) -> String {
         self.base_uri()

@@ -1,7 +1,7 @@
 //! Test support for the `wechatpay` crate: the process's key material (the sandbox's
-//! identity), the judge (an independent check of what the client sends), the sandbox-backed
-//! test servers ([`scripted`]), and the older in-process servers still used by the tests not
-//! yet moved to the sandbox ([`server`], [`v2server`]).
+//! identity), the judge (an independent check of what the client sends and of what the
+//! sandbox answers), and the test servers, which are the sandbox with the test's answers
+//! scripted in ([`scripted`], [`PresignedServer`]): the one imitation of WeChat Pay.
 #![allow(dead_code)]
 
 mod callback;
@@ -13,9 +13,7 @@ mod offline;
 mod presigned;
 mod receiver;
 pub mod scripted;
-mod server;
 mod tls;
-mod v2server;
 
 // Test binaries use only part of these re-exports.
 #[allow(unused_imports)]
@@ -38,8 +36,6 @@ pub use presigned::PresignedServer;
 #[allow(unused_imports)]
 pub use receiver::receiver;
 #[allow(unused_imports)]
-pub use server::{BAD_SIGNATURE, Fault, Recorded, Reply, Signer, TestServer, UNKNOWN_SERIAL};
+pub use scripted::{Recorded, TestServer, V2Recorded, V2Server};
 #[allow(unused_imports)]
-pub use tls::{Pair, TlsMaterial, sandbox_merchant, stranger, tls};
-#[allow(unused_imports)]
-pub use v2server::{SECRET, V2Recorded, V2Reply, V2Server, sign_fields};
+pub use tls::{Pair, sandbox_merchant, stranger, untrusted_server};

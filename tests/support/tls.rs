@@ -1,10 +1,8 @@
 //! TLS material for mutual-TLS tests. Against the sandbox's mutual-TLS port
 //! (`Identity::tls_base_uri`, which trusts the sandbox CA `Identity::ca_certificate_pem`):
 //! [`sandbox_merchant`], the identity's merchant certificate and key (PEM, or PKCS#12 through
-//! [`Pair::pkcs12`]), and [`stranger`], a client certificate from another CA. For the tests'
-//! own TLS servers, [`tls`]: a CA generated with openssl at test start, a server certificate
-//! for 127.0.0.1 signed by it, a merchant client certificate signed by it, and a client
-//! certificate from another CA.
+//! [`Pair::pkcs12`]), and [`stranger`], a client certificate from another CA. For a TLS server
+//! the client must refuse (no HTTP behind it): [`untrusted_server`].
 
 use std::sync::OnceLock;
 
@@ -71,28 +69,13 @@ pub fn stranger() -> &'static Pair {
     })
 }
 
-pub struct TlsMaterial {
-    pub ca: Pair,
-    pub server: Pair,
-    pub merchant: Pair,
-    /// A client certificate issued by another CA (the server must refuse it).
-    pub stranger: Pair,
-}
-
-pub fn tls() -> &'static TlsMaterial {
-    static TLS: OnceLock<TlsMaterial> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let ca = certificate("wechatpay-rs test CA", None, Kind::Ca);
-        let server = certificate("127.0.0.1", Some(&ca), Kind::Server);
-        let merchant = certificate("1900000109", Some(&ca), Kind::Client);
-        let other_ca = certificate("another CA", None, Kind::Ca);
-        let stranger = certificate("1900000109", Some(&other_ca), Kind::Client);
-        TlsMaterial {
-            ca,
-            server,
-            merchant,
-            stranger,
-        }
+/// A server certificate for 127.0.0.1 issued by a CA of its own, which no client of the tests
+/// trusts: a TLS server with it fails every handshake before a byte of a request is sent.
+pub fn untrusted_server() -> &'static Pair {
+    static SERVER: OnceLock<Pair> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let ca = certificate("an untrusted CA", None, Kind::Ca);
+        certificate("127.0.0.1", Some(&ca), Kind::Server)
     })
 }
 
