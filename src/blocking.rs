@@ -9,7 +9,10 @@
 //! the future creates, sockets, timers, tasks, belongs to that runtime) and a waker that
 //! unparks the calling thread. So the signing and verifying of many blocking callers run on
 //! their own threads, in parallel, and a call may borrow what its caller owns (a bill streams
-//! into a `&mut impl Write`).
+//! into a `&mut impl Write`). Each exchange itself (send, read the answer, hand the connection
+//! back to the pool) runs as one task on the runtime thread
+//! ([`transport::exchange`](crate::transport::exchange)), so that the next call finds the
+//! connection in the pool however late that thread is scheduled.
 //!
 //! This works from any thread, runtime or not: nothing depends on the caller's runtime. One
 //! check remains, for the caller's sake: a blocking call made by async code running on a Tokio

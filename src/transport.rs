@@ -140,14 +140,21 @@ impl HttpClients {
     }
 }
 
-/// Which HTTP clients a call runs with.
+/// Which HTTP clients a call runs with, and where its exchanges run.
 #[derive(Clone, Copy)]
 pub(crate) struct Lane<'a> {
     /// The clients of this lane.
     pub(crate) http: &'a HttpClients,
-    /// The blocking verbs' lane (the client's runtime thread), not the async verbs' (the
-    /// caller's runtime).
-    pub(crate) blocking: bool,
+    /// The blocking verbs' lane: the client's runtime thread, where each exchange runs as one
+    /// task. `None`: the async verbs' lane, whose exchanges run in the caller's future.
+    pub(crate) runtime: Option<&'a tokio::runtime::Handle>,
+}
+
+impl Lane<'_> {
+    /// The blocking verbs' lane.
+    pub(crate) fn is_blocking(&self) -> bool {
+        self.runtime.is_some()
+    }
 }
 
 /// The HTTP side of one client.
@@ -192,7 +199,7 @@ impl Transport {
         match tokio::runtime::Handle::try_current() {
             Ok(_) => Ok(Lane {
                 http: &self.async_http,
-                blocking: false,
+                runtime: None,
             }),
             Err(_) => Err(Error::config(format!(
                 "`{verb}_async` needs a Tokio runtime (with I/O and time enabled) to run on; \
@@ -215,7 +222,7 @@ impl Transport {
         let lane = self.blocking_lane()?;
         let future = call(Lane {
             http: &lane.http,
-            blocking: true,
+            runtime: Some(lane.thread.handle()),
         });
         crate::blocking::block_on(lane.thread.handle(), future)
     }
@@ -232,6 +239,26 @@ impl Transport {
         };
         Ok(self.blocking.get_or_init(|| started))
     }
+}
+
+/// Sends `prepared` with `http` and reads the whole answer, of at most `limit` bytes. On the
+/// blocking lane the exchange runs as one task on the client's runtime thread, so that the
+/// connection is back in the pool before the caller hears of the answer: otherwise the next
+/// call could find the pool empty (that thread not scheduled yet) and open a second
+/// connection.
+pub(crate) async fn exchange(
+    lane: Lane<'_>,
+    http: &reqwest::Client,
+    prepared: PreparedRequest,
+    limit: usize,
+) -> Result<Response> {
+    let Some(runtime) = lane.runtime else {
+        return read(send(http, prepared).await?, limit).await;
+    };
+    let http = http.clone();
+    let task = runtime.spawn(async move { read(send(&http, prepared).await?, limit).await });
+    task.await
+        .map_err(|e| Error::transport("the blocking client's exchange did not finish", e))?
 }
 
 /// The whole answer whose status and headers are in, its body of at most `limit` bytes.

@@ -16,7 +16,7 @@ use super::sign::authorize;
 use crate::context::{Context, keys_ready};
 use crate::error::Result;
 use crate::prepared::{PreparedRequest, Protocol};
-use crate::transport::{self, Lane};
+use crate::transport::Lane;
 
 /// Prepares a request once the key ring's keys are ready.
 pub(crate) type Deferred = Box<dyn FnOnce(&Context) -> Result<PreparedRequest> + Send>;
@@ -91,14 +91,6 @@ async fn attempt<R: Receive>(
     if prepared.protocol == Protocol::V3 {
         authorize(ctx, ctx.v3()?, &mut prepared).await?;
     }
-    let answer = transport::send(http, prepared).await?;
-    R::receive(
-        ctx,
-        lane,
-        checking,
-        policy.limit(checking),
-        policy.key_hooks,
-        answer,
-    )
-    .await
+    let limit = policy.limit(checking);
+    R::receive(ctx, lane, http, prepared, checking, limit, policy.key_hooks).await
 }

@@ -1,7 +1,7 @@
-//! What the orchestrator does with an answer once its status and headers are in: read it whole
-//! and check it ([`Whole`]), or check what can be checked before the body and hand the body
-//! over unread ([`Streamed`]). Either way a non-2xx answer is an error, and a check that names
-//! a serial the key ring lacks asks the ring's refresh policy (hook 2) before it fails.
+//! How the orchestrator sends a signed request and takes its answer: read whole and checked
+//! ([`Whole`]), or checked as far as it can be before the body and handed over with the body
+//! unread ([`Streamed`]). Either way a non-2xx answer is an error, and a check that names a
+//! serial the key ring lacks asks the ring's refresh policy (hook 2) before it fails.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use super::check_v2;
 use super::policy::Checking;
 use crate::context::{Context, refreshed_for};
 use crate::error::{Error, Result};
+use crate::prepared::PreparedRequest;
 use crate::response::Response;
 use crate::transport::{self, Lane};
 
@@ -19,15 +20,17 @@ pub(crate) trait Receive {
     /// What the caller gets.
     type Output: Send;
 
-    /// Takes `answer`, checked as `checking` says; `limit` bounds what is read whole;
-    /// `hooks`: the key ring's refresh policy may be asked about an unknown serial.
+    /// Sends `prepared` (signed) with `http` and takes its answer, checked as `checking` says;
+    /// `limit` bounds what is read whole; `hooks`: the key ring's refresh policy may be asked
+    /// about an unknown serial.
     fn receive<'a>(
         ctx: &'a Arc<Context>,
         lane: Lane<'a>,
+        http: &'a reqwest::Client,
+        prepared: PreparedRequest,
         checking: Checking,
         limit: usize,
         hooks: bool,
-        answer: reqwest::Response,
     ) -> impl Future<Output = Result<Self::Output>> + Send + 'a;
 }
 
@@ -44,12 +47,13 @@ impl Receive for Whole {
     async fn receive<'a>(
         ctx: &'a Arc<Context>,
         lane: Lane<'a>,
+        http: &'a reqwest::Client,
+        prepared: PreparedRequest,
         checking: Checking,
         limit: usize,
         hooks: bool,
-        answer: reqwest::Response,
     ) -> Result<Response> {
-        let response = transport::read(answer, limit).await?;
+        let response = transport::exchange(lane, http, prepared, limit).await?;
         match checking {
             Checking::V3(rule) => {
                 let verifier = ctx.v3()?.verifier.as_ref();
@@ -73,11 +77,13 @@ impl Receive for Streamed {
     async fn receive<'a>(
         ctx: &'a Arc<Context>,
         lane: Lane<'a>,
+        http: &'a reqwest::Client,
+        prepared: PreparedRequest,
         checking: Checking,
         limit: usize,
         hooks: bool,
-        answer: reqwest::Response,
     ) -> Result<reqwest::Response> {
+        let answer = transport::send(http, prepared).await?;
         if !answer.status().is_success() {
             let response = transport::read(answer, limit).await?;
             return Err(match checking {

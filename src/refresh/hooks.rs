@@ -13,7 +13,7 @@ impl KeyHooks for Refresher {
         ctx: &'a Arc<Context>,
         lane: Lane<'a>,
     ) -> Option<HookFuture<'a, Result<()>>> {
-        if !lane.blocking {
+        if !lane.is_blocking() {
             // Async use: the periodic refresh runs in the background on the caller's runtime.
             self.ensure_background(ctx);
         }
