@@ -167,6 +167,117 @@ fn a_tampered_download_is_refused_and_the_ring_is_unchanged() {
     assert_eq!(client.key_ring().unwrap().ids().len(), 2);
 }
 
+/// A `/v3/certificates` list of one entry: `plaintext` sealed under the APIv3 key with
+/// `associated_data`, announced as the platform certificate's serial.
+fn sealed_list(sandbox: &Sandbox, associated_data: &str, plaintext: &[u8]) -> serde_json::Value {
+    let id = sandbox.identity();
+    let nonce = "0123456789ab";
+    let sealed = wechatpay::crypto::aes_256_gcm_encrypt(
+        id.apiv3_key.as_bytes(),
+        nonce.as_bytes(),
+        associated_data.as_bytes(),
+        plaintext,
+    )
+    .unwrap();
+    json!({ "data": [{
+        "serial_no": id.platform_serial,
+        "effective_time": "2024-01-01T00:00:00+08:00",
+        "expire_time": "2124-01-01T00:00:00+08:00",
+        "encrypt_certificate": {
+            "algorithm": "AEAD_AES_256_GCM",
+            "nonce": nonce,
+            "associated_data": associated_data,
+            "ciphertext": wechatpay::crypto::base64_encode(&sealed),
+        },
+    }] })
+}
+
+#[test]
+fn only_a_certificate_sealed_as_one_is_taken_from_a_download() {
+    let sandbox = Sandbox::start().unwrap();
+    let pem = sandbox.identity().platform_certificate_pem.clone();
+    let der = wechatpay::crypto::Certificate::load(&pem)
+        .unwrap()
+        .as_openssl()
+        .to_der()
+        .unwrap();
+    let list = std::sync::Arc::new(std::sync::Mutex::new(json!({})));
+    let answer = list.clone();
+    sandbox.script(move |request| {
+        (request.path() == CERTIFICATES)
+            .then(|| wechatpay_sandbox::Answer::json(200, &answer.lock().unwrap()))
+    });
+    let mut with_garbage_after = der.clone();
+    with_garbage_after.extend_from_slice(b"trailing");
+    let refused: [(&str, &str, Vec<u8>, &str); 5] = [
+        // A callback's resource (sealed with its own associated data), or anything else the
+        // APIv3 key seals, is not a certificate.
+        (
+            "transaction",
+            "another purpose",
+            pem.clone().into_bytes(),
+            "associated_data",
+        ),
+        (
+            "certificate",
+            "a PEM block found inside other text",
+            format!("Note: keep this.\n{pem}\nmore text").into_bytes(),
+            "ciphertext",
+        ),
+        (
+            "certificate",
+            "two certificates",
+            format!("{pem}{pem}").into_bytes(),
+            "ciphertext",
+        ),
+        (
+            "certificate",
+            "a file path",
+            b"file:///etc/ssl/certs/ca-certificates.crt".to_vec(),
+            "ciphertext",
+        ),
+        (
+            "certificate",
+            "DER with bytes after it",
+            with_garbage_after,
+            "ciphertext",
+        ),
+    ];
+    for (associated_data, what, plaintext, field) in refused {
+        *list.lock().unwrap() = sealed_list(&sandbox, associated_data, &plaintext);
+        let client = anchored(&sandbox).build().unwrap();
+        let before = client.key_ring().unwrap().ids();
+        let err = client.refresh_certificates().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{what}: {err}");
+        assert_eq!(
+            err.json_path(),
+            Some(format!("data[].encrypt_certificate.{field}").as_str()),
+            "{what}: {err}"
+        );
+        assert!(
+            err.to_string().contains("the list is refused"),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            client.key_ring().unwrap().ids(),
+            before,
+            "{what}: the ring changed"
+        );
+    }
+    // The same certificate, sealed as one, PEM or DER: taken.
+    for plaintext in [pem.clone().into_bytes(), der] {
+        *list.lock().unwrap() = sealed_list(&sandbox, "certificate", &plaintext);
+        let client = anchored(&sandbox).build().unwrap();
+        client.refresh_certificates().unwrap();
+        assert!(
+            client
+                .key_ring()
+                .unwrap()
+                .contains(&sandbox.identity().platform_serial)
+        );
+    }
+}
+
 #[test]
 fn rotation_is_followed_when_an_answer_names_the_new_certificate() {
     let sandbox = Sandbox::start().unwrap();

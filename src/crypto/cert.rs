@@ -100,6 +100,27 @@ impl Certificate {
         }
     }
 
+    /// One certificate and nothing else, as the key ring takes it from a download: exactly one
+    /// `CERTIFICATE` PEM block with only whitespace around it, or DER that is exactly one
+    /// certificate (no trailing bytes). Never a `file://` path, never a block found inside other
+    /// text.
+    pub(crate) fn parse_exact(input: &[u8]) -> std::result::Result<Certificate, String> {
+        let der = if input.starts_with(&[0x30]) {
+            input.to_vec()
+        } else {
+            let text = input.trim_ascii();
+            let block = pem::block(text, "CERTIFICATE")
+                .filter(|block| block.text.len() == text.len() && !block.encrypted)
+                .ok_or("not exactly one PEM CERTIFICATE block, nor DER")?;
+            block_der(block, "the CERTIFICATE PEM block is not valid")?.to_vec()
+        };
+        let cert = Self::parse_der(&der)?;
+        match cert.x509.to_der() {
+            Ok(again) if again == der => Ok(cert),
+            _ => Err("the certificate is followed by other bytes, or not DER-encoded".to_owned()),
+        }
+    }
+
     pub(crate) fn parse_der(der: &[u8]) -> std::result::Result<Certificate, String> {
         let x509 =
             X509::from_der(der).map_err(|_| "the DER X.509 certificate is not valid".to_owned())?;

@@ -84,14 +84,29 @@ pub(super) async fn download(
     let mut downloaded = Vec::with_capacity(listing.data.len());
     for entry in &listing.data {
         let sealed = &entry.encrypt_certificate;
+        let field = |name: &str| Some(format!("data[].encrypt_certificate.{name}"));
         if sealed.algorithm != "AEAD_AES_256_GCM" {
             return Err(Error::decode(
                 format!(
                     "/v3/certificates: certificate {} is sealed with `{}`, not AEAD_AES_256_GCM",
-                    entry.serial_no, sealed.algorithm
+                    entry.serial_no.escape_default(),
+                    sealed.algorithm.escape_default()
                 ),
-                Some("data[].encrypt_certificate.algorithm".to_owned()),
+                field("algorithm"),
                 "unsupported algorithm".to_owned(),
+            ));
+        }
+        // What else the APIv3 key seals (callbacks' resources) must not pass for a certificate.
+        if sealed.associated_data != "certificate" {
+            return Err(Error::decode(
+                format!(
+                    "/v3/certificates: certificate {} is sealed with associated data `{}`, not \
+                     `certificate`: the list is refused",
+                    entry.serial_no.escape_default(),
+                    sealed.associated_data.escape_default()
+                ),
+                field("associated_data"),
+                "associated data is not `certificate`".to_owned(),
             ));
         }
         let pem = refresher.apiv3_key.decrypt_base64(
@@ -99,7 +114,17 @@ pub(super) async fn download(
             &sealed.associated_data,
             &sealed.ciphertext,
         )?;
-        let cert = Certificate::load(&pem)?;
+        let cert = Certificate::parse_exact(&pem).map_err(|reason| {
+            Error::decode(
+                format!(
+                    "/v3/certificates: entry {} does not decrypt to one certificate ({reason}): \
+                     the list is refused",
+                    entry.serial_no.escape_default()
+                ),
+                field("ciphertext"),
+                reason,
+            )
+        })?;
         if !same_serial(cert.serial(), &entry.serial_no) {
             return Err(Error::from_verification(
                 VerificationFailure::BadSignature {
