@@ -188,7 +188,8 @@ pub fn aes_256_ecb_decrypt(key: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>> {
 /// ```
 #[derive(Clone)]
 pub struct Apiv3Key {
-    bytes: [u8; 32],
+    /// On the heap, so that moving the key moves a pointer, not a copy of the bytes.
+    bytes: Box<[u8; 32]>,
 }
 
 impl Apiv3Key {
@@ -196,28 +197,31 @@ impl Apiv3Key {
     /// error that gives the length (and never the key).
     pub fn new(key: impl AsRef<[u8]>) -> Result<Apiv3Key> {
         let key = key.as_ref();
-        let bytes: [u8; 32] = key.try_into().map_err(|_| {
+        if key.len() != 32 {
             let hint = if key.last().is_some_and(u8::is_ascii_whitespace) {
                 " (it ends with whitespace: a line break read from a file?)"
             } else {
                 ""
             };
-            Error::config(format!(
+            return Err(Error::config(format!(
                 "the APIv3 key must be exactly 32 bytes, found {}{hint}",
                 key.len()
-            ))
-        })?;
+            )));
+        }
+        // Copied straight to the heap: no copy is left on the stack.
+        let mut bytes = Box::new([0u8; 32]);
+        bytes.copy_from_slice(key);
         Ok(Apiv3Key { bytes })
     }
 
     /// [`aes_256_gcm_encrypt`] with this key.
     pub fn encrypt(&self, nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-        aes_256_gcm_encrypt(&self.bytes, nonce, aad, plaintext)
+        aes_256_gcm_encrypt(&self.bytes[..], nonce, aad, plaintext)
     }
 
     /// [`aes_256_gcm_decrypt`] with this key.
     pub fn decrypt(&self, nonce: &[u8], aad: &[u8], ciphertext_and_tag: &[u8]) -> Result<Vec<u8>> {
-        aes_256_gcm_decrypt(&self.bytes, nonce, aad, ciphertext_and_tag)
+        aes_256_gcm_decrypt(&self.bytes[..], nonce, aad, ciphertext_and_tag)
     }
 
     /// Decrypts WeChat Pay's `{nonce, associated_data, ciphertext}` triple as it appears in a
@@ -243,6 +247,23 @@ impl fmt::Debug for Apiv3Key {
 impl Drop for Apiv3Key {
     fn drop(&mut self) {
         // Volatile writes: not optimised away.
-        zeroize::Zeroize::zeroize(&mut self.bytes);
+        zeroize::Zeroize::zeroize(&mut self.bytes[..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_an_apiv3_key_moves_a_pointer_not_the_key() {
+        assert_eq!(
+            std::mem::size_of::<Apiv3Key>(),
+            std::mem::size_of::<usize>()
+        );
+        let key = Apiv3Key::new("0123456789abcdef0123456789abcdef").unwrap();
+        let moved = Box::new(key);
+        let sealed = moved.encrypt(b"0123456789ab", b"", b"x").unwrap();
+        assert_eq!(moved.decrypt(b"0123456789ab", b"", &sealed).unwrap(), b"x");
     }
 }

@@ -17,7 +17,8 @@ impl Secret {
     /// Checks and keeps the APIv2 key: it must be non-empty printable ASCII (WeChat Pay's are 32
     /// letters and digits). The error never shows the value.
     pub fn new(secret: impl Into<String>) -> Result<Secret> {
-        let secret = secret.into();
+        // A refused candidate is often the real secret with a stray line break: wiped too.
+        let mut secret = zeroize::Zeroizing::new(secret.into());
         if secret.is_empty() {
             return Err(Error::config("the APIv2 secret is empty"));
         }
@@ -27,7 +28,8 @@ impl Secret {
                 secret.len()
             )));
         }
-        Ok(Secret(secret))
+        // The buffer moves out (no copy); the empty string left behind has nothing to wipe.
+        Ok(Secret(std::mem::take(&mut *secret)))
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -37,9 +39,16 @@ impl Secret {
     /// The key of a refund callback's `req_info`: the lowercase hex MD5 of the secret (32
     /// ASCII bytes, used as an AES-256 key), wiped when dropped.
     pub(crate) fn req_info_key(&self) -> Result<zeroize::Zeroizing<String>> {
-        Ok(zeroize::Zeroizing::new(crate::crypto::hex_lower(&md5(
-            self.0.as_bytes(),
-        )?)))
+        // The digest goes straight into a buffer that is wiped, never through a returned array.
+        let failed = |e| Error::crypto_from("MD5 failed", e);
+        let mut ctx = openssl::md_ctx::MdCtx::new().map_err(failed)?;
+        ctx.digest_init(openssl::md::Md::md5()).map_err(failed)?;
+        ctx.digest_update(self.0.as_bytes()).map_err(failed)?;
+        let mut digest = zeroize::Zeroizing::new([0u8; 16]);
+        ctx.digest_final(&mut digest[..]).map_err(failed)?;
+        Ok(zeroize::Zeroizing::new(crate::crypto::hex_lower(
+            &digest[..],
+        )))
     }
 }
 
