@@ -45,7 +45,7 @@ use crate::error::{Error, Result, VerificationFailure};
 use crate::options::Options;
 use crate::pipeline::{Policy, Request, Streamed, execute, prepare, statement_sha1};
 use crate::prepared::{PreparedRequest, Protocol};
-use crate::transport::{Lane, next_chunk};
+use crate::transport::{Lane, Limit, next_chunk};
 
 /// The hosts a `download_url` may point at, besides the client's base URI.
 const WECHAT_PAY_HOSTS: [&str; 4] = [
@@ -230,7 +230,8 @@ pub(crate) async fn download(
     let prepared = bill_request(ctx, bill)?;
     let answer =
         execute::<Streamed>(ctx, lane, Request::Ready(prepared), Policy::bill_file(ctx)).await?;
-    stream_checked(answer, compression, &bill.hash_value, sink).await
+    let limit = ctx.transport.download_limit();
+    stream_checked(answer, compression, &bill.hash_value, limit, sink).await
 }
 
 /// The overseas statement request for `options` (its query), with the download's timeout
@@ -258,7 +259,8 @@ pub(crate) async fn statement(
     let sha1 = statement_sha1(answer.headers())
         .map_err(Error::from_failure)?
         .to_owned();
-    stream_checked(answer, Compression::None, &sha1, sink).await
+    let limit = ctx.transport.download_limit();
+    stream_checked(answer, Compression::None, &sha1, limit, sink).await
 }
 
 /// Streams the body into `sink`, decompressed as `compression` says; the SHA-1 of what was
@@ -267,6 +269,7 @@ async fn stream_checked(
     mut response: reqwest::Response,
     compression: Compression,
     expected: &str,
+    limit: Limit,
     sink: &mut impl Sink,
 ) -> Result<u64> {
     // The first two bytes (fewer only in a shorter body) say whether the file is gzip.
@@ -288,6 +291,10 @@ async fn stream_checked(
 
     let mut decoder = Decoder::new(compression)?;
     let write_error = |e| Error::io("writing the download failed", e);
+    // What came and what it decompresses to are both counted: a gzip bomb stops at the limit,
+    // and what it would write past it is never written.
+    let mut received = 0u64;
+    let past_limit = |bytes: u64| bytes > limit.bytes;
     let mut next = Some(head);
     loop {
         let chunk = match next.take() {
@@ -297,6 +304,10 @@ async fn stream_checked(
                 None => break,
             },
         };
+        received += chunk.len() as u64;
+        if past_limit(received) {
+            return Err(limit.exceeded("the download"));
+        }
         // Compressed input goes in by the KiB: deflate expands at most about 1000 times, so no
         // write (and no buffer) exceeds about a MiB, whatever arrives in one chunk.
         let slice = if compression == Compression::Gzip {
@@ -306,12 +317,18 @@ async fn stream_checked(
         };
         for piece in chunk.chunks(slice) {
             let plain = decoder.feed(piece)?;
+            if past_limit(decoder.written) {
+                return Err(limit.exceeded("the decompressed download"));
+            }
             if !plain.is_empty() {
                 sink.write(&plain).await.map_err(write_error)?;
             }
         }
     }
     let plain = decoder.finish()?;
+    if past_limit(decoder.written) {
+        return Err(limit.exceeded("the decompressed download"));
+    }
     if !plain.is_empty() {
         sink.write(&plain).await.map_err(write_error)?;
     }

@@ -102,7 +102,7 @@ pub use options::{Options, RESERVED_KEYS};
 pub use prepared::PreparedRequest;
 pub use response::Response;
 pub use retry::RetryPolicy;
-pub use transport::DEFAULT_MAX_RESPONSE_SIZE;
+pub use transport::{DEFAULT_MAX_DOWNLOAD_SIZE, DEFAULT_MAX_RESPONSE_SIZE};
 pub use user_agent::USER_AGENT;
 
 pub use http::{Method, StatusCode};

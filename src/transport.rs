@@ -26,10 +26,41 @@ pub(crate) struct HttpSettings {
     pub(crate) identity: Option<native_tls::Identity>,
     /// The largest response body read whole, in bytes.
     pub(crate) max_response_size: usize,
+    /// The largest download (a bill, a statement: the bytes written, decompressed), in bytes.
+    pub(crate) max_download_size: u64,
 }
 
 /// The default largest response body a client reads whole: 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 64 << 20;
+
+/// The default largest download (a bill or a statement, counted decompressed): 4 GiB, several
+/// times the largest daily bill of a merchant with a million payments a day.
+pub const DEFAULT_MAX_DOWNLOAD_SIZE: u64 = 4 << 30;
+
+/// At most this much room is reserved on the word of an answer's `Content-Length`: the rest is
+/// reserved as the bytes arrive.
+const MAX_RESERVATION: usize = 256 << 10;
+
+/// A limit on what is read, and the setting that raises it (named in the error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limit {
+    pub(crate) bytes: u64,
+    pub(crate) setting: &'static str,
+}
+
+impl Limit {
+    /// The error of an answer past the limit (a `Transport` error, as a timeout would be: the
+    /// request may have been carried out).
+    pub(crate) fn exceeded(&self, what: &str) -> Error {
+        Error::transport(
+            format!(
+                "{what} is larger than {} bytes, the client's {}",
+                self.bytes, self.setting
+            ),
+            "answer too large",
+        )
+    }
+}
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -39,6 +70,7 @@ impl Default for HttpSettings {
             roots: Vec::new(),
             identity: None,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            max_download_size: DEFAULT_MAX_DOWNLOAD_SIZE,
         }
     }
 }
@@ -183,9 +215,20 @@ impl Transport {
         })
     }
 
-    /// The largest response body read whole, in bytes.
-    pub(crate) fn max_response_size(&self) -> usize {
-        self.settings.max_response_size
+    /// The largest response body read whole.
+    pub(crate) fn response_limit(&self) -> Limit {
+        Limit {
+            bytes: self.settings.max_response_size as u64,
+            setting: "max_response_size",
+        }
+    }
+
+    /// The largest download (bills, statements), counted decompressed.
+    pub(crate) fn download_limit(&self) -> Limit {
+        Limit {
+            bytes: self.settings.max_download_size,
+            setting: "max_download_size",
+        }
     }
 
     /// Whether a merchant certificate is configured (APIv2 `security: true`).
@@ -250,7 +293,7 @@ pub(crate) async fn exchange(
     lane: Lane<'_>,
     http: &reqwest::Client,
     prepared: PreparedRequest,
-    limit: usize,
+    limit: Limit,
 ) -> Result<Response> {
     let Some(runtime) = lane.runtime else {
         return read(send(http, prepared).await?, limit).await;
@@ -261,8 +304,8 @@ pub(crate) async fn exchange(
         .map_err(|e| Error::transport("the blocking client's exchange did not finish", e))?
 }
 
-/// The whole answer whose status and headers are in, its body of at most `limit` bytes.
-pub(crate) async fn read(mut response: reqwest::Response, limit: usize) -> Result<Response> {
+/// The whole answer whose status and headers are in, its body within `limit`.
+pub(crate) async fn read(mut response: reqwest::Response, limit: Limit) -> Result<Response> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
     let body = match next_all(response, limit).await {
@@ -280,52 +323,54 @@ pub(crate) async fn read(mut response: reqwest::Response, limit: usize) -> Resul
     Ok(Response::new(status, headers, body))
 }
 
-/// Reads the rest of a body of at most `limit` bytes: one announced longer is refused before
-/// anything is read, and a chunk that would take it past the limit before it is kept, so the
-/// client never holds more.
+/// Reads the rest of a body within `limit`: one announced longer is refused before anything is
+/// read, and a chunk that would take it past the limit before it is kept, so the client never
+/// holds more. An announced length is trusted for at most a small reservation: a lying server
+/// cannot make the client reserve memory it never sends.
 pub(crate) async fn next_all(
     mut response: reqwest::Response,
-    limit: usize,
+    limit: Limit,
 ) -> Result<bytes::Bytes> {
-    let too_large = || {
-        Error::transport(
-            format!(
-                "the response body is larger than {limit} bytes, the client's max_response_size"
-            ),
-            "response body too large",
-        )
-    };
+    let too_large = || limit.exceeded("the response body");
     let announced = response.content_length();
-    if announced.is_some_and(|n| n > limit as u64) {
+    if announced.is_some_and(|n| n > limit.bytes) {
         return Err(too_large());
     }
+    let within = |length: usize| length as u64 <= limit.bytes;
     // One chunk (the usual case) is returned as it is, without a copy.
     let Some(first) = next_chunk(&mut response).await? else {
         return Ok(bytes::Bytes::new());
     };
-    if first.len() > limit {
+    if !within(first.len()) {
         return Err(too_large());
     }
     let Some(second) = next_chunk(&mut response).await? else {
         return Ok(first);
     };
     let mut length = first.len() + second.len();
-    if length > limit {
+    if !within(length) {
         return Err(too_large());
     }
-    // Room for the announced length (at most `limit`), else for what has come so far.
-    let mut body =
-        bytes::BytesMut::with_capacity(announced.map_or(length, |n| (n as usize).max(length)));
+    let mut body = bytes::BytesMut::with_capacity(reservation(announced, length));
     body.extend_from_slice(&first);
     body.extend_from_slice(&second);
     while let Some(chunk) = next_chunk(&mut response).await? {
         length += chunk.len();
-        if length > limit {
+        if !within(length) {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// The room reserved for a body of which `received` bytes came: the announced length, but never
+/// more than [`MAX_RESERVATION`] beyond what came.
+fn reservation(announced: Option<u64>, received: usize) -> usize {
+    let announced = announced.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    announced
+        .min(received.saturating_add(MAX_RESERVATION))
+        .max(received)
 }
 
 /// Reads the next chunk of a streamed body (`None` at its end).
@@ -380,4 +425,20 @@ fn transport_error(e: reqwest::Error) -> Error {
         "the request failed"
     };
     Error::transport(format!("{what}{host}: {e}"), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_RESERVATION, reservation};
+
+    #[test]
+    fn an_announced_length_buys_a_small_reservation_only() {
+        assert_eq!(reservation(None, 100), 100);
+        assert_eq!(reservation(Some(1_000), 100), 1_000);
+        // A server announcing 64 MiB after 100 bytes gets 256 KiB more, not 64 MiB.
+        assert_eq!(reservation(Some(64 << 20), 100), 100 + MAX_RESERVATION);
+        assert_eq!(reservation(Some(u64::MAX), 10), 10 + MAX_RESERVATION);
+        // Never less than what came (a lying short length).
+        assert_eq!(reservation(Some(10), 100), 100);
+    }
 }

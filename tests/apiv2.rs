@@ -1026,7 +1026,8 @@ fn typed_access_refuses_names_it_would_read_under_another_name() {
     );
 }
 
-/// `max_response_size` limits answers, not bills: a download endpoint's body is read whole.
+/// `max_response_size` limits answers, `max_download_size` bills: a download endpoint's body is
+/// read whole within the download limit.
 #[test]
 fn the_size_limit_leaves_apiv2_bills_whole_and_refuses_other_answers() {
     let big = "x".repeat(4096);
@@ -1058,6 +1059,23 @@ fn the_size_limit_leaves_apiv2_bills_whole_and_refuses_other_answers() {
     assert!(
         err.to_string()
             .contains("the response body is larger than 1024 bytes"),
+        "{err}"
+    );
+    // A bill past the download limit is refused too, naming that setting.
+    let small = Client::builder()
+        .mchid(MCH_ID)
+        .secret(secret())
+        .base_uri(server.base_uri())
+        .max_download_size(4095)
+        .build()
+        .unwrap();
+    let err = small["v2/pay/downloadbill"]
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "bill_date": "20141110" } }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    assert!(
+        err.to_string()
+            .contains("larger than 4095 bytes, the client's max_download_size"),
         "{err}"
     );
 }

@@ -547,3 +547,75 @@ fn a_statement_that_fails_a_check_fails_closed() {
     assert_eq!(err.api().unwrap().code(), Some("PARAM_ERROR"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_gzip_bomb_stops_at_the_download_limit_and_leaves_no_file() {
+    // 64 MiB of zeros: about 64 KiB of gzip, a thousandfold expansion.
+    let bomb = gzip(&vec![0u8; 64 << 20]);
+    assert!(bomb.len() < 128 << 10, "{}", bomb.len());
+    let server = bill_server(bomb, "0".repeat(40));
+    let client = support::builder(&server)
+        .max_download_size(1 << 20)
+        .build()
+        .unwrap();
+    let bill = bill_info(&client, Some("GZIP"));
+
+    // Into a writer: nothing past the limit is written, and the error names the setting.
+    let mut out = Vec::new();
+    let err = client
+        .download_bill(&bill, Compression::Gzip, &mut out)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    assert!(err.to_string().contains("max_download_size"), "{err}");
+    assert!(out.len() <= 1 << 20, "{} bytes written", out.len());
+
+    // Into a file: none is left, finished or partial.
+    let dir = std::env::temp_dir().join(format!("wechatpay-bomb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bill.csv");
+    let err = client
+        .download_bill_to_file(&bill, Compression::Auto, &path)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    assert!(!path.exists());
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_plain_download_past_the_limit_stops_there_and_a_statement_too() {
+    let bill = csv(20_000); // about 2 MB
+    let server = bill_server(bill.clone(), sha1_hex(&bill));
+    let client = support::builder(&server)
+        .max_download_size(1 << 20)
+        .build()
+        .unwrap();
+    let info = bill_info(&client, None);
+    let mut out = Vec::new();
+    let err = client
+        .download_bill(&info, Compression::None, &mut out)
+        .unwrap_err();
+    assert!(err.to_string().contains("max_download_size"), "{err}");
+    assert!(out.len() <= 1 << 20, "{} bytes written", out.len());
+    // The limit itself is allowed.
+    let exact = support::builder(&server)
+        .max_download_size(bill.len() as u64)
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    exact
+        .download_bill(&info, Compression::None, &mut out)
+        .unwrap();
+    assert!(out == bill);
+
+    let statements = statement_server(bill.clone(), Some(sha1_hex(&bill)), true);
+    let client = support::builder(&statements)
+        .max_download_size(1 << 20)
+        .build()
+        .unwrap();
+    let err = client
+        .download_statement(statement_query(), &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    assert!(err.to_string().contains("max_download_size"), "{err}");
+}

@@ -400,9 +400,8 @@ impl ClientBuilder {
     /// [`DEFAULT_MAX_RESPONSE_SIZE`](crate::DEFAULT_MAX_RESPONSE_SIZE) (64 MiB). A larger one
     /// (announced by `Content-Length`, or reached while reading) ends the call with a
     /// [`Transport`](crate::ErrorKind::Transport) error, as a timeout would: the request may
-    /// have been carried out. Bills are not limited: the APIv3 bill download streams to the
-    /// caller, and the APIv2 download endpoints ([`v2::RAW_ANSWERS`](crate::v2::RAW_ANSWERS))
-    /// are read whole, whatever their size. Zero is a `Config` error.
+    /// have been carried out. Bills and statements are downloads, under
+    /// [`max_download_size`](Self::max_download_size) instead. Zero is a `Config` error.
     ///
     /// ```
     /// let client = wechatpay::Client::builder()
@@ -419,6 +418,32 @@ impl ClientBuilder {
             ));
         } else {
             self.http.max_response_size = bytes;
+        }
+        self
+    }
+
+    /// The largest download, in bytes: a bill or a statement streamed to a writer (counted as
+    /// written, that is decompressed, so a gzip bomb stops at the limit), and an APIv2
+    /// download ([`v2::RAW_ANSWERS`](crate::v2::RAW_ANSWERS)) read whole. Default
+    /// [`DEFAULT_MAX_DOWNLOAD_SIZE`](crate::DEFAULT_MAX_DOWNLOAD_SIZE) (4 GiB). A larger one
+    /// ends the download with a [`Transport`](crate::ErrorKind::Transport) error (the `_to_file`
+    /// forms leave no file). Zero is a `Config` error.
+    ///
+    /// ```
+    /// let client = wechatpay::Client::builder()
+    ///     .mchid("1900000109")
+    ///     .secret("192006250b4c09247ec02edce69f6a2d")
+    ///     .max_download_size(512 << 20)
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
+    pub fn max_download_size(mut self, bytes: u64) -> Self {
+        if bytes == 0 {
+            self.fail(Error::config(
+                "max_download_size is 0: it must allow at least one byte",
+            ));
+        } else {
+            self.http.max_download_size = bytes;
         }
         self
     }

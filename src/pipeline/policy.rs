@@ -8,6 +8,7 @@ use super::check_v2::Answer;
 use crate::context::Context;
 use crate::prepared::{PreparedRequest, Protocol};
 use crate::retry::RetryPolicy;
+use crate::transport::Limit;
 
 /// How one kind of request is run.
 #[derive(Clone, Copy, Debug)]
@@ -22,8 +23,10 @@ pub(crate) struct Policy {
     pub(crate) failover: bool,
     /// Retries of `GET`s on connect errors, 429 and 5xx; never of another method.
     pub(crate) retry: Option<RetryPolicy>,
-    /// The largest answer body read whole, in bytes.
-    pub(crate) limit: usize,
+    /// The largest answer body read whole.
+    pub(crate) limit: Limit,
+    /// The largest download read whole (APIv2 bills).
+    pub(crate) download_limit: Limit,
 }
 
 /// How a 2xx answer is checked.
@@ -61,7 +64,8 @@ impl Policy {
             key_hooks: true,
             failover: true,
             retry: ctx.retry,
-            limit: ctx.transport.max_response_size(),
+            limit: ctx.transport.response_limit(),
+            download_limit: ctx.transport.download_limit(),
         }
     }
 
@@ -98,11 +102,11 @@ impl Policy {
         }
     }
 
-    /// The largest body read whole for an answer checked by `checking`: APIv2 downloads (a
-    /// bill, read whole) are not limited.
-    pub(crate) fn limit(&self, checking: Checking) -> usize {
+    /// The limit of what is read whole for an answer checked by `checking`: an APIv2 download
+    /// (a bill, read whole) is a download, under the download limit.
+    pub(crate) fn limit(&self, checking: Checking) -> Limit {
         match checking {
-            Checking::V2(Answer::Raw) => usize::MAX,
+            Checking::V2(Answer::Raw) => self.download_limit,
             _ => self.limit,
         }
     }

@@ -13,7 +13,7 @@ use crate::context::{Context, refreshed_for};
 use crate::error::{Error, Result};
 use crate::prepared::PreparedRequest;
 use crate::response::Response;
-use crate::transport::{self, Lane};
+use crate::transport::{self, Lane, Limit};
 
 /// How an answer is taken.
 pub(crate) trait Receive {
@@ -29,12 +29,12 @@ pub(crate) trait Receive {
         http: &'a reqwest::Client,
         prepared: PreparedRequest,
         checking: Checking,
-        limit: usize,
+        limit: Limit,
         hooks: bool,
     ) -> impl Future<Output = Result<Self::Output>> + Send + 'a;
 }
 
-/// The whole answer, read (at most `limit` bytes) and checked: a [`Response`].
+/// The whole answer, read (within `limit`) and checked: a [`Response`].
 pub(crate) struct Whole;
 
 /// The answer's status and headers checked, its body not read yet: a bill or statement to
@@ -50,7 +50,7 @@ impl Receive for Whole {
         http: &'a reqwest::Client,
         prepared: PreparedRequest,
         checking: Checking,
-        limit: usize,
+        limit: Limit,
         hooks: bool,
     ) -> Result<Response> {
         let response = transport::exchange(lane, http, prepared, limit).await?;
@@ -80,7 +80,7 @@ impl Receive for Streamed {
         http: &'a reqwest::Client,
         prepared: PreparedRequest,
         checking: Checking,
-        limit: usize,
+        limit: Limit,
         hooks: bool,
     ) -> Result<reqwest::Response> {
         let answer = transport::send(http, prepared).await?;
