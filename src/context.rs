@@ -18,6 +18,7 @@ use crate::error::{Error, Result, VerificationFailure};
 use crate::failover::Failover;
 use crate::keyring::KeyRing;
 use crate::options::Options;
+use crate::replay::ReplayMemory;
 use crate::retry::RetryPolicy;
 use crate::signer::Signer;
 use crate::template_cache::TemplateCache;
@@ -60,6 +61,8 @@ pub(crate) struct V3 {
     pub(crate) ring: KeyRing,
     /// The refresh policy of an automatic ring.
     pub(crate) hooks: Option<Arc<dyn KeyHooks>>,
+    /// The verified answers seen in their time window, to refuse a replay.
+    pub(crate) replay: Arc<dyn ReplayMemory>,
     /// Send `Wechatpay-Serial` (the preferred key id) on every request.
     pub(crate) send_wechatpay_serial: bool,
     /// `verifier` is a custom one, not the ring.

@@ -543,6 +543,32 @@ pub enum VerificationFailure {
         /// Why.
         reason: &'static str,
     },
+    /// This signed answer was received before (the same serial, nonce and signature, within
+    /// its time window): a replay, refused (see [`replay`](crate::replay)).
+    Replayed {
+        /// Its `Wechatpay-Serial`.
+        serial: String,
+        /// Its `Wechatpay-Nonce`.
+        nonce: String,
+    },
+    /// A 2xx answer whose body is an error document (`code` and `message`, nothing an
+    /// operation returns): an error answer's signed body served with a success status.
+    ErrorDocument {
+        /// The status it came with.
+        status: u16,
+        /// The document's `code`.
+        code: String,
+    },
+    /// An APIv2 answer echoes an identifier other than the request's (an answer to another
+    /// request, replayed).
+    EchoMismatch {
+        /// The field (`mch_id`, `out_trade_no`, ...).
+        field: String,
+        /// What the request sent.
+        sent: String,
+        /// What the answer says.
+        answered: String,
+    },
 }
 
 impl fmt::Display for VerificationFailure {
@@ -599,6 +625,29 @@ impl fmt::Display for VerificationFailure {
             VerificationFailure::AmbiguousField { name, reason } => write!(
                 f,
                 "field `{name}` could be other fields regrouped under the same APIv2 `sign`: {reason}"
+            ),
+            VerificationFailure::Replayed { serial, nonce } => write!(
+                f,
+                "this signed answer (`Wechatpay-Serial` {serial}, `Wechatpay-Nonce` {}) was \
+                 received before: a replay",
+                nonce.escape_default()
+            ),
+            VerificationFailure::ErrorDocument { status, code } => write!(
+                f,
+                "a {status} answer carries an error document (code {}): an error's signed body \
+                 served as a success",
+                code.escape_default()
+            ),
+            VerificationFailure::EchoMismatch {
+                field,
+                sent,
+                answered,
+            } => write!(
+                f,
+                "the APIv2 answer's `{field}` is {} where the request sent {}: an answer to \
+                 another request",
+                answered.escape_default(),
+                sent.escape_default()
             ),
         }
     }

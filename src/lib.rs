@@ -80,6 +80,7 @@ pub mod pay;
 mod pipeline;
 mod prepared;
 mod refresh;
+pub mod replay;
 mod response;
 mod retry;
 pub mod signature;

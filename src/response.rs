@@ -34,6 +34,11 @@ impl Response {
         self.signature_verified = true;
     }
 
+    /// Refused after its signature verified (a replay): not to be trusted either.
+    pub(crate) fn mark_refused(&mut self) {
+        self.signature_verified = false;
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -16,6 +16,7 @@ use crate::error::{Error, Result, shown};
 use crate::failover::Failover;
 use crate::keyring::{DEFAULT_REFRESH_INTERVAL, KeyRing, KeyStore, same_serial};
 use crate::refresh::Refresher;
+use crate::replay::{InMemory, ReplayMemory};
 use crate::retry::RetryPolicy;
 use crate::signer::Signer;
 use crate::template_cache::TemplateCache;
@@ -70,6 +71,7 @@ struct V3Settings {
     refresh_interval: Option<Duration>,
     store: Option<Arc<dyn KeyStore>>,
     verifier: Option<Arc<dyn Verifier>>,
+    replay: Option<Arc<dyn ReplayMemory>>,
     preferred: Option<String>,
     send_wechatpay_serial: bool,
 }
@@ -246,6 +248,15 @@ impl ClientBuilder {
             )));
         }
         Ok((id, key))
+    }
+
+    /// Remembers the verified answers in `memory` instead of the default
+    /// [`replay::InMemory`](crate::replay::InMemory) (one per client, bounded): a store shared by
+    /// several processes catches an answer replayed to another of them. See
+    /// [`replay`](crate::replay).
+    pub fn replay_memory(mut self, memory: impl ReplayMemory) -> Self {
+        self.v3.replay = Some(Arc::new(memory));
+        self
     }
 
     /// Verifies responses with a custom [`Verifier`] instead of the platform keys.
@@ -568,6 +579,7 @@ impl V3Settings {
             refresh_interval,
             store,
             verifier,
+            replay,
             preferred,
             send_wechatpay_serial,
         } = self;
@@ -651,6 +663,7 @@ impl V3Settings {
         let hooks = refresher
             .clone()
             .map(|refresher| refresher as Arc<dyn KeyHooks>);
+        let replay = replay.unwrap_or_else(|| Arc::new(InMemory::default()));
         let v3 = V3 {
             serial,
             signer,
@@ -658,6 +671,7 @@ impl V3Settings {
             verifier,
             ring,
             hooks,
+            replay,
             send_wechatpay_serial,
             custom_verifier,
         };

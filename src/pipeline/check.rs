@@ -3,7 +3,9 @@
 use http::Method;
 use percent_encoding::percent_decode_str;
 
+use crate::clock::unix_now;
 use crate::error::{ApiError, Error, Result, VerificationFailure};
+use crate::replay::{Fingerprint, ReplayMemory, Sighting};
 use crate::response::Response;
 use crate::verifier::Verifier;
 
@@ -73,7 +75,9 @@ pub(crate) fn finish(
     }
     let outcome = match rule {
         Rule::Unsigned => return Ok(response),
-        Rule::Body => verifier.verify(response.headers(), response.bytes()),
+        Rule::Body => verifier
+            .verify(response.headers(), response.bytes())
+            .and_then(|()| no_error_document(&response)),
         Rule::StatementSha1 => verify_statement(verifier, &response),
     };
     match outcome {
@@ -99,6 +103,69 @@ fn verify_statement(
         return Err(VerificationFailure::DigestMismatch);
     }
     verifier.verify(response.headers(), statement_document(sha1).as_bytes())
+}
+
+/// A 2xx answer whose body is an error document (`code` and `message`, and nothing else but
+/// `detail`): the signed body of an error answer served with a success status. Only small JSON
+/// objects are read: error documents are.
+fn no_error_document(response: &Response) -> Result<(), VerificationFailure> {
+    const AT_MOST: usize = 64 << 10;
+    let body = response.bytes();
+    let looks_like_one = body.len() <= AT_MOST
+        && body.trim_ascii_start().starts_with(b"{")
+        && contains(body, b"\"code\"")
+        && contains(body, b"\"message\"");
+    if !looks_like_one {
+        return Ok(());
+    }
+    let Ok(document) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+    else {
+        return Ok(());
+    };
+    let only_error_fields = document
+        .keys()
+        .all(|k| matches!(k.as_str(), "code" | "message" | "detail"));
+    match (&document.get("code"), &document.get("message")) {
+        (Some(serde_json::Value::String(code)), Some(serde_json::Value::String(_)))
+            if only_error_fields =>
+        {
+            Err(VerificationFailure::ErrorDocument {
+                status: response.status().as_u16(),
+                code: code.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Remembers a verified answer in `memory` until its timestamp leaves the window: a second
+/// sighting is a [`Replayed`](VerificationFailure::Replayed) failure. The headers were checked
+/// already (the signature verified).
+pub(crate) fn first_sighting(
+    memory: &dyn ReplayMemory,
+    headers: &http::HeaderMap,
+) -> Result<(), VerificationFailure> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let (serial, nonce) = (text(crate::verifier::SERIAL), text(crate::verifier::NONCE));
+    let timestamp: i64 = text(crate::verifier::TIMESTAMP).parse().unwrap_or(0);
+    let fingerprint = Fingerprint::of(serial, nonce, text(crate::verifier::SIGNATURE));
+    let expires_at = timestamp.saturating_add(crate::verifier::CLOCK_WINDOW_SECS);
+    match memory.sight(&fingerprint, expires_at, unix_now()) {
+        Sighting::First => Ok(()),
+        Sighting::Again => Err(VerificationFailure::Replayed {
+            serial: serial.to_owned(),
+            nonce: nonce.to_owned(),
+        }),
+    }
 }
 
 /// The `Wechatpay-Statement-Sha1` header of an overseas statement: 40 hex digits.

@@ -56,13 +56,26 @@ impl Receive for Whole {
         let response = transport::exchange(lane, http, prepared, limit).await?;
         match checking {
             Checking::V3(rule) => {
-                let verifier = ctx.v3()?.verifier.as_ref();
+                let v3 = ctx.v3()?;
+                let verifier = v3.verifier.as_ref();
                 let first = check::finish(verifier, rule, response);
-                after_refresh(ctx, lane, hooks, first, |e| match e.response().cloned() {
-                    Some(response) => check::finish(verifier, rule, response),
-                    None => Err(e),
-                })
-                .await
+                let response =
+                    after_refresh(ctx, lane, hooks, first, |e| match e.response().cloned() {
+                        Some(response) => check::finish(verifier, rule, response),
+                        None => Err(e),
+                    })
+                    .await?;
+                if !response.signature_verified() {
+                    return Ok(response);
+                }
+                match check::first_sighting(v3.replay.as_ref(), response.headers()) {
+                    Ok(()) => Ok(response),
+                    Err(failure) => {
+                        let mut refused = response;
+                        refused.mark_refused();
+                        Err(Error::from_verification(failure, refused))
+                    }
+                }
             }
             Checking::V2(rule) => check_v2::finish(ctx.v2()?, rule, response),
             Checking::Digest | Checking::ByCaller if response.status().is_success() => Ok(response),
@@ -97,12 +110,15 @@ impl Receive for Streamed {
         match checking {
             Checking::V3(Rule::Unsigned) | Checking::Digest | Checking::ByCaller => Ok(answer),
             Checking::V3(Rule::StatementSha1) => {
-                let verifier = ctx.v3()?.verifier.as_ref();
+                let v3 = ctx.v3()?;
+                let verifier = v3.verifier.as_ref();
                 let check = || {
                     check::verify_statement_headers(verifier, answer.headers())
                         .map_err(Error::from_failure)
                 };
                 after_refresh(ctx, lane, hooks, check(), |_| check()).await?;
+                check::first_sighting(v3.replay.as_ref(), answer.headers())
+                    .map_err(Error::from_failure)?;
                 Ok(answer)
             }
             // Only what can be checked before its body is read is streamed.

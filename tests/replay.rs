@@ -1,0 +1,190 @@
+//! Signed answers served to the wrong request (issue 17, findings 1 and 2): the answer's
+//! signature covers only `timestamp\nnonce\nbody\n`, so a machine in the middle with no key can
+//! hold a request and answer it with any signed answer it saw. The client refuses an answer it
+//! saw before, an error document served with a success status, and an APIv2 answer that echoes
+//! another request's identifiers.
+
+use std::sync::{Arc, Mutex};
+
+use http::HeaderMap;
+use serde_json::json;
+use wechatpay::replay::{Fingerprint, InMemory, ReplayMemory, Sighting};
+use wechatpay::{ErrorKind, VerificationFailure};
+use wechatpay_sandbox::{Answer, Sandbox};
+
+const SIGNATURE_HEADERS: [&str; 4] = [
+    "Wechatpay-Timestamp",
+    "Wechatpay-Nonce",
+    "Wechatpay-Signature",
+    "Wechatpay-Serial",
+];
+
+/// An answer of `status` and `body` carrying exactly the signature headers of `captured`: what
+/// a machine in the middle sends back, without any key.
+fn replayed(status: u16, body: &[u8], captured: &HeaderMap) -> Answer {
+    let mut answer = Answer::raw(status, "application/json", body.to_vec());
+    for name in SIGNATURE_HEADERS {
+        answer = answer.header(name, captured[name].to_str().unwrap());
+    }
+    answer
+}
+
+/// Scripts the sandbox to answer requests to `path` with `answer` (once it is set).
+fn intercept(sandbox: &Sandbox, path: &'static str) -> Arc<Mutex<Option<Answer>>> {
+    let slot = Arc::new(Mutex::new(None::<Answer>));
+    let answer = slot.clone();
+    sandbox.script(move |request| {
+        if request.path() == path {
+            answer.lock().unwrap().clone()
+        } else {
+            None
+        }
+    });
+    slot
+}
+
+fn order(sandbox: &Sandbox, out_trade_no: &str) -> serde_json::Value {
+    json!({ "json": {
+        "appid": "wxd678efh567hg6787", "mchid": sandbox.identity().mchid, "description": "replay",
+        "out_trade_no": out_trade_no, "notify_url": "https://example.com/notify",
+        "amount": { "total": 100, "currency": "CNY" },
+    } })
+}
+
+#[test]
+fn a_signed_204_from_one_request_is_refused_as_the_answer_to_another() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = sandbox.client();
+    let mchid = sandbox.identity().mchid.clone();
+    client["v3/pay/transactions/native"]
+        .post(order(&sandbox, "REPLAY-1"))
+        .unwrap();
+    // A close-order: an empty, signed 204.
+    let closed = client["v3/pay/transactions/out-trade-no/{no}/close"]
+        .post(json!({ "no": "REPLAY-1", "json": { "mchid": mchid } }))
+        .unwrap();
+    assert_eq!(closed.status(), 204);
+    assert!(closed.signature_verified());
+
+    // The refund that follows never reaches WeChat Pay: the close-order's 204 comes back.
+    let slot = intercept(&sandbox, "/v3/refund/domestic/refunds");
+    *slot.lock().unwrap() = Some(replayed(204, b"", closed.headers()));
+    let refund = json!({ "json": {
+        "out_trade_no": "REPLAY-1", "out_refund_no": "REFUND-1",
+        "amount": { "refund": 100, "total": 100, "currency": "CNY" },
+    } });
+    let err = client["v3/refund/domestic/refunds"]
+        .post(refund.clone())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+    let nonce = closed.headers()["Wechatpay-Nonce"].to_str().unwrap();
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::Replayed {
+            serial: closed.headers()["Wechatpay-Serial"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+            nonce: nonce.to_owned(),
+        })
+    );
+    assert!(
+        err.to_string().contains("received before: a replay"),
+        "{err}"
+    );
+    // Kept for inspection, and not a success.
+    assert!(!err.response().unwrap().signature_verified());
+
+    // The async form too, and a second replay of the same answer.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let err = rt
+        .block_on(client["v3/refund/domestic/refunds"].post_async(refund))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.verification(),
+            Some(VerificationFailure::Replayed { .. })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_signed_error_document_served_as_200_is_refused() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = sandbox.client();
+    let mchid = sandbox.identity().mchid.clone();
+    let query = client.chain("v3/pay/transactions/out-trade-no/{no}{?mchid}");
+    // A genuine, signed 404 for an order that does not exist...
+    let missing = query
+        .get(json!({ "no": "NO-SUCH-ORDER", "mchid": mchid }))
+        .unwrap_err();
+    let answer = missing.response().unwrap().clone();
+    assert_eq!(answer.status(), 404);
+    assert_eq!(
+        missing.api().unwrap().code(),
+        Some("ORDER_NOT_EXIST"),
+        "{missing}"
+    );
+    // ...served with status 200 as the answer to the query of a paid order.
+    let slot = intercept(&sandbox, "/v3/pay/transactions/out-trade-no/PAID-1");
+    *slot.lock().unwrap() = Some(replayed(200, answer.bytes(), answer.headers()));
+    let err = query
+        .get(json!({ "no": "PAID-1", "mchid": mchid }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::ErrorDocument {
+            status: 200,
+            code: "ORDER_NOT_EXIST".to_owned()
+        })
+    );
+}
+
+#[test]
+fn genuine_answers_pass_and_each_is_remembered_once() {
+    let sandbox = Sandbox::start().unwrap();
+    // A memory the test can look into, shared with the client.
+    #[derive(Clone)]
+    struct Counted(Arc<InMemory>, Arc<Mutex<Vec<Fingerprint>>>);
+    impl ReplayMemory for Counted {
+        fn sight(&self, fingerprint: &Fingerprint, expires_at: i64, now: i64) -> Sighting {
+            self.1.lock().unwrap().push(*fingerprint);
+            self.0.sight(fingerprint, expires_at, now)
+        }
+    }
+    let memory = Counted(Arc::new(InMemory::new(100)), Arc::default());
+    let id = sandbox.identity();
+    let client = wechatpay::Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .platform_key(&id.public_key_id, &id.public_key_pem)
+        .base_uri(sandbox.base_uri())
+        .replay_memory(memory.clone())
+        .build()
+        .unwrap();
+    for n in 0..20 {
+        let answer = client["v3/pay/transactions/native"]
+            .post(order(&sandbox, &format!("GENUINE-{n}")))
+            .unwrap();
+        let h = |name: &str| answer.headers()[name].to_str().unwrap().to_owned();
+        let expected = Fingerprint::of(
+            &h("Wechatpay-Serial"),
+            &h("Wechatpay-Nonce"),
+            &h("Wechatpay-Signature"),
+        );
+        assert_eq!(memory.1.lock().unwrap().last(), Some(&expected));
+    }
+    assert_eq!(memory.1.lock().unwrap().len(), 20);
+    assert_eq!(memory.0.len(), 20);
+    // An answer that fails its check is not remembered (an attacker cannot fill the memory).
+    sandbox.set_fault(Some(wechatpay_sandbox::Fault::BadSignature));
+    assert!(
+        client["v3/pay/transactions/native"]
+            .post(order(&sandbox, "BAD"))
+            .is_err()
+    );
+    assert_eq!(memory.0.len(), 20);
+}
