@@ -3,9 +3,9 @@
 //! one RSA-2048 sign of the request message and one verify of the response.
 //!
 //! The server runs in a child process (this same binary, started with
-//! `WECHATPAY_BENCH_ROLE=server`): a sandbox (`support::PresignedServer`) that verifies every
+//! `WECHATPAY_BENCH_ROLE=server`): a sandbox (`support::BenchServer`) that verifies every
 //! request with RSA, twice (the sandbox, then the test suite's judge), and answers with a
-//! pre-signed body, as a fast real server would. Every benchmark here measures [`ProcessCpu`]:
+//! static body signed for each answer, as WeChat Pay does. Every benchmark here measures [`ProcessCpu`]:
 //! the CPU time (user + system) of the benchmark process, which is the client alone, every
 //! thread included. On a machine with two CPUs or more, the client is pinned to CPU 0 and the
 //! server to CPU 1, as if they were separate machines.
@@ -98,12 +98,12 @@ fn answer() -> Vec<u8> {
     bytes
 }
 
-/// The child: serve pre-signed answers (re-signed each minute, inside the 300 s window) from
-/// a sandbox, print the identity the client needs as one JSON line, and exit when the parent
+/// The child: serve signed answers (a fresh signature each, as the client's replay memory
+/// requires) from a sandbox, print the identity the client needs as one JSON line, and exit when the parent
 /// closes stdin, after checking that every request passed the sandbox's and the judge's checks.
 fn serve() {
     let keys = support::keys();
-    let server = support::PresignedServer::start(TARGET, answer()).unwrap();
+    let server = support::BenchServer::start(TARGET, answer()).unwrap();
     println!(
         "{}",
         json!({

@@ -3,8 +3,8 @@
 //! this binary as separate processes:
 //!
 //! - `server DIR`: starts a sandbox (`wechatpay-sandbox`, with the keys it generates:
-//!   RSA-2048, OpenSSL), writes what a client needs into `DIR`, and serves a pre-signed 200
-//!   JSON answer on 127.0.0.1 from the sandbox's script. Every request's signature is checked
+//!   RSA-2048, OpenSSL), writes what a client needs into `DIR`, and serves a 200 JSON answer
+//!   (signed for each answer) on 127.0.0.1 from the sandbox's script. Every request's signature is checked
 //!   by the sandbox and then by the test suite's independent code; on stdin's end it prints
 //!   how many requests it saw, over how many connections, and how many verified, and exits
 //!   non-zero if any did not.

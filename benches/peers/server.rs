@@ -1,5 +1,5 @@
-//! The benchmark's server: a sandbox on 127.0.0.1 (`support::PresignedServer`) answering the
-//! clients' GET with a pre-signed static 200 answer; every request's signature is checked by
+//! The benchmark's server: a sandbox on 127.0.0.1 (`support::BenchServer`) answering the
+//! clients' GET with a static 200 answer, signed for each answer; every request's signature is checked by
 //! the sandbox and then by the test suite's own code (`support::verify_request`), and counted.
 
 use std::io::Read;
@@ -28,7 +28,7 @@ fn body() -> Vec<u8> {
 /// Writes the identity into `dir`, serves until stdin closes, then reports.
 pub fn serve(dir: &Path) -> Result<(), String> {
     let keys = support::keys();
-    let server = support::PresignedServer::start(TARGET, body())?;
+    let server = support::BenchServer::start(TARGET, body())?;
 
     let write = |name: &str, text: &str| {
         std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))

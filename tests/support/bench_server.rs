@@ -1,71 +1,41 @@
 //! The benchmarks' server (`benches/roundtrip.rs`, `benches/peers/`): a sandbox whose script
-//! answers one request shape with a body signed ahead of time, as a fast real server would,
-//! so that the server's side of a round trip costs as little as it can while every request is
-//! still checked. Each benchmark runs it in a child process pinned to a CPU of its own.
+//! answers one request shape with a static body, signed for each answer as WeChat Pay signs
+//! (a fresh nonce every time: the client refuses an answer it saw before). Each benchmark runs
+//! it in a child process pinned to a CPU of its own, so that its signing is not the client's
+//! CPU.
 //!
 //! Every request is checked twice on the server's side: by the sandbox (a request it refuses
 //! never reaches the script), then by the judge ([`super::judge::verify_request`]). The
 //! sandbox's log keeps only the last 1000 requests, so the verdicts are counted instead:
-//! [`PresignedServer::check`] compares the requests the sandbox counted with those the script
+//! [`BenchServer::check`] compares the requests the sandbox counted with those the script
 //! accepted.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use wechatpay_sandbox::{Answer, Counters, Sandbox, SignMode};
 
-use super::judge::{response_message, rsa_sha256_sign, verify_request};
-use super::keys::{keys, now_unix, random_alnum};
+use super::judge::verify_request;
+use super::keys::keys;
 
 /// The `Request-ID` of every answer (fixed: nothing to generate per request).
 const REQUEST_ID: &str = "08F78BB5AF0610D302100000000000000000";
-/// How often the answer is signed again: well inside the 300 s a client accepts.
-const RESIGN_AFTER_SECS: i64 = 60;
 
-/// The answer's headers, signed over the body at one timestamp.
-struct Signed {
-    at: i64,
-    headers: Vec<(&'static str, String)>,
-}
-
-/// The signature headers of `body`, signed now with the platform certificate's key.
-fn sign(body: &[u8]) -> Signed {
-    let keys = keys();
-    let at = now_unix();
-    let timestamp = at.to_string();
-    let nonce = random_alnum(32);
-    let signature = rsa_sha256_sign(
-        &keys.platform_private,
-        &response_message(&timestamp, &nonce, body),
-    );
-    Signed {
-        at,
-        headers: vec![
-            ("Wechatpay-Timestamp", timestamp),
-            ("Wechatpay-Nonce", nonce),
-            ("Wechatpay-Signature", signature),
-            ("Wechatpay-Serial", keys.platform_serial.clone()),
-            ("Request-ID", REQUEST_ID.to_owned()),
-        ],
-    }
-}
-
-/// A sandbox answering `target` with a pre-signed body. Dropping it stops it.
-pub struct PresignedServer {
+/// A sandbox answering `target` with a static body, signed each time. Dropping it stops it.
+pub struct BenchServer {
     sandbox: Sandbox,
     /// Requests the judge accepted and the script answered with the body.
     passed: Arc<AtomicU64>,
 }
 
-impl PresignedServer {
+impl BenchServer {
     /// Starts a sandbox whose script answers every request for `target` (the raw target, path
     /// and query) with `body`: 200, `application/json`, signed with the platform certificate's
-    /// key at start and again once a minute. A request the judge refuses, or for another
+    /// key, a fresh nonce each time. A request the judge refuses, or for another
     /// target, gets a 401 `SIGN_ERROR` (its reason on stderr). Idle keep-alive connections are
     /// never closed by the server (the pooled connections of a benchmark may idle between its
     /// phases, and a reconnection would change what is measured).
-    pub fn start(target: &str, body: Vec<u8>) -> Result<PresignedServer, String> {
+    pub fn start(target: &str, body: Vec<u8>) -> Result<BenchServer, String> {
         // The keys (shared with the sandbox) exist before the first request.
         let _ = keys();
         let sandbox = Sandbox::builder()
@@ -77,7 +47,6 @@ impl PresignedServer {
         let passed = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&passed);
         let target = target.to_owned();
-        let signed = Mutex::new(sign(&body));
         sandbox.script(move |request| {
             let checked = if request.target == target {
                 verify_request(
@@ -95,19 +64,13 @@ impl PresignedServer {
                 return Some(Answer::error(401, "SIGN_ERROR", &reason));
             }
             counted.fetch_add(1, Ordering::Relaxed);
-            let mut signed = signed.lock().unwrap_or_else(|e| e.into_inner());
-            if now_unix() - signed.at >= RESIGN_AFTER_SECS {
-                *signed = sign(&body);
-            }
-            let answer = Answer::bytes(200, "application/json", body.clone()).unsigned();
             Some(
-                signed
-                    .headers
-                    .iter()
-                    .fold(answer, |answer, (name, value)| answer.header(name, value)),
+                Answer::bytes(200, "application/json", body.clone())
+                    .sign_mode(SignMode::Certificate)
+                    .header("Request-ID", REQUEST_ID),
             )
         });
-        Ok(PresignedServer { sandbox, passed })
+        Ok(BenchServer { sandbox, passed })
     }
 
     /// `http://127.0.0.1:<port>/`
