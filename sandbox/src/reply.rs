@@ -88,7 +88,7 @@ impl Reply {
     /// This answer, signed in certificate mode with the certificate a test named for the
     /// certificate list (`Sandbox::sign_certificate_list_with`).
     pub(crate) fn signed_by_list_signer(mut self) -> Reply {
-        self.signer = Signer::ListSigner;
+        self.signer = Signer::Named;
         self
     }
 }

@@ -106,7 +106,7 @@ pub(crate) enum Signer {
     Oldest,
     /// The certificate a test named for the `/v3/certificates` list
     /// ([`State::list_signer`]), whatever its validity.
-    ListSigner,
+    Named,
 }
 
 /// The key that signs an answer: its `Wechatpay-Serial` and private key.
@@ -256,7 +256,7 @@ impl State {
             SignMode::Certificate => {
                 let now = now_unix();
                 let named = match signer {
-                    Signer::ListSigner => self.list_signer(),
+                    Signer::Named => self.list_signer(),
                     Signer::Newest | Signer::Oldest => None,
                 };
                 let certificates = lock(&self.platform);
@@ -265,7 +265,7 @@ impl State {
                     // Named by the test: whatever its validity.
                     (_, Some(serial)) => certificates.iter().find(|c| c.serial == serial),
                     (Signer::Newest, None) => valid.next_back(),
-                    (Signer::Oldest | Signer::ListSigner, None) => valid.next(),
+                    (Signer::Oldest | Signer::Named, None) => valid.next(),
                 };
                 chosen
                     .map(|c| SigningKey {
