@@ -113,8 +113,9 @@ pub struct Req {
 /// `wxpay crt -o DIR`
 #[derive(Args, Debug)]
 pub struct Crt {
-    /// A key to verify the download with, ID=PATH (default: the platform keys of the profile;
-    /// with none, the downloaded certificate itself, with a warning)
+    /// A key to verify the download with, ID=PATH; a certificate's ID is its serial (default:
+    /// the platform keys of the profile; with none, a downloaded certificate valid now, with a
+    /// warning)
     #[arg(long, value_name = "ID=PATH", value_parser = platform_key_arg)]
     pub trust: Vec<(String, PathBuf)>,
     /// Where to write wechatpay_<serial>.pem

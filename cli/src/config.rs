@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
-use wechatpay::Client;
 use wechatpay::crypto::PrivateKey;
 use wechatpay::keyring::KeyRing;
 use wechatpay::signer::{SignFuture, Signer};
+use wechatpay::{Client, ClientBuilder};
 
 use crate::args::Global;
 use crate::fail::{Fail, SET_APIV3_KEY, SET_MCHID, SET_PLATFORM_KEY, SET_PRIVATE_KEY, usage};
@@ -457,26 +457,25 @@ impl Settings {
     /// `mutual_tls` (`--security`): its TLS configuration reads the system's root certificates,
     /// about 50 ms that every other command would pay for nothing.
     pub fn client(&self, recorder: Option<Recorder>, mutual_tls: bool) -> Result<Built, Fail> {
-        self.build::<wechatpay::verifier::PlatformVerifier>(recorder, None, mutual_tls)
+        let client = self
+            .builder(recorder, mutual_tls, true)?
+            .build()
+            .map_err(Fail::from)?;
+        Ok(Built { client })
     }
 
-    /// [`client`](Self::client) with a custom verifier instead of the platform keys, for APIv3
-    /// requests (no merchant certificate).
-    pub fn client_with<V: wechatpay::verifier::Verifier>(
-        &self,
-        recorder: Option<Recorder>,
-        verifier: Option<V>,
-    ) -> Result<Built, Fail> {
-        self.build(recorder, verifier, false)
+    /// A client builder with every setting but the platform keys, for a command that gives the
+    /// client keys of its own (`crt --trust`).
+    pub fn builder_without_platform_keys(&self) -> Result<ClientBuilder, Fail> {
+        self.builder(None, false, false)
     }
 
-    fn build<V: wechatpay::verifier::Verifier>(
+    fn builder(
         &self,
         recorder: Option<Recorder>,
-        verifier: Option<V>,
         mutual_tls: bool,
-    ) -> Result<Built, Fail> {
-        let skip_platform_keys = verifier.is_some();
+        platform_keys: bool,
+    ) -> Result<ClientBuilder, Fail> {
         let mchid = self
             .mchid
             .clone()
@@ -500,7 +499,7 @@ impl Settings {
         if let Some(serial) = &self.serial {
             builder = builder.serial(serial);
         }
-        if !skip_platform_keys {
+        if platform_keys {
             for (id, path) in &self.platform_keys {
                 builder = builder.platform_key_file(id, path);
             }
@@ -514,9 +513,6 @@ impl Settings {
         if let Some(uri) = &self.base_uri {
             builder = builder.base_uri(uri);
         }
-        if let Some(verifier) = verifier {
-            builder = builder.verifier(verifier);
-        }
         if let Some(root) = &self.root_certificate {
             let pem = std::fs::read(root).map_err(|e| {
                 usage(format!(
@@ -526,7 +522,6 @@ impl Settings {
             })?;
             builder = builder.add_root_certificate(pem);
         }
-        let client = builder.build().map_err(Fail::from)?;
-        Ok(Built { client })
+        Ok(builder)
     }
 }

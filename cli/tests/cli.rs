@@ -482,6 +482,14 @@ fn crt_downloads_decrypts_verifies_and_writes_the_certificates() {
     );
     assert!(stdout(&out).contains(&id.platform_serial));
     assert!(stdout(&out).contains(" valid 20"), "{}", stdout(&out));
+    // Written again whatever the directory holds: it is neither trusted nor skipped.
+    std::fs::write(&written, "stale").unwrap();
+    let out = s.run(&["crt", "-o", &out_dir_s]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        id.platform_certificate_pem
+    );
 
     // With no trusted key at all (a merchant in certificate mode): verified with the download
     // itself, and a warning.
@@ -523,6 +531,133 @@ fn crt_downloads_decrypts_verifies_and_writes_the_certificates() {
         "{}",
         stderr(&out)
     );
+    // Trusting a certificate only (no public key to carry on with): WeChat Pay's own answer,
+    // with its Request-ID, and the same hint.
+    let platform_cert = s.dir.path(&format!("wechatpay_{}.pem", id.platform_serial));
+    let out = s.run(&[
+        "crt",
+        "-o",
+        &out_dir_s,
+        "--trust",
+        &format!("{}={}", id.platform_serial, platform_cert.display()),
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("RESOURCE_NOT_EXISTS"), "{err}");
+    assert!(err.contains("Request-ID"), "{err}");
+    assert!(
+        err.contains("hint: this merchant uses WeChat Pay public key mode"),
+        "{err}"
+    );
+}
+
+/// `wxpay crt` with the sandbox's merchant settings from the environment and no platform key
+/// (a first download), plus `args`.
+fn crt_without_keys(s: &Setup, args: &[&str]) -> Output {
+    let id = s.sandbox.identity();
+    wxpay()
+        .env("WECHATPAY_MCHID", &id.mchid)
+        .env("WECHATPAY_SERIAL", &id.merchant_serial)
+        .env("WECHATPAY_PRIVATE_KEY", &id.merchant_private_key_pem)
+        .env("WECHATPAY_APIV3_KEY", &id.apiv3_key)
+        .env("WECHATPAY_BASE_URI", s.sandbox.base_uri())
+        .arg("crt")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The files in `dir` (none when it does not exist), sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn crt_refuses_a_first_download_signed_by_an_expired_certificate() {
+    let s = setup();
+    let id = s.sandbox.identity();
+    s.sandbox.set_sign_mode(SignMode::Certificate);
+    let day = std::time::Duration::from_secs(86_400);
+    let now = std::time::SystemTime::now();
+    let expired = s
+        .sandbox
+        .issue_platform_certificate(now - 31 * day, now - day)
+        .unwrap();
+    // The list carries the expired certificate and is signed with it.
+    s.sandbox
+        .sign_certificate_list_with(Some(&expired))
+        .unwrap();
+    let out_dir = s.dir.path("certs");
+    let out_dir_s = out_dir.display().to_string();
+    let out = crt_without_keys(&s, &["-o", &out_dir_s]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&expired), "{}", stderr(&out));
+    assert!(stderr(&out).contains("valid now"), "{}", stderr(&out));
+    assert_eq!(files(&out_dir), Vec::<String>::new(), "nothing is written");
+
+    // The same list signed by its certificate that is valid: taken, and only that one
+    // written (the expired one is no longer listed).
+    s.sandbox.sign_certificate_list_with(None).unwrap();
+    let out = crt_without_keys(&s, &["-o", &out_dir_s]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        files(&out_dir),
+        [format!("wechatpay_{}.pem", id.platform_serial)]
+    );
+}
+
+#[test]
+fn crt_trust_refuses_a_certificate_whose_serial_is_not_its_id() {
+    let s = setup();
+    let id = s.sandbox.identity();
+    s.sandbox.set_sign_mode(SignMode::Certificate);
+    let cert = s.dir.path("platform_cert.pem");
+    std::fs::write(&cert, &id.platform_certificate_pem).unwrap();
+    let out_dir = s.dir.path("certs");
+    let out_dir_s = out_dir.display().to_string();
+    let wrong_id = if id.platform_serial.starts_with("0ABC") {
+        "0ABD"
+    } else {
+        "0ABC"
+    };
+    let out = s.run(&[
+        "crt",
+        "-o",
+        &out_dir_s,
+        "--trust",
+        &format!("{wrong_id}={}", cert.display()),
+    ]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(wrong_id), "{err}");
+    assert!(err.contains(&id.platform_serial), "{err}");
+    assert!(err.contains(&cert.display().to_string()), "{err}");
+    assert_eq!(files(&out_dir), Vec::<String>::new(), "nothing is written");
+
+    // Under its own serial (any case), the certificate anchors the download, and the
+    // download's copy of it is written too.
+    let out = s.run(&[
+        "crt",
+        "-o",
+        &out_dir_s,
+        "--trust",
+        &format!("{}={}", id.platform_serial.to_lowercase(), cert.display()),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let written = out_dir.join(format!("wechatpay_{}.pem", id.platform_serial));
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        id.platform_certificate_pem
+    );
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
 
 fn openssl_key_pem() -> Vec<u8> {

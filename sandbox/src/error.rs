@@ -38,6 +38,10 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A method was given an argument it cannot use (a serial the sandbox never issued, a
+    /// validity that ends before it begins).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// A blocking method was called on a thread that drives a Tokio runtime.
     #[error("{0} blocks: on a Tokio runtime thread use its `_async` form")]
     BlockingInRuntime(&'static str),

@@ -154,7 +154,7 @@ impl SandboxBuilder {
 /// | `GET /v3/pay/transactions/id/{transaction_id}?mchid=`, `GET /v3/pay/transactions/out-trade-no/{no}?mchid=` | the order, or 404 `ORDER_NOT_EXIST` |
 /// | `POST /v3/pay/transactions/out-trade-no/{no}/close` | 204 |
 /// | `POST /v3/refund/domestic/refunds`, `GET /v3/refund/domestic/refunds/{out_refund_no}` | the refund |
-/// | `GET /v3/certificates` | every unexpired platform certificate, encrypted with the APIv3 key (see [`Sandbox::rotate_platform_certificate`]) |
+/// | `GET /v3/certificates` | every unexpired platform certificate, encrypted with the APIv3 key (see [`Sandbox::rotate_platform_certificate`]; [`Sandbox::sign_certificate_list_with`] adds and signs with a certificate of any validity) |
 /// | `POST /v3/merchant/media/upload` (multipart) | `{"media_id"}` |
 /// | `GET /v3/bill/tradebill?bill_date=` then `GET /v3/billdownload/file?token=` | the bill's hash and URL, then the CSV (gzip with `tar_type=GZIP`), unsigned |
 ///
@@ -465,6 +465,70 @@ impl Sandbox {
         self.state
             .add_platform_certificate(state::PlatformCertificate::new(serial.clone(), cert, key)?);
         Ok(serial)
+    }
+
+    /// Issues a platform certificate valid from `not_before` to `not_after`, which may both
+    /// be in the past (a certificate that has expired) or in the future, and returns its
+    /// serial. Otherwise as [`rotate_platform_certificate`](Self::rotate_platform_certificate):
+    /// a new RSA key, issued by the sandbox CA, kept in memory; until its `notAfter` it is
+    /// listed and, as the newest, signs in [`SignMode::Certificate`] (whatever its
+    /// `notBefore`); once expired (or issued expired) it is neither listed nor used, unless
+    /// [`sign_certificate_list_with`](Self::sign_certificate_list_with) names it.
+    ///
+    /// An [`Error::InvalidArgument`] when `not_after` is before `not_before` or either is
+    /// before 1970.
+    pub fn issue_platform_certificate(
+        &self,
+        not_before: std::time::SystemTime,
+        not_after: std::time::SystemTime,
+    ) -> Result<String> {
+        let unix = |time: std::time::SystemTime, name: &str| {
+            time.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .map_err(|_| Error::InvalidArgument(format!("{name} is before 1970")))
+        };
+        let (from, until) = (
+            unix(not_before, "not_before")?,
+            unix(not_after, "not_after")?,
+        );
+        if until < from {
+            return Err(Error::InvalidArgument(
+                "not_after is before not_before".to_owned(),
+            ));
+        }
+        let (serial, cert, key) = self.state.keys.issue_platform_certificate(from, until)?;
+        self.state
+            .add_platform_certificate(state::PlatformCertificate::new(serial.clone(), cert, key)?);
+        Ok(serial)
+    }
+
+    /// Signs `GET /v3/certificates` (in [`SignMode::Certificate`]) with the platform
+    /// certificate `serial` from now on, and lists that certificate whatever its validity:
+    /// what no WeChat Pay server does with an expired certificate, but what a client must be
+    /// ready for (a server that kept using a certificate past its `notAfter`, or someone who
+    /// got hold of an old certificate's key and the list). It takes precedence over
+    /// [`sign_certificate_list_with_newest`](Self::sign_certificate_list_with_newest);
+    /// answers and callbacks are still signed with the newest unexpired certificate. `None`
+    /// goes back to the default signer. An [`Error::InvalidArgument`] for a serial this
+    /// sandbox has not issued (see [`platform_certificates`](Self::platform_certificates)).
+    ///
+    /// ```no_run
+    /// use std::time::{Duration, SystemTime};
+    /// use wechatpay_sandbox::{Sandbox, SignMode};
+    ///
+    /// # fn main() -> wechatpay_sandbox::Result<()> {
+    /// let sandbox = Sandbox::start()?;
+    /// sandbox.set_sign_mode(SignMode::Certificate);
+    /// let day = Duration::from_secs(86_400);
+    /// let now = SystemTime::now();
+    /// // Valid for a month, expired yesterday.
+    /// let expired = sandbox.issue_platform_certificate(now - 31 * day, now - day)?;
+    /// sandbox.sign_certificate_list_with(Some(&expired))?;
+    /// // A client must refuse the list: it is signed by a certificate that is no longer valid.
+    /// # Ok(()) }
+    /// ```
+    pub fn sign_certificate_list_with(&self, serial: Option<&str>) -> Result<()> {
+        self.state.set_list_signer(serial)
     }
 
     /// `(serial, PEM)` of every platform certificate, oldest first: the identity's, then those

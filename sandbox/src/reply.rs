@@ -84,6 +84,13 @@ impl Reply {
         self.signer = Signer::Oldest;
         self
     }
+
+    /// This answer, signed in certificate mode with the certificate a test named for the
+    /// certificate list (`Sandbox::sign_certificate_list_with`).
+    pub(crate) fn signed_by_list_signer(mut self) -> Reply {
+        self.signer = Signer::Named;
+        self
+    }
 }
 
 /// A fresh `Request-ID`.

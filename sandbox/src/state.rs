@@ -104,6 +104,9 @@ pub(crate) enum Signer {
     /// The oldest: the `/v3/certificates` list, so that a client that only knows the previous
     /// certificate can verify the list that introduces the next one.
     Oldest,
+    /// The certificate a test named for the `/v3/certificates` list
+    /// ([`State::list_signer`]), whatever its validity.
+    Named,
 }
 
 /// The key that signs an answer: its `Wechatpay-Serial` and private key.
@@ -124,6 +127,9 @@ pub(crate) struct State {
     route_faults: Mutex<HashMap<String, Fault>>,
     /// Every platform certificate, in the order issued (the identity's first).
     platform: Mutex<Vec<PlatformCertificate>>,
+    /// The serial of the certificate that signs the `/v3/certificates` list and is listed
+    /// whatever its validity (`Sandbox::sign_certificate_list_with`).
+    list_signer: Mutex<Option<String>>,
     log: Mutex<RequestLog>,
     store: Mutex<Store>,
     /// What answers the requests that passed the checks before the routes do.
@@ -155,6 +161,7 @@ impl State {
             settings: Mutex::new(Settings::default()),
             route_faults: Mutex::new(HashMap::new()),
             platform: Mutex::new(vec![first]),
+            list_signer: Mutex::new(None),
             log: Mutex::new(RequestLog::new(MAX_LOGGED_REQUESTS)),
             store: Mutex::new(Store::default()),
             script: Mutex::new(None),
@@ -206,12 +213,34 @@ impl State {
         lock(&self.platform).clone()
     }
 
-    /// The unexpired platform certificates, oldest first.
-    pub(crate) fn valid_platform_certificates(&self) -> Vec<PlatformCertificate> {
+    /// Names the certificate that signs the `/v3/certificates` list (`None`: the default
+    /// signer); an error for a serial the sandbox never issued.
+    pub(crate) fn set_list_signer(&self, serial: Option<&str>) -> Result<()> {
+        if let Some(serial) = serial {
+            if !lock(&self.platform).iter().any(|c| c.serial == serial) {
+                return Err(Error::InvalidArgument(format!(
+                    "no platform certificate has the serial `{}`",
+                    serial.escape_default()
+                )));
+            }
+        }
+        *lock(&self.list_signer) = serial.map(str::to_owned);
+        Ok(())
+    }
+
+    /// The serial [`set_list_signer`](Self::set_list_signer) named, if any.
+    pub(crate) fn list_signer(&self) -> Option<String> {
+        lock(&self.list_signer).clone()
+    }
+
+    /// What `/v3/certificates` lists: the unexpired platform certificates and the one named
+    /// by [`set_list_signer`](Self::set_list_signer) whatever its validity, oldest first.
+    pub(crate) fn listed_platform_certificates(&self) -> Vec<PlatformCertificate> {
         let now = now_unix();
+        let named = self.list_signer();
         lock(&self.platform)
             .iter()
-            .filter(|c| c.valid_at(now))
+            .filter(|c| c.valid_at(now) || named.as_deref() == Some(c.serial.as_str()))
             .cloned()
             .collect()
     }
@@ -226,11 +255,17 @@ impl State {
             }),
             SignMode::Certificate => {
                 let now = now_unix();
+                let named = match signer {
+                    Signer::Named => self.list_signer(),
+                    Signer::Newest | Signer::Oldest => None,
+                };
                 let certificates = lock(&self.platform);
                 let mut valid = certificates.iter().filter(|c| c.valid_at(now));
-                let chosen = match signer {
-                    Signer::Newest => valid.next_back(),
-                    Signer::Oldest => valid.next(),
+                let chosen = match (signer, named) {
+                    // Named by the test: whatever its validity.
+                    (_, Some(serial)) => certificates.iter().find(|c| c.serial == serial),
+                    (Signer::Newest, None) => valid.next_back(),
+                    (Signer::Oldest | Signer::Named, None) => valid.next(),
                 };
                 chosen
                     .map(|c| SigningKey {

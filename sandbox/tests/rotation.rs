@@ -342,6 +342,76 @@ fn an_expired_certificate_is_no_longer_listed_nor_used() {
 }
 
 #[test]
+fn a_certificate_of_any_validity_can_be_issued_and_made_to_sign_the_list() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let old = sandbox.identity().platform_serial.clone();
+    let day = Duration::from_secs(86_400);
+    let now = std::time::SystemTime::now();
+    let expired = sandbox
+        .issue_platform_certificate(now - 31 * day, now - day)
+        .unwrap();
+    assert_ne!(expired, old);
+    let pems = sandbox.platform_certificates();
+    assert_eq!(serials(&pems), [old.as_str(), expired.as_str()]);
+    // The window asked for, read with OpenSSL.
+    let cert = X509::from_pem(pems[1].1.as_bytes()).unwrap();
+    let now_unix = support::now();
+    let not_before = unix(cert.not_before());
+    let not_after = unix(cert.not_after());
+    assert!((now_unix - 31 * 86_400 - 2..=now_unix - 31 * 86_400).contains(&not_before));
+    assert!((now_unix - 86_400 - 2..=now_unix - 86_400).contains(&not_after));
+
+    // Expired: neither listed nor used, by default.
+    let list = certificates(&sandbox, &[]);
+    assert_eq!(serials(&listed(&sandbox, &list)), [old.as_str()]);
+    assert_eq!(list.header("Wechatpay-Serial"), Some(old.as_str()));
+    assert_eq!(
+        complaint(&sandbox, &[]).header("Wechatpay-Serial"),
+        Some(old.as_str())
+    );
+
+    // Named: listed and signing the list, expired as it is; answers unchanged.
+    sandbox.sign_certificate_list_with(Some(&expired)).unwrap();
+    let list = certificates(&sandbox, &[]);
+    assert_eq!(
+        serials(&listed(&sandbox, &list)),
+        [old.as_str(), expired.as_str()]
+    );
+    assert_eq!(list.header("Wechatpay-Serial"), Some(expired.as_str()));
+    list.verify_with_certificate(&pems[1].1).unwrap();
+    assert!(list.verify_with_certificate(&pems[0].1).is_err());
+    assert_eq!(
+        complaint(&sandbox, &[]).header("Wechatpay-Serial"),
+        Some(old.as_str())
+    );
+    // It wins over sign_certificate_list_with_newest.
+    sandbox.sign_certificate_list_with_newest(true);
+    let list = certificates(&sandbox, &[]);
+    assert_eq!(list.header("Wechatpay-Serial"), Some(expired.as_str()));
+    sandbox.sign_certificate_list_with_newest(false);
+
+    // Back to the default.
+    sandbox.sign_certificate_list_with(None).unwrap();
+    let list = certificates(&sandbox, &[]);
+    assert_eq!(serials(&listed(&sandbox, &list)), [old.as_str()]);
+    assert_eq!(list.header("Wechatpay-Serial"), Some(old.as_str()));
+
+    // Arguments it cannot use.
+    let unknown = sandbox.sign_certificate_list_with(Some("0123ABCD"));
+    assert!(
+        matches!(&unknown, Err(wechatpay_sandbox::Error::InvalidArgument(m)) if m.contains("0123ABCD")),
+        "{unknown:?}"
+    );
+    let backwards = sandbox.issue_platform_certificate(now, now - day);
+    assert!(
+        matches!(backwards, Err(wechatpay_sandbox::Error::InvalidArgument(_))),
+        "{backwards:?}"
+    );
+    assert_eq!(sandbox.platform_certificates().len(), 2);
+}
+
+#[test]
 fn route_faults_apply_only_to_their_path() {
     let sandbox = Sandbox::start().unwrap();
     let id = sandbox.identity().clone();

@@ -21,7 +21,7 @@ mod store;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -106,6 +106,8 @@ struct Inner {
     automatic: bool,
     /// The last download found that the merchant has no platform certificates.
     public_key_mode: AtomicBool,
+    /// What the last successful download listed ([`KeyRing::last_download`]).
+    last_download: Mutex<Vec<Certificate>>,
 }
 
 /// Platform certificates and WeChat Pay public keys, by id, readable while being updated. Cheap
@@ -156,6 +158,7 @@ impl KeyRing {
                 preferred,
                 automatic,
                 public_key_mode: AtomicBool::new(false),
+                last_download: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -314,7 +317,22 @@ impl KeyRing {
 
     /// Records what the last download found: no platform certificates (`true`), or some.
     pub(crate) fn set_public_key_mode(&self, on: bool) {
+        if on {
+            *lock(&self.inner.last_download) = Vec::new();
+        }
         self.inner.public_key_mode.store(on, Ordering::Relaxed);
+    }
+
+    /// The certificates the last successful download of `/v3/certificates` listed, in the
+    /// list's order, each having passed the ring's checks (the list verified as
+    /// `docs/keyring.md` says under "Trust", each entry decrypted with the APIv3 key and its
+    /// serial the one it is listed under). All of them, including those the ring did not add: an
+    /// expired one, or one it already held (a configured certificate, an earlier download).
+    /// Empty before the first download and after one that found public-key mode; a failed
+    /// download leaves it as it was. For tools that keep what was downloaded, as `wxpay crt`
+    /// writes each certificate to a file.
+    pub fn last_download(&self) -> Vec<Certificate> {
+        lock(&self.inner.last_download).clone()
     }
 
     /// Whether the ring holds a key that can verify now.
@@ -363,11 +381,13 @@ impl KeyRing {
     }
 
     /// Adds the downloaded certificates that are new and unexpired, and drops the downloaded
-    /// entries that expired (never a configured one). Returns the serials added and dropped.
+    /// entries that expired (never a configured one); keeps the whole list as the
+    /// [`last_download`](Self::last_download). Returns the serials added and dropped.
     pub(crate) fn merge_downloaded(
         &self,
         downloaded: &[Certificate],
     ) -> (Vec<String>, Vec<String>) {
+        *lock(&self.inner.last_download) = downloaded.to_vec();
         let now = unix_now();
         let mut added = Vec::new();
         let mut dropped = Vec::new();
@@ -499,6 +519,13 @@ impl KeyRing {
     }
 }
 
+/// The lock of a value that stays consistent whatever a panicking holder did.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn certificate_entry(cert: &Certificate, configured: bool) -> Entry {
     Entry {
         id: cert.serial().to_owned(),
@@ -592,5 +619,65 @@ mod tests {
             }
         });
         assert_eq!(ring.ids().len(), 800, "an update was lost");
+    }
+
+    /// A self-signed certificate with this hex serial, valid from `from` to `to` seconds from
+    /// now.
+    fn certificate(serial_hex: &str, from: i64, to: i64) -> Certificate {
+        use openssl::asn1::{Asn1Integer, Asn1Time};
+        use openssl::bn::BigNum;
+        use openssl::x509::{X509, X509NameBuilder};
+        let key =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "keyring test").unwrap();
+        let name = name.build();
+        let mut builder = X509::builder().unwrap();
+        builder.set_version(2).unwrap();
+        let serial = BigNum::from_hex_str(serial_hex).unwrap();
+        builder
+            .set_serial_number(&Asn1Integer::from_bn(&serial).unwrap())
+            .unwrap();
+        builder.set_subject_name(&name).unwrap();
+        builder.set_issuer_name(&name).unwrap();
+        builder.set_pubkey(&key).unwrap();
+        let now = unix_now();
+        builder
+            .set_not_before(&Asn1Time::from_unix(now + from).unwrap())
+            .unwrap();
+        builder
+            .set_not_after(&Asn1Time::from_unix(now + to).unwrap())
+            .unwrap();
+        builder
+            .sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        Certificate::from_openssl(builder.build()).unwrap()
+    }
+
+    #[test]
+    fn the_last_download_is_kept_whole_and_forgotten_in_public_key_mode() {
+        let ring = KeyRing::build(None, true);
+        assert!(ring.last_download().is_empty());
+        let configured = certificate("0A01", -60, 3600);
+        ring.insert_certificate(&configured, true);
+        let expired = certificate("0A02", -7200, -3600);
+        let new = certificate("0A03", -60, 7200);
+        let listed = [configured.clone(), expired, new];
+        let (added, dropped) = ring.merge_downloaded(&listed);
+        // The ring adds only the new, unexpired one...
+        assert_eq!(added, ["0A03"]);
+        assert!(dropped.is_empty());
+        assert_eq!(ring.ids(), ["0A01", "0A03"]);
+        // ... and keeps the whole list, in its order.
+        let serials = |certs: Vec<Certificate>| -> Vec<String> {
+            certs.iter().map(|c| c.serial().to_owned()).collect()
+        };
+        assert_eq!(serials(ring.last_download()), ["0A01", "0A02", "0A03"]);
+        // A later download replaces it; public-key mode empties it.
+        ring.merge_downloaded(&listed[2..]);
+        assert_eq!(serials(ring.last_download()), ["0A03"]);
+        ring.set_public_key_mode(true);
+        assert!(ring.last_download().is_empty());
+        assert_eq!(ring.ids(), ["0A01", "0A03"]);
     }
 }

@@ -1,144 +1,102 @@
-//! `wxpay crt`: download the platform certificates, decrypt them, verify the download, write
-//! `wechatpay_<serial>.pem`.
+//! `wxpay crt`: the library's key ring downloads `/v3/certificates` and applies its checks
+//! (the list verified with the trusted keys, or on a first download with a certificate it
+//! carries that is valid now; every entry decrypted with the APIv3 key, its serial the one it is
+//! listed under: docs/keyring.md, "Trust"); this command writes what the ring took as
+//! `wechatpay_<serial>.pem` and prints it.
 
-use std::sync::{Arc, Mutex};
-
-use http::HeaderMap;
-use serde::Deserialize;
-use wechatpay::crypto::{Apiv3Key, Certificate, PublicKey};
-use wechatpay::verifier::{PlatformVerifier, Verifier};
+use wechatpay::crypto::{Apiv3Key, Certificate};
+use wechatpay::keyring::{DirectoryStore, KeyRing, KeyStore};
 use wechatpay::{ErrorKind, VerificationFailure};
 
 use crate::args::{Crt, Global};
-use crate::config::settings;
-use crate::fail::{Fail, usage};
+use crate::config::{settings, shown_id};
+use crate::fail::{API, Fail, VERIFICATION, bare_message, usage};
 
-#[derive(Deserialize)]
-struct Download {
-    data: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-struct Entry {
-    serial_no: String,
-    encrypt_certificate: Sealed,
-}
-
-#[derive(Deserialize)]
-struct Sealed {
-    nonce: String,
-    associated_data: String,
-    ciphertext: String,
-}
-
-/// Accepts any signature but keeps the headers and payload, to check them once the
-/// certificates are decrypted (first download, no trusted key yet).
-/// The headers and payload of the signed download.
-type Signed = (HeaderMap, Vec<u8>);
-
-#[derive(Clone, Default)]
-struct Deferred(Arc<Mutex<Option<Signed>>>);
-
-impl Verifier for Deferred {
-    fn verify(&self, headers: &HeaderMap, payload: &[u8]) -> Result<(), VerificationFailure> {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((headers.clone(), payload.to_vec()));
-        }
-        Ok(())
-    }
-}
+const PUBLIC_KEY_MODE_HINT: &str = "this merchant uses WeChat Pay public key mode: download the \
+    public key (PUB_KEY_ID_...) from the merchant platform and use it with --platform-key \
+    PUB_KEY_ID_...=pub_key.pem instead of platform certificates";
 
 pub fn run(global: &Global, args: Crt) -> Result<(), Fail> {
     let settings = settings(global)?;
-    let key = Apiv3Key::new(settings.require_apiv3_key("`crt`")?).map_err(Fail::from)?;
+    let apiv3_key = settings.require_apiv3_key("`crt`")?;
+    Apiv3Key::new(&apiv3_key).map_err(Fail::from)?;
 
-    // Trusted keys: --trust, else the profile's platform keys.
-    let trusted = if args.trust.is_empty() {
-        settings.platform_keys.clone()
+    // Trusted keys: --trust, else the profile's platform keys; with none, a first download.
+    let (trusted, what) = if args.trust.is_empty() {
+        (settings.platform_keys.clone(), "platform key")
     } else {
-        args.trust.clone()
+        (args.trust.clone(), "trusted key")
     };
-    let mut trust = PlatformVerifier::new();
+    let mut builder = settings.builder_without_platform_keys()?;
     for (id, path) in &trusted {
-        let key = PublicKey::from_file(path)
-            .map_err(|e| usage(format!("trusted key `{id}` ({}): {e}", path.display())))?;
-        trust.insert(id.clone(), key);
+        let pem = std::fs::read(path).map_err(|e| {
+            usage(format!(
+                "{what} {}: cannot read `{}`: {e}",
+                shown_id(id),
+                path.display()
+            ))
+        })?;
+        // The library's rule for a platform key (a certificate's id is its serial), checked here
+        // too so that the message names the file.
+        KeyRing::new().add_platform_key(id, &pem).map_err(|e| {
+            let message = bare_message(&e);
+            let message = match message.strip_prefix("platform key") {
+                Some(rest) => format!("{what}{rest}"),
+                None => message,
+            };
+            usage(format!("{message} (`{}`)", path.display()))
+        })?;
+        builder = builder.platform_key(id, pem);
     }
-    let deferred = Deferred::default();
+    let client = builder
+        .auto_certificates(&apiv3_key)
+        .build()
+        .map_err(Fail::from)?;
+    let ring = client
+        .key_ring()
+        .ok_or_else(|| usage("the client has no key ring".to_owned()))?;
 
-    let mut no_keys = settings.clone();
-    no_keys.platform_keys.clear();
-    // The client verifies nothing by itself here: the check happens below, with the trusted
-    // keys or the downloaded certificates.
-    let built = client_with_verifier(&no_keys, deferred.clone())?;
-    let response = match built["v3/certificates"].get(()) {
-        Ok(r) => r,
-        Err(e) if e.kind() == ErrorKind::Api => {
-            let api = e.api();
-            let code = api.and_then(|a| a.code()).unwrap_or("");
-            let status = api.map(|a| a.status().as_u16()).unwrap_or(0);
-            if code == "RESOURCE_NOT_EXISTS" || status == 403 || status == 404 {
-                return Err(Fail::from(e).hint(
-                    "this merchant uses WeChat Pay public key mode: download the public key \
-                     (PUB_KEY_ID_...) from the merchant platform and use it with --platform-key \
-                     PUB_KEY_ID_...=pub_key.pem instead of platform certificates",
-                ));
-            }
-            return Err(Fail::from(e));
-        }
-        Err(e) => return Err(Fail::from(e)),
-    };
-    let download: Download = response.json().map_err(Fail::from)?;
-    let mut certificates = Vec::new();
-    for entry in &download.data {
-        let sealed = &entry.encrypt_certificate;
-        let pem = key
-            .decrypt_base64(&sealed.nonce, &sealed.associated_data, &sealed.ciphertext)
-            .map_err(Fail::from)?;
-        let cert = Certificate::load(&pem).map_err(Fail::from)?;
-        if !cert
-            .serial()
-            .eq_ignore_ascii_case(entry.serial_no.trim_start_matches('0'))
-            && !cert.serial().eq_ignore_ascii_case(&entry.serial_no)
-        {
-            return Err(verification(format!(
-                "entry serial_no {} does not match its certificate's serial {}",
-                entry.serial_no,
-                cert.serial()
-            )));
-        }
-        certificates.push((cert, pem));
+    client
+        .refresh_certificates()
+        .map_err(|e| refresh_failed(e, trusted.is_empty()))?;
+    if ring.public_key_mode() {
+        return Err(Fail {
+            code: API,
+            message: "WeChat Pay has no platform certificates for this merchant: \
+                      `/v3/certificates` answered 403, 404 or RESOURCE_NOT_EXISTS"
+                .to_owned(),
+            hint: Some(PUBLIC_KEY_MODE_HINT.to_owned()),
+        });
     }
-
-    // Verify the download.
-    let (headers, payload) = deferred
-        .0
-        .lock()
-        .ok()
-        .and_then(|mut s| s.take())
-        .ok_or_else(|| usage("the download was not signed".to_owned()))?;
     if trusted.is_empty() {
-        let mut own = PlatformVerifier::new();
-        for (cert, _) in &certificates {
-            own.insert(cert.serial().to_owned(), cert.public_key().clone());
-        }
-        own.verify(&headers, &payload)
-            .map_err(|f| verification(format!("the certificate download: {f}")))?;
         note!(
             "warning: no trusted key was given (--trust ID=PATH): the download was verified with \
              the certificate it contains, which proves integrity but not origin"
         );
-    } else {
-        trust
-            .verify(&headers, &payload)
-            .map_err(|f| verification(format!("the certificate download: {f}")))?;
     }
 
+    let listed = ring.last_download();
+    if listed.is_empty() {
+        note!("the download lists no platform certificate: nothing written");
+        return Ok(());
+    }
     std::fs::create_dir_all(&args.output)
         .map_err(|e| usage(format!("cannot create `{}`: {e}", args.output.display())))?;
-    for (cert, pem) in &certificates {
+    // Written whatever the directory holds: it is neither trusted nor skipped.
+    let store = DirectoryStore::new(&args.output);
+    let now = unix_now();
+    for cert in &listed {
+        if cert.not_after_unix() < now {
+            note!(
+                "note: {} expired at {}: not written",
+                cert.serial(),
+                rfc3339(cert.not_after_unix())
+            );
+            continue;
+        }
         let path = args.output.join(format!("wechatpay_{}.pem", cert.serial()));
-        std::fs::write(&path, pem)
+        store
+            .save(cert.serial(), &pem(cert)?)
             .map_err(|e| usage(format!("cannot write `{}`: {e}", path.display())))?;
         super::print_line(&format!(
             "{}  valid {} to {}  -> {}",
@@ -151,19 +109,61 @@ pub fn run(global: &Global, args: Crt) -> Result<(), Fail> {
     Ok(())
 }
 
-fn client_with_verifier(
-    settings: &crate::config::Settings,
-    verifier: Deferred,
-) -> Result<wechatpay::Client, Fail> {
-    Ok(settings.client_with(None, Some(verifier))?.client)
+/// A refresh that failed, in the command's words.
+fn refresh_failed(e: wechatpay::Error, first_download: bool) -> Fail {
+    match e.kind() {
+        ErrorKind::Api => {
+            let api = e.api();
+            let code = api.and_then(|a| a.code()).unwrap_or("");
+            let status = api.map(|a| a.status().as_u16()).unwrap_or(0);
+            let public_key_mode = code == "RESOURCE_NOT_EXISTS" || status == 403 || status == 404;
+            let fail = Fail::from(e);
+            if public_key_mode {
+                fail.hint(PUBLIC_KEY_MODE_HINT)
+            } else {
+                fail
+            }
+        }
+        ErrorKind::Verification => {
+            let message = match e.verification() {
+                // With no key to trust, the list must be signed by a certificate it carries that
+                // is valid now.
+                Some(VerificationFailure::UnknownSerial(serial)) if first_download => format!(
+                    "the certificate download is signed by {serial}, which is none of the \
+                     certificates it carries that are valid now"
+                ),
+                // The ring's anchors are the trusted keys: an expired one verifies nothing.
+                Some(VerificationFailure::ExpiredCertificate { serial, not_after }) => format!(
+                    "trusted certificate {serial} expired at {}",
+                    rfc3339(*not_after)
+                ),
+                Some(failure) => format!("the certificate download: {failure}"),
+                None => format!("the certificate download: {}", bare_message(&e)),
+            };
+            Fail {
+                code: VERIFICATION,
+                message: format!("verification failed: {message}"),
+                hint: Some("pass a key you trust, valid now, with --trust ID=PATH".to_owned()),
+            }
+        }
+        _ => Fail::from(e),
+    }
 }
 
-fn verification(message: String) -> Fail {
-    Fail {
-        code: crate::fail::VERIFICATION,
-        message: format!("verification failed: {message}"),
-        hint: Some("pass the key you trust with --trust ID=PATH".to_owned()),
-    }
+/// The certificate as PEM.
+fn pem(cert: &Certificate) -> Result<Vec<u8>, Fail> {
+    cert.as_openssl().to_pem().map_err(|e| {
+        usage(format!(
+            "cannot encode certificate {} as PEM: {e}",
+            cert.serial()
+        ))
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `2026-11-27T01:02:03Z` for a Unix time (UTC).

@@ -1,6 +1,6 @@
 //! `GET /v3/certificates`: every unexpired platform certificate, encrypted under the APIv3 key,
 //! the list signed (in certificate mode) with the oldest of them, or with the newest when the
-//! test says so.
+//! test says so, or with the certificate the test named (listed too, whatever its validity).
 
 use serde_json::{Value, json};
 
@@ -19,11 +19,14 @@ pub(super) fn list(state: &State) -> Result<Reply, Reply> {
         ));
     }
     let data = state
-        .valid_platform_certificates()
+        .listed_platform_certificates()
         .iter()
         .map(|certificate| entry(state, certificate))
         .collect::<Result<Vec<Value>, Reply>>()?;
     let reply = Reply::json(200, &json!({ "data": data }));
+    if state.list_signer().is_some() {
+        return Ok(reply.signed_by_list_signer());
+    }
     if state.settings().list_signed_by_newest {
         return Ok(reply);
     }
