@@ -1,5 +1,7 @@
 //! [`PreparedRequest`]: a request exactly as it will be sent, before it is signed.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use url::{Position, Url};
@@ -42,7 +44,7 @@ pub struct PreparedRequest {
 }
 
 /// Which API a request belongs to, which decides how it is signed, sent and verified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Protocol {
     /// APIv3: `Authorization` added at send time, response signature verified.
     V3,
@@ -50,6 +52,9 @@ pub(crate) enum Protocol {
     V2 {
         /// Sent over mutual TLS with the merchant certificate.
         mutual_tls: bool,
+        /// The identifiers the request sent that an answer echoes (`mch_id`, `out_trade_no`,
+        /// ...): an answer that echoes others answers another request.
+        echo: Arc<[(&'static str, String)]>,
     },
 }
 
@@ -111,7 +116,21 @@ impl PreparedRequest {
 
     /// Whether it is sent with the merchant certificate (APIv2 `security`).
     pub(crate) fn mutual_tls(&self) -> bool {
-        matches!(self.protocol, Protocol::V2 { mutual_tls: true })
+        matches!(
+            self.protocol,
+            Protocol::V2 {
+                mutual_tls: true,
+                ..
+            }
+        )
+    }
+
+    /// The identifiers an APIv2 answer must echo as the request sent them (none for APIv3).
+    pub(crate) fn echo(&self) -> Arc<[(&'static str, String)]> {
+        match &self.protocol {
+            Protocol::V2 { echo, .. } => echo.clone(),
+            Protocol::V3 => Arc::new([]),
+        }
     }
 
     /// The message an APIv3 signature with this timestamp and nonce covers.

@@ -967,7 +967,7 @@ fn a_field_cut_out_of_a_signed_value_under_a_prefixed_name_is_refused() {
     );
     let server = serve(regrouped);
     let err = v2_client(&server)["v2/pay/orderquery"]
-        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1" } }))
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1217752501201407033233368018" } }))
         .unwrap_err();
     match err.verification() {
         Some(VerificationFailure::AmbiguousField { name, reason }) => {
@@ -983,7 +983,7 @@ fn a_field_cut_out_of_a_signed_value_under_a_prefixed_name_is_refused() {
         Answer::v2_signed(&fields, V2SignType::Md5)
     });
     let answer = v2_client(&server)["v2/pay/orderquery"]
-        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1" } }))
+        .post(json!({ "xml": { "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1217752501201407033233368018" } }))
         .unwrap();
     assert!(answer.signature_verified());
     #[derive(serde::Deserialize)]

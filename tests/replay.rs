@@ -188,3 +188,44 @@ fn genuine_answers_pass_and_each_is_remembered_once() {
     );
     assert_eq!(memory.0.len(), 20);
 }
+
+fn micropay(sandbox: &Sandbox, out_trade_no: &str) -> serde_json::Value {
+    json!({ "xml": {
+        "appid": "wx2421b1c4370ec43b", "mch_id": sandbox.identity().mchid,
+        "body": "replay", "out_trade_no": out_trade_no, "total_fee": 888,
+        "spbill_create_ip": "8.8.8.8", "auth_code": "120061098828009406",
+    } })
+}
+
+#[test]
+fn an_apiv2_answer_for_another_order_is_refused() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = sandbox.client();
+    // A genuine, signed SUCCESS for order A...
+    let paid = client["v2/pay/micropay"]
+        .post(micropay(&sandbox, "V2-ORDER-A"))
+        .unwrap();
+    assert!(paid.signature_verified());
+    assert_eq!(paid.xml().unwrap()["out_trade_no"], "V2-ORDER-A");
+    // ...as the answer for order B: APIv2 answers carry no timestamp, and the sign still holds.
+    let slot = intercept(&sandbox, "/pay/micropay");
+    *slot.lock().unwrap() = Some(Answer::raw(200, "text/xml", paid.bytes().to_vec()));
+    let err = client["v2/pay/micropay"]
+        .post(micropay(&sandbox, "V2-ORDER-B"))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::EchoMismatch {
+            field: "out_trade_no".to_owned(),
+            sent: "V2-ORDER-B".to_owned(),
+            answered: "V2-ORDER-A".to_owned(),
+        })
+    );
+    assert!(!err.response().unwrap().signature_verified());
+    // The same answer for order A itself is its own answer.
+    let again = client["v2/pay/micropay"]
+        .post(micropay(&sandbox, "V2-ORDER-A"))
+        .unwrap();
+    assert!(again.signature_verified());
+}

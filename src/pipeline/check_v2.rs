@@ -1,6 +1,6 @@
 //! Turns a raw APIv2 answer into a verified [`Response`] or an error.
 
-use crate::error::{ApiError, Error, Result};
+use crate::error::{ApiError, Error, Result, VerificationFailure};
 use crate::response::Response;
 use crate::v2::{RAW_ANSWERS, Secret, UNSIGNED_ANSWERS, verify};
 
@@ -32,7 +32,12 @@ impl Answer {
 /// Non-2xx, `return_code` or `result_code` not `SUCCESS` -> [`Api`](crate::ErrorKind::Api)
 /// error; a signed endpoint's `sign` checked before `result_code` is read, so a business
 /// failure is reported only from a verified answer.
-pub(crate) fn finish(secret: &Secret, rule: Answer, mut response: Response) -> Result<Response> {
+pub(crate) fn finish(
+    secret: &Secret,
+    rule: Answer,
+    echo: &[(&'static str, String)],
+    mut response: Response,
+) -> Result<Response> {
     let parsed = crate::v2::parse_xml(response.bytes());
     if !response.status().is_success() {
         let api = ApiError::from_v2(response.status(), parsed.unwrap_or_default());
@@ -67,6 +72,13 @@ pub(crate) fn finish(secret: &Secret, rule: Answer, mut response: Response) -> R
         if let Err(failure) = verify(&map, secret) {
             return Err(Error::from_verification(failure, response));
         }
+    }
+    // A signed answer to another request (replayed: APIv2 answers carry no timestamp) echoes
+    // that request's identifiers.
+    if let Err(failure) = echoes(&map, echo) {
+        return Err(Error::from_verification(failure, response));
+    }
+    if rule == Answer::Signed {
         response.mark_verified();
     }
     let code = |name: &str| map.get(name).map(|v| v.as_str());
@@ -78,4 +90,23 @@ pub(crate) fn finish(secret: &Secret, rule: Answer, mut response: Response) -> R
             response,
         ))
     }
+}
+
+/// Every identifier the request sent that the answer carries too must be the request's.
+fn echoes(
+    answer: &serde_json::Map<String, serde_json::Value>,
+    echo: &[(&'static str, String)],
+) -> std::result::Result<(), VerificationFailure> {
+    for (field, sent) in echo {
+        if let Some(answered) = answer.get(*field).and_then(|v| v.as_str()) {
+            if answered != sent {
+                return Err(VerificationFailure::EchoMismatch {
+                    field: (*field).to_owned(),
+                    sent: sent.clone(),
+                    answered: answered.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -90,7 +90,7 @@ impl Policy {
 
     /// The check of `prepared`'s answer.
     pub(crate) fn checking(&self, prepared: &PreparedRequest) -> Checking {
-        match (self.check, prepared.protocol) {
+        match (self.check, &prepared.protocol) {
             (Check::ByRequest, Protocol::V3) => {
                 Checking::V3(Rule::for_request(&prepared.method, prepared.api_path()))
             }

@@ -1,5 +1,6 @@
 //! An APIv2 payload -> the signed XML body (or signed query of a `GET`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -67,6 +68,7 @@ pub(super) fn prepare(
         request.xml.unwrap_or_default(),
         request.nonceless,
     )?;
+    let echo = echoed(&fields);
     let pairs = || fields.iter().map(|(k, v)| (k.as_str(), v.as_str()));
 
     let is_get = request.method == Method::GET;
@@ -105,8 +107,41 @@ pub(super) fn prepare(
         timeout: request.timeout,
         protocol: Protocol::V2 {
             mutual_tls: request.security,
+            echo,
         },
     })
+}
+
+/// The identifiers an APIv2 answer echoes from its request: the merchant and app ids (the
+/// service provider's and the sub-merchant's, and the names transfers and red packets use) and
+/// the order, refund, transfer and red-packet numbers. When the request and the answer both
+/// carry one, they must be equal: docs/apiv2.md.
+pub(crate) const ECHOED_FIELDS: [&str; 12] = [
+    "mch_id",
+    "mchid",
+    "sub_mch_id",
+    "appid",
+    "sub_appid",
+    "mch_appid",
+    "wxappid",
+    "out_trade_no",
+    "transaction_id",
+    "out_refund_no",
+    "partner_trade_no",
+    "mch_billno",
+];
+
+/// What of `fields` an answer must echo.
+fn echoed(fields: &[(String, String)]) -> Arc<[(&'static str, String)]> {
+    ECHOED_FIELDS
+        .iter()
+        .filter_map(|name| {
+            fields
+                .iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| (*name, v.clone()))
+        })
+        .collect()
 }
 
 /// The payload as strings, with `nonce_str` (unless nonceless) and `sign` added.

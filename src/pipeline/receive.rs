@@ -53,6 +53,7 @@ impl Receive for Whole {
         limit: Limit,
         hooks: bool,
     ) -> Result<Response> {
+        let echo = prepared.echo();
         let response = transport::exchange(lane, http, prepared, limit).await?;
         match checking {
             Checking::V3(rule) => {
@@ -77,7 +78,7 @@ impl Receive for Whole {
                     }
                 }
             }
-            Checking::V2(rule) => check_v2::finish(ctx.v2()?, rule, response),
+            Checking::V2(rule) => check_v2::finish(ctx.v2()?, rule, &echo, response),
             Checking::Digest | Checking::ByCaller if response.status().is_success() => Ok(response),
             Checking::Digest | Checking::ByCaller => Err(check::api_error_of(response)),
         }
@@ -100,7 +101,7 @@ impl Receive for Streamed {
         if !answer.status().is_success() {
             let response = transport::read(answer, limit).await?;
             return Err(match checking {
-                Checking::V2(rule) => match check_v2::finish(ctx.v2()?, rule, response) {
+                Checking::V2(rule) => match check_v2::finish(ctx.v2()?, rule, &[], response) {
                     Err(e) => e,
                     Ok(_) => Error::config("a non-2xx APIv2 answer passed its check"),
                 },
