@@ -25,7 +25,7 @@ use wechatpay::notify::NotificationParser;
 use wechatpay::v2::Secret;
 use wechatpay::verifier::PlatformVerifier;
 use wechatpay::{Client, ErrorKind, Method, Options};
-use wechatpay_sandbox::{Event, Fault, Sandbox};
+use wechatpay_sandbox::{Answer, Event, Fault, Sandbox};
 
 // ---------------------------------------------------------------------------------------------
 // Log capture
@@ -1391,4 +1391,147 @@ fn misplaced_secrets_are_not_echoed() {
         .unwrap();
     audit.debug("PreparedRequest (secret in a custom header)", &prepared);
     audit.finish();
+}
+
+/// Text that comes from an answer or a callback (an unsigned error answer's `code` and
+/// `message`, a `Wechatpay-Serial` header) reaches the log only escaped: a line break, a
+/// carriage return, a tab or a terminal escape in it can neither start a forged log line nor
+/// drive a terminal. Each injected control character comes right before [`FORGED`], so that
+/// every place the marker appears in the log says how it was written.
+#[test]
+fn answers_and_callbacks_cannot_forge_log_lines() {
+    const FORGED: &str = "FORGED-LOG-LINE";
+    install_log_capture();
+    let sandbox = Sandbox::start().unwrap();
+    let id = sandbox.identity().clone();
+    let auto = || {
+        Client::builder()
+            .mchid(&id.mchid)
+            .serial(&id.merchant_serial)
+            .private_key(&id.merchant_private_key_pem)
+            .auto_certificates(&id.apiv3_key)
+            .platform_key(&id.public_key_id, &id.public_key_pem)
+            .platform_key(&id.platform_serial, &id.platform_certificate_pem)
+            .base_uri(sandbox.base_uri())
+            .build()
+            .unwrap()
+    };
+
+    // An unsigned 500 for `/v3/certificates`: the refresh fails, and its warning quotes the
+    // answer's code and message.
+    sandbox.script(|request| {
+        (request.path() == "/v3/certificates").then(|| {
+            Answer::json(
+                500,
+                &json!({
+                    "code": format!("SYSTEM_ERROR\n{FORGED}-code-500 INFO wechatpay: all fine"),
+                    "message": format!(
+                        "busy\r\n{FORGED}-message-500 \u{1b}[2J\u{1b}{FORGED}-escape-500"
+                    ),
+                }),
+            )
+            .unsigned()
+        })
+    });
+    let failed = auto().refresh_certificates().unwrap_err();
+    assert_eq!(failed.kind(), ErrorKind::Api, "{failed}");
+
+    // An unsigned 404 for a merchant with a public key: public-key mode, logged with the code.
+    sandbox.script(|request| {
+        (request.path() == "/v3/certificates").then(|| {
+            Answer::json(
+                404,
+                &json!({ "code": format!("NOT_FOUND\n{FORGED}-code-404"), "message": "none" }),
+            )
+            .unsigned()
+        })
+    });
+    let client = auto();
+    client.refresh_certificates().unwrap();
+
+    // Answers signed under a `Wechatpay-Serial` holding a tab (the only control character a
+    // header value may carry): warned about by the key ring, then a refresh for it,
+    // rate-limited the second time.
+    sandbox.script(|request| {
+        (request.path() == "/v3/pay/transactions/id/4200000001").then(|| {
+            Answer::json(200, &json!({ "trade_state": "SUCCESS" })).header(
+                "Wechatpay-Serial",
+                &format!("5157F09E\t{FORGED}-serial-answer"),
+            )
+        })
+    });
+    for _ in 0..2 {
+        let unknown = client["v3/pay/transactions/id/{id}"]
+            .get(json!({ "id": "4200000001", "query": { "mchid": id.mchid } }));
+        assert_eq!(
+            unknown.unwrap_err().kind(),
+            ErrorKind::Verification,
+            "an unknown serial"
+        );
+    }
+
+    // A callback naming such a serial (outside a runtime: the refresh is left to the next
+    // request, and logged).
+    let mut headers = HeaderMap::new();
+    let now = support::now_unix().to_string();
+    headers.insert("Wechatpay-Timestamp", now.parse().unwrap());
+    headers.insert(
+        "Wechatpay-Nonce",
+        "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".parse().unwrap(),
+    );
+    headers.insert("Wechatpay-Signature", "AAAA".parse().unwrap());
+    headers.insert(
+        "Wechatpay-Serial",
+        format!("5157F09E\t{FORGED}-serial-callback")
+            .parse()
+            .unwrap(),
+    );
+    let parsed = client.notifications().unwrap().parse(&headers, b"{}");
+    assert_eq!(parsed.unwrap_err().kind(), ErrorKind::Verification);
+    sandbox.clear_script();
+
+    let log = LOG.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut forged = Vec::new();
+    for (at, _) in log.match_indices(FORGED) {
+        let before = log[..at].chars().next_back();
+        if before.is_none_or(char::is_control) {
+            forged.push(format!(
+                "- {before:?} raw before: {}",
+                excerpt(&log, at, 40)
+            ));
+        }
+    }
+    for line in log.lines().filter(|line| line.contains(FORGED)) {
+        if !["TRACE ", "DEBUG ", "INFO ", "WARN ", "ERROR ", "span "]
+            .iter()
+            .any(|level| line.starts_with(level))
+        {
+            forged.push(format!("- a line of its own: {line:?}"));
+        }
+        if line.chars().any(char::is_control) {
+            forged.push(format!("- a raw control character: {line:?}"));
+        }
+    }
+    assert!(
+        forged.is_empty(),
+        "answer text reached the log raw:\n{}",
+        forged.join("\n")
+    );
+    for (label, level) in [
+        ("code-500", "WARN wechatpay::refresh"),
+        ("message-500", "WARN wechatpay::refresh"),
+        ("escape-500", "WARN wechatpay::refresh"),
+        ("code-404", "INFO wechatpay::refresh"),
+        ("serial-answer", "WARN wechatpay::keyring"),
+        ("serial-answer", "INFO wechatpay::refresh"),
+        ("serial-callback", "INFO wechatpay::refresh"),
+    ] {
+        let marker = format!("{FORGED}-{label}");
+        assert!(
+            log.lines()
+                .any(|line| line.starts_with(level) && line.contains(&marker)),
+            "no `{level}` line logged the answer's {label}: the test did not reach the log \
+             line it is about"
+        );
+    }
 }
