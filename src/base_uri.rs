@@ -6,6 +6,7 @@ use std::sync::Arc;
 use url::{ParseError, Url};
 
 use crate::bounded_cache::BoundedCache;
+use crate::redact;
 
 /// How many path prefixes a base URI keeps the URL of (see [`BaseUri::join`]).
 const MAX_PREFIXES: usize = 256;
@@ -41,17 +42,24 @@ impl fmt::Debug for BaseUri {
 }
 
 impl BaseUri {
+    /// `input` checked as a base URI. The error quotes `input` only as [`redact::quoted_url`]
+    /// shows it; the caller names the setting.
     pub(crate) fn parse(input: &str) -> Result<BaseUri, String> {
-        let mut url = Url::parse(input)
-            .map_err(|e| format!("{} is not an absolute URI: {e}", crate::error::shown(input)))?;
+        let shown = || redact::quoted_url(input);
+        let mut url = Url::parse(input).map_err(|e| {
+            format!(
+                "{} is not an absolute URI ({e}): it must start with `https://`",
+                shown()
+            )
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "`{input}` must use http or https, not `{}`",
-                url.scheme()
-            ));
+            return Err(match redact::url(input) {
+                Some(text) => format!("`{text}` must use http or https, not `{}`", url.scheme()),
+                None => format!("{} must use http or https", shown()),
+            });
         }
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(format!("`{input}` has no host"));
+            return Err(format!("{} has no host", shown()));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(format!(
@@ -60,7 +68,10 @@ impl BaseUri {
             ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(format!("`{input}` must not have a query or a fragment"));
+            return Err(format!(
+                "{} must not have a query or a fragment (not shown)",
+                shown()
+            ));
         }
         if !url.path().ends_with('/') {
             let path = format!("{}/", url.path());
@@ -144,14 +155,32 @@ mod tests {
     #[test]
     fn rejects_unusable_bases() {
         for (input, expected) in [
-            ("api.mch.weixin.qq.com", "is not an absolute URI"),
-            ("ftp://x/", "must use http or https"),
+            (
+                "api.mch.weixin.qq.com",
+                "(a value of 21 characters, not shown) is not an absolute URI",
+            ),
+            ("ftp://x/", "`ftp://x/` must use http or https"),
             ("https://u:p@x/", "must not carry credentials"),
-            ("https://x/?a=1", "must not have a query"),
+            ("https://x/?a=1", "`https://x/?***` must not have a query"),
             ("https://x/#f", "must not have a query or a fragment"),
         ] {
             let err = BaseUri::parse(input).unwrap_err();
             assert!(err.contains(expected), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn errors_never_show_user_info() {
+        for input in [
+            "ftp://merchant:pa55word@proxy/",
+            "https://merchant:pa55word@proxy:99999/",
+            "https://merchant:pa55word@proxy/?a=1",
+            "https://merchant:pa55word@/",
+            "merchant:pa55word@proxy",
+        ] {
+            let err = BaseUri::parse(input).unwrap_err();
+            assert!(!err.contains("pa55word"), "{input}: {err}");
+            assert!(!err.contains("merchant"), "{input}: {err}");
         }
     }
 

@@ -330,7 +330,7 @@ fn the_merchant_serial_cannot_be_a_platform_key() {
 fn unusable_base_uris_are_named() {
     assert!(
         config_error(complete().base_uri("api.mch.weixin.qq.com"))
-            .starts_with("base_uri: `api.mch.weixin.qq.com` is not an absolute URI")
+            .starts_with("base_uri: (a value of 21 characters, not shown) is not an absolute URI")
     );
     assert_eq!(
         config_error(complete().base_uri("ftp://x/")),
@@ -338,7 +338,7 @@ fn unusable_base_uris_are_named() {
     );
     assert_eq!(
         config_error(complete().base_uri("https://x/?a=1")),
-        "base_uri: `https://x/?a=1` must not have a query or a fragment"
+        "base_uri: `https://x/?***` must not have a query or a fragment (not shown)"
     );
     assert_eq!(
         config_error(complete().base_uri("https://u:p@x/")),

@@ -15,6 +15,7 @@ use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
 use crate::error::{Error, Result, shown};
 use crate::failover::Failover;
 use crate::keyring::{DEFAULT_REFRESH_INTERVAL, KeyRing, KeyStore, same_serial};
+use crate::redact::DebugUrl;
 use crate::refresh::Refresher;
 use crate::retry::RetryPolicy;
 use crate::signer::Signer;
@@ -230,8 +231,9 @@ impl ClientBuilder {
                 let mut this = self;
                 let id = id.into();
                 this.fail(Error::config(format!(
-                    "platform key `{id}`: file `{}` cannot be read: {e}",
-                    path.display()
+                    "platform key {}: file `{}` cannot be read: {e}",
+                    shown_id(&id),
+                    path.display().to_string().escape_default()
                 )));
                 this
             }
@@ -678,7 +680,14 @@ impl fmt::Debug for ClientBuilder {
                 "has_merchant_cert",
                 &(self.merchant_cert.is_some() || self.http.identity.is_some()),
             )
-            .field("base_uri", &self.base_uri)
+            .field("base_uri", &self.base_uri.as_deref().map(DebugUrl))
+            .field(
+                "backup_base_uri",
+                &self
+                    .backup_base_uri
+                    .as_ref()
+                    .map(|b| b.as_deref().map(DebugUrl)),
+            )
             .field("error", &self.error)
             .finish_non_exhaustive()
     }
