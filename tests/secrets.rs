@@ -372,6 +372,7 @@ fn clients_builders_and_keys_hide_every_secret() {
             .merchant_key(&id.merchant_private_key_pem)
             .add_root_certificate(&id.ca_certificate_pem)
             .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true)
     };
     audit.debug("ClientBuilder (everything set)", &builder());
     let built = builder().build().unwrap();
@@ -383,7 +384,8 @@ fn clients_builders_and_keys_hide_every_secret() {
         .auto_certificates(&id.apiv3_key)
         .platform_key(&id.public_key_id, &id.public_key_pem)
         .secret(&id.apiv2_secret)
-        .base_uri(sandbox.base_uri());
+        .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true);
     audit.debug("ClientBuilder (auto_certificates)", &auto);
     let auto = auto.build().unwrap();
     audit.debug("Client (auto_certificates)", &auto);
@@ -676,6 +678,7 @@ fn requests_responses_and_call_errors_hide_every_secret() {
         .mchid(&id.mchid)
         .secret("00000000000000000000000000000000")
         .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let rejected = wrong_secret["v2/pay/orderquery"].post(v2_order.clone());
@@ -1192,7 +1195,8 @@ fn logs_hide_every_secret() {
             .private_key(&id.merchant_private_key_pem)
             .auto_certificates(apiv3)
             .secret(&id.apiv2_secret)
-            .base_uri(sandbox.base_uri());
+            .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true);
         if anchored {
             b = b
                 .platform_key(&id.public_key_id, &id.public_key_pem)
@@ -1413,6 +1417,7 @@ fn answers_and_callbacks_cannot_forge_log_lines() {
             .platform_key(&id.public_key_id, &id.public_key_pem)
             .platform_key(&id.platform_serial, &id.platform_certificate_pem)
             .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true)
             .build()
             .unwrap()
     };
@@ -1549,6 +1554,7 @@ fn credential_urls() -> Vec<String> {
         format!("https://{info}@proxy.example.com/wechat/"),
         format!("https://{info}@proxy.example.com:99999/"),
         format!("ftp://{info}@proxy.example.com/"),
+        format!("http://{info}@proxy.example.com/"),
         format!("https://{info}@proxy.example.com/?token={PROXY_PASSWORD}"),
         format!("https://proxy.example.com/wechat/?key={PROXY_PASSWORD}"),
         format!("https://proxy.example.com/wechat/#{PROXY_PASSWORD}"),
@@ -1837,6 +1843,10 @@ fn every_setting_and_option_hides_secret_looking_values() {
             Box::new(|b| b.connect_timeout(std::time::Duration::from_secs(1))),
         ),
         ("max_response_size", Box::new(|b| b.max_response_size(0))),
+        (
+            "allow_insecure_http",
+            Box::new(|b| b.allow_insecure_http(false)),
+        ),
     ];
     for (setter, apply) in file_cases {
         cases.push((setter, "its own kind of value".to_owned(), apply));
@@ -1852,6 +1862,7 @@ fn every_setting_and_option_hides_secret_looking_values() {
             .apiv3_key(&id.apiv3_key)
             .secret(&id.apiv2_secret)
             .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true)
     };
     for (setter, case, apply) in &cases {
         let what = format!("ClientBuilder::{setter} ({case})");

@@ -155,6 +155,7 @@ pub(crate) fn test_client() -> Client {
         .private_key(key)
         .verifier(crate::verifier::PlatformVerifier::new())
         .base_uri("http://127.0.0.1:9/")
+        .allow_insecure_http(true)
         .build()
         .expect("the test client builds")
 }
