@@ -46,7 +46,6 @@ fn builder(server: &V2Server) -> ClientBuilder {
         .mchid(MCH_ID)
         .secret(secret())
         .base_uri(server.base_uri())
-        .allow_insecure_http(true)
         .add_root_certificate(ca_pem())
 }
 
@@ -173,7 +172,6 @@ fn the_server_certificate_must_be_trusted() {
         .mchid(MCH_ID)
         .secret(secret())
         .base_uri(server.base_uri())
-        .allow_insecure_http(true)
         .merchant_cert(m.cert_pem())
         .merchant_key(m.key_pem())
         .build()

@@ -155,7 +155,6 @@ fn mutual_tls_needs_the_merchant_certificate() {
         .secret(&id.apiv2_secret)
         .add_root_certificate(&id.ca_certificate_pem)
         .base_uri(&id.tls_base_uri)
-        .allow_insecure_http(true)
         .build()
         .unwrap();
     let error = no_cert["v2/pay/orderquery"]
