@@ -9,7 +9,7 @@ use http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::shown;
+use crate::error::{looks_like_a_name, shown};
 use crate::media::Media;
 use crate::redact::DebugUrl;
 use crate::template::encode_component;
@@ -479,10 +479,10 @@ fn wrong_type(key: &str, expected: &str, found: &Value) -> String {
     )
 }
 
-/// A caller's name (a header name, a query key) in an option's path: as it is when it has the
-/// form of one (short, visible ASCII), else by its length, in case a secret was put there.
+/// A caller's name (a header name, a query key) in an option's path: as it is when it
+/// [looks like one](looks_like_a_name), else by its length, in case a secret was put there.
 fn name_of(name: &str) -> Cow<'_, str> {
-    if name.len() <= 64 && name.bytes().all(|b| b.is_ascii_graphic()) {
+    if looks_like_a_name(name) {
         Cow::Borrowed(name)
     } else {
         Cow::Owned(format!(

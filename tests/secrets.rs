@@ -1612,6 +1612,8 @@ fn every_setting_and_option_hides_secret_looking_values() {
         pem.clone(),
         PASSPHRASE.to_owned(),
         credential_urls()[0].clone(),
+        // Short enough (under 64 characters) to pass for an identifier, but for its `@`.
+        format!("https://{PROXY_USER}:{PROXY_PASSWORD}@p.cn/"),
     ];
 
     let dir = std::env::temp_dir().join(format!("wechatpay-secrets-{}", std::process::id()));
