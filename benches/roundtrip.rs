@@ -159,6 +159,7 @@ impl ServerProcess {
             .private_key(self.text("merchant_key"))
             .platform_key(self.text("platform_serial"), self.text("platform_cert"))
             .base_uri(self.text("base_uri"))
+            .allow_insecure_http(true)
             .build()
             .unwrap()
     }

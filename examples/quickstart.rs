@@ -18,6 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `base_uri` option points at, as in the PHP example. They share one merchant identity.
     let production = Sandbox::start()?;
     let apihk = Sandbox::start()?;
+    // The sandbox listens on plain http: `client()` is built with `.allow_insecure_http(true)`,
+    // which a client for WeChat Pay itself never needs.
     let client = production.client();
     let mchid = production.identity().mchid.clone();
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use url::{ParseError, Url};
 
 use crate::bounded_cache::BoundedCache;
+use crate::redact;
 
 /// How many path prefixes a base URI keeps the URL of (see [`BaseUri::join`]).
 const MAX_PREFIXES: usize = 256;
@@ -41,17 +42,29 @@ impl fmt::Debug for BaseUri {
 }
 
 impl BaseUri {
-    pub(crate) fn parse(input: &str) -> Result<BaseUri, String> {
-        let mut url = Url::parse(input)
-            .map_err(|e| format!("{} is not an absolute URI: {e}", crate::error::shown(input)))?;
+    /// `input` checked as a base URI. Plain `http` is refused unless `allow_insecure_http`
+    /// (the builder's [`allow_insecure_http`](crate::ClientBuilder::allow_insecure_http)). The
+    /// error quotes `input` only as [`redact::quoted_url`] shows it; the caller names the
+    /// setting.
+    pub(crate) fn parse(input: &str, allow_insecure_http: bool) -> Result<BaseUri, String> {
+        let shown = || redact::quoted_url(input);
+        let mut url = Url::parse(input).map_err(|e| {
+            format!(
+                "{} is not an absolute URI ({e}): it must start with `https://`",
+                shown()
+            )
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "`{input}` must use http or https, not `{}`",
-                url.scheme()
-            ));
+            return Err(match redact::url(input) {
+                Some(text) => format!("`{text}` must use http or https, not `{}`", url.scheme()),
+                None => format!("{} must use http or https", shown()),
+            });
+        }
+        if url.scheme() == "http" && !allow_insecure_http {
+            return Err(insecure_http(&shown()));
         }
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(format!("`{input}` has no host"));
+            return Err(format!("{} has no host", shown()));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(format!(
@@ -60,7 +73,10 @@ impl BaseUri {
             ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(format!("`{input}` must not have a query or a fragment"));
+            return Err(format!(
+                "{} must not have a query or a fragment (not shown)",
+                shown()
+            ));
         }
         if !url.path().ends_with('/') {
             let path = format!("{}/", url.path());
@@ -115,6 +131,16 @@ impl BaseUri {
     }
 }
 
+/// Why a plain `http` URL (`shown`, quoted) is refused, and how to allow it.
+pub(crate) fn insecure_http(shown: &str) -> String {
+    format!(
+        "{shown} uses plain http, which would send the signed `Authorization` header, the \
+         request bodies and the answers in clear, for anyone on the way to read or alter: use \
+         https, or, for a local test server such as wechatpay-sandbox, allow plain http with \
+         .allow_insecure_http(true) on the client builder"
+    )
+}
+
 /// `base` joined with the relative path `path`: `./` first when `path` would otherwise read
 /// as absolute (a leading `/` or `\`) or as a scheme (a `:` in its first segment).
 fn join_path(base: &Url, path: &str) -> Result<Url, ParseError> {
@@ -131,27 +157,58 @@ mod tests {
 
     #[test]
     fn keeps_prefix_and_adds_slash() {
-        let b = BaseUri::parse("https://proxy.example.com/wechat").unwrap();
+        let b = BaseUri::parse("https://proxy.example.com/wechat", false).unwrap();
         assert_eq!(b.as_str(), "https://proxy.example.com/wechat/");
         assert_eq!(b.path(), "/wechat/");
-        let b = BaseUri::parse("http://127.0.0.1:8080").unwrap();
+        let b = BaseUri::parse("http://127.0.0.1:8080", true).unwrap();
         assert_eq!(b.as_str(), "http://127.0.0.1:8080/");
         assert_eq!(b.path(), "/");
-        let b = BaseUri::parse("https://api.mch.weixin.qq.com:443/").unwrap();
+        let b = BaseUri::parse("https://api.mch.weixin.qq.com:443/", false).unwrap();
         assert_eq!(b.as_str(), "https://api.mch.weixin.qq.com/");
     }
 
     #[test]
     fn rejects_unusable_bases() {
         for (input, expected) in [
-            ("api.mch.weixin.qq.com", "is not an absolute URI"),
-            ("ftp://x/", "must use http or https"),
+            (
+                "api.mch.weixin.qq.com",
+                "(a value of 21 characters, not shown) is not an absolute URI",
+            ),
+            ("ftp://x/", "`ftp://x/` must use http or https"),
             ("https://u:p@x/", "must not carry credentials"),
-            ("https://x/?a=1", "must not have a query"),
+            ("https://x/?a=1", "`https://x/?***` must not have a query"),
             ("https://x/#f", "must not have a query or a fragment"),
+            ("http://x/", "`http://x/` uses plain http"),
         ] {
-            let err = BaseUri::parse(input).unwrap_err();
+            let err = BaseUri::parse(input, false).unwrap_err();
             assert!(err.contains(expected), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn plain_http_needs_the_opt_in() {
+        let err = BaseUri::parse("http://127.0.0.1:8080/", false).unwrap_err();
+        assert!(err.contains(".allow_insecure_http(true)"), "{err}");
+        assert!(err.contains("`Authorization` header"), "{err}");
+        assert!(BaseUri::parse("http://127.0.0.1:8080/", true).is_ok());
+        assert!(BaseUri::parse("https://127.0.0.1:8080/", false).is_ok());
+    }
+
+    #[test]
+    fn errors_never_show_user_info() {
+        for input in [
+            "ftp://merchant:pa55word@proxy/",
+            "https://merchant:pa55word@proxy:99999/",
+            "https://merchant:pa55word@proxy/?a=1",
+            "http://merchant:pa55word@proxy/",
+            "https://merchant:pa55word@/",
+            "merchant:pa55word@proxy",
+        ] {
+            for allow in [false, true] {
+                let err = BaseUri::parse(input, allow).unwrap_err();
+                assert!(!err.contains("pa55word"), "{input}: {err}");
+                assert!(!err.contains("merchant"), "{input}: {err}");
+            }
         }
     }
 
@@ -161,7 +218,7 @@ mod tests {
             "https://api.mch.weixin.qq.com/",
             "http://127.0.0.1:8080/wechat/",
         ] {
-            let b = BaseUri::parse(base).unwrap();
+            let b = BaseUri::parse(base, true).unwrap();
             for (prefix, relative) in [
                 (
                     "v3/pay/transactions/id/",
@@ -195,7 +252,7 @@ mod tests {
 
     #[test]
     fn the_prefix_cache_is_bounded_and_not_cloned() {
-        let b = BaseUri::parse("https://x/").unwrap();
+        let b = BaseUri::parse("https://x/", false).unwrap();
         for i in 0..MAX_PREFIXES + 10 {
             let prefix = format!("v3/{i}/");
             let url = b.join(&prefix, &format!("{prefix}y")).unwrap();

@@ -197,6 +197,12 @@ fn bill_request(ctx: &Context, bill: &BillDownload) -> Result<PreparedRequest> {
         && url
             .host_str()
             .is_some_and(|h| WECHAT_PAY_HOSTS.contains(&h));
+    if url.scheme() == "http" && !(same_origin && ctx.allow_insecure_http) {
+        return Err(Error::config(format!(
+            "bill download_url: {}",
+            crate::base_uri::insecure_http(&format!("`{}`", url.origin().ascii_serialization()))
+        )));
+    }
     if !same_origin && !wechat_pay {
         return Err(Error::config(format!(
             "bill download_url points at `{}`, which is neither the client's base URI nor a \

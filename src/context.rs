@@ -36,6 +36,9 @@ pub(crate) struct Context {
     /// The APIv2 secret; `None` for a client configured for APIv3 only.
     pub(crate) v2: Option<Secret>,
     pub(crate) base: BaseUri,
+    /// Plain `http` is accepted for a per-request `base_uri` and a bill's `download_url`
+    /// ([`ClientBuilder::allow_insecure_http`](crate::ClientBuilder::allow_insecure_http)).
+    pub(crate) allow_insecure_http: bool,
     /// The APIv3 key, for callbacks.
     pub(crate) apiv3_key: Option<Apiv3Key>,
     pub(crate) user_agent: HeaderValue,

@@ -65,11 +65,17 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// A caller's value quoted in an error message: as it is when it looks like the identifier it
-/// should be (short, visible ASCII), else only its length, in case a secret was passed in the
-/// wrong place.
+/// Whether a caller's value looks like the identifier or name it should be, and may be quoted:
+/// short, visible ASCII, and no `@` (no `user:password@` either).
+pub(crate) fn looks_like_a_name(value: &str) -> bool {
+    value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic() && b != b'@')
+}
+
+/// A caller's value quoted in an error message: as it is when it
+/// [looks like a name](looks_like_a_name), else only its length, in case a secret was passed in
+/// the wrong place.
 pub(crate) fn shown(value: &str) -> String {
-    if value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic()) {
+    if looks_like_a_name(value) {
         format!("`{value}`")
     } else {
         format!(

@@ -127,7 +127,7 @@ mod tests {
     use super::*;
 
     fn failover() -> Failover {
-        let uri = |s: &str| BaseUri::parse(s).unwrap();
+        let uri = |s: &str| BaseUri::parse(s, true).unwrap();
         // No cool-down: a probe is due as soon as the primary is down.
         Failover::new(
             uri("https://primary.example/"),

@@ -79,6 +79,7 @@ mod options;
 pub mod pay;
 mod pipeline;
 mod prepared;
+mod redact;
 mod refresh;
 pub mod replay;
 mod response;

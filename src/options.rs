@@ -9,7 +9,9 @@ use http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::error::{looks_like_a_name, shown};
 use crate::media::Media;
+use crate::redact::DebugUrl;
 use crate::template::encode_component;
 
 /// Headers the client owns: the signature and the framing.
@@ -298,9 +300,9 @@ impl Options {
                                 Ok(pair) => o.headers.push(pair),
                                 Err(p) => o.fail(|| p),
                             },
-                            other => {
-                                o.fail(|| wrong_type(&format!("headers.{name}"), "a string", other))
-                            }
+                            other => o.fail(|| {
+                                wrong_type(&format!("headers.{}", name_of(name)), "a string", other)
+                            }),
                         }
                     }
                 }
@@ -439,7 +441,7 @@ impl fmt::Debug for Options {
         };
         f.debug_struct("Options")
             .field("vars", &self.vars.keys().collect::<Vec<_>>())
-            .field("base_uri", &self.base_uri)
+            .field("base_uri", &self.base_uri.as_deref().map(DebugUrl))
             .field("body", &body)
             .field("query", &self.query.as_ref().map(|q| q.len()))
             .field(
@@ -477,6 +479,19 @@ fn wrong_type(key: &str, expected: &str, found: &Value) -> String {
     )
 }
 
+/// A caller's name (a header name, a query key) in an option's path: as it is when it
+/// [looks like one](looks_like_a_name), else by its length, in case a secret was put there.
+fn name_of(name: &str) -> Cow<'_, str> {
+    if looks_like_a_name(name) {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(format!(
+            "(a name of {} characters, not shown)",
+            name.chars().count()
+        ))
+    }
+}
+
 fn push_pair(q: &mut String, key: &str, value: &str) {
     if !q.is_empty() {
         q.push('&');
@@ -507,7 +522,7 @@ fn encode_query(pairs: &Map<String, Value>) -> Result<String, String> {
                 for item in items {
                     let s = scalar(item).ok_or_else(|| {
                         wrong_type(
-                            &format!("query.{key}[]"),
+                            &format!("query.{}[]", name_of(key)),
                             "a string, number or boolean",
                             item,
                         )
@@ -518,7 +533,7 @@ fn encode_query(pairs: &Map<String, Value>) -> Result<String, String> {
             other => {
                 let s = scalar(other).ok_or_else(|| {
                     wrong_type(
-                        &format!("query.{key}"),
+                        &format!("query.{}", name_of(key)),
                         "a string, number, boolean or array of them",
                         other,
                     )
@@ -544,8 +559,12 @@ fn check_raw_query(query: &str) -> Result<(), String> {
 }
 
 fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let header = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("option `headers`: `{name}` is not a valid header name"))?;
+    let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        format!(
+            "option `headers`: {} is not a valid header name",
+            shown(name)
+        )
+    })?;
     if MANAGED_HEADERS.contains(&header.as_str()) {
         return Err(format!(
             "option `headers`: `{name}` is set by the client and cannot be overridden"
@@ -627,7 +646,7 @@ mod tests {
             ),
             (
                 json!({ "headers": { "bad name": "x" } }),
-                "option `headers`: `bad name` is not a valid header name",
+                "option `headers`: (a value of 8 characters, not shown) is not a valid header name",
             ),
             (
                 json!({ "query": "a=b c" }),

@@ -171,6 +171,7 @@ fn a_connection_that_cannot_be_established_times_out() {
 
     let client = support::identity()
         .base_uri(format!("http://{address}/"))
+        .allow_insecure_http(true)
         .no_failover()
         .connect_timeout(Duration::from_millis(300))
         .timeout(Duration::from_secs(20))

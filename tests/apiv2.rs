@@ -21,6 +21,7 @@ fn v2_client(server: &V2Server) -> Client {
         .mchid(MCH_ID)
         .secret(secret())
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .build()
         .expect("an APIv2-only client needs no APIv3 keys")
 }
@@ -141,6 +142,7 @@ fn every_spelling_of_the_prefix_routes_to_apiv2_with_the_prefix_removed() {
         .mchid(MCH_ID)
         .secret(secret())
         .base_uri(format!("{}prefix/", server.base_uri()))
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let xml = json!({ "appid": APPID, "mch_id": MCH_ID, "out_trade_no": "1" });
@@ -605,6 +607,7 @@ fn each_api_needs_its_own_configuration() {
     // APIv3 only: a v2 path is a Config error naming the secret.
     let v3_only = support::identity()
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let err = v3_only["v2/pay/micropay"]
@@ -618,6 +621,7 @@ fn each_api_needs_its_own_configuration() {
     let both = support::identity()
         .secret(secret())
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let err = both["v2/pay/micropay"]
@@ -1045,6 +1049,7 @@ fn the_size_limit_leaves_apiv2_bills_whole_and_refuses_other_answers() {
         .mchid(MCH_ID)
         .secret(secret())
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .max_response_size(1024)
         .build()
         .unwrap();

@@ -330,7 +330,7 @@ fn the_merchant_serial_cannot_be_a_platform_key() {
 fn unusable_base_uris_are_named() {
     assert!(
         config_error(complete().base_uri("api.mch.weixin.qq.com"))
-            .starts_with("base_uri: `api.mch.weixin.qq.com` is not an absolute URI")
+            .starts_with("base_uri: (a value of 21 characters, not shown) is not an absolute URI")
     );
     assert_eq!(
         config_error(complete().base_uri("ftp://x/")),
@@ -338,7 +338,7 @@ fn unusable_base_uris_are_named() {
     );
     assert_eq!(
         config_error(complete().base_uri("https://x/?a=1")),
-        "base_uri: `https://x/?a=1` must not have a query or a fragment"
+        "base_uri: `https://x/?***` must not have a query or a fragment (not shown)"
     );
     assert_eq!(
         config_error(complete().base_uri("https://u:p@x/")),
@@ -403,4 +403,101 @@ fn the_default_base_uri_is_the_production_host() {
         prepared.url().as_str(),
         "https://apihk.mch.weixin.qq.com/v3/pay/transactions/id/1"
     );
+}
+
+/// Plain `http` would carry the signed `Authorization` header and the bodies in clear: it is
+/// refused for the base URI, the backup, the per-request `base_uri` option and a bill's
+/// `download_url`, each with a `Config` error that names the setting, says why and names
+/// `allow_insecure_http`; with `.allow_insecure_http(true)` the same URIs are accepted.
+#[test]
+fn plain_http_needs_allow_insecure_http() {
+    fn says_why(text: &str, setting: &str) {
+        for part in [
+            setting,
+            "plain http",
+            "`Authorization` header",
+            "in clear",
+            ".allow_insecure_http(true)",
+        ] {
+            assert!(text.contains(part), "`{part}` missing from: {text}");
+        }
+    }
+    let text = config_error(complete().base_uri("http://127.0.0.1:9/"));
+    says_why(&text, "base_uri: `http://127.0.0.1:9/`");
+    let text = config_error(
+        complete()
+            .base_uri("https://127.0.0.1:9/")
+            .backup_base_uri("http://127.0.0.1:10/"),
+    );
+    says_why(&text, "backup_base_uri: `http://127.0.0.1:10/`");
+    // The default host's backup is https.
+    assert!(complete().build().is_ok());
+
+    // A client on https: the per-request option and a bill's `download_url` at a WeChat Pay
+    // host, over http, are refused before anything is sent.
+    let client = complete().base_uri("https://127.0.0.1:9/").build().unwrap();
+    let err = client["v3/certificates"]
+        .prepare(
+            wechatpay::Method::GET,
+            json!({ "base_uri": "http://127.0.0.1:9/" }),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    says_why(&err.to_string(), "option `base_uri`: `http://127.0.0.1:9/`");
+    let bill = wechatpay::bill::BillDownload {
+        download_url: "http://api.mch.weixin.qq.com/v3/billdownload/file?token=x".into(),
+        hash_type: "SHA1".into(),
+        hash_value: "00".into(),
+    };
+    let err = client
+        .download_bill(&bill, wechatpay::bill::Compression::None, &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    says_why(
+        &err.to_string(),
+        "bill download_url: `http://api.mch.weixin.qq.com`",
+    );
+
+    // Allowed: the client, its backup, the option, and a bill at the client's own origin.
+    let client = complete()
+        .base_uri("http://127.0.0.1:9/")
+        .backup_base_uri("http://127.0.0.1:10/")
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
+    let prepared = client["v3/certificates"]
+        .prepare(
+            wechatpay::Method::GET,
+            json!({ "base_uri": "http://127.0.0.1:11/" }),
+        )
+        .unwrap();
+    assert_eq!(
+        prepared.url().as_str(),
+        "http://127.0.0.1:11/v3/certificates"
+    );
+    let bill = wechatpay::bill::BillDownload {
+        download_url: "http://127.0.0.1:9/v3/billdownload/file?token=x".into(),
+        ..bill
+    };
+    let err = client
+        .download_bill(&bill, wechatpay::bill::Compression::None, &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Transport,
+        "sent (nothing listens): {err}"
+    );
+    // Still refused at another origin, even a WeChat Pay host.
+    let elsewhere = wechatpay::bill::BillDownload {
+        download_url: "http://api.mch.weixin.qq.com/v3/billdownload/file?token=x".into(),
+        ..bill
+    };
+    let err = client
+        .download_bill(
+            &elsewhere,
+            wechatpay::bill::Compression::None,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+    says_why(&err.to_string(), "bill download_url");
 }

@@ -75,6 +75,7 @@ fn async_calls_survive_idle_connections_closed_by_the_server() {
 fn an_async_verb_polled_outside_tokio_is_an_error_not_a_panic() {
     let client = support::identity()
         .base_uri("http://127.0.0.1:9/")
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let mut future = std::pin::pin!(client.chain("v3/x").post_async(()));
@@ -102,6 +103,7 @@ fn a_refused_connection_is_a_transport_error() {
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
     let client = support::identity()
         .base_uri(format!("http://127.0.0.1:{port}/"))
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let err = client.chain("v3/x").get(()).unwrap_err();

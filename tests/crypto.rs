@@ -396,6 +396,7 @@ fn the_builder_accepts_every_key_form() {
         let server = &servers.iter().find(|(s, _)| *s == signer).unwrap().1;
         let client = builder
             .base_uri(server.base_uri())
+            .allow_insecure_http(true)
             .build()
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         let response = client

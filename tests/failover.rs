@@ -24,6 +24,7 @@ fn signer(sandbox: &Sandbox, base_uri: &str) -> ClientBuilder {
         .serial(&id.merchant_serial)
         .private_key(&id.merchant_private_key_pem)
         .base_uri(base_uri)
+        .allow_insecure_http(true)
 }
 
 /// [`signer`] with the WeChat Pay public key configured.

@@ -233,6 +233,7 @@ fn broken_connections_and_slow_servers() {
         let uri = raw_server(answer);
         let client = support::identity()
             .base_uri(uri)
+            .allow_insecure_http(true)
             .timeout(Duration::from_millis(700))
             .build()
             .unwrap();
@@ -247,7 +248,11 @@ fn broken_connections_and_slow_servers() {
     }
     // A per-request timeout overrides the client's.
     let uri = raw_server(|_| std::thread::sleep(Duration::from_secs(3)));
-    let client = support::identity().base_uri(uri).build().unwrap();
+    let client = support::identity()
+        .base_uri(uri)
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
     let started = std::time::Instant::now();
     let err = client["v3/x"].get(json!({ "timeout": 0.3 })).unwrap_err();
     assert!(err.is_timeout(), "{err}");
@@ -272,6 +277,7 @@ fn a_body_past_the_size_limit_is_refused_before_it_is_all_read() {
     let limited = |uri: String| {
         support::identity()
             .base_uri(uri)
+            .allow_insecure_http(true)
             .max_response_size(LIMIT)
             .build()
             .unwrap()

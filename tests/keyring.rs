@@ -22,6 +22,7 @@ fn merchant(sandbox: &Sandbox) -> ClientBuilder {
         .serial(&id.merchant_serial)
         .private_key(&id.merchant_private_key_pem)
         .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
 }
 
 /// [`merchant`] with the WeChat Pay public key configured and automatic certificates.
@@ -745,6 +746,7 @@ fn downloads_persist_in_a_directory_for_the_next_start() {
     // A restart: the certificate is there before any request, no network needed.
     let restarted = merchant(&sandbox)
         .base_uri("http://127.0.0.1:9/")
+        .allow_insecure_http(true)
         .auto_certificates(&id.apiv3_key)
         .certificate_dir(&dir)
         .build()

@@ -58,6 +58,7 @@ fn a_bill_download_fails_over_to_the_backup_host() {
     let primary = dead_base();
     let client = merchant(&sandbox)
         .base_uri(&primary)
+        .allow_insecure_http(true)
         .backup_base_uri(sandbox.base_uri())
         // Every request probes the primary again: the download itself meets the dead host.
         .failover_cooldown(Duration::ZERO)
@@ -126,6 +127,7 @@ fn a_streamed_statement_from_a_new_certificate_refreshes_the_ring_and_verifies()
         .platform_key(&id.platform_serial, &id.platform_certificate_pem)
         .auto_certificates(&id.apiv3_key)
         .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     // A fresh refresh: no lazy one will come before the statement.
@@ -232,6 +234,7 @@ fn the_runtime_thread_starts_with_the_first_blocking_call_and_ends_with_the_clie
     let sandbox = Sandbox::start().unwrap();
     let client = merchant(&sandbox)
         .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let before = blocking_threads();

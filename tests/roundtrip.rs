@@ -258,6 +258,7 @@ fn certificate_mode_and_public_key_mode_both_verify() {
         .private_key(&k.merchant_key_pkcs1_pem)
         .platform_key(&k.platform_serial, &k.platform_cert_pem)
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let pubkey_only = Client::builder()
@@ -266,6 +267,7 @@ fn certificate_mode_and_public_key_mode_both_verify() {
         .private_key(&k.merchant_key_pkcs8_pem)
         .platform_key(&k.pubkey_id, &k.pubkey_pkcs1_pem)
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let both = support::client(&server);
@@ -372,6 +374,7 @@ fn base_uri_path_prefix_is_kept_and_signed() {
     let server = TestServer::start(|_| Answer::no_content());
     let client = support::builder(&server)
         .base_uri(format!("{}proxy/wechat", server.base_uri()))
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     client.chain("v3/certificates").get(()).unwrap();

@@ -25,7 +25,7 @@ use wechatpay::notify::NotificationParser;
 use wechatpay::v2::Secret;
 use wechatpay::verifier::PlatformVerifier;
 use wechatpay::{Client, ErrorKind, Method, Options};
-use wechatpay_sandbox::{Event, Fault, Sandbox};
+use wechatpay_sandbox::{Answer, Event, Fault, Sandbox};
 
 // ---------------------------------------------------------------------------------------------
 // Log capture
@@ -372,6 +372,7 @@ fn clients_builders_and_keys_hide_every_secret() {
             .merchant_key(&id.merchant_private_key_pem)
             .add_root_certificate(&id.ca_certificate_pem)
             .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true)
     };
     audit.debug("ClientBuilder (everything set)", &builder());
     let built = builder().build().unwrap();
@@ -383,7 +384,8 @@ fn clients_builders_and_keys_hide_every_secret() {
         .auto_certificates(&id.apiv3_key)
         .platform_key(&id.public_key_id, &id.public_key_pem)
         .secret(&id.apiv2_secret)
-        .base_uri(sandbox.base_uri());
+        .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true);
     audit.debug("ClientBuilder (auto_certificates)", &auto);
     let auto = auto.build().unwrap();
     audit.debug("Client (auto_certificates)", &auto);
@@ -676,6 +678,7 @@ fn requests_responses_and_call_errors_hide_every_secret() {
         .mchid(&id.mchid)
         .secret("00000000000000000000000000000000")
         .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let rejected = wrong_secret["v2/pay/orderquery"].post(v2_order.clone());
@@ -1192,7 +1195,8 @@ fn logs_hide_every_secret() {
             .private_key(&id.merchant_private_key_pem)
             .auto_certificates(apiv3)
             .secret(&id.apiv2_secret)
-            .base_uri(sandbox.base_uri());
+            .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true);
         if anchored {
             b = b
                 .platform_key(&id.public_key_id, &id.public_key_pem)
@@ -1390,5 +1394,665 @@ fn misplaced_secrets_are_not_echoed() {
         .prepare(Method::GET, options)
         .unwrap();
     audit.debug("PreparedRequest (secret in a custom header)", &prepared);
+    audit.finish();
+}
+
+/// Text that comes from an answer or a callback (an unsigned error answer's `code` and
+/// `message`, a `Wechatpay-Serial` header) reaches the log only escaped: a line break, a
+/// carriage return, a tab or a terminal escape in it can neither start a forged log line nor
+/// drive a terminal. Each injected control character comes right before [`FORGED`], so that
+/// every place the marker appears in the log says how it was written.
+#[test]
+fn answers_and_callbacks_cannot_forge_log_lines() {
+    const FORGED: &str = "FORGED-LOG-LINE";
+    install_log_capture();
+    let sandbox = Sandbox::start().unwrap();
+    let id = sandbox.identity().clone();
+    let auto = || {
+        Client::builder()
+            .mchid(&id.mchid)
+            .serial(&id.merchant_serial)
+            .private_key(&id.merchant_private_key_pem)
+            .auto_certificates(&id.apiv3_key)
+            .platform_key(&id.public_key_id, &id.public_key_pem)
+            .platform_key(&id.platform_serial, &id.platform_certificate_pem)
+            .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true)
+            .build()
+            .unwrap()
+    };
+
+    // An unsigned 500 for `/v3/certificates`: the refresh fails, and its warning quotes the
+    // answer's code and message.
+    sandbox.script(|request| {
+        (request.path() == "/v3/certificates").then(|| {
+            Answer::json(
+                500,
+                &json!({
+                    "code": format!("SYSTEM_ERROR\n{FORGED}-code-500 INFO wechatpay: all fine"),
+                    "message": format!(
+                        "busy\r\n{FORGED}-message-500 \u{1b}[2J\u{1b}{FORGED}-escape-500"
+                    ),
+                }),
+            )
+            .unsigned()
+        })
+    });
+    let failed = auto().refresh_certificates().unwrap_err();
+    assert_eq!(failed.kind(), ErrorKind::Api, "{failed}");
+
+    // An unsigned 404 for a merchant with a public key: public-key mode, logged with the code.
+    sandbox.script(|request| {
+        (request.path() == "/v3/certificates").then(|| {
+            Answer::json(
+                404,
+                &json!({ "code": format!("NOT_FOUND\n{FORGED}-code-404"), "message": "none" }),
+            )
+            .unsigned()
+        })
+    });
+    let client = auto();
+    client.refresh_certificates().unwrap();
+
+    // Answers signed under a `Wechatpay-Serial` holding a tab (the only control character a
+    // header value may carry): warned about by the key ring, then a refresh for it,
+    // rate-limited the second time.
+    sandbox.script(|request| {
+        (request.path() == "/v3/pay/transactions/id/4200000001").then(|| {
+            Answer::json(200, &json!({ "trade_state": "SUCCESS" })).header(
+                "Wechatpay-Serial",
+                &format!("5157F09E\t{FORGED}-serial-answer"),
+            )
+        })
+    });
+    for _ in 0..2 {
+        let unknown = client["v3/pay/transactions/id/{id}"]
+            .get(json!({ "id": "4200000001", "query": { "mchid": id.mchid } }));
+        assert_eq!(
+            unknown.unwrap_err().kind(),
+            ErrorKind::Verification,
+            "an unknown serial"
+        );
+    }
+
+    // A callback naming such a serial (outside a runtime: the refresh is left to the next
+    // request, and logged).
+    let mut headers = HeaderMap::new();
+    let now = support::now_unix().to_string();
+    headers.insert("Wechatpay-Timestamp", now.parse().unwrap());
+    headers.insert(
+        "Wechatpay-Nonce",
+        "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".parse().unwrap(),
+    );
+    headers.insert("Wechatpay-Signature", "AAAA".parse().unwrap());
+    headers.insert(
+        "Wechatpay-Serial",
+        format!("5157F09E\t{FORGED}-serial-callback")
+            .parse()
+            .unwrap(),
+    );
+    let parsed = client.notifications().unwrap().parse(&headers, b"{}");
+    assert_eq!(parsed.unwrap_err().kind(), ErrorKind::Verification);
+    sandbox.clear_script();
+
+    let log = LOG.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut forged = Vec::new();
+    for (at, _) in log.match_indices(FORGED) {
+        let before = log[..at].chars().next_back();
+        if before.is_none_or(char::is_control) {
+            forged.push(format!(
+                "- {before:?} raw before: {}",
+                excerpt(&log, at, 40)
+            ));
+        }
+    }
+    for line in log.lines().filter(|line| line.contains(FORGED)) {
+        if !["TRACE ", "DEBUG ", "INFO ", "WARN ", "ERROR ", "span "]
+            .iter()
+            .any(|level| line.starts_with(level))
+        {
+            forged.push(format!("- a line of its own: {line:?}"));
+        }
+        if line.chars().any(char::is_control) {
+            forged.push(format!("- a raw control character: {line:?}"));
+        }
+    }
+    assert!(
+        forged.is_empty(),
+        "answer text reached the log raw:\n{}",
+        forged.join("\n")
+    );
+    for (label, level) in [
+        ("code-500", "WARN wechatpay::refresh"),
+        ("message-500", "WARN wechatpay::refresh"),
+        ("escape-500", "WARN wechatpay::refresh"),
+        ("code-404", "INFO wechatpay::refresh"),
+        ("serial-answer", "WARN wechatpay::keyring"),
+        ("serial-answer", "INFO wechatpay::refresh"),
+        ("serial-callback", "INFO wechatpay::refresh"),
+    ] {
+        let marker = format!("{FORGED}-{label}");
+        assert!(
+            log.lines()
+                .any(|line| line.starts_with(level) && line.contains(&marker)),
+            "no `{level}` line logged the answer's {label}: the test did not reach the log \
+             line it is about"
+        );
+    }
+}
+
+/// A proxy's user name and password, in the user-info of the URLs the sweep gives.
+const PROXY_USER: &str = "gateway-user-3f9a";
+const PROXY_PASSWORD: &str = "Pr0xyPa55w0rd-7c1e9b";
+
+/// URLs holding [`PROXY_USER`] and [`PROXY_PASSWORD`] (or the password in a query), each
+/// refused for another reason: credentials, a port out of range, a scheme, a query, no host,
+/// no scheme.
+fn credential_urls() -> Vec<String> {
+    let info = format!("{PROXY_USER}:{PROXY_PASSWORD}");
+    vec![
+        format!("https://{info}@proxy.example.com/wechat/"),
+        format!("https://{info}@proxy.example.com:99999/"),
+        format!("ftp://{info}@proxy.example.com/"),
+        format!("http://{info}@proxy.example.com/"),
+        format!("https://{info}@proxy.example.com/?token={PROXY_PASSWORD}"),
+        format!("https://proxy.example.com/wechat/?key={PROXY_PASSWORD}"),
+        format!("https://proxy.example.com/wechat/#{PROXY_PASSWORD}"),
+        format!("https://{info}@/"),
+        format!("https://{info}@[::1/"),
+        format!("{info}@proxy.example.com"),
+    ]
+}
+
+/// The `pub fn`s of `impl <type_name> {` blocks of a source file of the library.
+fn public_methods(file: &str, type_name: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    let mut methods = Vec::new();
+    let mut inside = false;
+    for line in source.lines() {
+        if line.starts_with("impl ") {
+            inside = line == format!("impl {type_name} {{");
+        } else if line == "}" {
+            inside = false;
+        } else if let Some(rest) = line.strip_prefix("    pub fn ").filter(|_| inside) {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            methods.push(name);
+        }
+    }
+    assert!(methods.len() > 5, "no methods found in {file}");
+    methods
+}
+
+/// Every setter of `ClientBuilder` and every option (each `Options` method and each reserved
+/// key), given secret-looking values: the merchant key, a passphrase, and above all URLs whose
+/// user-info (or query) holds a proxy's password, for `base_uri`, `backup_base_uri` and the
+/// per-request `base_uri` option. The builder's `Debug` (before `build`), the built client's
+/// `Debug` or `build`'s error, the options' `Debug`, and what preparing and sending a request
+/// with them gives, are audited. A setter or an option added later without a case here fails
+/// the test.
+#[test]
+fn every_setting_and_option_hides_secret_looking_values() {
+    type Setter = Box<dyn Fn(wechatpay::ClientBuilder) -> wechatpay::ClientBuilder>;
+    let mut audit = Audit::new();
+    let sandbox = Sandbox::start().unwrap();
+    identity_secrets(&mut audit, &sandbox);
+    let id = sandbox.identity().clone();
+    audit.short_secret("proxy password", PROXY_PASSWORD);
+    audit.short_secret("proxy user", PROXY_USER);
+    const PASSPHRASE: &str = "correct horse battery staple 42";
+    audit.short_secret("passphrase", PASSPHRASE);
+    let pem = id.merchant_private_key_pem.clone();
+    // Secret-looking text for a setting that takes text: the private key, a passphrase, a URL
+    // with user-info.
+    let texts: Vec<String> = vec![
+        pem.clone(),
+        PASSPHRASE.to_owned(),
+        credential_urls()[0].clone(),
+        // Short enough (under 64 characters) to pass for an identifier, but for its `@`.
+        format!("https://{PROXY_USER}:{PROXY_PASSWORD}@p.cn/"),
+    ];
+
+    let dir = std::env::temp_dir().join(format!("wechatpay-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret_file = dir.join("not-a-key.pem");
+    std::fs::write(
+        &secret_file,
+        format!("{PASSPHRASE}\n{}", credential_urls()[0]),
+    )
+    .unwrap();
+    let missing_file = dir.join("missing.pem");
+
+    // (setter, case, what it does to a complete builder).
+    let mut cases: Vec<(&str, String, Setter)> = Vec::new();
+    for (n, text) in texts.iter().enumerate() {
+        let t = text.clone();
+        let each: Vec<(&str, Setter)> = vec![
+            (
+                "mchid",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.mchid(&t)
+                }),
+            ),
+            (
+                "serial",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.serial(&t)
+                }),
+            ),
+            (
+                "private_key",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.private_key(&t)
+                }),
+            ),
+            (
+                "apiv3_key",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.apiv3_key(&t)
+                }),
+            ),
+            (
+                "auto_certificates",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.auto_certificates(&t)
+                }),
+            ),
+            (
+                "secret",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.secret(&t)
+                }),
+            ),
+            (
+                "merchant_cert",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.merchant_cert(&t)
+                }),
+            ),
+            (
+                "merchant_key",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.merchant_key(&t)
+                }),
+            ),
+            (
+                "add_root_certificate",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.add_root_certificate(&t)
+                }),
+            ),
+            (
+                "preferred_platform_key",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.preferred_platform_key(&t)
+                }),
+            ),
+            (
+                "platform_key",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.platform_key(&t, "-----BEGIN PUBLIC KEY-----")
+                }),
+            ),
+            (
+                "platform_key_file",
+                Box::new({
+                    let t = t.clone();
+                    let f = missing_file.clone();
+                    move |b| b.platform_key_file(&t, &f)
+                }),
+            ),
+            (
+                "private_key_with_passphrase",
+                Box::new({
+                    let t = t.clone();
+                    let p = pem.clone();
+                    move |b| b.private_key_with_passphrase(&p, &t)
+                }),
+            ),
+            (
+                "merchant_key_with_passphrase",
+                Box::new({
+                    let t = t.clone();
+                    let p = pem.clone();
+                    move |b| b.merchant_key_with_passphrase(&p, &t)
+                }),
+            ),
+            (
+                "merchant_pkcs12",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.merchant_pkcs12(t.as_bytes(), &t)
+                }),
+            ),
+            (
+                "base_uri",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.base_uri(&t)
+                }),
+            ),
+            (
+                "backup_base_uri",
+                Box::new({
+                    let t = t.clone();
+                    move |b| b.backup_base_uri(&t)
+                }),
+            ),
+        ];
+        for (setter, apply) in each {
+            cases.push((setter, format!("secret text #{n}"), apply));
+        }
+    }
+    for (n, url) in credential_urls().into_iter().enumerate() {
+        for setter in ["base_uri", "backup_base_uri"] {
+            let url = url.clone();
+            let apply: Setter = match setter {
+                "base_uri" => Box::new(move |b| b.base_uri(&url)),
+                _ => Box::new(move |b| b.backup_base_uri(&url)),
+            };
+            cases.push((setter, format!("credential URL #{n}"), apply));
+        }
+    }
+    let platform_pem = id.public_key_pem.clone();
+    let public_key_id = id.public_key_id.clone();
+    let file_cases: Vec<(&str, Setter)> = vec![
+        (
+            "private_key_file",
+            Box::new({
+                let f = secret_file.clone();
+                move |b| b.private_key_file(&f)
+            }),
+        ),
+        (
+            "platform_key_file",
+            Box::new({
+                let f = secret_file.clone();
+                let i = public_key_id.clone();
+                move |b| b.platform_key_file(&i, &f)
+            }),
+        ),
+        (
+            "certificate_dir",
+            Box::new({
+                let d = dir.clone();
+                move |b| b.certificate_dir(&d)
+            }),
+        ),
+        (
+            "certificate_store",
+            Box::new({
+                let d = dir.clone();
+                move |b| b.certificate_store(wechatpay::keyring::DirectoryStore::new(&d))
+            }),
+        ),
+        (
+            "signer",
+            Box::new({
+                let p = pem.clone();
+                move |b| b.signer(PrivateKey::load(&p).unwrap())
+            }),
+        ),
+        (
+            "verifier",
+            Box::new({
+                let p = platform_pem.clone();
+                let i = public_key_id.clone();
+                move |b| {
+                    let mut v = PlatformVerifier::new();
+                    v.insert(&i, PublicKey::load(&p).unwrap());
+                    b.verifier(v)
+                }
+            }),
+        ),
+        (
+            "send_wechatpay_serial",
+            Box::new(|b| b.send_wechatpay_serial(true)),
+        ),
+        (
+            "refresh_interval",
+            Box::new(|b| b.refresh_interval(std::time::Duration::from_secs(1))),
+        ),
+        ("no_failover", Box::new(|b| b.no_failover())),
+        (
+            "failover_cooldown",
+            Box::new(|b| b.failover_cooldown(std::time::Duration::from_secs(1))),
+        ),
+        (
+            "retry",
+            Box::new(|b| b.retry(wechatpay::RetryPolicy::default())),
+        ),
+        (
+            "timeout",
+            Box::new(|b| b.timeout(std::time::Duration::from_secs(1))),
+        ),
+        (
+            "connect_timeout",
+            Box::new(|b| b.connect_timeout(std::time::Duration::from_secs(1))),
+        ),
+        ("max_response_size", Box::new(|b| b.max_response_size(0))),
+        (
+            "allow_insecure_http",
+            Box::new(|b| b.allow_insecure_http(false)),
+        ),
+    ];
+    for (setter, apply) in file_cases {
+        cases.push((setter, "its own kind of value".to_owned(), apply));
+    }
+
+    // A complete builder aimed at the sandbox: what a setting changes is all that goes wrong.
+    let complete = || {
+        Client::builder()
+            .mchid(&id.mchid)
+            .serial(&id.merchant_serial)
+            .private_key(&id.merchant_private_key_pem)
+            .platform_key(&id.public_key_id, &id.public_key_pem)
+            .apiv3_key(&id.apiv3_key)
+            .secret(&id.apiv2_secret)
+            .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true)
+    };
+    for (setter, case, apply) in &cases {
+        let what = format!("ClientBuilder::{setter} ({case})");
+        let builder = apply(complete());
+        audit.debug(&what, &builder);
+        audit.result(&format!("{what} built"), &builder.build());
+        // Alone, before the other settings.
+        let builder = apply(Client::builder());
+        audit.debug(&format!("{what}, alone"), &builder);
+        audit.result(&format!("{what}, alone, built"), &builder.build());
+    }
+
+    // Options: every method and every reserved key, on a client that works.
+    let client = complete().build().unwrap();
+    audit.debug("Client", &client);
+    let v3 = "v3/pay/transactions/native";
+    let v2 = "v2/pay/orderquery";
+    let secret = |n: usize| texts[n % texts.len()].clone();
+    let mut options: Vec<(&str, String, &str, Options)> = Vec::new();
+    for n in 0..texts.len() {
+        let s = secret(n);
+        let case = format!("secret text #{n}");
+        options.extend([
+            ("new", case.clone(), v3, Options::new()),
+            (
+                "var",
+                case.clone(),
+                v3,
+                Options::new().var("note", s.as_str()),
+            ),
+            (
+                "json",
+                case.clone(),
+                v3,
+                Options::new().json(&json!({ "note": s })),
+            ),
+            ("body", case.clone(), v3, Options::new().body(s.clone())),
+            (
+                "encrypt",
+                case.clone(),
+                v3,
+                Options::new()
+                    .json(&json!({ "note": s }))
+                    .encrypt(["/note"]),
+            ),
+            (
+                "multipart",
+                case.clone(),
+                "v3/merchant/media/upload",
+                Options::new()
+                    .multipart(wechatpay::Media::new("scan.jpg", s.clone().into_bytes()).unwrap()),
+            ),
+            (
+                "xml",
+                case.clone(),
+                v2,
+                Options::new().xml(&json!({ "mch_id": id.mchid, "note": s })),
+            ),
+            (
+                "nonceless",
+                case.clone(),
+                v2,
+                Options::new().xml(&json!({ "note": s })).nonceless(),
+            ),
+            (
+                "security",
+                case.clone(),
+                v2,
+                Options::new().xml(&json!({ "note": s })).security(),
+            ),
+            ("query", case.clone(), v3, Options::new().query("note", &s)),
+            ("raw_query", case.clone(), v3, Options::new().raw_query(&s)),
+            (
+                "header",
+                case.clone(),
+                v3,
+                Options::new().header("X-Note", &s),
+            ),
+            (
+                "header",
+                format!("{case} as the name"),
+                v3,
+                Options::new().header(&s, "x"),
+            ),
+            (
+                "base_uri",
+                case.clone(),
+                v3,
+                Options::new().base_uri(s.clone()),
+            ),
+            (
+                "timeout",
+                case.clone(),
+                v3,
+                Options::new()
+                    .timeout(std::time::Duration::from_secs(5))
+                    .var("note", s.as_str()),
+            ),
+        ]);
+        // The same through JSON, every reserved key with a value of its type, then of another.
+        let mut keyed = vec![
+            ("base_uri", json!({ "base_uri": s })),
+            ("json", json!({ "json": { "note": s } })),
+            ("query", json!({ "query": { "note": s } })),
+            ("query", json!({ "query": s })),
+            ("query", json!({ "query": { s.clone(): { "nested": s } } })),
+            ("headers", json!({ "headers": { "X-Note": s } })),
+            ("headers", json!({ "headers": { s.clone(): "x" } })),
+            ("headers", json!({ "headers": { s.clone(): 1 } })),
+            ("body", json!({ "body": s })),
+            ("timeout", json!({ "timeout": s })),
+            (
+                "encrypt",
+                json!({ "json": { "note": s }, "encrypt": ["/note"] }),
+            ),
+            ("encrypt", json!({ "encrypt": s })),
+            ("xml", json!({ "xml": { "note": s } })),
+            ("xml", json!({ "xml": s })),
+            ("nonceless", json!({ "nonceless": s })),
+            ("security", json!({ "security": s })),
+        ];
+        for (key, value) in keyed.drain(..) {
+            let path = if ["xml", "nonceless", "security"].contains(&key) {
+                v2
+            } else {
+                v3
+            };
+            options.push((key, format!("{case}, JSON"), path, Options::from(value)));
+        }
+    }
+    for (n, url) in credential_urls().into_iter().enumerate() {
+        options.push((
+            "base_uri",
+            format!("credential URL #{n}"),
+            v3,
+            Options::new().base_uri(url.clone()),
+        ));
+        options.push((
+            "base_uri",
+            format!("credential URL #{n}, JSON"),
+            v3,
+            Options::from(json!({ "base_uri": url })),
+        ));
+    }
+    for (method, case, path, opts) in &options {
+        let what = format!("Options::{method} ({case}) for {path}");
+        audit.debug(&what, opts);
+        let method = if path.starts_with("v3/pay/transactions") {
+            Method::GET
+        } else {
+            Method::POST
+        };
+        audit.result(
+            &format!("{what}: prepare"),
+            &client.chain(path).prepare(method.clone(), opts.clone()),
+        );
+        let sent = if method == Method::GET {
+            client.chain(path).get(opts.clone())
+        } else {
+            client.chain(path).post(opts.clone())
+        };
+        audit.result(&format!("{what}: sent"), &sent);
+    }
+
+    // Nothing left out: every setter, every option method and every reserved key has a case.
+    let swept: std::collections::BTreeSet<&str> = cases.iter().map(|(s, _, _)| *s).collect();
+    for setter in public_methods("src/client/builder.rs", "ClientBuilder") {
+        if setter != "build" {
+            assert!(
+                swept.contains(setter.as_str()),
+                "ClientBuilder::{setter} is not swept"
+            );
+        }
+    }
+    let swept: std::collections::BTreeSet<&str> = options.iter().map(|(m, _, _, _)| *m).collect();
+    for method in public_methods("src/options.rs", "Options") {
+        // `vars` gives the caller's own map back.
+        if method != "vars" {
+            assert!(
+                swept.contains(method.as_str()),
+                "Options::{method} is not swept"
+            );
+        }
+    }
+    for key in wechatpay::RESERVED_KEYS {
+        assert!(swept.contains(key), "option `{key}` is not swept");
+    }
+
+    let _ = std::fs::remove_dir_all(&dir);
     audit.finish();
 }

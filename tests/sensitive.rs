@@ -158,6 +158,7 @@ fn pointer_problems_are_config_errors_naming_the_pointer() {
         .private_key(&k.merchant_key_pkcs8_pem)
         .verifier(Trusting)
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let err = bare

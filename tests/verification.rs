@@ -314,6 +314,7 @@ fn a_custom_verifier_replaces_the_default() {
         .private_key(&k.merchant_key_pkcs8_pem)
         .verifier(recording.clone())
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     assert!(

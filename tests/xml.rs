@@ -121,6 +121,7 @@ fn hostile_answers_over_http_are_decode_errors() {
             .mchid("1900000109")
             .secret(&keys().apiv2_secret)
             .base_uri(server.base_uri())
+            .allow_insecure_http(true)
             .build()
             .unwrap();
         let err = client["v2/pay/orderquery"]
@@ -156,6 +157,7 @@ fn xml_as_names_the_field_that_does_not_fit() {
         .mchid("1900000109")
         .secret(&keys().apiv2_secret)
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let answer = client["v2/pay/orderquery"]

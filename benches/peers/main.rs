@@ -120,6 +120,7 @@ impl Identity {
             .private_key_file(&self.merchant_key)
             .platform_key(&self.platform_serial, cert)
             .base_uri(&self.base_uri)
+            .allow_insecure_http(true)
             .build()
             .map_err(|e| e.to_string())
     }

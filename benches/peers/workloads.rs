@@ -61,7 +61,8 @@ pub fn probed(identity: &Identity, in_flight: usize, offload: bool) -> Result<Wo
             &identity.platform_serial,
             std::fs::read(&identity.platform_cert).map_err(text)?,
         )
-        .base_uri(&identity.base_uri);
+        .base_uri(&identity.base_uri)
+        .allow_insecure_http(true);
     let pem = std::fs::read(&identity.merchant_key).map_err(text)?;
     builder = if offload {
         builder.signer(Offloaded(PrivateKey::load(pem).map_err(text)?))

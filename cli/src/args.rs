@@ -61,6 +61,9 @@ pub struct Global {
     /// An extra trusted root certificate for the server's TLS [env: WECHATPAY_ROOT_CERTIFICATE_FILE]
     #[arg(long, global = true, value_name = "FILE")]
     pub root_certificate_file: Option<PathBuf>,
+    /// Accept a plain http base URI (a local test server such as `wxpay sandbox`): the signed Authorization header and the bodies then travel in clear [env: WECHATPAY_ALLOW_INSECURE_HTTP=true]
+    #[arg(long, global = true)]
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -19,6 +19,9 @@ use crate::fail::{Fail, SET_APIV3_KEY, SET_MCHID, SET_PLATFORM_KEY, SET_PRIVATE_
 /// The environment variable that holds the passphrase of a passphrase-protected private key.
 pub const PASSPHRASE_VAR: &str = "WECHATPAY_PRIVATE_KEY_PASSPHRASE";
 
+/// The environment variable that accepts a plain `http` base URI (`true` or `false`).
+pub const ALLOW_INSECURE_HTTP_VAR: &str = "WECHATPAY_ALLOW_INSECURE_HTTP";
+
 /// A secret's origin: a file, or an environment variable's value.
 #[derive(Clone)]
 pub enum Secret {
@@ -68,6 +71,8 @@ pub struct Settings {
     /// Where `--security` (APIv2 mutual TLS) requests go, when not the base URI.
     pub security_base_uri: Option<String>,
     pub root_certificate: Option<PathBuf>,
+    /// Plain `http` base URIs accepted (a local test server).
+    pub allow_insecure_http: bool,
     /// The private key's passphrase ($WECHATPAY_PRIVATE_KEY_PASSPHRASE only).
     pub private_key_passphrase: Option<String>,
 }
@@ -87,6 +92,7 @@ struct Profile {
     base_uri: Option<String>,
     security_base_uri: Option<String>,
     root_certificate_file: Option<PathBuf>,
+    allow_insecure_http: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +244,7 @@ pub fn settings(global: &Global) -> Result<Settings, Fail> {
         base_uri: profile.base_uri,
         security_base_uri: profile.security_base_uri,
         root_certificate: profile.root_certificate_file,
+        allow_insecure_http: profile.allow_insecure_http.unwrap_or(false),
         private_key_passphrase: None,
     };
 
@@ -257,6 +264,17 @@ pub fn settings(global: &Global) -> Result<Settings, Fail> {
     s.root_certificate = env("WECHATPAY_ROOT_CERTIFICATE_FILE")
         .map(PathBuf::from)
         .or(s.root_certificate);
+    if let Some(value) = env(ALLOW_INSECURE_HTTP_VAR) {
+        s.allow_insecure_http = match value.as_str() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => {
+                return Err(usage(format!(
+                    "${ALLOW_INSECURE_HTTP_VAR} must be `true` or `false` (or 1 or 0)"
+                )));
+            }
+        };
+    }
     if let Some(list) = env("WECHATPAY_PLATFORM_KEYS") {
         s.platform_keys = list
             .split(',')
@@ -294,6 +312,9 @@ pub fn settings(global: &Global) -> Result<Settings, Fail> {
     }
     if let Some(v) = &global.root_certificate_file {
         s.root_certificate = Some(v.clone());
+    }
+    if global.allow_insecure_http {
+        s.allow_insecure_http = true;
     }
     Ok(s)
 }
@@ -513,6 +534,7 @@ impl Settings {
         if let Some(uri) = &self.base_uri {
             builder = builder.base_uri(uri);
         }
+        builder = builder.allow_insecure_http(self.allow_insecure_http);
         if let Some(root) = &self.root_certificate {
             let pem = std::fs::read(root).map_err(|e| {
                 usage(format!(

@@ -28,6 +28,9 @@ pub const SET_APIV3_KEY: &str = "set --apiv3-key-file, $WECHATPAY_APIV3_KEY_FILE
                                  $WECHATPAY_APIV3_KEY or `apiv3_key_file` in the profile";
 pub const SET_SECRET: &str = "set --secret-file, $WECHATPAY_SECRET_FILE, $WECHATPAY_SECRET or \
                               `secret_file` in the profile";
+pub const SET_ALLOW_INSECURE_HTTP: &str = "--allow-insecure-http, \
+                                           $WECHATPAY_ALLOW_INSECURE_HTTP=true or \
+                                           `allow_insecure_http = true` in the profile";
 
 /// A failed command.
 #[derive(Debug)]
@@ -108,6 +111,10 @@ fn cli_wording(e: &wechatpay::Error) -> Option<String> {
             .to_owned()
     } else if message.starts_with("this client is not configured for APIv2") {
         format!("`v2/...` calls need the APIv2 secret: {SET_SECRET}")
+    } else if let Some(refusal) =
+        message.strip_suffix(".allow_insecure_http(true) on the client builder")
+    {
+        format!("{refusal}{SET_ALLOW_INSECURE_HTTP}")
     } else {
         return None;
     };

@@ -358,6 +358,7 @@ fn flags_override_the_environment_which_overrides_the_profile() {
             ),
         )
         .env("WECHATPAY_BASE_URI", s.sandbox.base_uri())
+        .env("WECHATPAY_ALLOW_INSECURE_HTTP", "true")
         .args(["req", "GET", "v3/certificates"])
         .output()
         .unwrap();
@@ -500,6 +501,7 @@ fn crt_downloads_decrypts_verifies_and_writes_the_certificates() {
         .env("WECHATPAY_PRIVATE_KEY", &id.merchant_private_key_pem)
         .env("WECHATPAY_APIV3_KEY", &id.apiv3_key)
         .env("WECHATPAY_BASE_URI", s.sandbox.base_uri())
+        .env("WECHATPAY_ALLOW_INSECURE_HTTP", "true")
         .args(["crt", "-o", &out_dir_s])
         .output()
         .unwrap();
@@ -1713,7 +1715,7 @@ fn config_and_uri_mistakes_are_one_line_errors() {
             "wxpay: config file `{}`: line 2, column 1: unknown field `mchd`, expected one of \
              `mchid`, `serial`, `private_key_file`, `platform_keys`, `apiv3_key_file`, \
              `secret_file`, `merchant_cert_file`, `base_uri`, `security_base_uri`, \
-             `root_certificate_file`\n",
+             `root_certificate_file`, `allow_insecure_http`\n",
             config.display()
         )
     );
@@ -1812,4 +1814,62 @@ fn the_sandbox_stops_on_ctrl_c_and_removes_only_the_keys_it_made_for_the_run() {
     let status = stop(&mut child, "TERM");
     assert!(status.success(), "{status:?}");
     assert!(keys.path("wxpay.toml").exists());
+}
+
+/// A plain `http` base URI is refused unless the profile, the environment or a flag allows it;
+/// the refusal says why, and names the three ways.
+#[test]
+fn a_plain_http_base_uri_needs_allow_insecure_http() {
+    let s = setup();
+    let id = s.sandbox.identity();
+    let run = |allow: Option<&str>, flag: bool| {
+        let mut cmd = wxpay();
+        cmd.env("WECHATPAY_MCHID", &id.mchid)
+            .env("WECHATPAY_SERIAL", &id.merchant_serial)
+            .env("WECHATPAY_PRIVATE_KEY", &id.merchant_private_key_pem)
+            .env(
+                "WECHATPAY_PLATFORM_KEYS",
+                format!(
+                    "{}={}",
+                    id.public_key_id,
+                    s.dir.path("pub_key.pem").display()
+                ),
+            )
+            .env("WECHATPAY_BASE_URI", s.sandbox.base_uri());
+        if let Some(value) = allow {
+            cmd.env("WECHATPAY_ALLOW_INSECURE_HTTP", value);
+        }
+        if flag {
+            cmd.arg("--allow-insecure-http");
+        }
+        cmd.args(["req", "GET", "v3/certificates"])
+            .output()
+            .unwrap()
+    };
+    let out = run(None, false);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    for part in [
+        "base_uri: ",
+        "uses plain http",
+        "`Authorization` header",
+        "--allow-insecure-http, $WECHATPAY_ALLOW_INSECURE_HTTP=true or `allow_insecure_http = true` in the profile",
+    ] {
+        assert!(stderr(&out).contains(part), "{part}: {}", stderr(&out));
+    }
+    assert!(s.sandbox.requests().is_empty(), "nothing is sent");
+    let out = run(Some("false"), false);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let out = run(Some("maybe"), false);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("$WECHATPAY_ALLOW_INSECURE_HTTP must be `true` or `false`"),
+        "{}",
+        stderr(&out)
+    );
+    for (allow, flag) in [(Some("true"), false), (Some("1"), false), (None, true)] {
+        let out = run(allow, flag);
+        assert_eq!(code(&out), 0, "{allow:?} {flag}: {}", stderr(&out));
+    }
+    // The profile `wxpay sandbox` writes allows it.
+    assert_eq!(code(&s.run(&["req", "GET", "v3/certificates"])), 0);
 }

@@ -266,8 +266,10 @@ impl Sandbox {
     /// A `wechatpay` client configured with all of the identity: merchant id, certificate
     /// serial and private key, the platform certificate and the public key, the APIv3 key, the
     /// APIv2 secret, the merchant certificate for mutual TLS, the sandbox CA as a trusted root,
-    /// and [`base_uri`](Self::base_uri). (A clone: cheap, shares the connection pool.) It is
-    /// built on the first call, which takes a moment (a TLS configuration with the sandbox CA).
+    /// and [`base_uri`](Self::base_uri), which is plain `http`: the client is built with
+    /// `.allow_insecure_http(true)`, as a client of your own aimed at the sandbox must be. (A
+    /// clone: cheap, shares the connection pool.) It is built on the first call, which takes a
+    /// moment (a TLS configuration with the sandbox CA).
     ///
     /// # Panics
     ///
@@ -286,9 +288,9 @@ impl Sandbox {
     /// `apiclient_key.pem`, `apiclient_cert.pem`, `pub_key.pem`, `wechatpay_<serial>.pem`, plus
     /// `apiv3_key.txt`, `apiv2_secret.txt` and the CA's `ca.pem`) and returns a `wxpay` profile
     /// (`[profile.sandbox]`, TOML) that uses them with this sandbox: `base_uri` is
-    /// [`base_uri`](Self::base_uri) and `security_base_uri` the mutual-TLS port
-    /// ([`Identity::tls_base_uri`], for APIv2 refunds). The platform certificate written is the
-    /// identity's (not one added by
+    /// [`base_uri`](Self::base_uri), with `allow_insecure_http = true` (it is plain `http`), and
+    /// `security_base_uri` the mutual-TLS port ([`Identity::tls_base_uri`], for APIv2 refunds).
+    /// The platform certificate written is the identity's (not one added by
     /// [`rotate_platform_certificate`](Self::rotate_platform_certificate)).
     pub fn write_profile(&self, dir: &std::path::Path) -> Result<String> {
         profile::write(&self.identity, self.base_uri(), dir)
@@ -601,6 +603,7 @@ fn build_client(identity: &Identity, base_uri: &str) -> Result<wechatpay::Client
         .merchant_key(&identity.merchant_private_key_pem)
         .add_root_certificate(&identity.ca_certificate_pem)
         .base_uri(base_uri)
+        .allow_insecure_http(true)
         .build()?)
 }
 

@@ -66,6 +66,8 @@ pub(crate) fn write(identity: &Identity, base_uri: &str, dir: &Path) -> Result<S
          merchant_cert_file = {}\n\
          root_certificate_file = {}\n\
          base_uri = \"{}\"\n\
+         # The sandbox listens on plain http, which wxpay refuses without this.\n\
+         allow_insecure_http = true\n\
          # The mutual-TLS port, for APIv2 refunds (secapi/pay/refund): used by --security requests.\n\
          security_base_uri = \"{}\"\n",
         identity.mchid,

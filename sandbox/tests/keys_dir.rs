@@ -78,6 +78,7 @@ fn keys_round_trip_through_the_directory() {
         .private_key(&a.merchant_private_key_pem)
         .platform_key(&a.public_key_id, &a.public_key_pem)
         .base_uri(second.base_uri())
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let response = old_client["v3/certificates"].get(json!({})).unwrap();

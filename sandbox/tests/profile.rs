@@ -29,6 +29,13 @@ fn the_profile_names_both_ports_and_the_files() {
     assert_eq!(lines[0], "[profile.sandbox]");
     assert!(lines.contains(&format!("mchid = \"{}\"", id.mchid).as_str()));
     assert!(lines.contains(&format!("base_uri = \"{}\"", sandbox.base_uri()).as_str()));
+    // That port is plain http: the profile allows it, and says why.
+    assert!(sandbox.base_uri().starts_with("http://127.0.0.1:"));
+    let allow = lines
+        .iter()
+        .position(|l| *l == "allow_insecure_http = true")
+        .unwrap_or_else(|| panic!("{profile}"));
+    assert!(lines[allow - 1].contains("plain http"), "{profile}");
     let security = format!("security_base_uri = \"{}\"", id.tls_base_uri);
     let at = lines
         .iter()

@@ -395,6 +395,7 @@ fn with_a_script_any_path_can_be_answered() {
             &sandbox.identity().public_key_pem,
         )
         .base_uri(format!("{}prefix/", sandbox.base_uri()))
+        .allow_insecure_http(true)
         .build()
         .unwrap();
     let answer = prefixed["v3/certificates"].get(json!({})).unwrap();

@@ -15,6 +15,7 @@ use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
 use crate::error::{Error, Result, shown};
 use crate::failover::Failover;
 use crate::keyring::{DEFAULT_REFRESH_INTERVAL, KeyRing, KeyStore, same_serial};
+use crate::redact::DebugUrl;
 use crate::refresh::Refresher;
 use crate::replay::{InMemory, ReplayMemory};
 use crate::retry::RetryPolicy;
@@ -45,6 +46,7 @@ pub struct ClientBuilder {
     v3: V3Settings,
     apiv3_key: Option<Apiv3Key>,
     base_uri: Option<String>,
+    allow_insecure_http: bool,
     http: HttpSettings,
     secret: Option<Secret>,
     /// `None`: the default (WeChat Pay's backup for the production host); `Some(None)`: off.
@@ -232,8 +234,9 @@ impl ClientBuilder {
                 let mut this = self;
                 let id = id.into();
                 this.fail(Error::config(format!(
-                    "platform key `{id}`: file `{}` cannot be read: {e}",
-                    path.display()
+                    "platform key {}: file `{}` cannot be read: {e}",
+                    shown_id(&id),
+                    path.display().to_string().escape_default()
                 )));
                 this
             }
@@ -283,10 +286,35 @@ impl ClientBuilder {
     }
 
     /// The base URI requests are relative to. Default [`DEFAULT_BASE_URI`]. It may carry a path
-    /// prefix (a trailing `/` is added when missing); it must be `http` or `https`, with a host
-    /// and without credentials, query or fragment.
+    /// prefix (a trailing `/` is added when missing); it must be `https` (or `http` with
+    /// [`allow_insecure_http`](Self::allow_insecure_http)), with a host and without
+    /// credentials, query or fragment.
     pub fn base_uri(mut self, base_uri: impl Into<String>) -> Self {
         self.base_uri = Some(base_uri.into());
+        self
+    }
+
+    /// Accepts plain `http://` URIs: the [base URI](Self::base_uri), the
+    /// [backup](Self::backup_base_uri), the per-request `base_uri` option and a bill's
+    /// `download_url` at the base URI's origin. Off by default, and a plain `http` URI is then
+    /// a [`Config`](crate::ErrorKind::Config) error naming the setting: over `http` the signed
+    /// `Authorization` header, the request bodies (personal data, encrypted fields) and the
+    /// answers travel in clear, for anyone on the way to read, replay or alter. Turn it on only
+    /// for a local test server, such as `wechatpay-sandbox` (whose `Sandbox::client()` does).
+    ///
+    /// ```
+    /// let builder = || {
+    ///     wechatpay::Client::builder()
+    ///         .mchid("1900000109")
+    ///         .secret("192006250b4c09247ec02edce69f6a2d")
+    ///         .base_uri("http://127.0.0.1:8080/")
+    /// };
+    /// let refused = builder().build().unwrap_err();
+    /// assert!(refused.to_string().contains("allow_insecure_http"));
+    /// assert!(builder().allow_insecure_http(true).build().is_ok());
+    /// ```
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
         self
     }
 
@@ -507,8 +535,12 @@ impl ClientBuilder {
         } else {
             (None, None)
         };
-        let base = BaseUri::parse(self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI))
-            .map_err(|reason| Error::config(format!("base_uri: {reason}")))?;
+        let allow_insecure_http = self.allow_insecure_http;
+        let base = BaseUri::parse(
+            self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI),
+            allow_insecure_http,
+        )
+        .map_err(|reason| Error::config(format!("base_uri: {reason}")))?;
         let backup = match self.backup_base_uri {
             Some(Some(uri)) => Some(uri),
             Some(None) => None,
@@ -519,7 +551,7 @@ impl ClientBuilder {
         };
         let failover = match backup {
             Some(uri) => {
-                let backup = BaseUri::parse(&uri)
+                let backup = BaseUri::parse(&uri, allow_insecure_http)
                     .map_err(|reason| Error::config(format!("backup_base_uri: {reason}")))?;
                 if backup == base {
                     return Err(Error::config(
@@ -544,6 +576,7 @@ impl ClientBuilder {
             v3,
             v2: self.secret,
             base,
+            allow_insecure_http,
             apiv3_key: self.apiv3_key,
             user_agent: HeaderValue::from_static(crate::USER_AGENT),
             transport,
@@ -717,7 +750,15 @@ impl fmt::Debug for ClientBuilder {
                 "has_merchant_cert",
                 &(self.merchant_cert.is_some() || self.http.identity.is_some()),
             )
-            .field("base_uri", &self.base_uri)
+            .field("base_uri", &self.base_uri.as_deref().map(DebugUrl))
+            .field(
+                "backup_base_uri",
+                &self
+                    .backup_base_uri
+                    .as_ref()
+                    .map(|b| b.as_deref().map(DebugUrl)),
+            )
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("error", &self.error)
             .finish_non_exhaustive()
     }

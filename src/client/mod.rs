@@ -23,6 +23,7 @@ use std::sync::Arc;
 use crate::children::Children;
 use crate::context::Context;
 use crate::endpoint::Endpoint;
+use crate::redact::DebugUrl;
 use crate::refresh::Refresher;
 
 /// The production APIv3 host.
@@ -136,7 +137,7 @@ impl fmt::Debug for Client {
             .field("mchid", &ctx.mchid)
             .field("serial", &ctx.v3.as_ref().map(|v3| &v3.serial))
             .field("apiv2", &ctx.v2.is_some())
-            .field("base_uri", &ctx.base.as_str())
+            .field("base_uri", &DebugUrl(ctx.base.as_str()))
             .finish_non_exhaustive()
     }
 }
@@ -154,6 +155,7 @@ pub(crate) fn test_client() -> Client {
         .private_key(key)
         .verifier(crate::verifier::PlatformVerifier::new())
         .base_uri("http://127.0.0.1:9/")
+        .allow_insecure_http(true)
         .build()
         .expect("the test client builds")
 }

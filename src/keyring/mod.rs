@@ -29,6 +29,7 @@ use http::HeaderMap;
 use crate::clock::unix_now;
 use crate::crypto::{Certificate, PublicKey};
 use crate::error::{Error, Result, VerificationFailure};
+use crate::redact::Escaped;
 use crate::verifier::{CLOCK_WINDOW_SECS, Verifier, verify_signature};
 
 pub use store::{DirectoryStore, KeyStore};
@@ -445,7 +446,7 @@ impl KeyRing {
                 Some(entry) => Ok(&entry.key),
                 None => {
                     tracing::warn!(
-                        serial,
+                        serial = %Escaped(serial),
                         "Wechatpay-Serial names a key the ring does not have"
                     );
                     Err(VerificationFailure::UnknownSerial(serial.to_owned()))
@@ -486,7 +487,7 @@ impl KeyRing {
         let pems = match store.load() {
             Ok(pems) => pems,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the certificate store");
+                tracing::warn!(error = %Escaped(&e), "cannot read the certificate store");
                 return 0;
             }
         };
@@ -509,7 +510,10 @@ impl KeyRing {
                     serial = cert.serial(),
                     "stored platform certificate has expired: not loaded"
                 ),
-                Err(e) => tracing::warn!(error = %e, "unreadable file in the certificate store"),
+                Err(e) => tracing::warn!(
+                    error = %Escaped(&e),
+                    "unreadable file in the certificate store"
+                ),
             }
         }
         if loaded > 0 {

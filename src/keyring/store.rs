@@ -4,6 +4,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::redact::Escaped;
+
 /// A place that keeps downloaded platform certificates, so that a restart (or another process)
 /// does not need the network. Implement it over a shared volume, a database or a cache service
 /// to let several processes share what one downloaded.
@@ -75,8 +77,8 @@ impl KeyStore for DirectoryStore {
                 match std::fs::read(&path) {
                     Ok(pem) => pems.push(pem),
                     Err(e) => tracing::warn!(
-                        file = %path.display(),
-                        error = %e,
+                        file = %Escaped(path.display()),
+                        error = %Escaped(&e),
                         "cannot read a file of the certificate store: skipped"
                     ),
                 }

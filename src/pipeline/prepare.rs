@@ -36,7 +36,7 @@ pub(crate) fn prepare(
     let target = Target::of(&expanded, template, &options.vars)?;
     let base = match &options.base_uri {
         Some(b) => Cow::Owned(
-            BaseUri::parse(b)
+            BaseUri::parse(b, ctx.allow_insecure_http)
                 .map_err(|reason| Error::config(format!("option `base_uri`: {reason}")))?,
         ),
         None => Cow::Borrowed(&ctx.base),

@@ -10,6 +10,7 @@ use super::state::{Refresher, Trigger};
 use crate::context::Context;
 use crate::error::VerificationFailure;
 use crate::keyring::KeyRing;
+use crate::redact::Escaped;
 use crate::verifier::Verifier;
 
 /// See the module documentation.
@@ -51,7 +52,7 @@ impl CallbackVerifier {
             (self.client.upgrade(), tokio::runtime::Handle::try_current())
         else {
             tracing::info!(
-                serial,
+                serial = %Escaped(serial),
                 "unknown serial in a callback: no runtime to refresh on; the next request will"
             );
             refresher.state().pending = Some(serial.to_owned());

@@ -13,6 +13,7 @@ use crate::error::{Error, Result, VerificationFailure};
 use crate::keyring::same_serial;
 use crate::options::Options;
 use crate::pipeline::{Policy, Request, Whole, execute, prepare};
+use crate::redact::Escaped;
 use crate::template::UriTemplate;
 use crate::transport::Lane;
 use crate::verifier::{PlatformVerifier, Verifier};
@@ -152,7 +153,7 @@ pub(super) async fn download(
         }
         match &new_signer {
             Some(serial) => tracing::warn!(
-                serial = serial.as_str(),
+                serial = %Escaped(serial),
                 "platform certificates signed by a certificate the ring did not have: verified \
                  with that certificate, which the download carries sealed under the APIv3 key"
             ),
@@ -183,10 +184,14 @@ fn public_key_mode(refresher: &Refresher, error: Error) -> Result<()> {
         return Err(error);
     }
     if ring.public_key_mode() {
-        tracing::info!(code, status, "still in WeChat Pay public key mode");
+        tracing::info!(
+            code = %Escaped(code),
+            status,
+            "still in WeChat Pay public key mode"
+        );
     } else {
         tracing::info!(
-            code,
+            code = %Escaped(code),
             status,
             "this merchant has no platform certificates: continuing in WeChat Pay public key mode"
         );
@@ -228,13 +233,13 @@ fn merge(refresher: &Refresher, downloaded: &[(Certificate, Vec<u8>)]) {
         for (cert, pem) in downloaded {
             if added.iter().any(|s| s == cert.serial()) {
                 if let Err(e) = store.save(cert.serial(), pem) {
-                    tracing::warn!(serial = cert.serial(), error = %e, "cannot store the certificate");
+                    tracing::warn!(serial = cert.serial(), error = %Escaped(&e), "cannot store the certificate");
                 }
             }
         }
         for serial in &dropped {
             if let Err(e) = store.remove(serial) {
-                tracing::warn!(serial = serial.as_str(), error = %e, "cannot remove the certificate");
+                tracing::warn!(serial = serial.as_str(), error = %Escaped(&e), "cannot remove the certificate");
             }
         }
     }

@@ -9,6 +9,7 @@ use super::state::{Refresher, Trigger};
 use crate::context::Context;
 use crate::error::Result;
 use crate::keyring::MIN_TRIGGERED_INTERVAL;
+use crate::redact::Escaped;
 use crate::transport::Lane;
 
 impl Refresher {
@@ -87,7 +88,7 @@ impl Refresher {
                 // (A limited callback has returned already, before queueing.)
                 Trigger::UnknownSerial(serial) if limited => {
                     tracing::info!(
-                        serial = serial.as_str(),
+                        serial = %Escaped(serial),
                         "unknown serial: refresh rate-limited (at most one a minute)"
                     );
                     return Ok(());
@@ -112,7 +113,11 @@ impl Refresher {
         }
         drop(guard);
         if let Err(e) = &outcome {
-            tracing::warn!(error = %e, ?trigger, "platform certificate refresh failed");
+            tracing::warn!(
+                error = %Escaped(e),
+                ?trigger,
+                "platform certificate refresh failed"
+            );
         }
         outcome
     }

@@ -35,7 +35,9 @@ pub fn identity() -> ClientBuilder {
 
 /// [`identity`] aimed at the server.
 pub fn builder(server: &impl Server) -> ClientBuilder {
-    identity().base_uri(server.base_uri())
+    identity()
+        .base_uri(server.base_uri())
+        .allow_insecure_http(true)
 }
 
 /// [`builder`], built.

@@ -26,6 +26,7 @@ pub fn offline_client() -> Client {
         .private_key(key)
         .platform_key(OFFLINE_PUB_KEY_ID, public)
         .base_uri("http://127.0.0.1:9/")
+        .allow_insecure_http(true)
         .build()
         .expect("the offline client builds")
 }
