@@ -68,7 +68,9 @@ const INPUT_SLICE: usize = 1024;
 pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The answer of a bill request: where to fetch the file and its hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` shows the URL without its query (the download token).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillDownload {
     /// The signed-request URL of the file.
     pub download_url: String,
@@ -76,6 +78,16 @@ pub struct BillDownload {
     pub hash_type: String,
     /// The hex hash of the (uncompressed) bill.
     pub hash_value: String,
+}
+
+impl std::fmt::Debug for BillDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillDownload")
+            .field("download_url", &crate::redact::DebugUrl(&self.download_url))
+            .field("hash_type", &self.hash_type)
+            .field("hash_value", &self.hash_value)
+            .finish()
+    }
 }
 
 /// How the bill file is encoded: the `tar_type` the bill was requested with.
@@ -385,4 +397,25 @@ pub(crate) fn to_file(
         let _ = std::fs::remove_file(&partial);
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BillDownload;
+
+    #[test]
+    fn debug_leaves_out_the_download_token() {
+        let bill = BillDownload {
+            download_url: "https://api.mch.weixin.qq.com/v3/billdownload/file?token=6XIv5TUP"
+                .into(),
+            hash_type: "SHA1".into(),
+            hash_value: "79bb0f45fc4c42234a918000b2668d689e2bde04".into(),
+        };
+        let shown = format!("{bill:?}");
+        assert!(!shown.contains("6XIv5TUP"), "{shown}");
+        assert!(
+            shown.contains("https://api.mch.weixin.qq.com/v3/billdownload/file?***"),
+            "{shown}"
+        );
+    }
 }

@@ -1845,6 +1845,11 @@ fn every_setting_and_option_hides_secret_looking_values() {
             Box::new(|b| b.connect_timeout(std::time::Duration::from_secs(1))),
         ),
         ("max_response_size", Box::new(|b| b.max_response_size(0))),
+        ("max_download_size", Box::new(|b| b.max_download_size(0))),
+        (
+            "replay_memory",
+            Box::new(|b| b.replay_memory(wechatpay::replay::InMemory::new(1))),
+        ),
         (
             "allow_insecure_http",
             Box::new(|b| b.allow_insecure_http(false)),
