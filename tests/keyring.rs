@@ -1001,3 +1001,26 @@ fn a_client_shared_by_threads_and_tasks_while_its_ring_is_updated() {
     });
     assert!(client.key_ring().unwrap().ids().len() >= 3);
 }
+
+#[test]
+fn a_first_download_signed_by_an_expired_certificate_it_carries_names_the_expiry() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let day = Duration::from_secs(86_400);
+    let now = std::time::SystemTime::now();
+    let expired = sandbox
+        .issue_platform_certificate(now - 31 * day, now - day)
+        .unwrap();
+    sandbox.sign_certificate_list_with(Some(&expired)).unwrap();
+    // No key configured: the list must be signed by a certificate it carries that is valid now.
+    let client = merchant(&sandbox)
+        .auto_certificates(&sandbox.identity().apiv3_key)
+        .build()
+        .unwrap();
+    let err = client.refresh_certificates().unwrap_err();
+    assert!(
+        matches!(err.verification(), Some(VerificationFailure::ExpiredCertificate { serial, .. }) if *serial == expired),
+        "{err}"
+    );
+    assert!(client.key_ring().unwrap().ids().is_empty());
+}

@@ -563,6 +563,7 @@ fn crt_without_keys(s: &Setup, args: &[&str]) -> Output {
         .env("WECHATPAY_PRIVATE_KEY", &id.merchant_private_key_pem)
         .env("WECHATPAY_APIV3_KEY", &id.apiv3_key)
         .env("WECHATPAY_BASE_URI", s.sandbox.base_uri())
+        .env("WECHATPAY_ALLOW_INSECURE_HTTP", "true")
         .arg("crt")
         .args(args)
         .output()

@@ -149,6 +149,28 @@ pub(super) async fn download(
             }
         }
         if let Err(failure) = own.verify(response.headers(), response.bytes()) {
+            // Signed by a certificate the download carries, but not valid now: say so.
+            let failure = match failure {
+                VerificationFailure::UnknownSerial(serial) => {
+                    match downloaded
+                        .iter()
+                        .find(|(c, _)| same_serial(c.serial(), &serial))
+                    {
+                        Some((cert, _)) if cert.not_after_unix() < now => {
+                            VerificationFailure::ExpiredCertificate {
+                                serial,
+                                not_after: cert.not_after_unix(),
+                            }
+                        }
+                        Some((cert, _)) => VerificationFailure::CertificateNotYetValid {
+                            serial,
+                            not_before: cert.not_before_unix(),
+                        },
+                        None => VerificationFailure::UnknownSerial(serial),
+                    }
+                }
+                other => other,
+            };
             return Err(Error::from_verification(failure, response));
         }
         match &new_signer {

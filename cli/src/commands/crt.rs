@@ -132,6 +132,16 @@ fn refresh_failed(e: wechatpay::Error, first_download: bool) -> Fail {
                     "the certificate download is signed by {serial}, which is none of the \
                      certificates it carries that are valid now"
                 ),
+                // A first download signed by a certificate it carries, expired: not trusted.
+                Some(VerificationFailure::ExpiredCertificate { serial, not_after })
+                    if first_download =>
+                {
+                    format!(
+                        "the certificate download is signed by {serial}, which expired at {}: \
+                         only a certificate it carries that is valid now may sign it",
+                        rfc3339(*not_after)
+                    )
+                }
                 // The ring's anchors are the trusted keys: an expired one verifies nothing.
                 Some(VerificationFailure::ExpiredCertificate { serial, not_after }) => format!(
                     "trusted certificate {serial} expired at {}",
