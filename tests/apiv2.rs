@@ -1071,6 +1071,7 @@ fn the_size_limit_leaves_apiv2_bills_whole_and_refuses_other_answers() {
         .mchid(MCH_ID)
         .secret(secret())
         .base_uri(server.base_uri())
+        .allow_insecure_http(true)
         .max_download_size(4095)
         .build()
         .unwrap();

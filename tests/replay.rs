@@ -162,6 +162,7 @@ fn genuine_answers_pass_and_each_is_remembered_once() {
         .private_key(&id.merchant_private_key_pem)
         .platform_key(&id.public_key_id, &id.public_key_pem)
         .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
         .replay_memory(memory.clone())
         .build()
         .unwrap();
