@@ -62,6 +62,8 @@ mod base_uri;
 pub mod bill;
 mod blocking;
 mod bounded_cache;
+#[cfg(feature = "catalogue")]
+pub mod catalogue;
 mod children;
 mod client;
 mod clock;

@@ -72,6 +72,21 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["client/", "endpoint.rs", "verbs.rs", "bill.rs"],
     ),
     ("prepared.rs", &["pipeline/", "transport.rs", "context"]),
+    // The catalogue is data about the API: it knows no client, no key, no I/O.
+    (
+        "catalogue/",
+        &[
+            "pipeline/",
+            "refresh/",
+            "client/",
+            "context",
+            "keyring/",
+            "transport.rs",
+            "blocking.rs",
+            "endpoint.rs",
+            "verbs.rs",
+        ],
+    ),
 ];
 
 /// External crates a layer must not use: the key ring is data and checks, no runtime.

@@ -46,11 +46,15 @@ pub const KINDS: &[(&str, &str)] = &[
     ),
     (
         "declared_parameter_not_in_template",
-        "path parameter declared but absent from the template: dropped (see overrides)",
+        "path parameter declared but absent from the template: renamed by an override (see below)",
     ),
     (
         "integer_with_string_example",
         "integer whose example is a string: the example parsed as an integer when it is one, else dropped",
+    ),
+    (
+        "string_with_number_value",
+        "string whose example or enum values are numbers (`2401`): their text (`\"2401\"`), as it travels",
     ),
     (
         "example_outside_enum",
@@ -87,6 +91,10 @@ pub const KINDS: &[(&str, &str)] = &[
     (
         "callback_not_api",
         "the callback WeChat Pay sends (`/v3/webhooks`): kept apart as a callback (`callbacks` in the catalogue), not an operation",
+    ),
+    (
+        "one_of",
+        "`oneOf`/`anyOf`: the alternatives kept; a value is checked against each, typed models hold any JSON",
     ),
     (
         "override",

@@ -36,6 +36,9 @@ pub struct Schema {
     /// A string whose value is JSON text of this schema (the dataset's `x-json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json: Option<Box<Schema>>,
+    /// The alternatives of a `oneOf` (the value is one of them).
+    #[serde(rename = "oneOf", skip_serializing_if = "Vec::is_empty")]
+    pub one_of: Vec<Schema>,
 }
 
 /// Properties in the dataset's order.
@@ -105,6 +108,9 @@ impl Schema {
         }
         if over.example.is_some() {
             self.example = over.example;
+        }
+        if !over.one_of.is_empty() {
+            self.one_of = over.one_of;
         }
         match (self.json.take(), over.json) {
             (Some(a), Some(b)) => self.json = Some(Box::new(a.merge(*b))),
@@ -326,6 +332,19 @@ impl<'a> Normalizer<'a> {
                     .push((name.to_owned(), self.schema(&property)?));
             }
         }
+        if let Some(members) = y["oneOf"].as_vec().or(y["anyOf"].as_vec()) {
+            let key = if y["oneOf"].is_badvalue() {
+                "anyOf"
+            } else {
+                "oneOf"
+            };
+            self.report.count_once("one_of", node.place(self.dataset));
+            let list = node.child(key);
+            for (i, member) in members.iter().enumerate() {
+                let member = self.schema(&list.item(i, member))?;
+                mine.one_of.push(member);
+            }
+        }
         if !y["x-json"].is_badvalue() {
             mine.json = Some(Box::new(self.schema(&node.child("x-json"))?));
         }
@@ -360,6 +379,28 @@ impl<'a> Normalizer<'a> {
                     format!("{} `{text}`", place()),
                 );
                 schema.example = text.trim().parse::<i64>().ok().map(Value::from);
+            }
+        }
+        if schema.kind == "string" {
+            // Numbers written for a string (`organization_type: 2401`): the text of the number,
+            // as it travels.
+            let numeric = |v: &Value| v.is_number() || v.is_boolean();
+            if schema.example.as_ref().is_some_and(numeric)
+                || schema.enumeration.iter().any(numeric)
+            {
+                self.report.count_once("string_with_number_value", place());
+                let text = |v: Value| {
+                    if numeric(&v) {
+                        Value::String(v.to_string())
+                    } else {
+                        v
+                    }
+                };
+                schema.example = schema.example.take().map(text);
+                schema.enumeration = std::mem::take(&mut schema.enumeration)
+                    .into_iter()
+                    .map(text)
+                    .collect();
             }
         }
         if let Some(example) = &schema.example {
@@ -412,5 +453,8 @@ pub fn prune_required(schema: &mut Schema, place: &str, report: &mut Report) {
     }
     if let Some(json) = &mut schema.json {
         prune_required(json, &format!("{place}(json)"), report);
+    }
+    for (i, member) in schema.one_of.iter_mut().enumerate() {
+        prune_required(member, &format!("{place}(oneOf {i})"), report);
     }
 }
