@@ -315,3 +315,25 @@ fn search_by_template_or_title() {
             .any(|o| o.template == "v3/pay/transactions/native")
     );
 }
+
+#[test]
+fn either_id_names_an_order() {
+    // The dataset lists both ids as required; WeChat Pay needs either (an override says so).
+    let c = catalogue::get();
+    let query = c.find(&Method::POST, "v2/pay/orderquery").unwrap();
+    let body = query.body.as_ref().unwrap();
+    assert!(!body.requires("transaction_id") && !body.requires("out_trade_no"));
+    assert_eq!(body.required_any, [["transaction_id", "out_trade_no"]]);
+    let base = json!({ "appid": "wx2421b1c4370ec43b", "mch_id": "1900000109" });
+    let mut by_ours = base.clone();
+    by_ours["out_trade_no"] = json!("1415757673");
+    assert_eq!(query.check_body(&by_ours), []);
+    let problems = query.check_body(&base);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        problems[0].to_string(),
+        "/: one of transaction_id, out_trade_no is required, none is given"
+    );
+    let refunds = c.find(&Method::POST, "v2/pay/refundquery").unwrap();
+    assert_eq!(refunds.body.as_ref().unwrap().required_any[0].len(), 4);
+}

@@ -84,6 +84,52 @@ pub enum Command {
     Bill(Bill),
     /// Run the offline sandbox in the foreground and print the profile to use with it.
     Sandbox(SandboxArgs),
+    /// Browse the WeChat Pay API: every operation, its parameters, fields and example.
+    Api(Api),
+    /// Print a shell completion script (API paths complete after `wxpay req METHOD`).
+    Completions(Completions),
+}
+
+/// `wxpay api list [PATTERN]`, `wxpay api show TEMPLATE|PATH`
+#[derive(Args, Debug)]
+pub struct Api {
+    #[command(subcommand)]
+    pub action: ApiAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiAction {
+    /// One line per operation: METHOD TEMPLATE  title (PATTERN: a part of the template or title)
+    List {
+        /// Show only the operations whose template or title contains it (case-insensitive)
+        pattern: Option<String>,
+    },
+    /// An operation's parameters, body and answer fields (type, required), and its example body
+    Show {
+        /// A template (`v3/pay/transactions/id/{transaction_id}`), a concrete path, or the dotted form
+        uri: String,
+        /// Only this method's operation (default: every method at the path)
+        #[arg(short = 'X', long, value_name = "METHOD")]
+        method: Option<String>,
+    },
+}
+
+/// `wxpay completions bash > /etc/bash_completion.d/wxpay`
+#[derive(Args, Debug)]
+pub struct Completions {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Shell {
+    /// Bash
+    Bash,
+    /// Zsh
+    Zsh,
+    /// Fish
+    Fish,
 }
 
 /// `wxpay req POST v3.pay.transactions.native -d @order.json`
@@ -108,6 +154,12 @@ pub struct Req {
     /// APIv2: send over mutual TLS with the merchant certificate
     #[arg(long)]
     pub security: bool,
+    /// Send the body even if it does not match the catalogue (missing field, wrong type, unknown enum value)
+    #[arg(long)]
+    pub no_check: bool,
+    /// Print the operation's example body instead of sending (edit it, then send it with -d @FILE); needs no profile
+    #[arg(long, conflicts_with = "data")]
+    pub example: bool,
     /// Show the signed message and the request and response headers (signature masked)
     #[arg(short, long)]
     pub verbose: bool,

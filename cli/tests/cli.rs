@@ -423,6 +423,7 @@ fn the_merchant_certificate_is_read_only_for_security_requests() {
                 "POST",
                 "v2/secapi/pay/refund",
                 "--security",
+                "--no-check",
                 "-d",
                 "{}",
             ],
@@ -1409,6 +1410,7 @@ fn configuration_errors_name_flags_not_library_methods() {
             "req",
             "GET",
             "v2/pay/orderquery",
+            "--no-check",
         ],
         false,
     );
@@ -1873,4 +1875,344 @@ fn a_plain_http_base_uri_needs_allow_insecure_http() {
     }
     // The profile `wxpay sandbox` writes allows it.
     assert_eq!(code(&s.run(&["req", "GET", "v3/certificates"])), 0);
+}
+
+#[test]
+fn api_list_prints_every_operation_of_the_dataset() {
+    let out = wxpay().args(["api", "list"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let c = wechatpay::catalogue::get();
+    // The dataset's 1,154 operations: 1,153 to call and the callback.
+    assert_eq!(lines.len(), 1154);
+    assert_eq!(lines.len(), c.operations.len() + c.callbacks.len());
+    for (line, op) in lines.iter().zip(&c.operations) {
+        let expected = format!("{:<6} {}  {}", op.method.as_str(), op.template, op.title);
+        assert!(line.starts_with(&expected), "{line:?} for {}", op.id());
+    }
+    assert!(lines[1153].starts_with("POST   v3/webhooks  "));
+    assert!(lines[1153].ends_with("[callback: WeChat Pay sends it to your notify_url]"));
+    assert!(
+        lines.contains(
+            &"GET    v3/certificates  获取平台证书列表  [apihk.mch.weixin.qq.com, Hong Kong wallet]"
+        ) || lines
+            .iter()
+            .any(|l| l.starts_with("GET    v3/certificates  ") && l.ends_with("Hong Kong wallet]")),
+    );
+
+    let out = wxpay()
+        .args(["api", "list", "transactions/native"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l == "POST   v3/pay/transactions/native  Native下单API")
+    );
+    assert!(
+        stdout(&out)
+            .lines()
+            .all(|l| l.contains("transactions/native"))
+    );
+
+    let out = wxpay()
+        .args(["api", "list", "no-such-api"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: no operation matches `no-such-api`\nhint: `wxpay api list` prints them all\n"
+    );
+}
+
+#[test]
+fn api_show_describes_an_operation_from_its_template_or_a_path() {
+    let out = wxpay()
+        .args(["api", "show", "v3/pay/transactions/native"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("POST v3/pay/transactions/native  Native下单API\n  host: https://api.mch.weixin.qq.com/\n"), "{text}");
+    let row = |cells: &[&str]| {
+        text.lines().any(|l| {
+            l.split("  ")
+                .filter(|c| !c.trim().is_empty())
+                .map(str::trim)
+                .eq(cells.iter().copied())
+        })
+    };
+    assert!(
+        row(&["amount.total", "integer", "required", "总金额"]),
+        "{text}"
+    );
+    assert!(row(&["attach", "string", "附加数据"]), "{text}");
+    assert!(
+        row(&[
+            "detail.goods_detail[].quantity",
+            "integer",
+            "required",
+            "商品数量"
+        ]),
+        "{text}"
+    );
+    assert!(
+        row(&["code_url", "string", "required", "二维码链接"]),
+        "{text}"
+    );
+    // The example body closes the description, as JSON.
+    let example = text.split("example body:\n").nth(1).unwrap();
+    let example: Value = serde_json::from_str(example).unwrap();
+    assert_eq!(example["amount"]["total"], 100);
+
+    // A concrete path with a query, every method at it.
+    let out = wxpay()
+        .args([
+            "api",
+            "show",
+            "/v3/pay/transactions/out-trade-no/T1?mchid=1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("GET v3/pay/transactions/out-trade-no/{out_trade_no}  "));
+    assert!(stdout(&out).contains("  query mchid"));
+
+    // The dotted form, and one method.
+    let out = wxpay()
+        .args([
+            "api",
+            "show",
+            "-X",
+            "get",
+            "v3.pay.transactions.id._transaction_id_",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("GET v3/pay/transactions/id/{transaction_id}  "));
+
+    // A misspelt path: exit 3, and what was meant.
+    let out = wxpay()
+        .args(["api", "show", "v3/pay/transaction/native"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: `v3/pay/transaction/native` is not in the catalogue\nhint: did you mean `POST v3/pay/transactions/native`?\n"
+    );
+    let out = wxpay()
+        .args(["api", "show", "-X", "DELETE", "v3/pay/transactions/native"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out)
+            .starts_with("wxpay: `DELETE v3/pay/transactions/native` is not in the catalogue\n")
+    );
+}
+
+#[test]
+fn req_example_prints_the_example_body_without_a_profile() {
+    let out = wxpay()
+        .args(["req", "POST", "v3/pay/transactions/native", "--example"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let printed: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let op = wechatpay::catalogue::get()
+        .find(&wechatpay::Method::POST, "v3/pay/transactions/native")
+        .unwrap();
+    assert_eq!(printed, op.example_body().unwrap());
+    assert_eq!(op.check_body(&printed), []);
+    let out = wxpay()
+        .args(["req", "GET", "v3/certificates", "--example"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(stderr(&out), "wxpay: `GET v3/certificates` takes no body\n");
+}
+
+#[test]
+fn req_checks_the_body_against_the_catalogue_before_sending() {
+    let s = setup();
+    let sent = || s.sandbox.requests().len();
+    let before = sent();
+    // A missing required field and a wrong type: both named by their JSON path; nothing sent.
+    let mut order: Value = serde_json::from_str(&native_order(&s.mchid(), "CHECK1")).unwrap();
+    order.as_object_mut().unwrap().remove("notify_url");
+    order["amount"]["total"] = json!("1");
+    let out = s.run(&[
+        "req",
+        "POST",
+        "v3/pay/transactions/native",
+        "-d",
+        &order.to_string(),
+    ]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "wxpay: the body does not match `POST v3/pay/transactions/native`: /notify_url: a required \
+         field is missing; /amount/total: expected an integer, found a string\n\
+         hint: `wxpay api show` lists its fields; --no-check sends it anyway\n"
+    );
+    // An unknown enum value.
+    let mut order: Value = serde_json::from_str(&native_order(&s.mchid(), "CHECK2")).unwrap();
+    order["limit_pay"] = json!(["no_cash"]);
+    let out = s.run(&[
+        "req",
+        "POST",
+        "v3/pay/transactions/native",
+        "-d",
+        &order.to_string(),
+    ]);
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains("/limit_pay/0: \"no_cash\" is not one of \"no_balance\""),
+        "{}",
+        stderr(&out)
+    );
+    // No body where one is required.
+    let out = s.run(&["req", "POST", "v3/pay/transactions/native"]);
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).starts_with(
+        "wxpay: `POST v3/pay/transactions/native` takes a body (required: appid, mchid, description, out_trade_no, amount, notify_url); none given\n"
+    ), "{}", stderr(&out));
+    assert_eq!(sent(), before, "nothing was sent");
+
+    // --no-check sends it as given: the sandbox (as WeChat Pay) refuses the wrong type.
+    let mut order: Value = serde_json::from_str(&native_order(&s.mchid(), "CHECK3")).unwrap();
+    order["amount"]["total"] = json!("1");
+    let out = s.run(&[
+        "req",
+        "POST",
+        "v3/pay/transactions/native",
+        "--no-check",
+        "-d",
+        &order.to_string(),
+    ]);
+    assert_eq!(sent(), before + 1, "{}", stderr(&out));
+    let request = s.sandbox.requests().pop().unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&request.body).unwrap(),
+        order
+    );
+
+    // A good body passes the check and is sent.
+    let out = s.run(&[
+        "req",
+        "POST",
+        "v3/pay/transactions/native",
+        "-d",
+        &native_order(&s.mchid(), "CHECK4"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sent(), before + 2);
+
+    // A path the catalogue does not know is sent as given, with a note naming the nearest.
+    let out = s.run(&[
+        "req",
+        "POST",
+        "v3/pay/transaction/native",
+        "-d",
+        &native_order(&s.mchid(), "CHECK5"),
+    ]);
+    assert!(stderr(&out).starts_with(
+        "note: `POST v3/pay/transaction/native` is not in the catalogue (nearest: `POST v3/pay/transactions/native`); sending it as given\n"
+    ), "{}", stderr(&out));
+    assert_eq!(sent(), before + 3);
+}
+
+#[test]
+fn completions_offer_the_api_paths() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = wxpay().args(["completions", shell]).output().unwrap();
+        assert_eq!(code(&out), 0, "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains("v3/pay/transactions/native"), "{shell}");
+        assert!(
+            script.contains("v3/pay/transactions/out-trade-no/{out_trade_no}"),
+            "{shell}"
+        );
+    }
+    // Bash, for real: the script sourced, the completion function asked as bash asks it.
+    let out = wxpay().args(["completions", "bash"]).output().unwrap();
+    let dir = Scratch::new();
+    let script = dir.path("wxpay.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let complete = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let program = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; COMP_POINT={}; _wxpay wxpay '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1,
+            line.len(),
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let out = Command::new("bash")
+            .args(["-c", &program])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let mut found = complete("wxpay req POST v3/pay/transactions/n");
+    found.sort();
+    assert_eq!(found, ["v3/pay/transactions/native"]);
+    let found = complete("wxpay req GET v3/pay/transactions/out-trade-no/");
+    assert!(
+        found.contains(&"v3/pay/transactions/out-trade-no/{out_trade_no}".to_owned()),
+        "{found:?}"
+    );
+    assert_eq!(complete("wxpay req P"), ["POST", "PUT", "PATCH"]);
+
+    // Fish, for real, where it is installed (CI installs it); zsh's script parses.
+    if Command::new("fish").arg("--version").output().is_ok() {
+        let out = wxpay().args(["completions", "fish"]).output().unwrap();
+        let script = dir.path("wxpay.fish");
+        std::fs::write(&script, &out.stdout).unwrap();
+        let complete = |line: &str| {
+            let program = format!("source {}; complete -C '{line}'", script.display());
+            let out = Command::new("fish")
+                .args(["-c", &program])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            stdout(&out)
+                .lines()
+                .map(|l| l.split('\t').next().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            complete("wxpay req POST v3/pay/transactions/n"),
+            ["v3/pay/transactions/native"]
+        );
+        assert!(
+            complete("wxpay req GET v3/pay/transactions/out-trade-no/")
+                .contains(&"v3/pay/transactions/out-trade-no/{out_trade_no}".to_owned())
+        );
+        assert!(
+            complete("wxpay api show v3/refund/domestic/refunds")
+                .contains(&"v3/refund/domestic/refunds/{out_refund_no}".to_owned())
+        );
+    } else {
+        eprintln!("fish is not installed: its completion is checked for content only");
+    }
+    if Command::new("zsh").arg("--version").output().is_ok() {
+        let out = wxpay().args(["completions", "zsh"]).output().unwrap();
+        let script = dir.path("_wxpay");
+        std::fs::write(&script, &out.stdout).unwrap();
+        let out = Command::new("zsh").arg("-n").arg(&script).output().unwrap();
+        assert!(out.status.success(), "zsh -n: {}", stderr(&out));
+    }
 }

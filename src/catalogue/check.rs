@@ -24,6 +24,8 @@ pub struct Problem {
 pub enum ProblemKind {
     /// A required field is absent (or `null`).
     Missing,
+    /// None of the fields of which one is required is present (the pointer is their object's).
+    MissingOneOf(Vec<String>),
     /// The value has another type than the schema's.
     WrongType {
         /// The schema's type: `integer`, `string`, ...
@@ -51,6 +53,13 @@ impl fmt::Display for Problem {
         };
         match &self.kind {
             ProblemKind::Missing => write!(f, "{at}: a required field is missing"),
+            ProblemKind::MissingOneOf(names) => {
+                write!(
+                    f,
+                    "{at}: one of {} is required, none is given",
+                    names.join(", ")
+                )
+            }
             ProblemKind::WrongType { expected, found } => {
                 write!(
                     f,
@@ -119,6 +128,14 @@ fn walk(schema: &Schema, value: &Value, xml: bool, at: &mut String, out: &mut Ve
                     out.push(Problem {
                         pointer: format!("{at}/{}", escape(name)),
                         kind: ProblemKind::Missing,
+                    });
+                }
+            }
+            for group in &schema.required_any {
+                if group.iter().all(|n| map.get(n).is_none_or(Value::is_null)) {
+                    out.push(Problem {
+                        pointer: at.clone(),
+                        kind: ProblemKind::MissingOneOf(group.clone()),
                     });
                 }
             }

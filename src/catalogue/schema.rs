@@ -45,6 +45,10 @@ pub struct Schema {
     /// The names of the required properties.
     #[serde(default)]
     pub required: Vec<String>,
+    /// Groups of property names of which at least one is required (an order named by either
+    /// of its ids).
+    #[serde(default)]
+    pub required_any: Vec<Vec<String>>,
     /// The properties, in the description's order.
     #[serde(default)]
     pub properties: Properties,

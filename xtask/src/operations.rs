@@ -206,6 +206,13 @@ fn operation(
             if let Some(inner) = p["schema"].as_hash().map(|_| p_node.child("schema")) {
                 schema = schema.merge(normalizer.schema(&inner)?);
             }
+            if schema.kind == "any" {
+                // A header, path or query value is text on the wire.
+                normalizer
+                    .report
+                    .count_once("parameter_without_type", p_node.place(dataset));
+                schema.kind = "string";
+            }
             if location == "path" && schema.example.is_none() {
                 normalizer
                     .report

@@ -41,6 +41,10 @@ pub const KINDS: &[(&str, &str)] = &[
         "path parameter without an example: none given",
     ),
     (
+        "parameter_without_type",
+        "parameter without a type (`Wechatpay-Serial`): a string, as every header, path and query value is",
+    ),
+    (
         "template_parameter_undeclared",
         "template placeholder not declared as a parameter: declared as a required string",
     ),

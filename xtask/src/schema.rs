@@ -24,6 +24,9 @@ pub struct Schema {
     pub enumeration: Vec<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required: Vec<String>,
+    /// Groups of names of which at least one is required (from an override).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_any: Vec<Vec<String>>,
     /// Where each `required` name was written (for the report), in step with `required`.
     #[serde(skip)]
     pub required_at: Vec<String>,

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+mod api;
 mod bill;
+mod completions;
 mod crt;
 mod crypt;
 mod notify;
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> Result<(), Fail> {
         Command::Decrypt(args) => crypt::decrypt(&global, args),
         Command::Bill(args) => bill::run(&global, args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Api(args) => api::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }
 

@@ -34,10 +34,13 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
             ))
         })?;
     check_uri(&args.uri)?;
-    let (template, literal_vars) = protect_literals(&uri_template(&args.uri));
-    let is_v2 = template
-        .get(..3)
-        .is_some_and(|p| p.eq_ignore_ascii_case("v2/"));
+    let written = uri_template(&args.uri);
+    if args.example {
+        return example(&method, &written);
+    }
+    let body = args.data.as_deref().map(read_json).transpose()?;
+    let (template, literal_vars) = protect_literals(&written);
+    let is_v2 = is_v2(&template);
     let settings = settings(global)?;
     // `--security` goes to the profile's mutual-TLS host when it has one (the sandbox's TLS
     // port); an explicit --base-uri wins.
@@ -45,7 +48,7 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
         .security_base_uri
         .as_deref()
         .filter(|_| global.base_uri.is_none());
-    let mut options = options(&args, is_v2, security_base)?;
+    let mut options = options(&args, body.clone(), is_v2, security_base)?;
     for (name, value) in literal_vars {
         options = options.var(name, value);
     }
@@ -53,6 +56,10 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
     let recorder: Option<crate::config::Recorder> =
         args.verbose.then(|| Arc::new(Mutex::new(Vec::new())));
     let built = settings.client(recorder.clone(), args.security)?;
+    // Checked once the settings are known good, before anything is sent.
+    if !args.no_check {
+        check_body(&method, &written, body.as_ref())?;
+    }
     let endpoint = built.client.chain(&template);
 
     if args.verbose {
@@ -180,7 +187,7 @@ fn check_uri(uri: &str) -> Result<(), Fail> {
 }
 
 /// `v3.pay.transactions.native` -> `v3/pay/transactions/native`; a slash form is kept.
-fn uri_template(uri: &str) -> String {
+pub fn uri_template(uri: &str) -> String {
     let uri = uri.trim_start_matches('/');
     if uri.contains('/') || !uri.contains('.') {
         uri.to_owned()
@@ -222,7 +229,12 @@ fn pair<'a>(what: &str, value: &'a str, sep: char) -> Result<(&'a str, &'a str),
         .ok_or_else(|| usage(format!("{what} `{value}` is not in the form K{sep}V")))
 }
 
-fn options(args: &Req, is_v2: bool, security_base_uri: Option<&str>) -> Result<Options, Fail> {
+fn options(
+    args: &Req,
+    body: Option<Value>,
+    is_v2: bool,
+    security_base_uri: Option<&str>,
+) -> Result<Options, Fail> {
     let mut map = Map::new();
     for var in &args.vars {
         let (k, v) = pair("--var", var, '=')?;
@@ -247,10 +259,7 @@ fn options(args: &Req, is_v2: bool, security_base_uri: Option<&str>) -> Result<O
         }
         map.insert("headers".into(), Value::Object(headers));
     }
-    if let Some(data) = &args.data {
-        let text = read_data(data)?;
-        let json: Value =
-            serde_json::from_str(&text).map_err(|e| usage(format!("-d is not JSON: {e}")))?;
+    if let Some(json) = body {
         map.insert(if is_v2 { "xml" } else { "json" }.into(), json);
     }
     if args.security {
@@ -273,6 +282,73 @@ fn reserved_var(name: &str) -> String {
         _ => "wxpay has no flag for it",
     };
     format!("--var {name}: `{name}` is a request option, not a template variable: {instead}")
+}
+
+fn is_v2(template: &str) -> bool {
+    template
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case("v2/"))
+}
+
+/// `-d`'s JSON.
+fn read_json(data: &str) -> Result<Value, Fail> {
+    let text = read_data(data)?;
+    serde_json::from_str(&text).map_err(|e| usage(format!("-d is not JSON: {e}")))
+}
+
+/// `--example`: the operation's example body, to edit and send with `-d @FILE`.
+fn example(method: &Method, template: &str) -> Result<(), Fail> {
+    let ops = super::api::operations_at(template, Some(method))?;
+    match ops[0].example_body() {
+        Some(body) => super::print_line(&serde_json::to_string_pretty(&body).unwrap_or_default()),
+        None => Err(usage(format!("`{}` takes no body", ops[0].id()))),
+    }
+}
+
+/// The body checked against the catalogue before anything is sent: every problem listed, by
+/// its JSON Pointer. A path the catalogue does not know is sent as given, with a note.
+fn check_body(method: &Method, template: &str, body: Option<&Value>) -> Result<(), Fail> {
+    let c = wechatpay::catalogue::get();
+    let Some(op) = c.find(method, template) else {
+        if let Some(near) = c.nearest(template) {
+            note!(
+                "note: `{method} {template}` is not in the catalogue (nearest: `{}`); sending it as given",
+                near.id()
+            );
+        }
+        return Ok(());
+    };
+    let problems = match (body, &op.body) {
+        (Some(body), _) => op.check_body(body),
+        (None, Some(schema)) if !schema.required.is_empty() => {
+            // APIv2's nonce_str and sign are the client's to add.
+            let required: Vec<&str> = schema
+                .required
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !(is_v2(template) && (*n == "nonce_str" || *n == "sign")))
+                .collect();
+            return Err(usage(format!(
+                "`{}` takes a body (required: {}); none given",
+                op.id(),
+                required.join(", ")
+            ))
+            .hint(
+                "give it with -d; `--example` prints one to start from; --no-check sends anyway",
+            ));
+        }
+        (None, _) => Vec::new(),
+    };
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Err(usage(format!(
+        "the body does not match `{}`: {}",
+        op.id(),
+        listed.join("; ")
+    ))
+    .hint("`wxpay api show` lists its fields; --no-check sends it anyway"))
 }
 
 fn read_data(data: &str) -> Result<String, Fail> {
