@@ -49,6 +49,9 @@ pub(crate) struct Context {
     pub(crate) retry: Option<RetryPolicy>,
     /// The parsed templates of this client's endpoints.
     pub(crate) templates: TemplateCache,
+    /// Refuse a path the catalogue does not know (feature `catalogue`).
+    #[cfg_attr(not(feature = "catalogue"), allow(dead_code))]
+    pub(crate) strict_paths: bool,
 }
 
 /// What APIv3 requests need: the merchant's signing identity and the platform keys.

@@ -219,6 +219,14 @@ pub enum TemplateError {
         /// The target URL normalisation would send.
         sent: String,
     },
+    /// Strict paths (`ClientBuilder::strict_paths`, feature `catalogue`): the catalogue knows
+    /// no operation of this method at this path.
+    Unknown {
+        /// `POST v3/pay/transaction/native`.
+        operation: String,
+        /// The nearest operation the catalogue knows: `POST v3/pay/transactions/native`.
+        nearest: Option<String>,
+    },
 }
 
 impl fmt::Display for TemplateError {
@@ -254,6 +262,13 @@ impl fmt::Display for TemplateError {
                 f,
                 "template `{template}` expands to a fragment (`#`), which is never sent"
             ),
+            TemplateError::Unknown { operation, nearest } => {
+                write!(f, "`{operation}` is not in the WeChat Pay API catalogue")?;
+                match nearest {
+                    Some(nearest) => write!(f, " (did you mean `{nearest}`?)"),
+                    None => Ok(()),
+                }
+            }
             TemplateError::Rewritten { expanded, sent } => write!(
                 f,
                 "the request target `{expanded}` would be sent as `{sent}`: URL normalisation \

@@ -5,6 +5,8 @@ use std::future::Future;
 use http::Method;
 
 use crate::endpoint::Endpoint;
+#[cfg(feature = "catalogue")]
+use crate::error::Error;
 use crate::error::Result;
 use crate::options::Options;
 use crate::pipeline::{self, Policy, Request, Whole};
@@ -92,6 +94,10 @@ impl Endpoint {
     /// Builds the request a call would send (URL, headers, body), without signing or sending
     /// it. The same checks apply as for a real call. See [`PreparedRequest`].
     pub fn prepare(&self, method: Method, options: impl Into<Options>) -> Result<PreparedRequest> {
+        #[cfg(feature = "catalogue")]
+        if self.context().strict_paths {
+            crate::catalogue::known(&method, self.template()).map_err(Error::from_template)?;
+        }
         pipeline::prepare(self.context(), self.parsed()?, method, options.into())
     }
 }

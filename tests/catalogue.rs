@@ -337,3 +337,94 @@ fn either_id_names_an_order() {
     let refunds = c.find(&Method::POST, "v2/pay/refundquery").unwrap();
     assert_eq!(refunds.body.as_ref().unwrap().required_any[0].len(), 4);
 }
+
+/// The sandbox's merchant, aimed at it.
+fn sandbox_client(sandbox: &wechatpay_sandbox::Sandbox, strict: bool) -> wechatpay::Client {
+    let id = sandbox.identity();
+    wechatpay::Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .platform_key(&id.public_key_id, &id.public_key_pem)
+        .platform_key(&id.platform_serial, &id.platform_certificate_pem)
+        .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
+        .strict_paths(strict)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn strict_paths_refuse_what_the_catalogue_does_not_know_before_sending() {
+    let sandbox = wechatpay_sandbox::Sandbox::start().unwrap();
+    let mchid = sandbox.identity().mchid.clone();
+    let order = json!({
+        "appid": "wxd678efh567hg6787", "mchid": mchid, "description": "strict",
+        "out_trade_no": "STRICT1", "notify_url": "https://example.com/notify",
+        "amount": { "total": 1 },
+    });
+    let strict = sandbox_client(&sandbox, true);
+
+    // A known operation goes through, by template and by a concrete path.
+    strict["v3/pay/transactions/native"]
+        .post(json!({ "json": order }))
+        .unwrap();
+    // (Chained keys turn capitals into `-x`, as wechatpay-php's do: the value is lower case.)
+    let mut second = order.clone();
+    second["out_trade_no"] = json!("strict2");
+    strict["v3/pay/transactions/native"]
+        .post(json!({ "json": second }))
+        .unwrap();
+    strict
+        .chain("v3/pay/transactions/out-trade-no/strict2")
+        .get(json!({ "query": { "mchid": mchid } }))
+        .unwrap();
+    let sent = sandbox.requests().len();
+
+    // A misspelt path: refused with the nearest operation, nothing sent, blocking and async.
+    let err = strict
+        .chain("v3/pay/transaction/native")
+        .post(json!({ "json": order }))
+        .unwrap_err();
+    assert_eq!(err.kind(), wechatpay::ErrorKind::Template);
+    assert_eq!(
+        err.template(),
+        Some(&wechatpay::template::TemplateError::Unknown {
+            operation: "POST v3/pay/transaction/native".into(),
+            nearest: Some("POST v3/pay/transactions/native".into()),
+        })
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let err = runtime
+        .block_on(
+            wechatpay::chain!(strict.v3.pay.transaction.native)
+                .post_async(json!({ "json": order })),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("did you mean `POST v3/pay/transactions/native`?"),
+        "{err}"
+    );
+    // A known path under a method it does not take: the method it does.
+    let err = strict["v3/pay/transactions/native"].delete(()).unwrap_err();
+    assert_eq!(
+        err.template(),
+        Some(&wechatpay::template::TemplateError::Unknown {
+            operation: "DELETE v3/pay/transactions/native".into(),
+            nearest: Some("POST v3/pay/transactions/native".into()),
+        })
+    );
+    assert_eq!(sandbox.requests().len(), sent, "nothing was sent");
+
+    // Without strict paths, the chain reaches any path, as wechatpay-php does: WeChat Pay (the
+    // sandbox) answers the misspelt one with its 404.
+    let free = sandbox_client(&sandbox, false);
+    let err = free
+        .chain("v3/pay/transaction/native")
+        .post(json!({ "json": order }))
+        .unwrap_err();
+    assert_eq!(err.kind(), wechatpay::ErrorKind::Api);
+    assert_eq!(err.status(), Some(wechatpay::StatusCode::NOT_FOUND));
+    assert_eq!(sandbox.requests().len(), sent + 1);
+}

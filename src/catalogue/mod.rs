@@ -323,6 +323,27 @@ impl Operation {
     }
 }
 
+/// Strict paths: `Ok` when the catalogue knows `method` at `template`, else the error naming
+/// the nearest operation it knows.
+pub(crate) fn known(method: &Method, template: &str) -> Result<(), crate::template::TemplateError> {
+    let c = get();
+    if c.find(method, template).is_some() {
+        return Ok(());
+    }
+    let path = lookup::path_of(template);
+    // The same path under another method, else the nearest path.
+    let nearest = c
+        .at(path)
+        .first()
+        .copied()
+        .or_else(|| c.nearest(path))
+        .map(Operation::id);
+    Err(crate::template::TemplateError::Unknown {
+        operation: format!("{method} {path}"),
+        nearest,
+    })
+}
+
 impl Catalogue {
     /// The operation of `method` at `path`: a template (`v3/pay/transactions/id/{transaction_id}`)
     /// or a concrete path (`/v3/pay/transactions/id/4200000000?mchid=1230000109`; a leading

@@ -47,6 +47,7 @@ pub struct ClientBuilder {
     apiv3_key: Option<Apiv3Key>,
     base_uri: Option<String>,
     allow_insecure_http: bool,
+    strict_paths: bool,
     http: HttpSettings,
     secret: Option<Secret>,
     /// `None`: the default (WeChat Pay's backup for the production host); `Some(None)`: off.
@@ -251,6 +252,38 @@ impl ClientBuilder {
             )));
         }
         Ok((id, key))
+    }
+
+    /// Refuses, before anything is sent, a request whose method and path the
+    /// [catalogue](crate::catalogue) does not know, with the nearest operation it does in the
+    /// error: a misspelt path fails at once instead of as WeChat Pay's `404`. Off by default:
+    /// the chain reaches any path, as wechatpay-php does. The check is one hash lookup per
+    /// request.
+    ///
+    /// ```
+    /// # let key = openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap();
+    /// let client = wechatpay::Client::builder()
+    ///     .mchid("1900000000")
+    ///     .serial("0A")
+    ///     .private_key(key)
+    ///     .verifier(wechatpay::verifier::PlatformVerifier::new())
+    ///     .strict_paths(true)
+    ///     .build()
+    ///     .unwrap();
+    /// let err = client
+    ///     .chain("v3/pay/transaction/native")
+    ///     .prepare(wechatpay::Method::POST, serde_json::json!({ "json": {} }))
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "URI template error: `POST v3/pay/transaction/native` is not in the WeChat Pay API \
+    ///      catalogue (did you mean `POST v3/pay/transactions/native`?)"
+    /// );
+    /// ```
+    #[cfg(feature = "catalogue")]
+    pub fn strict_paths(mut self, strict: bool) -> Self {
+        self.strict_paths = strict;
+        self
     }
 
     /// Remembers the verified answers in `memory` instead of the default
@@ -581,6 +614,7 @@ impl ClientBuilder {
             user_agent: HeaderValue::from_static(crate::USER_AGENT),
             transport,
             templates: TemplateCache::new(),
+            strict_paths: self.strict_paths,
         };
         Ok(Client::assemble(ctx, refresher))
     }
