@@ -170,7 +170,11 @@ mod tests {
             segment_distance(&["v3", "x", "42"], &["v3", "x", "{id}"]),
             0
         );
-        assert_eq!(segment_distance(&["v3", "x"], &["v3", "x", "{id}"]), 4);
+        // The shorter path is closest with "x" as the id and the literal "x" missing.
+        assert_eq!(segment_distance(&["v3", "x"], &["v3", "x", "{id}"]), 1);
+        // The cheapest reading of a lone "v3": the placeholder takes it, "v3" and "x" are missing.
+        assert_eq!(segment_distance(&["v3"], &["v3", "x", "{id}"]), 3);
+        assert_eq!(segment_distance(&["v3", "abc"], &["v3"]), 3);
         assert_eq!(
             segment_distance(&["v3", "y", "42"], &["v3", "x", "{id}"]),
             1
