@@ -34,18 +34,19 @@ fn sequential_blocking_calls_keep_one_connection() {
         client.chain("v3/certificates").get(()).unwrap();
         assert_eq!(sandbox.counters().connections, 1, "call {i} opened another");
     }
-    // Async, one at a time, likewise.
+    // Async, one at a time, on the caller's runtime: the connection goes back to the pool from
+    // a task hyper spawns there, which races the next call's checkout when the machine is busy
+    // (CI saw one extra connection in 200 while a build ran beside it). Reuse is what counts:
+    // without it every call would open one.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         for i in 0..200 {
             client.chain("v3/certificates").get_async(()).await.unwrap();
-            assert_eq!(
-                sandbox.counters().connections,
-                2,
-                "async call {i} opened another"
-            );
+            let opened = sandbox.counters().connections - 1;
+            assert!(opened <= 3, "async call {i}: {opened} connections opened");
         }
     });
+    assert!(sandbox.counters().connections >= 2);
 }
 
 #[test]
