@@ -110,7 +110,11 @@ enum Detail {
     Template(TemplateError),
     Api(ApiError, Response),
     Verification(VerificationFailure, Option<Response>),
-    Decode { path: Option<String> },
+    Decode {
+        path: Option<String>,
+        /// The verified response a typed model could not decode.
+        response: Option<Response>,
+    },
 }
 
 impl Error {
@@ -198,8 +202,20 @@ impl Error {
         source: impl Into<BoxError>,
     ) -> Error {
         let mut e = Error::new(ErrorKind::Decode, message).with_source(source);
-        e.inner.detail = Detail::Decode { path };
+        e.inner.detail = Detail::Decode {
+            path,
+            response: None,
+        };
         e
+    }
+
+    /// The same decode error, keeping the verified `response` it could not decode (a typed
+    /// model's failure never loses the answer).
+    pub(crate) fn with_response(mut self, response: Response) -> Error {
+        if let Detail::Decode { response: slot, .. } = &mut self.inner.detail {
+            *slot = Some(response);
+        }
+        self
     }
 
     /// Which stage failed.
@@ -225,12 +241,31 @@ impl Error {
     }
 
     /// The response that came with the error: the unverified response of a
-    /// [`Verification`](ErrorKind::Verification) error or the error answer of an
-    /// [`Api`](ErrorKind::Api) error. Treat an unverified body as untrusted. `None` for checks
-    /// of something that is not a buffered response (a callback, a streamed download).
+    /// [`Verification`](ErrorKind::Verification) error, the error answer of an
+    /// [`Api`](ErrorKind::Api) error, or the verified answer a typed model could not decode
+    /// (a [`Decode`](ErrorKind::Decode) error of [`Client::send`](crate::Client::send)). Treat
+    /// an unverified body as untrusted ([`Response::signature_verified`] says which). `None`
+    /// for checks of something that is not a buffered response (a callback, a streamed
+    /// download).
     pub fn response(&self) -> Option<&Response> {
         match &self.inner.detail {
-            Detail::Api(_, r) | Detail::Verification(_, Some(r)) => Some(r),
+            Detail::Api(_, r)
+            | Detail::Verification(_, Some(r))
+            | Detail::Decode {
+                response: Some(r), ..
+            } => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The response that came with the error, owned (see [`response`](Error::response)).
+    pub fn into_response(self) -> Option<Response> {
+        match self.inner.detail {
+            Detail::Api(_, r)
+            | Detail::Verification(_, Some(r))
+            | Detail::Decode {
+                response: Some(r), ..
+            } => Some(r),
             _ => None,
         }
     }
@@ -247,7 +282,7 @@ impl Error {
     /// failed, such as `data[0].serial_no` (`.` for the root).
     pub fn json_path(&self) -> Option<&str> {
         match &self.inner.detail {
-            Detail::Decode { path } => path.as_deref(),
+            Detail::Decode { path, .. } => path.as_deref(),
             _ => None,
         }
     }
@@ -306,8 +341,9 @@ impl fmt::Debug for Error {
                 d.field("verification", v)
                     .field("status", &r.as_ref().map(Response::status));
             }
-            Detail::Decode { path } => {
-                d.field("json_path", path);
+            Detail::Decode { path, response } => {
+                d.field("json_path", path)
+                    .field("status", &response.as_ref().map(Response::status));
             }
         }
         if let Some(source) = &self.inner.source {

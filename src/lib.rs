@@ -58,6 +58,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod api;
 mod base_uri;
 pub mod bill;
 mod blocking;

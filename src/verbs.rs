@@ -63,11 +63,11 @@ impl Endpoint {
     }
 
     /// Any method, async. See [`post_async`](Endpoint::post_async).
-    pub fn request_async(
+    pub fn request_async<O: Into<Options>>(
         &self,
         method: Method,
-        options: impl Into<Options>,
-    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        options: O,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static + use<O> {
         let verb = method.as_str().to_ascii_lowercase();
         let request = self.request_for(method, options.into());
         let ctx = self.context().clone();

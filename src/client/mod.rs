@@ -5,7 +5,8 @@
 //! - `keys`: the key ring, its refresh, and the callbacks' parser;
 //! - `bills`: bill and statement downloads;
 //! - `toolkit`: pay parameters and the decryption of sensitive fields;
-//! - `apiv2`: APIv2 callbacks.
+//! - `apiv2`: APIv2 callbacks;
+//! - `typed`: the typed requests of [`crate::api`].
 //!
 //! The façade calls down (endpoints, the pipeline, the areas) and nothing below calls up.
 
@@ -15,6 +16,7 @@ mod apiv2;
 mod bills;
 mod keys;
 mod toolkit;
+mod typed;
 
 use std::fmt;
 use std::ops::Index;

@@ -6,6 +6,7 @@
 //! same bytes. `--check` writes nothing and fails when the committed files differ.
 
 mod dataset;
+mod models;
 mod operations;
 mod overrides;
 mod report;
@@ -20,7 +21,8 @@ use crate::dataset::Dataset;
 use crate::operations::Operation;
 use crate::report::Report;
 
-const USAGE: &str = "usage: cargo xtask catalogue --from DIR [--out DIR] [--check]";
+const USAGE: &str =
+    "usage: cargo xtask catalogue --from DIR [--out DIR] [--models DIR] [--tests FILE] [--check]";
 
 /// The catalogue file: where it comes from, then every operation.
 #[derive(Serialize)]
@@ -55,6 +57,8 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut from = None;
     let mut out = PathBuf::from("catalogue");
     let mut check = false;
+    let mut models_dir = PathBuf::from("src/api");
+    let mut tests_file = PathBuf::from("tests/models/all.rs");
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--from" => {
@@ -64,17 +68,37 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             "--out" => out = PathBuf::from(args.next().ok_or("--out needs a directory")?),
             "--check" => check = true,
+            "--models" => {
+                models_dir = PathBuf::from(args.next().ok_or("--models needs a directory")?)
+            }
+            "--tests" => tests_file = PathBuf::from(args.next().ok_or("--tests needs a file")?),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
     let from = from.ok_or_else(|| format!("--from is required\n{USAGE}"))?;
-    let files = generate(&from)?;
+    let (catalogue, models) = generate(&from)?;
+    let files: Vec<(PathBuf, String)> = catalogue
+        .into_iter()
+        .map(|(name, text)| (out.join(name), text))
+        .chain(
+            models
+                .files
+                .into_iter()
+                .map(|(name, text)| (models_dir.join(name), text)),
+        )
+        .chain(std::iter::once((tests_file, models.tests)))
+        .collect();
+    features_declared(&models.features)?;
     if check {
         let mut stale = Vec::new();
-        for (name, bytes) in &files {
-            let path = out.join(name);
-            if std::fs::read(&path).ok().as_deref() != Some(bytes.as_bytes()) {
+        for (path, bytes) in &files {
+            if std::fs::read(path).ok().as_deref() != Some(bytes.as_bytes()) {
                 stale.push(path.display().to_string());
+            }
+        }
+        for path in generated_on_disk(&models_dir) {
+            if !files.iter().any(|(p, _)| *p == path) {
+                stale.push(format!("{} (no longer generated)", path.display()));
             }
         }
         if !stale.is_empty() {
@@ -88,17 +112,79 @@ fn run(args: &[String]) -> Result<(), String> {
         println!("catalogue up to date ({} files)", files.len());
         return Ok(());
     }
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    for (name, bytes) in &files {
-        let path = out.join(name);
-        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("wrote {} ({} bytes)", path.display(), bytes.len());
+    for path in generated_on_disk(&models_dir) {
+        if !files.iter().any(|(p, _)| *p == path) {
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("removed {}", path.display());
+        }
+    }
+    let mut written = 0;
+    for (path, bytes) in &files {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        if std::fs::read(path).ok().as_deref() != Some(bytes.as_bytes()) {
+            std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            written += 1;
+        }
+    }
+    println!("{} files generated, {written} changed", files.len());
+    Ok(())
+}
+
+/// The generated model files now on disk (every `.rs` under DIR but the hand-written
+/// `mod.rs` and `support.rs` at its root).
+fn generated_on_disk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !(d == dir && (path.ends_with("mod.rs") || path.ends_with("support.rs")))
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every area's feature is declared in the library's Cargo.toml, and `api-all` has them all.
+fn features_declared(features: &[(&str, &str, usize)]) -> Result<(), String> {
+    let manifest = std::fs::read_to_string("Cargo.toml").map_err(|e| format!("Cargo.toml: {e}"))?;
+    let names: Vec<&str> = features.iter().map(|(f, _, _)| *f).collect();
+    let mut expected = String::new();
+    for (feature, what, count) in features {
+        expected.push_str(&format!("# {what} ({count} operations)\n{feature} = []\n"));
+    }
+    expected.push_str(&format!(
+        "api-all = [{}]\n",
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if !manifest.contains(&expected) {
+        return Err(format!(
+            "Cargo.toml's [features] must hold the model areas exactly as generated:\n{expected}"
+        ));
     }
     Ok(())
 }
 
-/// The generated files, by name.
-fn generate(from: &Path) -> Result<Vec<(&'static str, String)>, String> {
+/// Generated files: each name with its text.
+type Files = Vec<(&'static str, String)>;
+
+/// The generated catalogue files by name, and the models.
+fn generate(from: &Path) -> Result<(Files, models::Output), String> {
     let dataset = Dataset::open(from)?;
     let snapshot = std::fs::read_to_string(from.join("SNAPSHOT"))
         .map_err(|e| format!("{}: {e}", from.join("SNAPSHOT").display()))?;
@@ -125,5 +211,13 @@ fn generate(from: &Path) -> Result<Vec<(&'static str, String)>, String> {
     for (operation, why) in overrides::listed() {
         markdown.push_str(&format!("- `{operation}`: {why}\n"));
     }
-    Ok(vec![("catalogue.json", json), ("REPORT.md", markdown)])
+    let models = models::generate(&operations)?;
+    markdown.push_str("\n## Model areas (Cargo features)\n\n| feature | operations | what |\n| --- | ---: | --- |\n");
+    for (feature, what, count) in &models.features {
+        markdown.push_str(&format!("| `{feature}` | {count} | {what} |\n"));
+    }
+    Ok((
+        vec![("catalogue.json", json), ("REPORT.md", markdown)],
+        models,
+    ))
 }

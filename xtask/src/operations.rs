@@ -69,7 +69,7 @@ pub struct Parameter {
 }
 
 /// The success answer.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Answer {
     pub status: u16,
     /// What the answer carries: `json`, `xml`, `none` (no body) or `download` (bytes).

@@ -18,6 +18,8 @@ enum Change {
     /// The body "requires" every one of these names where WeChat Pay needs any one of them
     /// (the documentation's 二选一, 四选一): they leave `required` for a `required_any` group.
     Alternatives(&'static [&'static str]),
+    /// The answer is the one of another operation (`METHOD template`), as it is in production.
+    SameAnswerAs(&'static str),
 }
 
 struct Override {
@@ -29,8 +31,9 @@ struct Override {
 }
 
 /// The order queries' answers reuse the order-creation schema, so they "require" the fields
-/// the merchant sent when ordering; production answers carry neither.
-const ORDER_QUERY_NOT_REQUIRED: &[&str] = &["description", "notify_url"];
+/// the merchant sent when ordering; production answers carry neither. And an order not paid
+/// yet (`NOTPAY`, `CLOSED`) has no payer amount: production leaves out `amount.payer_total`.
+const ORDER_QUERY_NOT_REQUIRED: &[&str] = &["description", "notify_url", "amount.payer_total"];
 
 /// An order is named by WeChat Pay's id or the merchant's: either will do.
 const ORDER_ID: &[&str] = &["transaction_id", "out_trade_no"];
@@ -96,22 +99,33 @@ const OVERRIDES: &[Override] = &[
     Override {
         operations: &["GET v3/pay/transactions/id/{transaction_id}"],
         change: Change::AnswerNotRequired(ORDER_QUERY_NOT_REQUIRED),
-        why: "the query answer reuses the order-creation schema; production never returns description or notify_url",
+        why: "the query answer reuses the order-creation schema; production never returns description or notify_url, and an unpaid order has no amount.payer_total",
     },
     Override {
         operations: &["GET v3/pay/transactions/out-trade-no/{out_trade_no}"],
         change: Change::AnswerNotRequired(ORDER_QUERY_NOT_REQUIRED),
-        why: "the query answer reuses the order-creation schema; production never returns description or notify_url",
+        why: "the query answer reuses the order-creation schema; production never returns description or notify_url, and an unpaid order has no amount.payer_total",
     },
     Override {
         operations: &["GET v3/pay/partner/transactions/id/{transaction_id}"],
         change: Change::AnswerNotRequired(ORDER_QUERY_NOT_REQUIRED),
-        why: "the query answer reuses the order-creation schema; production never returns description or notify_url",
+        why: "the query answer reuses the order-creation schema; production never returns description or notify_url, and an unpaid order has no amount.payer_total",
     },
     Override {
         operations: &["GET v3/pay/partner/transactions/out-trade-no/{out_trade_no}"],
         change: Change::AnswerNotRequired(ORDER_QUERY_NOT_REQUIRED),
-        why: "the query answer reuses the order-creation schema; production never returns description or notify_url",
+        why: "the query answer reuses the order-creation schema; production never returns description or notify_url, and an unpaid order has no amount.payer_total",
+    },
+    // After the two above: the answer copied is the corrected one.
+    Override {
+        operations: &["GET v3/pay/transactions/id/{transaction_id}"],
+        change: Change::SameAnswerAs("GET v3/pay/transactions/out-trade-no/{out_trade_no}"),
+        why: "both queries answer the same transaction; the by-id answer lacks `payer`, `amount.payer_total` and `installment_info`, which the by-number answer and the payment callback's transaction carry",
+    },
+    Override {
+        operations: &["GET v3/pay/partner/transactions/id/{transaction_id}"],
+        change: Change::SameAnswerAs("GET v3/pay/partner/transactions/out-trade-no/{out_trade_no}"),
+        why: "both queries answer the same transaction; the by-id answer lacks `installment_info`, which the by-number answer carries",
     },
 ];
 
@@ -119,13 +133,32 @@ const OVERRIDES: &[Override] = &[
 pub fn apply(operations: &mut [Operation], report: &mut Report) -> Result<(), String> {
     for o in OVERRIDES {
         for id in o.operations {
+            let source = match o.change {
+                Change::SameAnswerAs(other) => Some(
+                    operations
+                        .iter()
+                        .find(|op| format!("{} {}", op.method, op.template) == other)
+                        .ok_or_else(|| format!("override for `{id}`: no operation `{other}`"))?
+                        .answer
+                        .clone(),
+                ),
+                _ => None,
+            };
             let Some(op) = operations
                 .iter_mut()
                 .find(|op| format!("{} {}", op.method, op.template) == *id)
             else {
                 return Err(format!("override for `{id}`: no such operation"));
             };
-            if !change(op, &o.change) {
+            let changed = match source {
+                Some(answer) if answer != op.answer => {
+                    op.answer = answer;
+                    true
+                }
+                Some(_) => false,
+                None => change(op, &o.change),
+            };
+            if !changed {
                 return Err(format!(
                     "override for `{id}` changed nothing: the dataset changed, look again ({})",
                     o.why
@@ -153,6 +186,7 @@ fn change(op: &mut Operation, change: &Change) -> bool {
             }
             _ => false,
         },
+        Change::SameAnswerAs(_) => false,
         Change::RenamePathParameter { from, to } => {
             let is_path = |p: &crate::operations::Parameter, name: &str| {
                 p.location == "path" && p.name == name
@@ -177,8 +211,17 @@ fn change(op: &mut Operation, change: &Change) -> bool {
     }
 }
 
-/// Drops `names` from `required` (and their places); how many went.
+/// Drops `names` from `required` (and their places); how many went. A dotted name
+/// (`amount.payer_total`) is dropped from the nested object's `required`.
 fn drop_required(schema: &mut crate::schema::Schema, names: &[&str]) -> usize {
+    let mut nested = 0;
+    for name in names {
+        if let Some((field, rest)) = name.split_once('.') {
+            if let Some(inner) = schema.properties.get_mut(field) {
+                nested += drop_required(inner, &[rest]);
+            }
+        }
+    }
     let before = schema.required.len();
     let kept: Vec<(String, String)> = std::mem::take(&mut schema.required)
         .into_iter()
@@ -186,7 +229,7 @@ fn drop_required(schema: &mut crate::schema::Schema, names: &[&str]) -> usize {
         .filter(|(n, _)| !names.contains(&n.as_str()))
         .collect();
     (schema.required, schema.required_at) = kept.into_iter().unzip();
-    before - schema.required.len()
+    nested + before - schema.required.len()
 }
 
 /// The overrides, for the report.

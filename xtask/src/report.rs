@@ -57,6 +57,14 @@ pub const KINDS: &[(&str, &str)] = &[
         "integer whose example is a string: the example parsed as an integer when it is one, else dropped",
     ),
     (
+        "number_with_string_example",
+        "number whose example is a string (`limit: '100'`): the example parsed as a number when it is one, else dropped",
+    ),
+    (
+        "number_with_string_enum",
+        "number or integer whose enum values are words (`DIS_FLAG`): a string, as the values travel",
+    ),
+    (
         "string_with_number_value",
         "string whose example or enum values are numbers (`2401`): their text (`\"2401\"`), as it travels",
     ),

@@ -57,7 +57,7 @@ impl Properties {
         self.0.iter().find(|(n, _)| n == name).map(|(_, s)| s)
     }
 
-    fn get_mut(&mut self, name: &str) -> Option<&mut Schema> {
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Schema> {
         self.0.iter_mut().find(|(n, _)| n == name).map(|(_, s)| s)
     }
 }
@@ -375,6 +375,15 @@ impl<'a> Normalizer<'a> {
     /// Examples made consistent with their type, and the formats counted.
     fn leaf_checks(&mut self, node: &Node, schema: &mut Schema) {
         let place = || node.place(self.dataset);
+        // A number whose enum is words (`discount_mode: number, enum: [DIS_FLAG, ...]`): the
+        // values are what travels, so the field is a string.
+        if (schema.kind == "number" || schema.kind == "integer")
+            && !schema.enumeration.is_empty()
+            && schema.enumeration.iter().all(Value::is_string)
+        {
+            self.report.count_once("number_with_string_enum", place());
+            schema.kind = "string";
+        }
         if schema.kind == "integer" {
             if let Some(Value::String(text)) = &schema.example {
                 self.report.count_once(
@@ -382,6 +391,19 @@ impl<'a> Normalizer<'a> {
                     format!("{} `{text}`", place()),
                 );
                 schema.example = text.trim().parse::<i64>().ok().map(Value::from);
+            }
+        }
+        if schema.kind == "number" {
+            if let Some(Value::String(text)) = &schema.example {
+                self.report.count_once(
+                    "number_with_string_example",
+                    format!("{} `{text}`", place()),
+                );
+                schema.example = text
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number));
             }
         }
         if schema.kind == "string" {
