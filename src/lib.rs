@@ -65,6 +65,8 @@ mod blocking;
 mod bounded_cache;
 #[cfg(feature = "catalogue")]
 pub mod catalogue;
+#[cfg(feature = "checked-chain")]
+mod chain_check;
 mod children;
 mod client;
 mod clock;
@@ -114,6 +116,9 @@ pub use http::{Method, StatusCode};
 
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "checked-chain")]
+    pub use crate::chain_check::known_chain;
+
     /// `r#use` -> `use`, for [`chain!`](crate::chain!).
     pub fn strip_raw(ident: &'static str) -> &'static str {
         ident.strip_prefix("r#").unwrap_or(ident)
@@ -159,6 +164,11 @@ pub struct KeyringDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/apiv2.md")]
 pub struct Apiv2Doctests;
+
+/// docs/api.md, compiled (and run where the features it needs are on).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/api.md")]
+pub struct ApiDoctests;
 
 /// docs/pay.md, run.
 #[cfg(doctest)]

@@ -83,25 +83,26 @@ fn macro_segments_keywords_raw_identifiers_and_literals() {
         chain!(client.v3.marketing.busifavor.coupons.use).template(),
         "v3/marketing/busifavor/coupons/use"
     );
+    // Real paths throughout: with the feature `checked-chain` an unknown one does not compile.
     assert_eq!(
-        chain!(client.v3.refund.domestic.r#return).template(),
-        "v3/refund/domestic/return"
+        chain!(client.v3.ecommerce.subsidies.r#return).template(),
+        "v3/ecommerce/subsidies/return"
     );
     assert_eq!(
-        chain!(client.v3.refund.domestic.return).template(),
-        "v3/refund/domestic/return"
+        chain!(client.v3.ecommerce.subsidies.return).template(),
+        "v3/ecommerce/subsidies/return"
     );
     assert_eq!(
-        chain!(client.v3.r#type.r#struct).template(),
-        "v3/type/struct"
+        chain!(client.v3.fundsToOversea.r#return.returnOrders).template(),
+        "v3/funds-to-oversea/return/return-orders"
     );
     assert_eq!(
         chain!(client.v3.global."merchant-service".complaints."{complaint_id}".response).template(),
         SEED
     );
     assert_eq!(
-        chain!(client.v3.ComplaintNotifications).template(),
-        "v3/complaint-notifications"
+        chain!(client.v3.merchantService.ComplaintNotifications).template(),
+        "v3/merchant-service/complaint-notifications"
     );
     assert_eq!(
         chain!(client.v3.merchantService.complaintsV2).template(),

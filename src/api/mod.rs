@@ -52,6 +52,7 @@
 //! # Ok(()) }
 //! ```
 
+mod spec;
 #[doc(hidden)]
 pub mod support;
 
@@ -71,15 +72,41 @@ pub mod global;
 #[rustfmt::skip]
 pub mod hk;
 
-use http::Method;
-
 use crate::error::Result;
 use crate::options::Options;
 use crate::response::Response;
 
+pub use spec::{AnswerKind, BodyKind, Host, Spec};
+
 // Used by the generated models of the areas enabled.
 #[allow(unused_imports)]
-pub(crate) use support::{json_answer, string_enum, xml_answer};
+pub(crate) use support::string_enum;
+
+/// `impl Answer` for a JSON answer struct.
+#[allow(unused_macros)]
+macro_rules! json_answer {
+    ($name:ident) => {
+        impl crate::api::Answer for $name {
+            fn decode(response: crate::Response) -> crate::Result<Self> {
+                crate::api::support::decode_json(response)
+            }
+        }
+    };
+}
+pub(crate) use json_answer;
+
+/// `impl Answer` for an APIv2 (XML) answer struct.
+#[allow(unused_macros)]
+macro_rules! xml_answer {
+    ($name:ident) => {
+        impl crate::api::Answer for $name {
+            fn decode(response: crate::Response) -> crate::Result<Self> {
+                crate::api::support::decode_xml(response)
+            }
+        }
+    };
+}
+pub(crate) use xml_answer;
 
 /// A typed request: one operation's path, query, header and body fields, sent by
 /// [`Client::send`](crate::Client::send).
@@ -128,71 +155,4 @@ impl Answer for Response {
     fn decode(response: Response) -> Result<Response> {
         Ok(response)
     }
-}
-
-/// What the client needs to know of an operation to send it.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Spec {
-    /// The method.
-    pub method: Method,
-    /// The path template, in the chain's spelling.
-    pub template: &'static str,
-    /// The official title.
-    pub title: &'static str,
-    /// Which hosts serve it.
-    pub host: Host,
-    /// How the body is sent.
-    pub body: BodyKind,
-    /// What the answer carries.
-    pub answer: AnswerKind,
-    /// JSON Pointers of the encrypted body fields (`*`: any array index).
-    pub encrypted: &'static [&'static str],
-    /// APIv2: sent over mutual TLS with the merchant certificate.
-    pub mutual_tls: bool,
-}
-
-/// The hosts that serve an operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Host {
-    /// `api.mch.weixin.qq.com`: the client's base URI.
-    Api,
-    /// The Hong Kong wallet, `apihk.mch.weixin.qq.com`: where
-    /// [`Client::send`](crate::Client::send) sends it from a client on the production host
-    /// (a client on any other base URI keeps its own).
-    Hk,
-    /// The overseas (cross-border) APIs, `apihk.mch.weixin.qq.com`, sent there as
-    /// [`Host::Hk`]'s.
-    Global,
-    /// Another host, which the typed request sets as its `base_uri`.
-    Other(&'static str),
-}
-
-/// How a body is sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BodyKind {
-    /// No body.
-    None,
-    /// JSON.
-    Json,
-    /// APIv2 XML.
-    Xml,
-    /// A media upload.
-    Multipart,
-}
-
-/// What an answer carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AnswerKind {
-    /// No body.
-    None,
-    /// JSON.
-    Json,
-    /// APIv2 XML.
-    Xml,
-    /// A file, unsigned.
-    Download,
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{BodyKind, Host, Spec};
+use super::spec::{BodyKind, Host, Spec};
 use crate::error::{Error, Result};
 use crate::media::Media;
 use crate::options::{Body, Options};
@@ -277,32 +277,6 @@ pub fn decode_xml<T: DeserializeOwned>(response: Response) -> Result<T> {
         Err(e) => Err(e.with_response(response)),
     }
 }
-
-/// `impl Answer` for a JSON answer struct.
-#[allow(unused_macros)]
-macro_rules! json_answer {
-    ($name:ident) => {
-        impl crate::api::Answer for $name {
-            fn decode(response: crate::Response) -> crate::Result<Self> {
-                crate::api::support::decode_json(response)
-            }
-        }
-    };
-}
-pub(crate) use json_answer;
-
-/// `impl Answer` for an APIv2 (XML) answer struct.
-#[allow(unused_macros)]
-macro_rules! xml_answer {
-    ($name:ident) => {
-        impl crate::api::Answer for $name {
-            fn decode(response: crate::Response) -> crate::Result<Self> {
-                crate::api::support::decode_xml(response)
-            }
-        }
-    };
-}
-pub(crate) use xml_answer;
 
 /// A string enum of WeChat Pay's, with an `Unknown` variant for the values this version does
 /// not know: decodes any string, encodes back the same string.
