@@ -11,803 +11,411 @@ pub fn entries() -> Vec<Entry> {
     #[allow(unused_mut)]
     let mut all = Vec::new();
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::global::v3::customs::orders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::global::v3::customs::orders::get::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::global::v3::customs::orders::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::global::v3::customs::orders::patch::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::global::v3::customs::orders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::global::v3::customs::orders::post::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::global::v3::customs::redeclare::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::global::v3::customs::redeclare::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::global::v3::customs::verify_certificate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v2::appauth::authindex::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::appauth::getaccesstoken::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::applyment::micro::getstate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::applyment::micro::getupgradestate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::applyment::micro::modifyarchives::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::applyment::micro::modifycontactinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v2::applyment::micro::signcontract::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::applyment::micro::submit::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::applyment::micro::submitupgrade::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::billcommentsp::batchquerycomment::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::cgi_bin::mch::customs::customdeclareorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::cgi_bin::mch::customs::customdeclarequery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::cgi_bin::mch::newcustoms::customdeclareredeclare::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::deposit::consume::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::deposit::facepay::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::deposit::micropay::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::deposit::orderquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::deposit::refund::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::deposit::refundquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::deposit::reverse::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::deposit::unifiedorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::face::get_wxpayface_authinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::fund::queryautowithdrawbydate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::fund::reautowithdrawbydate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mchrisk::bankquerymchauditinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mchrisk::channelquerymchauditinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mchrisk::querymchrisk::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mchrisk::setmchriskcallback::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mchrisk::syncmchriskresult::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::gethbinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::gettransferinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::promotion::paywwsptrans2pocket::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::promotion::querywwsptrans2pocket::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::promotion::transfers::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::query_coupon_stock::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::querycouponsinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::queryworkwxredpack::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::send_coupon::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::sendgroupredpack::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::sendminiprogramhb::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::sendredpack::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaymkttransfers::sendworkwxredpack::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaysptrans::pay_bank::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::mmpaysptrans::query_bank::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::papay::deletecontract::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v2::papay::entrustweb::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::papay::h5entrustweb::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::papay::partner::deletecontract::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v2::papay::partner::entrustweb::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::papay::partner::h5entrustweb::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::papay::partner::preentrustweb::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::papay::partner::querycontract::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::papay::preentrustweb::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::papay::querycontract::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::closecombinedorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::closeorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::combinedorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::contractorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::downloadbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::downloadfundflow::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::facepay::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::facepayquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::micropay::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::orderquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::paporderquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::pappayapply::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::partner::paporderquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::partner::pappayapply::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::profitsharingaddreceiver::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::profitsharingmerchantratioquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::profitsharingorderamountquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::profitsharingquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::profitsharingremovereceiver::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::profitsharingreturnquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::querycombinedorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::queryexchagerate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::refundquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::refundqueryv2::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::settlementquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::pay::unifiedorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::payitil::report::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::risk::getcertficates::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::risk::getpublickey::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::risk::getviolation::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::sandboxnew::pay::downloadbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::sandboxnew::pay::getsignkey::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::sandboxnew::pay::micropay::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::sandboxnew::pay::orderquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::sandboxnew::pay::refund::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::sandboxnew::pay::refundquery::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::sandboxnew::pay::unifiedorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::add_institutionsub::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::addsubdevconfig::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::channelsetting::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::modify_institutionsub::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::modifymchinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::query_institutionsub::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::querysubdevconfig::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::submchmanage::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mch::uploadmedia::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::mkt::addrecommendconf::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::pay::facepayreverse::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::pay::multiprofitsharing::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::pay::profitsharing::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::pay::profitsharingfinish::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::pay::profitsharingreturn::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::pay::refund::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::pay::refundv2::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secapi::pay::reverse::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secsvc::getrealnameinfo::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::secsvc::realnameauth::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::tools::authcodetoopenid::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::tools::shorturl::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::transit::partnerpay::payapply::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::transit::partnerpay::queryorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::transit::partnerpay::querystate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::transit::pay::payapply::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::transit::pay::querystate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::transit::queryorder::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::vehicle::partnerpay::notification::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::vehicle::partnerpay::payapply::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::vehicle::partnerpay::querystate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::vehicle::pay::notification::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::vehicle::pay::payapply::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::vehicle::pay::querystate::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::wxv::cancelbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::wxv::changerentmoney::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::wxv::createhotelbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::wxv::createrentbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::wxv::finishhotelbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::wxv::finishrentbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::wxv::queryhotelbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::wxv::queryrentbill::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::xdc::apiv2getsignkey::sign::getsignkey::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::xdc::apiv2sandbox::pay::micropay::Request,
-    >());
-    #[cfg(feature = "api-v2")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v2::xdc::apiv2sandbox::pay::orderquery::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::global::v3::customs::verify_certificate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::request_only::<wechatpay::api::v2::appauth::authindex::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::appauth::getaccesstoken::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::applyment::micro::getstate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::applyment::micro::getupgradestate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::applyment::micro::modifyarchives::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::applyment::micro::modifycontactinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::request_only::<wechatpay::api::v2::applyment::micro::signcontract::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::applyment::micro::submit::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::applyment::micro::submitupgrade::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::billcommentsp::batchquerycomment::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::cgi_bin::mch::customs::customdeclareorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::cgi_bin::mch::customs::customdeclarequery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::cgi_bin::mch::newcustoms::customdeclareredeclare::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::deposit::consume::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::deposit::facepay::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::deposit::micropay::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::deposit::orderquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::deposit::refund::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::deposit::refundquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::deposit::reverse::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::deposit::unifiedorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::face::get_wxpayface_authinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::fund::queryautowithdrawbydate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::fund::reautowithdrawbydate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mchrisk::bankquerymchauditinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mchrisk::channelquerymchauditinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mchrisk::querymchrisk::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mchrisk::setmchriskcallback::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mchrisk::syncmchriskresult::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::gethbinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::gettransferinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::promotion::paywwsptrans2pocket::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::promotion::querywwsptrans2pocket::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::promotion::transfers::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::query_coupon_stock::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::querycouponsinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::queryworkwxredpack::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::send_coupon::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::sendgroupredpack::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::sendminiprogramhb::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::sendredpack::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaymkttransfers::sendworkwxredpack::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaysptrans::pay_bank::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::mmpaysptrans::query_bank::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::papay::deletecontract::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::request_only::<wechatpay::api::v2::papay::entrustweb::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::papay::h5entrustweb::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::papay::partner::deletecontract::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::request_only::<wechatpay::api::v2::papay::partner::entrustweb::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::papay::partner::h5entrustweb::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::papay::partner::preentrustweb::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::papay::partner::querycontract::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::papay::preentrustweb::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::papay::querycontract::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::closecombinedorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::closeorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::combinedorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::contractorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::downloadbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::downloadfundflow::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::facepay::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::facepayquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::micropay::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::orderquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::paporderquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::pappayapply::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::partner::paporderquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::partner::pappayapply::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::profitsharingaddreceiver::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::profitsharingmerchantratioquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::profitsharingorderamountquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::profitsharingquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::profitsharingremovereceiver::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::profitsharingreturnquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::querycombinedorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::queryexchagerate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::refundquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::refundqueryv2::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::settlementquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::pay::unifiedorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::payitil::report::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::risk::getcertficates::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::risk::getpublickey::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::risk::getviolation::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::sandboxnew::pay::downloadbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::sandboxnew::pay::getsignkey::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::sandboxnew::pay::micropay::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::sandboxnew::pay::orderquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::sandboxnew::pay::refund::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::sandboxnew::pay::refundquery::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::sandboxnew::pay::unifiedorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::add_institutionsub::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::addsubdevconfig::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::channelsetting::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::modify_institutionsub::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::modifymchinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::query_institutionsub::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::querysubdevconfig::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::submchmanage::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mch::uploadmedia::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::mkt::addrecommendconf::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::pay::facepayreverse::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::pay::multiprofitsharing::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::pay::profitsharing::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::pay::profitsharingfinish::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::pay::profitsharingreturn::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::pay::refund::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::pay::refundv2::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secapi::pay::reverse::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secsvc::getrealnameinfo::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::secsvc::realnameauth::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::tools::authcodetoopenid::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::tools::shorturl::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::transit::partnerpay::payapply::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::transit::partnerpay::queryorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::transit::partnerpay::querystate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::transit::pay::payapply::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::transit::pay::querystate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::transit::queryorder::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::vehicle::partnerpay::notification::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::vehicle::partnerpay::payapply::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::vehicle::partnerpay::querystate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::vehicle::pay::notification::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::vehicle::pay::payapply::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::vehicle::pay::querystate::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::wxv::cancelbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::wxv::changerentmoney::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::wxv::createhotelbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::wxv::createrentbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::wxv::finishhotelbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::wxv::finishrentbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::wxv::queryhotelbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::wxv::queryrentbill::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::xdc::apiv2getsignkey::sign::getsignkey::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::xdc::apiv2sandbox::pay::micropay::Request>());
+    #[cfg(feature = "api-v2")]
+    all.push(Entry::with_answer::<wechatpay::api::v2::xdc::apiv2sandbox::pay::orderquery::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::abnormal_fund_processing::receipts::by_receipt_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::abnormal_fund_processing::receipts::by_receipt_id::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::abnormal_fund_processing::receipts::by_receipt_id::transfer_instructions::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::abnormal_fund_processing::receipts::by_receipt_id::transfer_instructions::by_out_instruction_no::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::account::balance::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::account::balance::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::account::mch_archives::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::account::mch_archives::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::account::mch_media::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::account::mch_media::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::bank_channel_account::rename::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::bank_channel_account::rename::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::bank_channel_account::rename::by_application_id::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::control_orders::info::update::result::notify::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::control_orders::punish::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::control_orders::punish::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::control_orders::recover::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::control_orders::recover::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::control_orders::by_out_request_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::control_orders::by_out_request_no::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::special_reduction::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::special_reduction::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::aggracct_bc::wb_channel::special_reduction::by_out_request_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::aggracct_bc::wb_channel::special_reduction::by_out_request_no::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::apply4sub::sub_merchants::by_sub_mchid::application::by_application_no::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::apply4sub::sub_merchants::by_sub_mchid::modify_settlement::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::apply4sub::sub_merchants::by_sub_mchid::modify_settlement::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::apply4sub::sub_merchants::by_sub_mchid::settlement::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::apply4sub::sub_merchants::by_sub_mchid::settlement::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::apply4subject::applyment::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::apply4subject::applyment::get::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::apply4subject::applyment::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::apply4subject::applyment::post::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::apply4subject::applyment::merchants::by_sub_mchid::state::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::apply4subject::applyment::merchants::by_sub_mchid::state::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::apply4subject::applyment::by_applyment_id::cancel::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::apply4subject::applyment::by_applyment_id::cancel::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::apply4subject::applyment::by_business_code::cancel::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::apply4subject::applyment::by_business_code::cancel::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::applyment4sub::applyment::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::applyment4sub::applyment::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::applyment4sub::applyment::applyment_id::by_applyment_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::applyment4sub::applyment::applyment_id::by_applyment_id::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::applyment4sub::applyment::business_code::by_business_code::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::applyment4sub::applyment::business_code::by_business_code::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bank_batch_transfer::receipt::detail_receipts::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bank_batch_transfer::receipt::detail_receipts::get::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bank_batch_transfer::receipt::detail_receipts::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bank_batch_transfer::receipt::detail_receipts::post::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bank_batch_transfer::receipt::summary_receipts::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bank_batch_transfer::receipt::summary_receipts::get::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bank_batch_transfer::receipt::summary_receipts::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bank_batch_transfer::receipt::summary_receipts::post::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bank_transfer::batches::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bank_transfer::batches::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bank_transfer::batches::batch_id::by_batch_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bank_transfer::batches::batch_id::by_batch_id::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::bank_transfer::batches::batch_id::by_batch_id::details::detail_id::by_detail_id::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bank_transfer::batches::out_batch_no::by_out_batch_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bank_transfer::batches::out_batch_no::by_out_batch_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::bank_transfer::batches::out_batch_no::by_out_batch_no::details::out_detail_no::by_out_detail_no::Request>());
     #[cfg(feature = "api-bill")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bill::fundflowbill::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bill::fundflowbill::Request>());
     #[cfg(feature = "api-bill")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bill::sub_merchant_fundflowbill::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bill::sub_merchant_fundflowbill::Request>());
     #[cfg(feature = "api-bill")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::bill::tradebill::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::bill::tradebill::Request>());
     #[cfg(feature = "api-bill")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::billdownload::file::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::billdownload::file::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand_basic::partner::brands::by_brand_id::product_authorities::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand_basic::partner::brands::by_brand_id::product_authorities::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::applyments::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::applyments::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::applyments::applyment_id::by_applyment_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::applyments::applyment_id::by_applyment_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::applyments::business_code::by_business_code::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::applyments::business_code::by_business_code::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::applyments::cancel_applyment::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::applyments::cancel_applyment::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_configs::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_configs::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_configs::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_configs::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_configs::cancel_applyment::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_configs::cancel_applyment::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_configs::preview_url::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_configs::preview_url::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_configs::publish::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_configs::publish::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_links::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_links::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_links::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_links::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_links::business_code::by_business_code::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_links::business_code::by_business_code::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_links::cancel_applyment::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_links::cancel_applyment::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::card::card_links::unbind_card_link::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::card::card_links::unbind_card_link::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::marketing::shake_activities::activities::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::marketing::shake_activities::activities::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::cards::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::cards::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::cards::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::cards::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::cards::by_card_id::delete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::cards::by_card_id::delete::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::cards::by_card_id::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::cards::by_card_id::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::cards::by_card_id::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::cards::by_card_id::patch::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::cards::by_card_id::invalidate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::cards::by_card_id::invalidate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::membership_activities::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::membership_activities::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::membership_activities::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::membership_activities::post::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::membership_activities::by_activity_id::get::Request>());
     #[cfg(feature = "api-marketing")]
@@ -815,25 +423,15 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::membership_activities::by_activity_id::terminate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::pay_view_tokens::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::pay_view_tokens::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::pre_auth_tokens::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::pre_auth_tokens::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::user_cards::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::user_cards::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::user_cards::import_by_openid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::user_cards::import_by_openid::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::user_cards::import_by_phone::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::user_cards::import_by_phone::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::user_cards::by_user_card_code::get::Request>());
     #[cfg(feature = "api-marketing")]
@@ -843,347 +441,191 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::user_cards::by_user_card_code::invalidate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::user_feeds::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::user_feeds::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::user_points::exchange_coupon::confirm::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::card_member::user_points::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::card_member::user_points::sync::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::store::brandstores::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::store::brandstores::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::store::brandstores::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::store::brandstores::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::delete::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::delete::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::patch::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::bindrecipient::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::bindrecipient::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::close::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::close::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::resume::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::resume::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::brand::partner::store::brandstores::by_store_id::unbindrecipient::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::brand_configs::by_brand_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::brand_configs::by_brand_mchid::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::finish_order::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::finish_order::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::orders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::orders::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::orders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::orders::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::orders::by_transaction_id::amounts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::orders::by_transaction_id::amounts::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::receivers::add::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::receivers::add::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::receivers::delete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::receivers::delete::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::returnorders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::returnorders::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::brand::profitsharing::returnorders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::brand::profitsharing::returnorders::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::businesscircle::parkings::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::businesscircle::parkings::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::businesscircle::points::notify::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::businesscircle::points::notify::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::businesscircle::user_authorizations::by_openid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::businesscircle::user_authorizations::by_openid::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::businesscircle::users::by_openid::points::commit_status::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::businesscircle::users::by_openid::points::commit_status::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::capital::capitallhh::areas::provinces::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::capital::capitallhh::areas::provinces::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::capital::capitallhh::areas::provinces::by_province_code::cities::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::capital::capitallhh::banks::corporate_banking::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::capital::capitallhh::banks::corporate_banking::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::capital::capitallhh::banks::personal_banking::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::capital::capitallhh::banks::personal_banking::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::capital::capitallhh::banks::search_banks_by_bank_account::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::capital::capitallhh::banks::search_banks_by_bank_account::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::capital::capitallhh::banks::by_bank_alias_code::branches::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::capital::capitallhh::banks::by_bank_alias_code::branches::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::catering::orders::sync_status::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::catering::orders::sync_status::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::certificates::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::certificates::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::certificates::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::certificates::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::combine_transactions::app::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::combine_transactions::app::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::combine_transactions::h5::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::combine_transactions::h5::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::combine_transactions::id::by_combine_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::combine_transactions::id::by_combine_transaction_id::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::combine_transactions::jsapi::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::combine_transactions::jsapi::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::combine_transactions::miniprogram::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::combine_transactions::miniprogram::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::combine_transactions::native::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::combine_transactions::native::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::combine_transactions::out_trade_no::by_combine_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::combine_transactions::out_trade_no::by_combine_out_trade_no::Request>());
     #[cfg(feature = "api-pay")]
     all.push(Entry::request_only::<wechatpay::api::v3::combine_transactions::out_trade_no::by_combine_out_trade_no::close::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::compliance::inactive_merchant_identity_verification::merchants::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::compliance::inactive_merchant_identity_verification::merchants::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::compliance::inactive_merchant_identity_verification::merchants::by_sub_mchid::verifications::by_verification_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::credit_repayment::partner::contracts::app_presign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::credit_repayment::partner::contracts::app_presign::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::credit_repayment::partner::contracts::h5_presign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::credit_repayment::partner::contracts::h5_presign::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::credit_repayment::partner::contracts::terminate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::credit_repayment::partner::contracts::terminate::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::credit_repayment::partner::contracts::by_out_contract_code::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::credit_repayment::partner::contracts::by_out_contract_code::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::credit_repayment::partner::deduct_orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::credit_repayment::partner::deduct_orders::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::credit_repayment::partner::deduct_orders::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::credit_repayment::partner::deduct_orders::by_out_trade_no::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::credit_repayment::partner::schedule_records::batch_create::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::credit_repayment::partner::schedule_records::batch_create::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::credit_repayment::partner::schedule_records::by_out_record_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::credit_repayment::partner::schedule_records::by_out_record_id::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::discount_card::cards::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::discount_card::cards::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::discount_card::cards::by_out_card_code::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::discount_card::cards::by_out_card_code::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::discount_card::cards::by_out_card_code::add_user_records::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::discount_card::cards::by_out_card_code::add_user_records::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::discount_card::orders::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::discount_card::orders::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::discount_card::orders::by_out_order_no::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::discount_card::orders::by_out_order_no::get::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::discount_card::orders::by_out_order_no::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::discount_card::orders::by_out_order_no::patch::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ebike::charge::contracts::preopen::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ebike::charge::contracts::preopen::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ebike::charge::contracts::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ebike::charge::contracts::by_contract_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ebike::charge::contracts::by_contract_id::confirm::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ebike::charge::contracts::by_contract_id::confirm::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ebike::charge::transactions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ebike::charge::transactions::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ebike::charge::transactions::id::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ebike::charge::transactions::id::by_transaction_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ebike::charge::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ebike::charge::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ebike::charge::users::by_openid::contract::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ebike::charge::users::by_openid::contract::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::account::apply_cancel_withdraw::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::account::apply_cancel_withdraw::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::account::apply_cancel_withdraw::applyment_id::by_applyment_id::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::account::apply_cancel_withdraw::confirm::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::account::apply_cancel_withdraw::confirm::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::account::apply_cancel_withdraw::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::account::apply_cancel_withdraw::validate_cancel::by_sub_mchid::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::account::cancel_applications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::account::cancel_applications::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::account::cancel_applications::media::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::account::cancel_applications::media::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::account::cancel_applications::out_apply_no::by_out_apply_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::applyments::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::applyments::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::applyments::out_request_no::by_out_request_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::applyments::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::applyments::out_request_no::by_out_request_no::revoke::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::applyments::submit_account_hosting_applyment::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::applyments::submit_account_hosting_applyment::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::applyments::submit_sign_verify_info::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::applyments::submit_sign_verify_info::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::applyments::by_applyment_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::applyments::by_applyment_id::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::applyments::by_applyment_id::revoke::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::applyments::by_applyment_id::revoke::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::bill::fundflowbill::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::bill::fundflowbill::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::combine_papay::contracts::plan_id::by_plan_id::out_contract_code::by_out_contract_code::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::combine_papay::contracts::plan_id::by_plan_id::out_contract_code::by_out_contract_code::terminate::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::combine_papay::contracts::pre_entrust_sign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::combine_papay::contracts::pre_entrust_sign::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::combine_papay::contracts::pre_entrust_sign::mini_program::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::combine_papay::transactions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::combine_papay::transactions::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::combine_papay::transactions::by_combine_out_trade_no::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::combine_papay::transactions::by_combine_out_trade_no::reverse::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::fund::balance::by_sub_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::fund::balance::by_sub_mchid::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::fund::enddaybalance::by_sub_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::fund::enddaybalance::by_sub_mchid::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::fund::withdraw::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::fund::withdraw::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::fund::withdraw::out_request_no::by_out_request_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::fund::withdraw::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::fund::withdraw::by_withdraw_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::fund::withdraw::by_withdraw_id::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::individual_contracts::out_contract_code::by_out_contract_code::Request>());
     #[cfg(feature = "api-ecommerce")]
@@ -1191,27 +633,17 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::individual_contracts::pre_entrust_sign_with_real_name_identity::mini_program::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::individual_contracts::pre_entrust_sign::app::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::individual_contracts::pre_entrust_sign::app::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::individual_contracts::pre_entrust_sign::mini_program::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::individual_contracts::by_openid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::individual_contracts::by_openid::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::mch_transfer::authorizations::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::mch_transfer::authorizations::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::mch_transfer::authorizations::by_sub_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::mch_transfer::authorizations::by_sub_mchid::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::mch_transfer::transfer_bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::mch_transfer::transfer_bills::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::mch_transfer::transfer_bills::out_bill_no::by_out_bill_no::Request>());
     #[cfg(feature = "api-ecommerce")]
@@ -1219,177 +651,91 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::mch_transfer::transfer_bills::transfer_bill_no::by_transfer_bill_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::after_sales_orders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::after_sales_orders::get::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::after_sales_orders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::after_sales_orders::post::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::finish_order::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::finish_order::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::orders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::orders::get::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::orders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::orders::post::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::orders::by_transaction_id::amounts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::orders::by_transaction_id::amounts::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::receivers::add::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::receivers::add::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::receivers::delete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::receivers::delete::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::returnorders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::returnorders::get::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::profitsharing::returnorders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::profitsharing::returnorders::post::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::refunds::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::refunds::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::refunds::id::by_refund_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::refunds::id::by_refund_id::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::refunds::out_refund_no::by_out_refund_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::refunds::out_refund_no::by_out_refund_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::refunds::by_refund_id::apply_abnormal_refund::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::refunds::by_refund_id::apply_abnormal_refund::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::refunds::by_refund_id::return_advance::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::refunds::by_refund_id::return_advance::get::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::refunds::by_refund_id::return_advance::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::refunds::by_refund_id::return_advance::post::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::subsidies::cancel::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::subsidies::cancel::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::subsidies::create::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::subsidies::create::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::ecommerce::subsidies::r#return::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::ecommerce::subsidies::r#return::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_papay::contracts::id::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_papay::contracts::id::by_contract_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_papay::contracts::presign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_papay::contracts::presign::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_papay::contracts::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_papay::contracts::by_contract_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_papay::transactions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_papay::transactions::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_papay::transactions::id::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_papay::transactions::id::by_transaction_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_papay::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_papay::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_papay::user_notifications::by_contract_id::send::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_papay::user_notifications::by_contract_id::send::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_papay::user::by_openid::contracts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_papay::user::by_openid::contracts::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_star::orders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_star::orders::get::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_star::orders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_star::orders::post::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_star::users::openid::by_wechat_openid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_star::users::openid::by_wechat_openid::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::edu_star::users::qq::by_qq::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::edu_star::users::qq::by_qq::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::eduschoolpay::contracts::presign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::eduschoolpay::contracts::presign::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::eduschoolpay::contracts::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::eduschoolpay::contracts::by_contract_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::eduschoolpay::contracts::by_contract_id::terminate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::eduschoolpay::contracts::by_contract_id::terminate::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::eduschoolpay::transactions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::eduschoolpay::transactions::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::eduschoolpay::transactions::id::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::eduschoolpay::transactions::id::by_transaction_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::eduschoolpay::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::eduschoolpay::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::eduschoolpay::users::by_openid::contracts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::eduschoolpay::users::by_openid::contracts::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::eduschoolpay::users::by_openid::debt_state::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::eduschoolpay::users::by_openid::debt_state::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::express::users::by_openid::transform::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::express::users::by_openid::transform::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::facemch::users::by_face_sid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::facemch::users::by_face_sid::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::brand_redpacket::brand_merchant_batches::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::brand_redpacket::brand_merchant_batches::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::brand_redpacket::brand_merchant_batches::by_batch_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::brand_redpacket::brand_merchant_batches::by_batch_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::brand_redpacket::brand_merchant_batches::by_batch_no::details::by_detail_no::Request>());
     #[cfg(feature = "api-transfer")]
@@ -1397,17 +743,11 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::brand_redpacket::brand_merchant_out_batches::by_out_batch_no::out_details::by_out_detail_no::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::elecsign::out_bill_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::elecsign::out_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::elecsign::out_bill_no::by_out_bill_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::elecsign::out_bill_no::by_out_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::elecsign::transfer_bill_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::elecsign::transfer_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::elecsign::transfer_bill_no::by_transfer_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
@@ -1415,35 +755,25 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::budget::by_out_budget_no::electronic_receipts::post::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::partner::charity_budget::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::charity_budget::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::charity_budget::by_out_budget_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::charity_budget::by_out_budget_no::unlock::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::partner::charity_transfer_bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::charity_transfer_bills::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::charity_transfer_bills::out_transfer_no::by_out_transfer_no::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::partner::electronic_receipts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::electronic_receipts::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::electronic_receipts::by_out_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::partner::sub_mch_authorizations::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::sub_mch_authorizations::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::sub_mch_authorizations::by_sub_mchid::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::partner::transfer_bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::transfer_bills::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::transfer_bills::out_bill_no::by_out_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
@@ -1451,21 +781,15 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::transfer_bills::pre_transfer_with_authorization::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::partner::transfer_bills::transfer::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::transfer_bills::transfer::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::partner::user_confirm_authorizations::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::user_confirm_authorizations::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::user_confirm_authorizations::by_out_authorization_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::partner::user_confirm_authorizations::by_out_authorization_no::close::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::transfer_bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::transfer_bills::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::transfer_bills::out_bill_no::by_out_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
@@ -1473,95 +797,57 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::transfer_bills::pre_transfer_with_authorization::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::transfer_bills::transfer::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::transfer_bills::transfer::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::transfer_bills::transfer_bill_no::by_transfer_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::transfer_to_qq_wallet_bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::transfer_to_qq_wallet_bills::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::transfer_to_qq_wallet_bills::by_out_bill_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::transfer_to_qq_wallet_bills::by_out_bill_no::cancel::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::fund_app::mch_transfer::user_confirm_authorization::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::user_confirm_authorization::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::user_confirm_authorization::out_authorization_no::by_out_authorization_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::fund_app::mch_transfer::user_confirm_authorization::out_authorization_no::by_out_authorization_no::close::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::funds_to_oversea::bill_download_url::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::funds_to_oversea::bill_download_url::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::funds_to_oversea::orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::funds_to_oversea::orders::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::funds_to_oversea::orders::by_out_order_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::funds_to_oversea::orders::by_out_order_id::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::funds_to_oversea::r#return::return_orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::funds_to_oversea::r#return::return_orders::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::funds_to_oversea::r#return::return_orders::out_return_no::by_out_return_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::funds_to_oversea::transactions::by_transaction_id::available_abroad_amounts::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::certificates::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::certificates::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::customs::orders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::customs::orders::get::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::customs::orders::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::customs::orders::patch::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::customs::orders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::customs::orders::post::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::customs::redeclare::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::customs::redeclare::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::customs::verify_certificate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::customs::verify_certificate::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::global::merchant_service::complaint_notifications::delete::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::global::merchant_service::complaint_notifications::delete::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant_service::complaint_notifications::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_service::complaint_notifications::get::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant_service::complaint_notifications::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_service::complaint_notifications::post::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant_service::complaint_notifications::put::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_service::complaint_notifications::put::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant_service::complaints::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_service::complaints::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant_service::complaints::by_complaint_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_service::complaints::by_complaint_id::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_service::complaints::by_complaint_id::complete::Request>());
     #[cfg(feature = "api-global")]
@@ -1569,143 +855,81 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_service::complaints::by_complaint_id::response::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant_service::images::upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_service::images::upload::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::global::merchant_service::images::by_media_id::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::global::merchant_service::images::by_media_id::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant_storage::file::upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant_storage::file::upload::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant::h5::permission::applications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant::h5::permission::applications::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant::h5::permission::applications::by_applyment_id::get::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant::h5::permission::applications::by_applyment_id::patch::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant::h5::permission::domain::applications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant::h5::permission::domain::applications::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant::h5::permission::domain::applications::by_applyment_id::get::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant::h5::permission::domain::applications::by_applyment_id::patch::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchant::h5::permission::by_sub_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchant::h5::permission::by_sub_mchid::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchants::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchants::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchants::by_sub_mchid::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchants::by_sub_mchid::get::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::merchants::by_sub_mchid::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::merchants::by_sub_mchid::patch::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::global::micropay::transactions::id::by_transaction_id::reverse::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::global::micropay::transactions::id::by_transaction_id::reverse::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::request_only::<wechatpay::api::v3::global::micropay::transactions::out_trade_no::by_out_trade_no::reverse::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::micropay::transactions::pay::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::micropay::transactions::pay::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::contracts::app_pre_entrust_sign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::contracts::app_pre_entrust_sign::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::contracts::h5_pre_entrust_sign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::contracts::h5_pre_entrust_sign::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::contracts::jsapi_pre_entrust_sign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::contracts::jsapi_pre_entrust_sign::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::contracts::miniprogram_pre_entrust_sign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::contracts::miniprogram_pre_entrust_sign::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::contracts::out_contract_code::by_out_contract_code::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::contracts::web_pre_entrust_sign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::contracts::web_pre_entrust_sign::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::contracts::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::contracts::by_contract_id::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::global::papay::contracts::by_contract_id::terminate::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::global::papay::contracts::by_contract_id::terminate::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::transactions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::transactions::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::request_only::<wechatpay::api::v3::global::papay::transactions::out_trade_no::by_out_trade_no::reverse::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::papay::transactions::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::papay::transactions::by_transaction_id::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::profit_sharing::bill_download_url::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::bill_download_url::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::profit_sharing::orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::orders::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::profit_sharing::orders::unfreeze::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::orders::unfreeze::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::profit_sharing::orders::by_out_order_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::orders::by_out_order_no::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::global::profit_sharing::receivers::delete::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::global::profit_sharing::receivers::delete::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::profit_sharing::receivers::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::receivers::post::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::profit_sharing::receivers::by_account::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::receivers::by_account::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::profit_sharing::refunds::bill_download_url::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::refunds::bill_download_url::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::profit_sharing::refunds::refundable_balance::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::refunds::refundable_balance::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::global::profit_sharing::transactions::mark::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::global::profit_sharing::transactions::mark::Request>());
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::profit_sharing::transactions::by_transaction_id::amounts::Request>());
     #[cfg(feature = "api-global")]
@@ -1713,483 +937,251 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-global")]
     all.push(Entry::with_answer::<wechatpay::api::v3::global::refund::partner::recharge_balance::sub_mchid::by_sub_mchid::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::refund::recharge_balance::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::refund::recharge_balance::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::refunds::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::refunds::get::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::refunds::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::refunds::post::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::refunds::id::by_refund_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::refunds::id::by_refund_id::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::refunds::out_refund_no::by_out_refund_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::refunds::out_refund_no::by_out_refund_no::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::settle::settlements::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::settle::settlements::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::statements::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::statements::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::transactions::app::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::transactions::app::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::transactions::id::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::transactions::id::by_transaction_id::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::global::transactions::id::by_transaction_id::close::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::global::transactions::id::by_transaction_id::close::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::transactions::jsapi::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::transactions::jsapi::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::transactions::mweb::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::transactions::mweb::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::transactions::native::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::transactions::native::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::global::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::global::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::global::transactions::out_trade_no::by_out_trade_no::close::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::global::transactions::out_trade_no::by_out_trade_no::close::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::goldplan::merchants::changecustompagestatus::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::goldplan::merchants::changecustompagestatus::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::goldplan::merchants::changegoldplanstatus::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::goldplan::merchants::changegoldplanstatus::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::goldplan::merchants::close_advertising_show::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::goldplan::merchants::close_advertising_show::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::goldplan::merchants::open_advertising_show::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::goldplan::merchants::open_advertising_show::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::goldplan::merchants::set_advertising_industry_filter::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::goldplan::merchants::set_advertising_industry_filter::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::audit::cup::invalid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::audit::cup::invalid::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::audit::cup::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::audit::cup::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::audit::cup::refund::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::audit::cup::refund::sync::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::audit::cup::update::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::audit::cup::update::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::audit::cup::upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::audit::cup::upload::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::companies::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::companies::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::goods::upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::goods::upload::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::n_qualifications::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::n_qualifications::sync::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::qualification::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::qualification::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::qualifications::passthrough::cancel::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::qualifications::passthrough::cancel::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::qualifications::passthrough::claim::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::qualifications::passthrough::claim::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::qualifications::passthrough::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::qualifications::passthrough::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::qualifications::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::qualifications::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::qualifications::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::qualifications::sync::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::sncode::lock::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::sncode::lock::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::sncode::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::sncode::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::sncode::unlock::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::sncode::unlock::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::transactions::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::transactions::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::transactions::summary::query_day::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::transactions::summary::query_day::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::transactions::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::transactions::sync::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::authcode::cancel::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::authcode::cancel::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::authcode::commit::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::authcode::commit::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::authcode::issue::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::authcode::issue::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::authcode::refund::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::authcode::refund::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::authcode::r#try::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::authcode::r#try::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::goods::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::goods::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::n_qualifications::confirm::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::n_qualifications::confirm::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::qualifications::alter::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::qualifications::alter::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::qualifications::claim::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::qualifications::claim::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::qualifications::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::qualifications::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::qualifications::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::qualifications::sync::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::sncode::lock::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::sncode::lock::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::sncode::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::sncode::query::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::gov::subsidy::zhejiang::sncode::unlock::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::gov::subsidy::zhejiang::sncode::unlock::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::hire_power_bank::insurance_orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::hire_power_bank::insurance_orders::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::hire_power_bank::insurance_orders::by_out_order_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::hire_power_bank::insurance_orders::by_out_order_no::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::hire_power_bank::user_qualifications::by_openid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::hire_power_bank::user_qualifications::by_openid::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::industry_coupon::tokens::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::industry_coupon::tokens::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::industry_rebate::retail_industry::transactions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::industry_rebate::retail_industry::transactions::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::industry_rebate::transactions::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::industry_rebate::transactions::by_transaction_id::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::inspolicymgr::deduct::authorizations::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::inspolicymgr::deduct::authorizations::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::inspolicymgr::deduct::authorizations::by_out_insurance_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::inspolicymgr::deduct::authorizations::by_out_insurance_no::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::inspolicymgr::deduct::policies::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::inspolicymgr::deduct::policies::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::inspolicymgr::deduct::policies::by_out_insurance_no::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::inspolicymgr::deduct::policies::by_out_insurance_no::get::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::inspolicymgr::deduct::policies::by_out_insurance_no::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::inspolicymgr::deduct::policies::by_out_insurance_no::patch::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::iotmanage::device_inspections::by_device_sn::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::iotmanage::device_inspections::by_device_sn::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::iotmanage::devices::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::iotmanage::devices::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::lovefeast::brands::by_brand_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::lovefeast::brands::by_brand_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::lovefeast::users::by_openid::orders::brand_id::by_brand_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::lovefeast::users::by_openid::orders::brand_id::by_brand_id::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::lovefeast::users::by_openid::orders::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::bank_favor::users::by_openid::bank_multi_activity::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::bank_favor::users::by_openid::bank_multi_activity::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::bank_favor::users::by_openid::coupons::by_coupon_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::bank_favor::users::by_openid::coupons::by_coupon_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::bank::packages::by_package_id::tasks::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::bank::packages::by_package_id::tasks::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::bank::packages::by_package_id::tasks::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::bank::packages::by_package_id::tasks::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::callbacks::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::callbacks::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::callbacks::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::callbacks::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::coupons::associate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::coupons::associate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::coupons::deactivate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::coupons::deactivate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::coupons::disassociate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::coupons::disassociate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::coupons::r#return::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::coupons::r#return::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::coupons::send::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::coupons::send::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::coupons::r#use::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::coupons::r#use::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::coupons::by_card_id::send::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::coupons::by_card_id::send::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::product_coupons::pre_send::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::product_coupons::pre_send::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::product_coupons::send::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::product_coupons::send::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::stocks::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::stocks::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::patch::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::budget::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::budget::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::couponcodes::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::couponcodes::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::couponcodes::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::couponcodes::post::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::couponcodes::by_coupon_code::delete::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::stocks::by_stock_id::couponcodes::by_coupon_code::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::subsidy::pay_receipts::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::subsidy::pay_receipts::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::subsidy::pay_receipts::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::subsidy::pay_receipts::post::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::subsidy::pay_receipts::by_subsidy_receipt_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::subsidy::return_receipts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::subsidy::return_receipts::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::subsidy::return_receipts::by_subsidy_return_receipt_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::busifavor::users::by_openid::coupons::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::users::by_openid::coupons::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::busifavor::users::by_openid::coupons::by_coupon_code::appids::by_appid::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::callbacks::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::callbacks::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::callbacks::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::callbacks::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::coupon_stocks::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::coupon_stocks::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::media::image_upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::media::image_upload::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::items::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::items::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::merchants::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::merchants::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::modify_goods_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::modify_goods_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::pause::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::pause::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::refund_flow::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::refund_flow::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::refund_flow_by_day::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::refund_flow_by_day::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::restart::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::restart::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::start::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::start::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::use_flow::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::use_flow::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::stocks::by_stock_id::use_flow_by_day::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::stocks::by_stock_id::use_flow_by_day::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::users::by_openid::coupons::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::users::by_openid::coupons::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::users::by_openid::coupons::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::users::by_openid::coupons::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::favor::users::by_openid::coupons::by_coupon_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::favor::users::by_openid::coupons::by_coupon_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::goods_subsidy_activity::activities::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::goods_subsidy_activity::activities::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::goods_subsidy_activity::activity::by_activity_id::apply::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::goods_subsidy_activity::qualification::lock::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::goods_subsidy_activity::qualification::lock::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::goods_subsidy_activity::qualification::unlock::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::goods_subsidy_activity::qualification::unlock::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::goods_subsidy_activity::retail_store_act::by_activity_id::representative::delete::Request>());
     #[cfg(feature = "api-marketing")]
@@ -2207,53 +1199,31 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::goods_subsidy_activity::retail_store_act::by_brand_id::stores::by_store_code::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_activity::activities::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_activity::activities::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_activity::activities::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_activity::activities::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_activity::activities::by_activity_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_activity::activities::by_activity_id::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_activity::activities::by_activity_id::terminate::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::activate_informations::by_activate_ticket::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::callback::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::callback::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::callback::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::callback::patch::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::cards::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::cards::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::delete::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::delete::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::patch::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::patch::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::codes::deposit::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::codes::deposit::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::codes::by_code::get::Request>());
     #[cfg(feature = "api-marketing")]
@@ -2271,87 +1241,53 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-marketing")]
     all.push(Entry::request_only::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::codes::by_code::unavailable::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::decrypt_code::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::decrypt_code::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::permission_tokens::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::phone_membercard::import::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::qrcode::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::qrcode::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::rights::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::rights::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::service_modules::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::service_modules::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::request_only::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::service_modules::by_service_module_id::delete::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::service_modules::by_service_module_id::patch::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::upgrade::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::upgrade::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::users::import::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::cards::by_card_id::users::import::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::marketing::membercard_open::phonenumber_member::import::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::marketing::membercard_open::phonenumber_member::import::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::phonenumber_member::search::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::phonenumber_member::search::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::membercard_open::user::cards::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::membercard_open::user::cards::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partner::delivery_plan::delivery_plans::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::delivery_plan::delivery_plans::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::delivery_plan::delivery_plans::by_brand_id::delivery_plans::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partner::delivery_plan::delivery_plans::by_plan_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::delivery_plan::delivery_plans::by_plan_id::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::request_only::<wechatpay::api::v3::marketing::partner::delivery_plan::delivery_plans::by_plan_id::terminate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partner::delivery_plan::by_sp_mchid::notify_url::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::delivery_plan::by_sp_mchid::notify_url::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partner::product_coupon::image_generation_tasks::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::product_coupon::image_generation_tasks::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::product_coupon::image_generation_tasks::by_task_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partner::product_coupon::media::upload_image::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::product_coupon::media::upload_image::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partner::product_coupon::notify_configs::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::product_coupon::notify_configs::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partner::product_coupon::notify_configs::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::product_coupon::notify_configs::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partner::product_coupon::product_coupons::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::product_coupon::product_coupons::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::product_coupon::product_coupons::by_product_coupon_id::get::Request>());
     #[cfg(feature = "api-marketing")]
@@ -2411,29 +1347,17 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partner::product_coupon::users::by_openid::pre_send_coupon_bundle::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partnerships::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partnerships::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partnerships::build::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partnerships::build::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::partnerships::terminate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::partnerships::terminate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::paygiftactivity::activities::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::paygiftactivity::activities::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::paygiftactivity::activities::by_activity_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::paygiftactivity::activities::by_activity_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::paygiftactivity::activities::by_activity_id::goods::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::paygiftactivity::activities::by_activity_id::goods::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::paygiftactivity::activities::by_activity_id::merchants::Request>());
     #[cfg(feature = "api-marketing")]
@@ -2443,61 +1367,35 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::paygiftactivity::activities::by_activity_id::terminate::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::paygiftactivity::unique_threshold_activity::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::paygiftactivity::unique_threshold_activity::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::shopping_receipt::customentrances::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::shopping_receipt::customentrances::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::shopping_receipt::customentrances::by_brand_id::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::shopping_receipt::customentrances::by_brand_id::get::Request>());
     #[cfg(feature = "api-marketing")]
     all.push(Entry::with_answer::<wechatpay::api::v3::marketing::shopping_receipt::customentrances::by_brand_id::patch::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::shopping_receipt::merchantshoppingreceiptjumpinfos::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::shopping_receipt::merchantshoppingreceiptjumpinfos::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::shopping_receipt::shoppingreceipts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::shopping_receipt::shoppingreceipts::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::weekly_discount::activities::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::weekly_discount::activities::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::weekly_discount::activities::by_activity_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::weekly_discount::activities::by_activity_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::weekly_discount::activities::by_activity_id::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::weekly_discount::activities::by_activity_id::apply::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::withdraw_favor::users::by_openid::coupons::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::withdraw_favor::users::by_openid::coupons::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::marketing::withdraw_favor::users::by_openid::coupons::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::marketing::withdraw_favor::users::by_openid::coupons::post::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mch_manage::mch_manage_records::sub_mchid::by_sub_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mch_manage::mch_manage_records::sub_mchid::by_sub_mchid::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mch_manage::mch_manage_records::by_manage_record_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mch_manage::mch_manage_records::by_manage_record_id::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::mch_manage::mch_manage_records::by_manage_record_id::mch_manage_submissions::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mch_manage::submission_files::sub_mchid::by_sub_mchid::upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mch_manage::submission_files::sub_mchid::by_sub_mchid::upload::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::mch_operation_manage::enhanced_due_diligence::by_due_diligence_id::Request>());
     #[cfg(feature = "api-merchant")]
@@ -2507,279 +1405,153 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::mch_operation_manage::merchant_limitations::sub_mchid::by_sub_mchid::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mch_operate::risk::withdrawl_apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mch_operate::risk::withdrawl_apply::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::mch_operate::risk::withdrawl_apply::applyment_id::by_applyment_id::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::mch_operate::risk::withdrawl_apply::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::mchcontactalterapplyment::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::mchcontactalterapplyment::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::mchcontactalterapplyment::merchant::by_merchant_code::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::mchcontactalterapplyment::by_apply_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::mchcontactalterapplyment::by_apply_id::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::mchcontactalterapplyment::by_apply_id::revoke::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::mchcontactalterapplyment::by_apply_id::revoke::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::mchsubjectalterapplyment::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::mchsubjectalterapplyment::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::mchsubjectalterapplyment::merchant::by_merchant_code::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::mchsubjectalterapplyment::by_apply_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::mchsubjectalterapplyment::by_apply_id::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::mchsubjectalterapplyment::by_apply_id::revoke::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::mchsubjectalterapplyment::by_apply_id::revoke::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::merchantnamealterapplyment::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::merchantnamealterapplyment::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::merchantnamealterapplyment::merchant::by_sub_mchid::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::merchantnamealterapplyment::by_apply_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::merchantnamealterapplyment::by_apply_id::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::mchalterapply::merchantnamealterapplyment::by_apply_id::revoke::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::mchalterapply::merchantnamealterapplyment::by_apply_id::revoke::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::med_ins::orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::med_ins::orders::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::med_ins::orders::mix_trade_no::by_mix_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::med_ins::orders::mix_trade_no::by_mix_trade_no::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::med_ins::orders::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::med_ins::orders::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::med_ins::refunds::notify::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::med_ins::refunds::notify::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_risk_manage::ec_trade_risk::query_risk_trades::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_risk_manage::ec_trade_risk::query_risk_trades::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_risk_manage::ec_trade_risk::recv_dispose_result::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_risk_manage::ec_trade_risk::recv_dispose_result::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_risk_manage::report_trade_union_information::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_risk_manage::report_trade_union_information::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_risk_manage::trade_risk_information::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_risk_manage::trade_risk_information::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_risk_manage::trade_risk_result::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_risk_manage::trade_risk_result::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::merchant_risk_manage::violation_notifications::delete::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::merchant_risk_manage::violation_notifications::delete::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_risk_manage::violation_notifications::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_risk_manage::violation_notifications::get::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_risk_manage::violation_notifications::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_risk_manage::violation_notifications::post::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_risk_manage::violation_notifications::put::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_risk_manage::violation_notifications::put::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::merchant_service::complaint_notifications::delete::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::merchant_service::complaint_notifications::delete::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaint_notifications::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaint_notifications::get::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaint_notifications::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaint_notifications::post::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaint_notifications::put::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaint_notifications::put::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaints::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaints_v2::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints_v2::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::complete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::complete::Request>());
     #[cfg(feature = "api-complaint")]
     all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::negotiation_historys::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::response::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::response::Request>());
     #[cfg(feature = "api-complaint")]
     all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::response_immediate_service::Request>());
     #[cfg(feature = "api-complaint")]
     all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints_v2::by_complaint_id::update_refund_progress::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::complaints::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints::by_transaction_id::Request>());
     #[cfg(feature = "api-complaint")]
     all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::complaints::by_transaction_id::negotiation_historys::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::feedbacks::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::feedbacks::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_service::images::upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_service::images::upload::Request>());
     #[cfg(feature = "api-complaint")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::merchant_service::images::by_media_id::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::merchant_service::images::by_media_id::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_settlement::merchant_settle_rule_applications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_settlement::merchant_settle_rule_applications::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::merchant_settlement::merchant_settle_rule_applications::by_application_id::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_store::stores::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_store::stores::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_store::stores::by_store_id::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_store::stores::by_store_id::get::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::merchant_store::stores::by_store_id::patch::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::merchant_store::stores::by_store_id::patch::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_store::stores::by_store_id::recipients::bind::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_store::stores::by_store_id::recipients::bind::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant_store::stores::by_store_id::recipients::unbind::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant_store::stores::by_store_id::recipients::unbind::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant::fund::balance::by_account_type::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant::fund::balance::by_account_type::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant::fund::dayendbalance::by_account_type::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant::fund::dayendbalance::by_account_type::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant::fund::withdraw::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant::fund::withdraw::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant::fund::withdraw::bill_type::by_bill_type::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant::fund::withdraw::bill_type::by_bill_type::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant::fund::withdraw::out_request_no::by_out_request_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant::fund::withdraw::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant::fund::withdraw::withdraw_id::by_withdraw_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant::fund::withdraw::withdraw_id::by_withdraw_id::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant::media::upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant::media::upload::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchant::media::video_upload::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchant::media::video_upload::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchantfund::merchant::income_records::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchantfund::merchant::income_records::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::merchantfund::partner::income_records::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::merchantfund::partner::income_records::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::merchants::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::merchants::post::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::merchants::put::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::merchants::put::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::merchants::by_sub_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::merchants::by_sub_mchid::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::multiuse::stocks::by_stock_id::refund_flow::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::multiuse::stocks::by_stock_id::refund_flow::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::multiuse::stocks::by_stock_id::send_flow::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::multiuse::stocks::by_stock_id::send_flow::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::multiuse::stocks::by_stock_id::use_flow::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::multiuse::stocks::by_stock_id::use_flow::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::multiuse::users::by_openid::coupons::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::multiuse::users::by_openid::coupons::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::card_template::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::card_template::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::issue_general::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::issue_general::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::issue_passenger_transport::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::issue_refined_oil::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::issue_refined_oil::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::real_estate_leasing::Request>());
     #[cfg(feature = "api-other")]
@@ -2793,81 +1565,43 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-other")]
     all.push(Entry::request_only::<wechatpay::api::v3::new_tax_control_fapiao::fapiao_applications::by_fapiao_apply_id::reverse::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::fapiaomerchant::getspinviteurl::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::fapiaomerchant::getspinviteurl::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::fapiaomerchant::listspinvitemchinfo::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::fapiaomerchant::listspinvitemchinfo::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::merchant::base_information::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::merchant::base_information::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::merchant::development_config::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::merchant::development_config::get::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::merchant::development_config::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::merchant::development_config::patch::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::merchant::tax_codes::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::merchant::tax_codes::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::new_tax_control_fapiao::merchant::by_sub_mchid::check::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::new_tax_control_fapiao::merchant::by_sub_mchid::check::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::merchant::by_sub_mchid::check_status::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::merchant::by_sub_mchid::check_status::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::user_title::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::user_title::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::new_tax_control_fapiao::user_title::title_url::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::new_tax_control_fapiao::user_title::title_url::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlineface::authinfo::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlineface::authinfo::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlineface::contracts::presign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlineface::contracts::presign::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlineface::contracts::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlineface::contracts::by_contract_id::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlineface::face_collections::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlineface::face_collections::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlineface::face_collections::by_collection_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlineface::face_collections::by_collection_id::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlineface::repayment_url::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlineface::repayment_url::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlineface::transactions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlineface::transactions::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlineface::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlineface::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlinefacemch::organizations::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlinefacemch::organizations::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::offlinefacemch::organizations::by_organization_id::users::out_user_id::by_out_user_id::get::Request>());
     #[cfg(feature = "api-other")]
@@ -2875,33 +1609,21 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-other")]
     all.push(Entry::request_only::<wechatpay::api::v3::offlinefacemch::organizations::by_organization_id::users::user_id::by_user_id::terminate_contract::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::offlinefacemch::tokens::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::offlinefacemch::tokens::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::palmservice::authorization::openid::by_openid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::palmservice::authorization::openid::by_openid::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::palmservice::authorization::preauthorize::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::palmservice::authorization::preauthorize::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::contracts::by_contract_id::fail_notify::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::contracts::by_contract_id::fail_notify::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::contracts::by_contract_id::notify::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::contracts::by_contract_id::notify::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_pay::policy_periods::contract_id::by_contract_id::policy_period_id::by_policy_period_id::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_pay::policy_periods::contract_id::by_contract_id::policy_period_id::by_policy_period_id::schedule::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::insurance_pay::transactions::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_pay::transactions::apply::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_sign::contracts::plan_id::by_plan_id::contract_id::by_contract_id::renew::Request>());
     #[cfg(feature = "api-papay")]
@@ -2909,17 +1631,11 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_sign::contracts::plan_id::by_plan_id::out_contract_code::by_out_contract_code::terminate::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::insurance_sign::contracts::pre_entrust_sign::app::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_sign::contracts::pre_entrust_sign::app::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::insurance_sign::contracts::pre_entrust_sign::h5::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_sign::contracts::pre_entrust_sign::h5::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::insurance_sign::contracts::pre_entrust_sign::jsapi::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_sign::contracts::pre_entrust_sign::jsapi::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_sign::contracts::pre_entrust_sign::mini_program::Request>());
     #[cfg(feature = "api-papay")]
@@ -2927,39 +1643,23 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::insurance_sign::policy_periods::plan_id::by_plan_id::out_contract_code::by_out_contract_code::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::pay::harmony::transactions::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::pay::harmony::transactions::apply::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::pay::partner::schedules::contract_id::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::pay::partner::schedules::contract_id::by_contract_id::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::pay::partner::schedules::contract_id::by_contract_id::schedule::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::pay::partner::transactions::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::pay::partner::transactions::apply::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::pay::schedules::contract_id::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::pay::schedules::contract_id::by_contract_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::pay::schedules::contract_id::by_contract_id::schedule::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::pay::schedules::contract_id::by_contract_id::schedule::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::pay::transactions::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::pay::transactions::apply::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::scheduled_deduct_sign::contracts::pre_entrust_sign::app::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::scheduled_deduct_sign::contracts::pre_entrust_sign::app::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::scheduled_deduct_sign::contracts::pre_entrust_sign::h5::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::scheduled_deduct_sign::contracts::pre_entrust_sign::h5::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::scheduled_deduct_sign::contracts::pre_entrust_sign::jsapi::Request>());
     #[cfg(feature = "api-papay")]
@@ -2979,75 +1679,43 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::sign::contracts::plan_id::by_plan_id::out_contract_code::by_out_contract_code::terminate::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::papay::sign::contracts::pre_entrust_sign::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::papay::sign::contracts::pre_entrust_sign::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::sign::partner::contracts::plan_id::by_plan_id::out_contract_code::by_out_contract_code::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::papay::sign::partner::contracts::plan_id::by_plan_id::out_contract_code::by_out_contract_code::terminate::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::parking::reminders::application::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::parking::reminders::application::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::parking::reminders::application::query::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::parking::reminders::application::query::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::parking::reminders::application::withdraw::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::parking::reminders::application::withdraw::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::parking::reminders::applications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::parking::reminders::applications::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::parking::reminders::entry::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::parking::reminders::entry::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::parking::reminders::exit::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::parking::reminders::exit::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::parking::reminders::ext_payment::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::parking::reminders::ext_payment::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::parking::reminders::parking_fee::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::parking::reminders::parking_fee::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::parking::reminders::parking_lot::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::parking::reminders::parking_lot::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::parking::reminders::payment::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::parking::reminders::payment::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::partner_papay::contracts::by_contract_id::fail_notify::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::partner_papay::contracts::by_contract_id::fail_notify::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::partner_papay::contracts::by_contract_id::notify::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::partner_papay::contracts::by_contract_id::notify::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::partner_transfer::batches::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::partner_transfer::batches::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::partner_transfer::batches::batch_id::by_batch_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::partner_transfer::batches::batch_id::by_batch_id::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::partner_transfer::batches::batch_id::by_batch_id::details::detail_id::by_detail_id::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::partner_transfer::batches::out_batch_no::by_out_batch_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::partner_transfer::batches::out_batch_no::by_out_batch_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::partner_transfer::batches::out_batch_no::by_out_batch_no::details::out_detail_no::by_out_detail_no::Request>());
     #[cfg(feature = "api-papay")]
@@ -3071,229 +1739,125 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::password_exempt_contract::contracts::service_provider::pre_entrust_sign::pay_redirect_sign::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay_devices::open_scenario_speaker::by_device_sn::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay_devices::open_scenario_speaker::by_device_sn::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay_devices::open_scenario_speaker::by_device_sn::bind::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay_devices::open_scenario_speaker::by_device_sn::bind::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay_devices::open_scenario_speaker::by_device_sn::prebind::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay_devices::open_scenario_speaker::by_device_sn::prebind::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay_devices::open_scenario_speaker::by_device_sn::unbind::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay_devices::open_scenario_speaker::by_device_sn::unbind::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::pay_devices::open_scenario_speakerorder::by_transaction_id::report::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay_devices::printers::by_device_id::print_orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay_devices::printers::by_device_id::print_orders::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::pay_devices::printers::by_device_id::print_orders::by_print_order_no::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::acquiring_bank::transactions::exposure::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::acquiring_bank::transactions::exposure::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::instal::exposure::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::instal::exposure::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::instal::partner::exposure::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::instal::partner::exposure::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::app::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::app::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::app_with_contract::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::app_with_contract::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::codepay::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::codepay::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::exposure::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::exposure::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::h5::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::h5::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::id::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::id::by_transaction_id::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::jsapi::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::jsapi::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::jsapi_with_contract::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::jsapi_with_contract::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::miniprogram::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::miniprogram::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::native::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::native::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-pay")]
     all.push(Entry::request_only::<wechatpay::api::v3::pay::partner::transactions::out_trade_no::by_out_trade_no::close::Request>());
     #[cfg(feature = "api-pay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::out_trade_no::by_out_trade_no::reverse::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::partner::transactions::scannedpos::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::partner::transactions::scannedpos::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::app::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::app::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::app_with_contract::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::app_with_contract::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::codepay::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::codepay::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::exposure::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::exposure::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::h5::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::h5::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::id::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::id::by_transaction_id::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::jsapi::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::jsapi::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::jsapi_with_contract::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::jsapi_with_contract::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::native::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::native::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::pay::transactions::out_trade_no::by_out_trade_no::close::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::pay::transactions::out_trade_no::by_out_trade_no::close::Request>());
     #[cfg(feature = "api-pay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::pay::transactions::out_trade_no::by_out_trade_no::reverse::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::pay::transactions::out_trade_no::by_out_trade_no::reverse::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::authentications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::authentications::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::authentications::pre_order::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::authentications::pre_order::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::authentications::pre_order_with_auth::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::authentications::pre_order_with_auth::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::authentications::by_authenticate_number::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::authentications::by_authenticate_number::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::relations::by_openid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::relations::by_openid::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::tokens::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::tokens::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::transfer_batches::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::transfer_batches::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::wesure::insurance::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::wesure::insurance::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payroll_card::wesure::token_validations::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payroll_card::wesure::token_validations::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::acquiringbank::permissions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::acquiringbank::permissions::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::acquiringbank::permissions::authorization_code::by_authorization_code::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::request_only::<wechatpay::api::v3::payscore::acquiringbank::permissions::authorization_code::by_authorization_code::terminate::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::acquiringbank::serviceorder::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::acquiringbank::serviceorder::get::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::acquiringbank::serviceorder::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::acquiringbank::serviceorder::post::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::acquiringbank::serviceorder::deduction::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::acquiringbank::serviceorder::deduction::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::payscore::acquiringbank::serviceorder::by_out_order_no::cancel::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::payscore::acquiringbank::serviceorder::by_out_order_no::cancel::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::request_only::<wechatpay::api::v3::payscore::acquiringbank::serviceorder::by_out_order_no::complete::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::payscore::acquiringbank::serviceorder::by_out_order_no::modify::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::payscore::acquiringbank::serviceorder::by_out_order_no::modify::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::acquiringbank::serviceorder::by_out_order_no::registerdeductinfo::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::payscore::acquiringbank::serviceorder::by_out_order_no::sync::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::payscore::acquiringbank::serviceorder::by_out_order_no::sync::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::acquiringbank::servicepayondeliveryorder::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::acquiringbank::servicepayondeliveryorder::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::merchant_bill::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::merchant_bill::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::oversea::partner::serviceorder::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::oversea::partner::serviceorder::get::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::oversea::partner::serviceorder::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::oversea::partner::serviceorder::post::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::request_only::<wechatpay::api::v3::payscore::oversea::partner::serviceorder::by_out_order_no::cancel::Request>());
     #[cfg(feature = "api-payscore")]
@@ -3301,241 +1865,141 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-payscore")]
     all.push(Entry::request_only::<wechatpay::api::v3::payscore::oversea::partner::serviceorder::by_out_order_no::sync::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::permissions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::permissions::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::permissions::apply_for_scene::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::permissions::apply_for_scene::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::permissions::assess_user_risk_level::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::permissions::assess_user_risk_level::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::permissions::authorization_code::by_authorization_code::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::permissions::authorization_code::by_authorization_code::terminate::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::permissions::search::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::permissions::search::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::permissions::terminate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::permissions::terminate::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::service_account_applications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::service_account_applications::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::service_account_applications::by_out_apply_no::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::serviceorder::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::get::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::serviceorder::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::post::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::payscore::partner::serviceorder::direct_complete::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::payscore::partner::serviceorder::direct_complete::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::cancel::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::cancel::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::complete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::complete::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::modify::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::modify::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::pay::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::pay::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::send_pendingmessage::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::send_prepaidmessage::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::serviceorder::by_out_order_no::sync::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::servicepayondeliveryorder::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::servicepayondeliveryorder::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::partner::servicequotas::service_id::by_service_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::partner::servicequotas::service_id::by_service_id::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::payafter_orders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::payafter_orders::get::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::payafter_orders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::payafter_orders::post::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::payafter_orders::by_out_order_no::cancel::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::payafter_orders::by_out_order_no::cancel::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::payafter_orders::by_out_order_no::complete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::payafter_orders::by_out_order_no::complete::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::payafter_orders::by_out_order_no::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::payafter_orders::by_out_order_no::sync::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::permissions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::permissions::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::permissions::assess_user_risk_level::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::permissions::assess_user_risk_level::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::permissions::authorization_code::by_authorization_code::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::permissions::authorization_code::by_authorization_code::terminate::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::permissions::openid::by_openid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::permissions::openid::by_openid::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::permissions::openid::by_openid::terminate::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::permissions::openid::by_openid::terminate::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::plan::partner::payscore_plans::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::plan::partner::payscore_plans::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::plan::partner::payscore_plans::merchant_plan_no::by_merchant_plan_no::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::plan::partner::payscore_plans::merchant_plan_no::by_merchant_plan_no::stop::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::plan::payscore_plans::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::plan::payscore_plans::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::plan::payscore_plans::merchant_plan_no::by_merchant_plan_no::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::plan::payscore_plans::merchant_plan_no::by_merchant_plan_no::stop::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::get::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::post::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::direct_complete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::direct_complete::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::by_out_order_no::cancel::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::by_out_order_no::cancel::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::by_out_order_no::complete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::by_out_order_no::complete::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::by_out_order_no::modify::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::by_out_order_no::modify::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::by_out_order_no::pay::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::by_out_order_no::pay::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::by_out_order_no::send_pendingmessage::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::by_out_order_no::send_pendingmessage::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::by_out_order_no::send_prepaidmessage::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::by_out_order_no::send_prepaidmessage::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::serviceorder::by_out_order_no::sync::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::serviceorder::by_out_order_no::sync::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::servicepayondeliveryorder::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::servicepayondeliveryorder::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::sign_plan::partner::serviceorder::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::sign_plan::partner::serviceorder::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::sign_plan::partner::user_sign_plans::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::sign_plan::partner::user_sign_plans::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::sign_plan::partner::user_sign_plans::merchant_sign_plan_no::by_merchant_sign_plan_no::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::sign_plan::partner::user_sign_plans::merchant_sign_plan_no::by_merchant_sign_plan_no::stop::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::sign_plan::serviceorder::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::sign_plan::serviceorder::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::sign_plan::user_sign_plans::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::sign_plan::user_sign_plans::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::sign_plan::user_sign_plans::merchant_sign_plan_no::by_merchant_sign_plan_no::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::with_answer::<wechatpay::api::v3::payscore::sign_plan::user_sign_plans::merchant_sign_plan_no::by_merchant_sign_plan_no::stop::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::smartretail_orders::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::smartretail_orders::get::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::smartretail_orders::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::smartretail_orders::post::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::smartretail_orders::by_out_order_no::cancel::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::smartretail_orders::by_out_order_no::cancel::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::smartretail_orders::by_out_order_no::complete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::smartretail_orders::by_out_order_no::complete::Request>());
     #[cfg(feature = "api-payscore")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::payscore::user_service_state::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::payscore::user_service_state::Request>());
     #[cfg(feature = "api-payscore")]
     all.push(Entry::request_only::<wechatpay::api::v3::payscore::users::by_openid::permissions::by_service_id::terminate::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::bank_transfer_recharges::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::bank_transfer_recharges::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::bank_transfer_recharges::out_recharge_no::by_out_recharge_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::insurance_compensation_contracts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::insurance_compensation_contracts::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::insurance_compensation_contracts::sub_mchid::by_sub_mchid::check_opened::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::mch_transfer::compensate_bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::compensate_bills::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::compensate_bills::bill_id::by_bill_id::Request>());
     #[cfg(feature = "api-ecommerce")]
@@ -3559,9 +2023,7 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::deposit_shipping_cost_compensation_bills::out_bill_no::by_out_bill_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::mch_transfer::insurance_claim_bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::insurance_claim_bills::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::insurance_claim_bills::bill_id::by_bill_id::Request>());
     #[cfg(feature = "api-ecommerce")]
@@ -3575,47 +2037,35 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::sub_mch_compensation_bills::by_out_bill_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::mch_transfer::transfer_bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::transfer_bills::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::transfer_bills::bill_id::by_bill_id::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::mch_transfer::transfer_bills::out_bill_no::by_out_bill_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::recharge_employees::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::recharge_employees::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::recharge_employees::sub_mchid::by_sub_mchid::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::recharge_employees::sub_mchid::by_sub_mchid::sp_openid::by_sp_openid::delete::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::recharges::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::recharges::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::recharges::out_recharge_no::by_out_recharge_no::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::recharges::out_recharge_no::by_out_recharge_no::close::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::settle::prepay_settle_orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::settle::prepay_settle_orders::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::settle::prepay_settle_orders::by_settle_batch_no::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::settle::prepay_settle_orders::by_settle_batch_no::apply_abnormal_settle::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::ecommerce::withdraw::day_end_balance_withdraw::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::withdraw::day_end_balance_withdraw::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::ecommerce::withdraw::day_end_balance_withdraw::out_request_no::by_out_request_no::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::insurance::mch_transfer::batches::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::insurance::mch_transfer::batches::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::insurance::mch_transfer::batches::batch_id::by_batch_id::Request>());
     #[cfg(feature = "api-ecommerce")]
@@ -3633,9 +2083,7 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::insurance::mch_transfer::batches::summary_receipts::out_batch_no::by_out_batch_no::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::insurance::mch_transfer::reservation::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::insurance::mch_transfer::reservation::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::insurance::mch_transfer::reservation::out_reservation_no::by_out_reservation_no::Request>());
     #[cfg(feature = "api-ecommerce")]
@@ -3643,13 +2091,9 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::insurance::mch_transfer::reservation::reservation_id::by_reservation_id::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::mch_transfer::batches::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::mch_transfer::batches::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::mch_transfer::batches::batch_id::by_batch_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::mch_transfer::batches::batch_id::by_batch_id::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::mch_transfer::batches::batch_id::by_batch_id::details::detail_id::by_detail_id::Request>());
     #[cfg(feature = "api-ecommerce")]
@@ -3665,9 +2109,7 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::mch_transfer::batches::summary_receipts::out_batch_no::by_out_batch_no::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::platsolution::mch_transfer::reservation::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::mch_transfer::reservation::apply::Request>());
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::mch_transfer::reservation::out_reservation_no::by_out_reservation_no::Request>());
     #[cfg(feature = "api-ecommerce")]
@@ -3675,187 +2117,99 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-ecommerce")]
     all.push(Entry::with_answer::<wechatpay::api::v3::platsolution::mch_transfer::reservation::reservation_id::by_reservation_id::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::bills::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::bills::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::merchant_configs::by_sub_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::merchant_configs::by_sub_mchid::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::orders::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::orders::unfreeze::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::orders::unfreeze::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::orders::by_out_order_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::orders::by_out_order_no::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::receivers::add::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::receivers::add::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::receivers::delete::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::receivers::delete::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::return_orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::return_orders::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::return_orders::by_out_return_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::return_orders::by_out_return_no::Request>());
     #[cfg(feature = "api-profitsharing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::profitsharing::transactions::by_transaction_id::amounts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::profitsharing::transactions::by_transaction_id::amounts::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::qrcode::transactions::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::qrcode::transactions::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::qrcode::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::qrcode::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::qrcode::user_services::contract_id::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::qrcode::user_services::contract_id::by_contract_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::rate_activity::applications::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::rate_activity::applications::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::rate_activity::applications::id::by_application_id::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::rate_activity::applications::id::by_application_id::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::rate_activity::applications::id::by_application_id::patch::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::rate_activity::applications::id::by_application_id::patch::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::realname::verify::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::realname::verify::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::recharge::bank_transfer_recharges::apply::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::recharge::bank_transfer_recharges::apply::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::recharge::bank_transfer_recharges::out_recharge_no::by_out_recharge_no::Request>());
     #[cfg(feature = "api-refund")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::refund::domestic::refunds::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::refund::domestic::refunds::Request>());
     #[cfg(feature = "api-refund")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::refund::domestic::refunds::by_out_refund_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::refund::domestic::refunds::by_out_refund_no::Request>());
     #[cfg(feature = "api-refund")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::refund::domestic::refunds::by_refund_id::apply_abnormal_refund::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::refund::domestic::refunds::by_refund_id::apply_abnormal_refund::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::refunds::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::refunds::get::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::refunds::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::refunds::post::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::refunds::id::by_refund_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::refunds::id::by_refund_id::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::refunds::out_refund_no::by_out_refund_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::refunds::out_refund_no::by_out_refund_no::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::with_answer::<wechatpay::api::v3::repayment::combine_transactions::partner::out_trade_no::by_combine_out_trade_no::Request>());
     #[cfg(feature = "api-papay")]
     all.push(Entry::request_only::<wechatpay::api::v3::repayment::combine_transactions::partner::out_trade_no::by_combine_out_trade_no::close::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::repayment::combine_transactions::partner::prepay::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::repayment::combine_transactions::partner::prepay::Request>());
     #[cfg(feature = "api-merchant")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::security::echo::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::security::echo::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::settle::settlements::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::settle::settlements::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::smartguide::guides::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::smartguide::guides::get::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::smartguide::guides::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::smartguide::guides::post::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::smartguide::guides::by_guide_id::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::smartguide::guides::by_guide_id::Request>());
     #[cfg(feature = "api-marketing")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::smartguide::guides::by_guide_id::assign::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::smartguide::guides::by_guide_id::assign::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::statements::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::statements::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::taxi_invoice::attendance::punch::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::taxi_invoice::attendance::punch::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::cards::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::cards::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::cards::upload_file::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::cards::upload_file::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::driver::update_driver::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::driver::update_driver::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::drivers::by_driver_license::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::drivers::by_driver_license::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::taxi_companies::by_company_mchid::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::taxi_companies::by_company_mchid::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::taxi_company::create_taxi_company::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::taxi_company::create_taxi_company::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::taxi::update_taxi::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::taxi::update_taxi::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::taxies::by_plate_number::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::taxies::by_plate_number::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::user_taxi_order::find_by_token::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::user_taxi_order::find_by_token::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::taxi_invoice::user_taxi_orders::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::taxi_invoice::user_taxi_orders::Request>());
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::transaction_block::transaction_block_records::sub_mchid::by_sub_mchid::Request>());
     #[cfg(feature = "api-merchant")]
@@ -3865,137 +2219,73 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-merchant")]
     all.push(Entry::with_answer::<wechatpay::api::v3::transaction_block::transaction_block_submissions::by_block_submission_id::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::transactions::app::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::transactions::app::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::transactions::id::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::transactions::id::by_transaction_id::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::hk::v3::transactions::id::by_transaction_id::close::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::hk::v3::transactions::id::by_transaction_id::close::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::hk::v3::transactions::id::by_transaction_id::reverse::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::hk::v3::transactions::id::by_transaction_id::reverse::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::transactions::jsapi::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::transactions::jsapi::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::transactions::micropay::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::transactions::micropay::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::transactions::mweb::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::transactions::mweb::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::transactions::native::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::transactions::native::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::hk::v3::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::hk::v3::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::hk::v3::transactions::out_trade_no::by_out_trade_no::close::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::hk::v3::transactions::out_trade_no::by_out_trade_no::close::Request>());
     #[cfg(feature = "api-global")]
-    all.push(Entry::request_only::<
-        wechatpay::api::hk::v3::transactions::out_trade_no::by_out_trade_no::reverse::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::hk::v3::transactions::out_trade_no::by_out_trade_no::reverse::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::transfer_detail::electronic_receipts::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::transfer_detail::electronic_receipts::get::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::transfer_detail::electronic_receipts::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::transfer_detail::electronic_receipts::post::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::transfer::batches::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::transfer::batches::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::transfer::batches::batch_id::by_batch_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::transfer::batches::batch_id::by_batch_id::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::transfer::batches::batch_id::by_batch_id::details::detail_id::by_detail_id::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::transfer::batches::out_batch_no::by_out_batch_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::transfer::batches::out_batch_no::by_out_batch_no::Request>());
     #[cfg(feature = "api-transfer")]
     all.push(Entry::with_answer::<wechatpay::api::v3::transfer::batches::out_batch_no::by_out_batch_no::details::out_detail_no::by_out_detail_no::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::transfer::bill_receipt::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::transfer::bill_receipt::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::transfer::bill_receipt::by_out_batch_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::transfer::bill_receipt::by_out_batch_no::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::transferdownload::elecvoucherfile::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::transferdownload::elecvoucherfile::Request>());
     #[cfg(feature = "api-transfer")]
-    all.push(Entry::request_only::<
-        wechatpay::api::v3::transferdownload::signfile::Request,
-    >());
+    all.push(Entry::request_only::<wechatpay::api::v3::transferdownload::signfile::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::etc::contracts::by_contract_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::etc::contracts::by_contract_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::etc::preopen::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::etc::preopen::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::etc::transactions::highway::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::etc::transactions::highway::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::etc::transactions::id::by_transaction_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::etc::transactions::id::by_transaction_id::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::etc::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::etc::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::etc::users::by_openid::contracts::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::etc::users::by_openid::contracts::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::parking::parkings::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::parking::parkings::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::parking::services::find::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::parking::services::find::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::transactions::out_trade_no::by_out_trade_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::transactions::out_trade_no::by_out_trade_no::Request>());
     #[cfg(feature = "api-papay")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::vehicle::transactions::parking::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::vehicle::transactions::parking::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::avail_mch_ranges::get::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::avail_mch_ranges::get::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::avail_mch_ranges::post::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::avail_mch_ranges::post::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::avail_mch_ranges::by_range_id::merchant_identifiers::get::Request>());
     #[cfg(feature = "api-other")]
@@ -4003,46 +2293,28 @@ pub fn entries() -> Vec<Entry> {
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::avail_mch_ranges::by_range_id::merchant_identifiers::by_merchant_identifier::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::bill::proof::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::bill::proof::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::bill::trade_bill::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::bill::trade_bill::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::employees::by_employee_id::out_quota_cards::by_out_card_no::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::employees::by_employee_id::quota_cards::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::employees::by_employee_id::quota_cards::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::employees::by_employee_id::quota_cards::by_card_no::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::employees::by_employee_id::quota_cards::by_card_no::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::employees::by_employee_id::quota_cards::by_card_no::cancel::Request>());
     #[cfg(feature = "api-other")]
     all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::employees::by_employee_id::quota_cards::by_card_no::payment_url::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::employees::by_employee_id::revoke::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::employees::by_employee_id::revoke::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::stores::entity_matches::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::stores::entity_matches::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::stores::entity_matches::by_batch_id::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::stores::entity_matches::by_batch_id::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::users::by_user_id::authorization_state::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::users::by_user_id::authorization_state::Request>());
     #[cfg(feature = "api-other")]
-    all.push(Entry::with_answer::<
-        wechatpay::api::v3::webizpay::users::by_user_id::authorization_url::Request,
-    >());
+    all.push(Entry::with_answer::<wechatpay::api::v3::webizpay::users::by_user_id::authorization_url::Request>());
     all
 }
