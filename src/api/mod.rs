@@ -93,6 +93,8 @@ macro_rules! json_answer {
         }
     };
 }
+// Used by the generated models of the areas enabled.
+#[allow(unused_imports)]
 pub(crate) use json_answer;
 
 /// `impl Answer` for an APIv2 (XML) answer struct.
@@ -106,6 +108,7 @@ macro_rules! xml_answer {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use xml_answer;
 
 /// A typed request: one operation's path, query, header and body fields, sent by
