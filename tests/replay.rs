@@ -142,6 +142,25 @@ fn a_signed_error_document_served_as_200_is_refused() {
     );
 }
 
+/// The success answer some operations document (`v3/gov/subsidy/...`): a code of digits and a
+/// message, which is not an error document.
+#[test]
+fn a_success_answer_shaped_as_code_and_message_passes() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = sandbox.client();
+    let success = json!({ "code": "000000", "message": "成功" });
+    let body = success.clone();
+    sandbox.script(move |request| {
+        (request.path() == "/v3/gov/subsidy/sncode/lock").then(|| Answer::json(200, &body))
+    });
+    let answer = client["v3/gov/subsidy/sncode/lock"]
+        .post(json!({ "json": { "sn_code": "SN1" } }))
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.signature_verified());
+    assert_eq!(answer.json::<serde_json::Value>().unwrap(), success);
+}
+
 #[test]
 fn genuine_answers_pass_and_each_is_remembered_once() {
     let sandbox = Sandbox::start().unwrap();

@@ -524,6 +524,12 @@ impl Settings {
             for (id, path) in &self.platform_keys {
                 builder = builder.platform_key_file(id, path);
             }
+            // Every request names the key `wxpay` trusts most, as the Go, Java and Python SDKs
+            // do: WeChat Pay signs its answer with that key when the merchant has both kinds
+            // (the migration from certificates to the public key).
+            if !self.platform_keys.is_empty() {
+                builder = builder.send_wechatpay_serial(true);
+            }
         }
         if let Some(source) = &self.apiv3_key {
             builder = builder.apiv3_key(source.read_text("APIv3 key")?);

@@ -22,20 +22,47 @@ pub(crate) struct Expected<'a> {
     pub(crate) merchant_public: &'a PKey<Public>,
 }
 
-/// Checks a request; `Err` says what was wrong (the `message` of the 401 `SIGN_ERROR`).
+/// Why a request was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The `Authorization` header or the signature: 401 `SIGN_ERROR` with this message.
+    Signature(String),
+    /// The request cannot be read (a multipart body without parts, say), whatever its
+    /// signature: 400 `PARAM_ERROR`, as WeChat Pay answers it, never a signature error.
+    Malformed(String),
+}
+
+impl Refusal {
+    /// What the log's verdict says.
+    pub(crate) fn into_message(self) -> String {
+        match self {
+            Refusal::Signature(message) | Refusal::Malformed(message) => message,
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Refusal {
+        Refusal::Signature(message)
+    }
+}
+
+/// Checks a request; `Err` says what was wrong.
 pub(crate) fn verify(
     expected: &Expected<'_>,
     method: &str,
     target: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let header = values
         .next()
         .ok_or_else(|| "the Authorization header is missing".to_owned())?;
     if values.next().is_some() {
-        return Err("more than one Authorization header".to_owned());
+        return Err(Refusal::Signature(
+            "more than one Authorization header".to_owned(),
+        ));
     }
     let header = header
         .to_str()
@@ -44,9 +71,9 @@ pub(crate) fn verify(
         .split_once(' ')
         .ok_or_else(|| "the Authorization header has no scheme".to_owned())?;
     if scheme != SCHEME {
-        return Err(format!(
+        return Err(Refusal::Signature(format!(
             "unsupported authorization scheme {scheme:?}, expected {SCHEME}"
-        ));
+        )));
     }
     let fields = parse_params(params)?;
     let get = |name: &str| -> Result<&str, String> {
@@ -63,29 +90,34 @@ pub(crate) fn verify(
     let signature = get("signature")?;
 
     if mchid != expected.mchid {
-        return Err(format!(
+        return Err(Refusal::Signature(format!(
             "mchid {mchid:?} is not this merchant ({:?})",
             expected.mchid
-        ));
+        )));
     }
-    if serial_no != expected.serial {
-        return Err(format!(
+    // WeChat Pay compares serials whatever their case (wechatpay-node-v3 sends lower-case hex).
+    if !serial_no.eq_ignore_ascii_case(expected.serial) {
+        return Err(Refusal::Signature(format!(
             "serial_no {serial_no:?} is not the merchant certificate serial ({:?})",
             expected.serial
-        ));
+        )));
     }
     let seconds = parse_timestamp(timestamp)?;
     let skew = seconds.saturating_sub(now_unix()).saturating_abs();
     if skew > MAX_CLOCK_SKEW {
-        return Err(format!(
+        return Err(Refusal::Signature(format!(
             "timestamp {timestamp} is {skew} s away from the server clock (limit {MAX_CLOCK_SKEW} s)"
-        ));
+        )));
     }
     check_nonce(nonce)?;
-    let signed = signed_body(headers, body)?;
+    let signed = signed_body(headers, body).map_err(Refusal::Malformed)?;
     let message = request_message(method, target, timestamp, nonce, signed);
-    rsa_verify(expected.merchant_public, &message, signature)
-        .map_err(|e| format!("{e} (the signed message must be {:?})", lossy(&message)))
+    rsa_verify(expected.merchant_public, &message, signature).map_err(|e| {
+        Refusal::Signature(format!(
+            "{e} (the signed message must be {:?})",
+            lossy(&message)
+        ))
+    })
 }
 
 /// The body a request signature covers: the raw body, or the `meta` part of a multipart

@@ -11,7 +11,7 @@ use crate::log::LoggedRequest;
 use crate::reply::{Reply, render};
 use crate::routes;
 use crate::script::{self, Script};
-use crate::state::{Settings, State};
+use crate::state::State;
 use crate::v2;
 
 /// The answer, and the faults that act on its delivery ([`Fault::SlowReply`],
@@ -42,7 +42,7 @@ fn is_v3(path: &str) -> bool {
 /// path can reach it: checked as APIv3 when it has an `Authorization` header (a base URI with
 /// a path prefix), as APIv2 otherwise.
 fn route_of(path: &str, tls: bool, scripted: bool, headers: &HeaderMap) -> Route {
-    if is_v3(path) {
+    if is_v3(path) || routes::operations::is_v3_path(path) {
         Route::V3
     } else if v2::apis::serves(path, tls) {
         Route::V2
@@ -95,14 +95,21 @@ pub(crate) fn dispatch(state: &State, method: &Method, request: &mut LoggedReque
     let settings = state.settings();
     let path = request.path().to_owned();
     let default_fault = state.fault_for(&path, settings.fault);
-    let overrides = overrides(&request.headers, default_fault, settings.sign_mode);
+    // `SignMode::Both` signs with the key the request's `Wechatpay-Serial` names.
+    let wechatpay_serial = request
+        .headers
+        .get("Wechatpay-Serial")
+        .and_then(|v| v.to_str().ok());
+    let default_mode = settings.sign_mode.for_request(wechatpay_serial);
+    let overrides = overrides(&request.headers, default_fault, settings.sign_mode)
+        .map(|(fault, mode)| (fault, mode.for_request(wechatpay_serial)));
     let script = state.script();
     let route = route_of(&path, request.tls, script.is_some(), &request.headers);
     let context = Context {
         state,
         method,
         path: &path,
-        settings,
+        default_mode,
         overrides,
         script,
     };
@@ -118,7 +125,8 @@ struct Context<'a> {
     state: &'a State,
     method: &'a Method,
     path: &'a str,
-    settings: Settings,
+    /// The sandbox's sign mode for this request ([`SignMode::Both`] resolved).
+    default_mode: SignMode,
     overrides: Result<(Option<Fault>, SignMode), String>,
     script: Option<Script>,
 }
@@ -128,7 +136,7 @@ impl Context<'_> {
     fn fault_and_mode(&self) -> (Option<Fault>, SignMode) {
         match &self.overrides {
             Ok(pair) => *pair,
-            Err(_) => (None, self.settings.sign_mode),
+            Err(_) => (None, self.default_mode),
         }
     }
 
@@ -156,22 +164,25 @@ impl Context<'_> {
             serial: &keys.merchant_serial,
             merchant_public: &self.state.merchant_public,
         };
-        request.verdict = auth::verify(
+        let checked = auth::verify(
             &expected,
             self.method.as_str(),
             &request.target,
             &request.headers,
             &request.body,
         );
+        let malformed = matches!(checked, Err(auth::Refusal::Malformed(_)));
+        request.verdict = checked.map_err(auth::Refusal::into_message);
         let (fault, mode) = self.fault_and_mode();
         let faults: Vec<Fault> = fault.into_iter().collect();
         let reply = match (&self.overrides, fault, &request.verdict) {
             (Err(message), _, _) => Reply::param_error(message.clone()),
             (_, Some(Fault::ServerError(status)), _) => server_error(status),
+            (_, _, Err(message)) if malformed => Reply::param_error(message.clone()),
             (_, _, Err(message)) => Reply::error(401, "SIGN_ERROR", message.clone()),
             (_, _, Ok(())) => match self.scripted(request) {
                 Ok(Some(outcome)) => return outcome,
-                Ok(None) if !is_v3(self.path) => {
+                Ok(None) if !is_v3(self.path) && !routes::operations::is_v3_path(self.path) => {
                     request.verdict = Err(no_such_api(self.method, self.path));
                     routes::not_found(self.method, self.path)
                 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// (`Sandbox-Fault: bad-signature`).
 pub const FAULT_HEADER: &str = "Sandbox-Fault";
 /// Request header choosing the [`SignMode`] of this request's answer
-/// (`Sandbox-Sign-Mode: certificate` or `public-key`).
+/// (`Sandbox-Sign-Mode: certificate`, `public-key` or `both`).
 pub const SIGN_MODE_HEADER: &str = "Sandbox-Sign-Mode";
 
 /// How long `slow-reply` waits.
@@ -36,14 +36,34 @@ pub enum SignMode {
     /// (the default: WeChat Pay's mode for merchants onboarded since late 2024).
     #[default]
     PublicKey,
+    /// Both, as WeChat Pay signs during a merchant's migration from certificates to the public
+    /// key: an answer is signed with the key the request's `Wechatpay-Serial` header names (a
+    /// `PUB_KEY_ID_...`: the public key; anything else or nothing: the newest unexpired
+    /// platform certificate). Callbacks, which answer no request, are signed with the
+    /// certificate.
+    Both,
 }
 
 impl SignMode {
-    /// `certificate` or `public-key`.
+    /// `certificate`, `public-key` or `both`.
     pub fn name(self) -> &'static str {
         match self {
             SignMode::Certificate => "certificate",
             SignMode::PublicKey => "public-key",
+            SignMode::Both => "both",
+        }
+    }
+
+    /// The key that signs an answer to a request whose `Wechatpay-Serial` header is
+    /// `wechatpay_serial`: [`Both`](SignMode::Both) becomes the mode that header names, the
+    /// other modes stay as they are.
+    pub(crate) fn for_request(self, wechatpay_serial: Option<&str>) -> SignMode {
+        match (self, wechatpay_serial) {
+            (SignMode::Both, Some(serial)) if serial.trim().starts_with("PUB_KEY_ID_") => {
+                SignMode::PublicKey
+            }
+            (SignMode::Both, _) => SignMode::Certificate,
+            (mode, _) => mode,
         }
     }
 }
@@ -61,8 +81,9 @@ impl FromStr for SignMode {
         match s.trim() {
             "certificate" => Ok(SignMode::Certificate),
             "public-key" => Ok(SignMode::PublicKey),
+            "both" => Ok(SignMode::Both),
             other => Err(format!(
-                "unknown {SIGN_MODE_HEADER} {other:?}: expected certificate or public-key"
+                "unknown {SIGN_MODE_HEADER} {other:?}: expected certificate, public-key or both"
             )),
         }
     }

@@ -182,10 +182,12 @@ impl KeyMaterial {
         let mchid = format!("19{}", random_digits(8)?);
         let now = now_unix();
         let ca_cert = certificate(&CertSpec {
+            // The sandbox's root, in the place of `Tenpay.com Root CA`.
             subject: &[
                 ("C", "CN"),
                 ("O", "wechatpay-sandbox"),
-                ("CN", "wechatpay-sandbox CA"),
+                ("OU", "wechatpay-sandbox CA Center"),
+                ("CN", "wechatpay-sandbox Root CA"),
             ],
             key: &ca_key,
             issuer: None,
@@ -421,11 +423,14 @@ fn platform_certificate(
     not_after: i64,
 ) -> Result<X509> {
     certificate(&CertSpec {
+        // Shaped like WeChat Pay's (`CN=Tenpay.com sign`), the OU saying whose it is.
         subject: &[
             ("C", "CN"),
-            ("O", "Tenpay.com"),
-            ("OU", "Tenpay.com CA Center"),
-            ("CN", "Tenpay.com Root CA"),
+            ("ST", "Guangdong Province"),
+            ("L", "Shenzhen"),
+            ("O", "Tencent Technology (Shenzhen) Company Limited"),
+            ("OU", "wechatpay-sandbox"),
+            ("CN", "Tenpay.com sign"),
         ],
         key,
         issuer,

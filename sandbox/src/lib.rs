@@ -414,8 +414,9 @@ impl Sandbox {
     }
 
     /// Signs answers and callbacks with this key from now on (default
-    /// [`SignMode::PublicKey`]). A `Sandbox-Sign-Mode` request header overrides it for that
-    /// request.
+    /// [`SignMode::PublicKey`]; [`SignMode::Both`] signs each answer with the key the request's
+    /// `Wechatpay-Serial` names). A `Sandbox-Sign-Mode` request header overrides it for that
+    /// request. `GET /v3/certificates` is signed with a platform certificate in every mode.
     pub fn set_sign_mode(&self, mode: SignMode) {
         self.state.set_sign_mode(mode);
     }
@@ -448,7 +449,7 @@ impl Sandbox {
     /// the previous certificate can verify the list that introduces the new one, then verify
     /// the answers signed with the new one. An expired certificate (the clock past its
     /// `notAfter`) is no longer listed and never signs. In [`SignMode::PublicKey`] everything
-    /// is still signed with the WeChat Pay public key.
+    /// is still signed with the WeChat Pay public key (the certificate list with a certificate).
     ///
     /// [`identity`](Self::identity) and [`client`](Self::client) keep the first certificate
     /// only (a client has to fetch the new one); see

@@ -1,5 +1,6 @@
 //! A strict `multipart/form-data` reader (RFC 7578): CRLF line ends, the boundary from the
-//! content type, a closing delimiter. Never panics, whatever the body.
+//! content type (or, when the content type has none, from the body's first line, as WeChat
+//! Pay reads it), a closing delimiter. Never panics, whatever the body.
 
 /// One part of a multipart body.
 pub(crate) struct Part<'a> {
@@ -34,9 +35,22 @@ fn boundary(content_type: &str) -> Option<&str> {
         .filter(|b| !b.is_empty() && b.len() <= 70)
 }
 
+/// The boundary of a body whose content type names none: its first line, `--BOUNDARY`.
+/// (Python's `wechatpayv3` has always sent `Content-Type: multipart/form-data` alone, and
+/// WeChat Pay accepts it.)
+fn boundary_in_body(body: &[u8]) -> Option<&str> {
+    let line_end = find(body, b"\r\n", 0)?;
+    let line = std::str::from_utf8(body.get(..line_end)?).ok()?;
+    line.strip_prefix("--").filter(|b| {
+        !b.is_empty() && b.len() <= 70 && b.bytes().all(|c| c.is_ascii_graphic() || c == b' ')
+    })
+}
+
 /// Splits `body` into its parts.
 pub(crate) fn parse<'a>(content_type: &str, body: &'a [u8]) -> Result<Vec<Part<'a>>, String> {
-    let boundary = boundary(content_type).ok_or("multipart content type without a boundary")?;
+    let boundary = boundary(content_type)
+        .or_else(|| boundary_in_body(body))
+        .ok_or("a multipart body that does not start with a boundary line, and no boundary in the content type")?;
     let delimiter = format!("--{boundary}");
     let between = format!("\r\n{delimiter}");
     if !body.starts_with(delimiter.as_bytes()) {
@@ -106,7 +120,27 @@ mod tests {
         for end in 0..body.len() {
             let _ = parse("multipart/form-data; boundary=XX", &body[..end]);
         }
-        assert!(parse("multipart/form-data", body).is_err());
-        assert!(parse("multipart/form-data; boundary=", body).is_err());
+        assert!(parse("multipart/form-data", b"{}\r\n--XX--").is_err());
+        assert!(parse("multipart/form-data", b"--\r\n").is_err());
+        assert!(parse("multipart/form-data; boundary=", b"no boundary line").is_err());
+    }
+
+    #[test]
+    fn the_boundary_of_a_bare_content_type_is_the_first_line() {
+        let body = b"--XX\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n{}\r\n--XX--\r\n";
+        for content_type in ["multipart/form-data", "multipart/form-data; boundary="] {
+            let parts = parse(content_type, body).unwrap();
+            assert_eq!(
+                (parts.len(), parts[0].name.as_str(), parts[0].data),
+                (1, "meta", &b"{}"[..])
+            );
+        }
+        // A boundary named in the content type wins, as before: this body does not use it.
+        assert_eq!(
+            parse("multipart/form-data; boundary=YY", body)
+                .err()
+                .as_deref(),
+            Some("the multipart body does not start with its boundary")
+        );
     }
 }

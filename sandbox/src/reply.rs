@@ -14,9 +14,16 @@ use crate::faults::{
     Fault, NOT_BASE64_SIGNATURE, SignMode, SignatureHeader, UNKNOWN_CERTIFICATE_SERIAL,
     UNKNOWN_PUBLIC_KEY_ID,
 };
-use crate::sign::{response_message, rsa_sign};
+use crate::sign::{SCHEME, response_message, rsa_sign};
 use crate::state::{Signer, State};
 use crate::util::{hex_upper, now_unix, random_alnum, random_bytes};
+
+/// The content type of a JSON answer, as WeChat Pay spells it.
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
+
+/// The `Wechatpay-Signature-Type` header, sent with every signed answer (204s and errors
+/// included) and callback, as WeChat Pay does.
+pub(crate) const SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
 
 /// What a route answers.
 #[derive(Clone, Debug)]
@@ -28,6 +35,13 @@ pub(crate) struct Reply {
     pub(crate) signed: bool,
     /// Which platform certificate signs it in certificate mode.
     pub(crate) signer: Signer,
+    /// The key that signs it whatever the sandbox's sign mode (the certificate list).
+    pub(crate) mode: Option<SignMode>,
+    /// More headers (`Wechatpay-Statement-Sha1`).
+    pub(crate) headers: Vec<(&'static str, String)>,
+    /// What the signature covers instead of the body (an overseas statement's
+    /// `{"sha1":"..."}`).
+    pub(crate) sign_over: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -36,9 +50,12 @@ impl Reply {
         Reply {
             status,
             body: serde_json::to_vec(body).unwrap_or_default(),
-            content_type: Some("application/json"),
+            content_type: Some(JSON),
             signed: true,
             signer: Signer::Newest,
+            mode: None,
+            headers: Vec::new(),
+            sign_over: None,
         }
     }
 
@@ -50,6 +67,18 @@ impl Reply {
             content_type: None,
             signed: true,
             signer: Signer::Newest,
+            mode: None,
+            headers: Vec::new(),
+            sign_over: None,
+        }
+    }
+
+    /// A signed answer of `status` with no body (a 204, or an operation whose answer
+    /// carries nothing).
+    pub(crate) fn no_content_with(status: u16) -> Reply {
+        Reply {
+            status,
+            ..Reply::no_content()
         }
     }
 
@@ -76,7 +105,16 @@ impl Reply {
             content_type: Some(content_type),
             signed: false,
             signer: Signer::Newest,
+            mode: None,
+            headers: Vec::new(),
+            sign_over: None,
         }
+    }
+
+    /// This answer, signed with a platform certificate whatever the sign mode.
+    pub(crate) fn signed_by_certificate(mut self) -> Reply {
+        self.mode = Some(SignMode::Certificate);
+        self
     }
 
     /// This answer, signed in certificate mode with the oldest unexpired platform certificate.
@@ -131,7 +169,7 @@ impl SignatureHeaders {
         let nonce = random_alnum(32)?;
         let signing = state.signing_key(mode, signer)?;
         let serial = match (has(Fault::UnknownSerial), mode) {
-            (true, SignMode::Certificate) => UNKNOWN_CERTIFICATE_SERIAL.to_owned(),
+            (true, SignMode::Certificate | SignMode::Both) => UNKNOWN_CERTIFICATE_SERIAL.to_owned(),
             (true, SignMode::PublicKey) => UNKNOWN_PUBLIC_KEY_ID.to_owned(),
             (false, _) => signing.serial,
         };
@@ -187,7 +225,7 @@ impl SignatureHeaders {
 /// certificate has expired).
 fn wrong_key(state: &State, mode: SignMode) -> PKey<Private> {
     let other = match mode {
-        SignMode::Certificate => SignMode::PublicKey,
+        SignMode::Certificate | SignMode::Both => SignMode::PublicKey,
         SignMode::PublicKey => SignMode::Certificate,
     };
     state
@@ -221,16 +259,28 @@ pub(crate) fn render(
     fault: Option<Fault>,
 ) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers: Vec<(HeaderName, HeaderValue)> = reply
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).ok()?,
+            ))
+        })
+        .collect();
     render_answer(
         state,
         Outgoing {
             status,
             body: reply.body,
             content_type: reply.content_type,
-            signing: reply.signed.then_some((mode, reply.signer)),
-            sign_over: None,
+            signing: reply
+                .signed
+                .then_some((reply.mode.unwrap_or(mode), reply.signer)),
+            sign_over: reply.sign_over.as_deref(),
             faults: fault.as_slice(),
-            headers: &[],
+            headers: &headers,
             tampers: &[],
         },
     )
@@ -271,6 +321,7 @@ fn try_render(state: &State, outgoing: Outgoing<'_>) -> Result<Response<Full<Byt
         for (name, value) in signature.pairs() {
             headers.insert(name, header_value(value)?);
         }
+        headers.insert(SIGNATURE_TYPE, HeaderValue::from_static(SCHEME));
     }
     set_extra_headers(&mut headers, extra);
     // A header named by a fault stays out, whoever set it.

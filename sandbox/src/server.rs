@@ -91,6 +91,8 @@ where
         service_fn(move |request| serve(request, Arc::clone(&state), tls, closer.clone()));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
+        // Header names as WeChat Pay writes them (`Wechatpay-Signature`, `Request-Id`).
+        .title_case_headers(true)
         .keep_alive(true)
         .header_read_timeout(header_read_timeout)
         .serve_connection(io, service);

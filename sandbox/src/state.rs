@@ -246,14 +246,15 @@ impl State {
     }
 
     /// The key that signs in `mode`: the WeChat Pay public key's, or the newest (or oldest)
-    /// unexpired platform certificate's.
+    /// unexpired platform certificate's ([`SignMode::Both`] not resolved for a request signs
+    /// with the certificate).
     pub(crate) fn signing_key(&self, mode: SignMode, signer: Signer) -> Result<SigningKey> {
         match mode {
             SignMode::PublicKey => Ok(SigningKey {
                 serial: self.keys.public_key_id.clone(),
                 key: self.keys.public_key_private.clone(),
             }),
-            SignMode::Certificate => {
+            SignMode::Certificate | SignMode::Both => {
                 let now = now_unix();
                 let named = match signer {
                     Signer::Named => self.list_signer(),
@@ -275,6 +276,19 @@ impl State {
                     .ok_or_else(|| Error::Runtime("every platform certificate has expired".into()))
             }
         }
+    }
+
+    /// The private key of the platform key `serial` names (a platform certificate's serial,
+    /// whatever its case, or the public key's id): what decrypts the fields a client
+    /// encrypted for it.
+    pub(crate) fn decryption_key(&self, serial: &str) -> Option<PKey<Private>> {
+        if serial == self.keys.public_key_id {
+            return Some(self.keys.public_key_private.clone());
+        }
+        lock(&self.platform)
+            .iter()
+            .find(|c| c.serial.eq_ignore_ascii_case(serial))
+            .map(|c| c.key.clone())
     }
 
     pub(crate) fn record(&self, request: LoggedRequest) {

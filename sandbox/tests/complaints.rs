@@ -25,7 +25,7 @@ fn blocking_both_routes_both_modes() {
         sandbox.set_sign_mode(mode);
         let expected_serial = match mode {
             SignMode::PublicKey => &sandbox.identity().public_key_id,
-            SignMode::Certificate => &sandbox.identity().platform_serial,
+            SignMode::Certificate | SignMode::Both => &sandbox.identity().platform_serial,
         };
         for path in [
             "v3/merchant-service/complaints-v2/{complaint_id}/response",

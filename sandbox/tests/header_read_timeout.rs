@@ -39,7 +39,11 @@ fn exchange(stream: &mut TcpStream) -> String {
         if let Some((head, rest)) = text.split_once("\r\n\r\n") {
             let length: usize = head
                 .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
                 .expect("a content-length")
                 .parse()
                 .unwrap();

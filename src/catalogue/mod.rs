@@ -321,6 +321,26 @@ impl Operation {
         }
         problems
     }
+
+    /// Checks an answer against the operation's answer schema, as
+    /// [`check_body`](Self::check_body) checks a body (an operation without an answer schema
+    /// accepts any answer). What a test of a server, or of the sandbox, asks of its answers.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use wechatpay::{catalogue, Method};
+    ///
+    /// let native = catalogue::get().find(&Method::POST, "v3/pay/transactions/native").unwrap();
+    /// assert!(native.check_answer(&json!({ "code_url": "weixin://wxpay/bizpayurl?pr=p4lpSuKzz" })).is_empty());
+    /// assert_eq!(native.check_answer(&json!({}))[0].pointer, "/code_url");
+    /// ```
+    pub fn check_answer(&self, answer: &serde_json::Value) -> Vec<Problem> {
+        let xml = self.answer.kind == AnswerKind::Xml;
+        match &self.answer.schema {
+            Some(schema) => check::check(schema, answer, xml),
+            None => Vec::new(),
+        }
+    }
 }
 
 /// Strict paths: `Ok` when the catalogue knows `method` at `template`, else the error naming

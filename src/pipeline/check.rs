@@ -106,8 +106,10 @@ fn verify_statement(
 }
 
 /// A 2xx answer whose body is an error document (`code` and `message`, and nothing else but
-/// `detail`): the signed body of an error answer served with a success status. Only small JSON
-/// objects are read: error documents are.
+/// `detail`, the code a word such as `ORDER_NOT_EXIST`): the signed body of an error answer
+/// served with a success status. A code of digits only is not an error's: some operations
+/// answer success as `{"code":"000000","message":"成功"}` (the `v3/gov/subsidy/...` ones). Only
+/// small JSON objects are read: error documents are.
 fn no_error_document(response: &Response) -> Result<(), VerificationFailure> {
     const AT_MOST: usize = 64 << 10;
     let body = response.bytes();
@@ -127,7 +129,7 @@ fn no_error_document(response: &Response) -> Result<(), VerificationFailure> {
         .all(|k| matches!(k.as_str(), "code" | "message" | "detail"));
     match (&document.get("code"), &document.get("message")) {
         (Some(serde_json::Value::String(code)), Some(serde_json::Value::String(_)))
-            if only_error_fields =>
+            if only_error_fields && code.bytes().any(|b| b.is_ascii_alphabetic()) =>
         {
             Err(VerificationFailure::ErrorDocument {
                 status: response.status().as_u16(),

@@ -48,7 +48,14 @@ pub(super) async fn download(
     let ring = &refresher.ring;
     ring.expired_anchor()?;
     let template = UriTemplate::parse("v3/certificates").map_err(Error::from_template)?;
-    let prepared = prepare(ctx, &template, http::Method::GET, Options::new())?;
+    // Names the key the ring trusts most: WeChat Pay signs an answer with the key the request's
+    // `Wechatpay-Serial` names when a merchant has both kinds (the migration), so that a ring
+    // anchored by a public key can verify the list that brings the certificates.
+    let options = match ring.preferred() {
+        Some(id) => Options::new().header(crate::verifier::SERIAL, &id),
+        None => Options::new(),
+    };
+    let prepared = prepare(ctx, &template, http::Method::GET, options)?;
     // With the client's failover: a ring with no usable key can still fill itself from the
     // backup host while the primary is down.
     let answer = execute::<Whole>(

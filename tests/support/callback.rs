@@ -183,7 +183,7 @@ pub fn signed(body: Vec<u8>, signer: SignMode, timestamp_offset: i64) -> Callbac
     let nonce = random_alnum(32);
     let (serial, key) = match signer {
         SignMode::PublicKey => (k.pubkey_id.as_str(), &k.pubkey_private),
-        SignMode::Certificate => (k.platform_serial.as_str(), &k.platform_private),
+        SignMode::Certificate | SignMode::Both => (k.platform_serial.as_str(), &k.platform_private),
     };
     let signature = rsa_sha256_sign(key, &response_message(&timestamp, &nonce, &body));
     let mut headers = HeaderMap::new();

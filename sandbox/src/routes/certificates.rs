@@ -1,15 +1,16 @@
 //! `GET /v3/certificates`: every unexpired platform certificate, encrypted under the APIv3 key,
-//! the list signed (in certificate mode) with the oldest of them, or with the newest when the
+//! the list signed (in every sign mode) with the oldest of them, or with the newest when the
 //! test says so, or with the certificate the test named (listed too, whatever its validity).
 
 use serde_json::{Value, json};
 
+use super::Request;
 use crate::reply::Reply;
 use crate::sign::aead_encrypt;
 use crate::state::{PlatformCertificate, State};
 use crate::util::{Beijing, asn1_to_unix, random_alnum};
 
-pub(super) fn list(state: &State) -> Result<Reply, Reply> {
+pub(super) fn list(state: &State, request: &Request<'_>) -> Result<Reply, Reply> {
     if state.settings().public_key_only {
         // What WeChat Pay answers a merchant that has moved to public-key mode.
         return Err(Reply::error(
@@ -23,7 +24,21 @@ pub(super) fn list(state: &State) -> Result<Reply, Reply> {
         .iter()
         .map(|certificate| entry(state, certificate))
         .collect::<Result<Vec<Value>, Reply>>()?;
+    // Signed with a platform certificate whatever the sign mode, unless the request's
+    // `Wechatpay-Serial` names the public key: a merchant that has both kinds of key gets a
+    // list it can check with the certificates it brings (how certificate-mode downloaders
+    // start), or with the public key it named (how a client anchored by it downloads).
+    let names_public_key = request
+        .headers
+        .get("Wechatpay-Serial")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|serial| serial.trim().starts_with("PUB_KEY_ID_"));
     let reply = Reply::json(200, &json!({ "data": data }));
+    let reply = if names_public_key {
+        reply
+    } else {
+        reply.signed_by_certificate()
+    };
     if state.list_signer().is_some() {
         return Ok(reply.signed_by_list_signer());
     }

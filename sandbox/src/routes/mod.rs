@@ -4,6 +4,7 @@ mod bill;
 mod certificates;
 mod complaints;
 mod media;
+pub(crate) mod operations;
 mod pay;
 mod refund;
 
@@ -101,16 +102,31 @@ pub(crate) fn check_mchid(state: &State, mchid: &str) -> Result<(), Reply> {
     }
 }
 
-/// Dispatches a verified APIv3 request.
+/// Answers a verified APIv3 request: validated against the catalogue's operation, then
+/// answered by the sandbox's stateful routes where it has them, else from the catalogue.
 pub(crate) fn handle(state: &State, request: &Request<'_>) -> Reply {
+    let found = operations::find(request.method, request.path);
+    if let Some(found) = &found {
+        if let Err(reply) = operations::validate(state, found, request) {
+            return reply;
+        }
+    }
+    match stateful(state, request) {
+        Some(result) => result.unwrap_or_else(|reply| reply),
+        None => match &found {
+            Some(found) => operations::answer(state, found, request),
+            None => not_found(request.method, request.path),
+        },
+    }
+}
+
+/// The answer of a route the sandbox keeps state for, or `None`.
+fn stateful(state: &State, request: &Request<'_>) -> Option<Result<Reply, Reply>> {
     let raw_segments = request.path.strip_prefix('/').unwrap_or(request.path);
-    let Some(decoded) = raw_segments
+    let decoded = raw_segments
         .split('/')
         .map(decode)
-        .collect::<Option<Vec<String>>>()
-    else {
-        return not_found(request.method, request.path);
-    };
+        .collect::<Option<Vec<String>>>()?;
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let result = match (request.method.as_str(), segments.as_slice()) {
         ("POST", ["v3", "merchant-service", "complaints-v2", id, "response"])
@@ -145,7 +161,7 @@ pub(crate) fn handle(state: &State, request: &Request<'_>) -> Reply {
         }
         ("POST", ["v3", "refund", "domestic", "refunds"]) => refund::create(state, request),
         ("GET", ["v3", "refund", "domestic", "refunds", no]) => refund::query(state, no),
-        ("GET", ["v3", "certificates"]) => certificates::list(state),
+        ("GET", ["v3", "certificates"]) => certificates::list(state, request),
         (
             "POST",
             [
@@ -157,9 +173,9 @@ pub(crate) fn handle(state: &State, request: &Request<'_>) -> Reply {
         ) => media::upload(state, request, kind),
         ("GET", ["v3", "bill", "tradebill"]) => bill::tradebill(state, request),
         ("GET", ["v3", "billdownload", "file"]) => bill::download(state, request),
-        _ => return not_found(request.method, request.path),
+        _ => return None,
     };
-    result.unwrap_or_else(|reply| reply)
+    Some(result)
 }
 
 /// `404 NOT_FOUND` for a route the sandbox does not have.
