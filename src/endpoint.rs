@@ -86,6 +86,13 @@ impl Endpoint {
         Endpoint::with_path(ctx, normalize(key).into())
     }
 
+    /// The endpoint of a template taken as written, not normalised: a typed model's, whose
+    /// template is WeChat Pay's own spelling (`v2/secapi/mch/addInstitutionsub` keeps its
+    /// capital, which [`normalize`] would turn into `add-institutionsub`).
+    pub(crate) fn exact(ctx: Arc<Context>, template: &str) -> Endpoint {
+        Endpoint::with_path(ctx, template.into())
+    }
+
     fn with_path(ctx: Arc<Context>, path: Arc<str>) -> Endpoint {
         Endpoint {
             ctx,

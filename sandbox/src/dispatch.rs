@@ -44,7 +44,7 @@ fn is_v3(path: &str) -> bool {
 fn route_of(path: &str, tls: bool, scripted: bool, headers: &HeaderMap) -> Route {
     if is_v3(path) || routes::operations::is_v3_path(path) {
         Route::V3
-    } else if v2::apis::serves(path, tls) {
+    } else if v2::apis::serves(path, tls) || v2::operations::is_v2_path(path) {
         Route::V2
     } else if !scripted {
         Route::Unknown
@@ -236,13 +236,18 @@ impl Context<'_> {
                         &faults,
                     ) {
                         Some(response) => response,
-                        None => {
-                            // A path the sandbox does not serve, that the script left alone.
-                            request.verdict = Err(no_such_api(self.method, self.path));
-                            let (_, mode) = self.fault_and_mode();
-                            let reply = routes::not_found(self.method, self.path);
-                            render(self.state, reply, mode, fault)
-                        }
+                        None => match v2::operations::find(self.method, self.path) {
+                            Some(operation) => v2::operations::handle(
+                                self.state, operation, self.path, &checked, tls, &faults,
+                            ),
+                            None => {
+                                // A path the sandbox does not serve, that the script left alone.
+                                request.verdict = Err(no_such_api(self.method, self.path));
+                                let (_, mode) = self.fault_and_mode();
+                                let reply = routes::not_found(self.method, self.path);
+                                render(self.state, reply, mode, fault)
+                            }
+                        },
                     }
                 }
                 Err(panic) => v2::fail_response(500, &format!("SYSTEMERROR: {panic}")),

@@ -96,7 +96,23 @@ fn bad_bill_requests() {
             .unwrap()
             .to_owned()
     };
-    assert_eq!(message(json!({})), "bill_date is required");
+    let missing = client["v3/bill/tradebill{?bill_date,tar_type}"]
+        .get(json!({}))
+        .unwrap_err();
+    let api = missing.api().unwrap();
+    assert_eq!(
+        (api.status().as_u16(), api.code()),
+        (400, Some("PARAM_ERROR"))
+    );
+    let detail = api.detail().unwrap();
+    assert_eq!(
+        (&detail["field"], &detail["location"]),
+        (&json!("bill_date"), &json!("query"))
+    );
+    assert!(
+        api.message().unwrap().contains("/query/bill_date"),
+        "{missing}"
+    );
     assert!(message(json!({ "bill_date": "2024-13-01" })).contains("YYYY-MM-DD"));
     assert!(message(json!({ "bill_date": "2024-06-01", "tar_type": "ZIP" })).contains("GZIP"));
     let error = client["v3/billdownload/file?token=nope"]

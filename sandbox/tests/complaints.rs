@@ -99,14 +99,11 @@ fn missing_and_wrong_fields() {
     let cases = [
         (
             json!({ "complainted_mchid": sandbox.identity().mchid }),
-            "response_content is required",
+            "/response_content",
         ),
-        (
-            json!({ "response_content": "ok" }),
-            "complainted_mchid is required",
-        ),
+        (json!({ "response_content": "ok" }), "/complainted_mchid"),
     ];
-    for (body, message) in cases {
+    for (body, field) in cases {
         let error = endpoint
             .post(json!({ "complaint_id": "1", "json": body }))
             .unwrap_err();
@@ -114,7 +111,17 @@ fn missing_and_wrong_fields() {
         let api = error.api().unwrap();
         assert_eq!(api.status(), 400);
         assert_eq!(api.code(), Some("PARAM_ERROR"));
-        assert_eq!(api.message(), Some(message));
+        // As WeChat Pay words it: the input, the field's title, the rule; and the detail.
+        let message = api.message().unwrap();
+        assert!(
+            message.starts_with(&format!("输入源“/body{field}”映射到值字段“")),
+            "{message}"
+        );
+        assert!(message.contains("必填性规则校验失败"), "{message}");
+        let detail = api.detail().unwrap();
+        assert_eq!(detail["field"], field);
+        assert_eq!(detail["location"], "body");
+        assert_eq!(detail["issue"], "a required field is missing");
     }
     let error = endpoint
         .post(json!({

@@ -119,7 +119,11 @@ fn unknown_orders_and_missing_fields() {
     let error = client["v3/pay/transactions/id/{id}"]
         .get(json!({ "id": "nope" }))
         .unwrap_err();
-    assert_eq!(error.api().unwrap().message(), Some("mchid is required"));
+    let detail = error.api().unwrap().detail().unwrap();
+    assert_eq!(
+        (&detail["field"], &detail["location"]),
+        (&json!("mchid"), &json!("query"))
+    );
 
     for (kind, field) in [
         ("native", "appid"),
@@ -146,7 +150,12 @@ fn unknown_orders_and_missing_fields() {
         let api = error.api().unwrap();
         assert_eq!(api.status(), 400, "{field}");
         assert_eq!(api.code(), Some("PARAM_ERROR"));
-        assert_eq!(api.message(), Some(format!("{field} is required").as_str()));
+        let pointer = format!("/{}", field.replace('.', "/"));
+        assert_eq!(api.detail().unwrap()["field"], pointer.as_str(), "{field}");
+        assert!(
+            api.message().unwrap().contains(&format!("/body{pointer}")),
+            "{error}"
+        );
     }
     // native does not need the payer.
     let mut body = order(&mchid, "NATIVE-NO-PAYER");

@@ -84,14 +84,24 @@ fn refund_checks() {
     let mut r = refund("R-ORDER-2", "X", 1, 100);
     r["json"].as_object_mut().unwrap().remove("out_trade_no");
     assert_eq!(message(r), "transaction_id or out_trade_no is required");
-    for field in ["refund", "total", "currency"] {
+    // A missing field: WeChat Pay's 400 PARAM_ERROR, its detail naming the field.
+    let field = |opts: Value| {
+        let error = endpoint.post(opts).unwrap_err();
+        let api = error.api().unwrap();
+        assert_eq!(
+            (api.status().as_u16(), api.code()),
+            (400, Some("PARAM_ERROR"))
+        );
+        api.detail().unwrap()["field"].as_str().unwrap().to_owned()
+    };
+    for name in ["refund", "total", "currency"] {
         let mut r = refund("R-ORDER-2", "X", 1, 100);
-        r["json"]["amount"].as_object_mut().unwrap().remove(field);
-        assert_eq!(message(r), format!("amount.{field} is required"));
+        r["json"]["amount"].as_object_mut().unwrap().remove(name);
+        assert_eq!(field(r), format!("/amount/{name}"));
     }
     let mut r = refund("R-ORDER-2", "X", 1, 100);
     r["json"].as_object_mut().unwrap().remove("out_refund_no");
-    assert_eq!(message(r), "out_refund_no is required");
+    assert_eq!(field(r), "/out_refund_no");
     assert!(message(refund("R-ORDER-2", "X", 1, 99)).contains("amount.total"));
     let error = endpoint
         .post(refund("NO-SUCH-ORDER", "X", 1, 100))

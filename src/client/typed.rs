@@ -18,8 +18,10 @@ const API_HOST: &str = "api.mch.weixin.qq.com";
 impl Client {
     /// Sends a typed request and waits for its verified, decoded answer.
     ///
-    /// The same call as `client.chain(template).request(method, request.into_options())`: the
-    /// same bytes signed and sent, the same verification, failover, retries and key ring. An
+    /// The same call as `client.chain(template).request(method, request.into_options())`
+    /// (the template taken as WeChat Pay spells it: the three APIv2 paths with a capital,
+    /// `v2/secapi/mch/addInstitutionsub` and its kin, keep it): the same bytes signed and
+    /// sent, the same verification, failover, retries and key ring. An
     /// operation of the overseas or Hong Kong host ([`Host::Global`], [`Host::Hk`]) goes to
     /// `apihk.mch.weixin.qq.com` when the client is on the production host
     /// `api.mch.weixin.qq.com`, and to the client's own base URI otherwise (a sandbox, a
@@ -43,7 +45,7 @@ impl Client {
     /// ```
     pub fn send<R: Request>(&self, request: R) -> Result<R::Answer> {
         let response = self
-            .chain(R::SPEC.template)
+            .exact(R::SPEC.template)
             .request(R::SPEC.method, self.typed_options(request))?;
         R::Answer::decode(response)
     }
@@ -56,7 +58,7 @@ impl Client {
         request: R,
     ) -> impl Future<Output = Result<R::Answer>> + Send + 'static {
         let response = self
-            .chain(R::SPEC.template)
+            .exact(R::SPEC.template)
             .request_async(R::SPEC.method, self.typed_options(request));
         async move { R::Answer::decode(response.await?) }
     }
@@ -64,8 +66,15 @@ impl Client {
     /// The request [`send`](Client::send) would send (URL, headers, body), built without
     /// signing or sending it, as [`Endpoint::prepare`](crate::Endpoint::prepare) does.
     pub fn prepare_typed<R: Request>(&self, request: R) -> Result<PreparedRequest> {
-        self.chain(R::SPEC.template)
+        self.exact(R::SPEC.template)
             .prepare(R::SPEC.method, self.typed_options(request))
+    }
+
+    /// The operation's endpoint, its template as WeChat Pay spells it (a capital kept: the
+    /// dynamic chain's [`normalize`](crate::normalize) would turn `addInstitutionsub` into
+    /// `add-institutionsub`).
+    fn exact(&self, template: &str) -> crate::Endpoint {
+        crate::Endpoint::exact(self.context().clone(), template)
     }
 
     /// The request's options, sent to the Hong Kong host when the operation lives there and

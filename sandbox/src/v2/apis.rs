@@ -31,6 +31,12 @@ pub(crate) fn handle(
     if !serves(path, tls) {
         return None;
     }
+    // Validated against the catalogue first, as every APIv2 operation is.
+    if let Some(operation) = super::operations::find(method, path) {
+        if let Err(refusal) = super::operations::check(operation, request, tls) {
+            return Some(refusal);
+        }
+    }
     let fields = &request.fields;
     let business = match (method.as_str(), path) {
         ("POST", "/pay/micropay") => micropay(state, fields),

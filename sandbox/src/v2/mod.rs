@@ -3,6 +3,7 @@
 //! `GET` without a body; then a script or one of the APIs of [`apis`] answers.
 
 pub(crate) mod apis;
+pub(crate) mod operations;
 mod xml;
 
 use bytes::Bytes;
