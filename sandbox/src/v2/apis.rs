@@ -33,7 +33,7 @@ pub(crate) fn handle(
     }
     // Validated against the catalogue first, as every APIv2 operation is.
     if let Some(operation) = super::operations::find(method, path) {
-        if let Err(refusal) = super::operations::check(operation, request, tls) {
+        if let Some(refusal) = super::operations::refusal(operation, request, tls) {
             return Some(refusal);
         }
     }

@@ -47,20 +47,20 @@ fn given(request: &Checked) -> Value {
 
 /// Checks a verified request to `operation` as WeChat Pay does: the merchant certificate
 /// where the operation needs it, HMAC-SHA256 where it takes only that, then the fields; the
-/// `return_code` FAIL answer naming what is wrong.
-pub(crate) fn check(
+/// `return_code` FAIL answer naming what is wrong, or `None` when the request is sound.
+pub(crate) fn refusal(
     operation: &Operation,
     request: &Checked,
     tls: bool,
-) -> Result<(), Response<Full<Bytes>>> {
+) -> Option<Response<Full<Bytes>>> {
     if operation.mutual_tls && !tls {
-        return Err(fail_response(
+        return Some(fail_response(
             200,
             "证书错误: this API takes the merchant certificate (mutual TLS): call it on Identity::tls_base_uri",
         ));
     }
     if operation.hmac_sha256_only && request.sign_type != SignType::HmacSha256 {
-        return Err(fail_response(
+        return Some(fail_response(
             200,
             "签名类型错误: this API takes sign_type HMAC-SHA256 only",
         ));
@@ -71,9 +71,9 @@ pub(crate) fn check(
         let issue = issue
             .split_once(": ")
             .map_or(issue.as_str(), |(_, rest)| rest);
-        return Err(fail_response(200, &format!("参数错误: {field}: {issue}")));
+        return Some(fail_response(200, &format!("参数错误: {field}: {issue}")));
     }
-    Ok(())
+    None
 }
 
 /// The answer to a verified request to `operation`.
@@ -85,7 +85,7 @@ pub(crate) fn handle(
     tls: bool,
     faults: &[Fault],
 ) -> Response<Full<Bytes>> {
-    if let Err(refusal) = check(operation, request, tls) {
+    if let Some(refusal) = refusal(operation, request, tls) {
         return refusal;
     }
     let given = given(request);
