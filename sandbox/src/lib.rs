@@ -30,7 +30,8 @@
 //! ```
 //!
 //! Routes, faults, the request log, callbacks and scripted answers: see [`Sandbox`], [`Fault`],
-//! [`LoggedRequest`], [`Sandbox::notify`] and [`Sandbox::script`].
+//! [`LoggedRequest`], [`Sandbox::pay`], [`Sandbox::deliveries`], [`Sandbox::notify`] and
+//! [`Sandbox::script`]; the control API for other tools and languages: [`CONTROL_PREFIX`].
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -192,6 +193,11 @@ impl SandboxBuilder {
 /// | `GET /v3/certificates` | every unexpired platform certificate, encrypted with the APIv3 key (see [`Sandbox::rotate_platform_certificate`]; [`Sandbox::sign_certificate_list_with`] adds and signs with a certificate of any validity) |
 /// | `POST /v3/merchant/media/upload` (multipart) | `{"media_id"}` |
 /// | `GET /v3/bill/tradebill?bill_date=` then `GET /v3/billdownload/file?token=` | the bill's hash and URL, then the CSV (gzip with `tar_type=GZIP`), unsigned |
+///
+/// Paying an order sends its `TRANSACTION.SUCCESS` callback to its `notify_url` ([`pay`](Self::pay),
+/// [`SandboxBuilder::auto_pay`]), a refund with a `notify_url` its `REFUND.SUCCESS`, retried
+/// on WeChat Pay's schedule ([`RETRY_SCHEDULE`]) and logged ([`deliveries`](Self::deliveries)).
+/// `/sandbox/...` is the control API ([`control_uri`](Self::control_uri)).
 ///
 /// A request whose signature fails gets 401 `SIGN_ERROR`; a missing field 400 `PARAM_ERROR`;
 /// any other route, under `/v3` or not, a signed 404 `NOT_FOUND`. APIv2 (XML):
