@@ -82,7 +82,7 @@ pub enum Command {
     Decrypt(Decrypt),
     /// Download a bill.
     Bill(Bill),
-    /// Run the offline sandbox in the foreground and print the profile to use with it.
+    /// Run the offline sandbox in the foreground and print the profile to use with it; or pay, notify, rotate, fault, log, reset or status against a running one.
     Sandbox(SandboxArgs),
     /// Browse the WeChat Pay API: every operation, its parameters, fields and example.
     Api(Api),
@@ -262,12 +262,161 @@ pub struct BillDownload {
     pub output: PathBuf,
 }
 
+/// `wxpay sandbox [OPTIONS]` runs the sandbox in the foreground; `wxpay sandbox ACTION` talks
+/// to a running one through its control API (`/sandbox/...` on its port).
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub action: Option<SandboxAction>,
     /// The port to listen on (default: a free one)
     #[arg(long)]
     pub port: Option<u16>,
     /// Load the keys from DIR, or generate them there (reproducible runs)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, visible_alias = "keys-dir", value_name = "DIR")]
     pub keys: Option<PathBuf>,
+    /// Sign answers and callbacks with the platform certificate (certificate) or the WeChat Pay public key (public-key, the default)
+    #[arg(long, value_name = "MODE", value_parser = sign_mode_arg)]
+    pub sign_mode: Option<wechatpay_sandbox::SignMode>,
+    /// Pay every order SECONDS after it is placed (e.g. 2 or 0.5), then send its callback to its notify_url
+    #[arg(long, value_name = "SECONDS", value_parser = seconds_arg, allow_negative_numbers = true)]
+    pub auto_pay: Option<std::time::Duration>,
+    /// Multiply the waits between callback retries (WeChat Pay's, 24 h 4 min in all) by F: 0.001 runs them in 87 s
+    #[arg(long, value_name = "F", value_parser = scale_arg, allow_negative_numbers = true)]
+    pub callback_time_scale: Option<f64>,
+}
+
+fn sign_mode_arg(value: &str) -> Result<wechatpay_sandbox::SignMode, String> {
+    value.parse()
+}
+
+fn seconds_arg(value: &str) -> Result<std::time::Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("`{value}` is not a number of seconds, 0 or more"))
+}
+
+fn scale_arg(value: &str) -> Result<f64, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .ok_or_else(|| format!("`{value}` is not a number above 0"))
+}
+
+/// What to ask a running sandbox.
+#[derive(Subcommand, Debug)]
+pub enum SandboxAction {
+    /// Pay an order, as its payer would: its TRANSACTION.SUCCESS callback goes to its notify_url
+    Pay {
+        /// The order's out_trade_no
+        out_trade_no: String,
+        #[command(flatten)]
+        to: SandboxTarget,
+    },
+    /// Send a callback: an order's or a refund's again (same notification id), or any event to a URL
+    Notify(SandboxNotify),
+    /// Rotate the platform certificate: issue a new one, which signs from now on in certificate mode
+    Rotate {
+        /// How long the new certificate is valid, in seconds [default: 5 years]
+        #[arg(long, value_name = "SECONDS")]
+        valid_for: Option<u64>,
+        #[command(flatten)]
+        to: SandboxTarget,
+    },
+    /// Set the fault of every answer, or of one path's answers (`none` clears it)
+    Fault {
+        /// bad-signature, stale-timestamp, future-timestamp, unknown-serial, wrong-key, missing-timestamp, missing-nonce, missing-signature, missing-serial, tampered-body, signature-not-base64, slow-reply[-250ms], connection-reset, server-error[-503], close-after-reply[-250ms], or none
+        #[arg(value_parser = fault_arg)]
+        fault: FaultArg,
+        /// Only the answers to this path (e.g. /v3/certificates)
+        #[arg(long)]
+        path: Option<String>,
+        #[command(flatten)]
+        to: SandboxTarget,
+    },
+    /// Print the requests the sandbox received, with its verdict on each, and its callback deliveries
+    Log {
+        /// Keep printing what comes next, until Ctrl-C or the sandbox stops
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the entries numbered above N (each JSON line has its `seq`)
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        since: u64,
+        /// Print the entries as JSON lines, as the control API gives them
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        to: SandboxTarget,
+    },
+    /// Forget every order, refund, log and fault, and cancel pending callback retries
+    Reset {
+        #[command(flatten)]
+        to: SandboxTarget,
+    },
+    /// Print the sandbox's settings and counters
+    Status {
+        #[command(flatten)]
+        to: SandboxTarget,
+    },
+}
+
+/// A fault, or `none`.
+#[derive(Clone, Debug)]
+pub struct FaultArg(pub Option<wechatpay_sandbox::Fault>);
+
+fn fault_arg(value: &str) -> Result<FaultArg, String> {
+    match value {
+        "none" => Ok(FaultArg(None)),
+        name => name.parse().map(|f| FaultArg(Some(f))),
+    }
+}
+
+/// Which running sandbox.
+#[derive(Args, Debug, Clone)]
+pub struct SandboxTarget {
+    /// The running sandbox, http://127.0.0.1:PORT/ as `wxpay sandbox` prints it [env: WECHATPAY_SANDBOX] [default: the base_uri of the profile]
+    #[arg(long, value_name = "URL")]
+    pub sandbox: Option<String>,
+}
+
+/// `wxpay sandbox notify`
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("event").required(true).args(["out_trade_no", "out_refund_no", "event_type"])))]
+pub struct SandboxNotify {
+    /// The order whose TRANSACTION.SUCCESS to send (paid first if need be)
+    #[arg(long, value_name = "NO")]
+    pub out_trade_no: Option<String>,
+    /// The refund whose REFUND.SUCCESS to send
+    #[arg(long, value_name = "NO")]
+    pub out_refund_no: Option<String>,
+    /// Any event type, e.g. COMPLAINT.CREATE (with --resource and --url)
+    #[arg(long, value_name = "TYPE", requires = "resource")]
+    pub event_type: Option<String>,
+    /// The event's resource, a JSON object, encrypted as it is
+    #[arg(long, value_name = "JSON", requires = "event_type")]
+    pub resource: Option<String>,
+    /// The event's summary [default: the event type]
+    #[arg(long, requires = "event_type")]
+    pub summary: Option<String>,
+    /// The resource's original_type and associated_data [default: the event type's first part, lower case]
+    #[arg(long, value_name = "TYPE", requires = "event_type")]
+    pub original_type: Option<String>,
+    /// Where to send it [default: the order's or refund's notify_url]
+    #[arg(long)]
+    pub url: Option<String>,
+    /// valid, bad-signature, stale-timestamp or duplicate-id (the id of the last valid notification)
+    #[arg(long, value_parser = variant_arg)]
+    pub variant: Option<wechatpay_sandbox::NotifyVariant>,
+    /// One attempt: no retries when the receiver does not answer 200 or 204
+    #[arg(long)]
+    pub no_retry: bool,
+    #[command(flatten)]
+    pub to: SandboxTarget,
+}
+
+fn variant_arg(value: &str) -> Result<wechatpay_sandbox::NotifyVariant, String> {
+    value.parse()
 }

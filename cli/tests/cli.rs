@@ -2216,3 +2216,613 @@ fn completions_offer_the_api_paths() {
         assert!(out.status.success(), "zsh -n: {}", stderr(&out));
     }
 }
+
+/// A `wxpay sandbox` process of a test, with its keys directory; killed on drop.
+struct Running {
+    child: std::process::Child,
+    printed: String,
+    base: String,
+    keys: Scratch,
+}
+
+impl Running {
+    /// `wxpay sandbox --keys DIR ARGS...`, once it has printed its profile.
+    fn start(args: &[&str]) -> Running {
+        let keys = Scratch::new();
+        let dir = keys.0.display().to_string();
+        let mut all = vec!["--keys", dir.as_str()];
+        all.extend_from_slice(args);
+        let (child, printed) = start_sandbox(&all);
+        let base = profile_value(&printed, "base_uri");
+        Running {
+            child,
+            printed,
+            base,
+            keys,
+        }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.keys.path("wxpay.toml")
+    }
+
+    /// `wxpay --config DIR/wxpay.toml --profile sandbox ARGS...`
+    fn wxpay(&self, args: &[&str]) -> Output {
+        wxpay()
+            .arg("--config")
+            .arg(self.config())
+            .args(["--profile", "sandbox"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `wxpay sandbox ACTION --sandbox BASE ARGS...`
+    fn control(&self, action: &str, args: &[&str]) -> Output {
+        wxpay()
+            .args(["sandbox", action, "--sandbox", &self.base])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn mchid(&self) -> String {
+        profile_value(&self.printed, "mchid")
+    }
+
+    /// Places a native order with this notify_url through `wxpay req`.
+    fn place(&self, out_trade_no: &str, notify_url: &str) {
+        let body = json!({
+            "appid": "wxd678efh567hg6787", "mchid": self.mchid(), "description": "QQ公仔",
+            "out_trade_no": out_trade_no, "notify_url": notify_url,
+            "amount": { "total": 9, "currency": "CNY" },
+        })
+        .to_string();
+        let out = self.wxpay(&["req", "POST", "v3/pay/transactions/native", "-d", &body]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A callback as it arrived: its headers (names in lower case) and body.
+type Hit = (Vec<(String, String)>, Vec<u8>);
+
+/// A bare callback receiver: records each POST (headers, body) and answers 200.
+struct Hook {
+    url: String,
+    hits: std::sync::Arc<std::sync::Mutex<Vec<Hit>>>,
+}
+
+impl Hook {
+    fn start() -> Hook {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/notify", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&hits);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut data = Vec::new();
+                let mut buf = [0u8; 8192];
+                let head_end = loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break None,
+                        Ok(n) => data.extend_from_slice(&buf[..n]),
+                    }
+                    if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(end);
+                    }
+                };
+                let Some(head_end) = head_end else { continue };
+                let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+                let headers: Vec<(String, String)> = head
+                    .split("\r\n")
+                    .skip(1)
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    .collect();
+                let length: usize = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-length")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = data[head_end + 4..].to_vec();
+                while body.len() < length {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => body.extend_from_slice(&buf[..n]),
+                    }
+                }
+                log.lock().unwrap().push((headers, body));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        Hook { url, hits }
+    }
+
+    /// Waits (at most 10 s) for `n` callbacks.
+    fn wait_for(&self, n: usize) -> Vec<Hit> {
+        for _ in 0..1000 {
+            let hits = self.hits.lock().unwrap().clone();
+            if hits.len() >= n {
+                return hits;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("fewer than {n} callbacks after 10 s");
+    }
+}
+
+fn hit_header<'h>(hit: &'h Hit, name: &str) -> &'h str {
+    hit.0
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// Checks a callback's signature with OpenSSL and the key in `pem` (a public key or a
+/// certificate).
+fn verify_callback(hit: &Hit, pem: &[u8]) {
+    let key = match openssl::x509::X509::from_pem(pem) {
+        Ok(cert) => cert.public_key().unwrap(),
+        Err(_) => openssl::pkey::PKey::public_key_from_pem(pem).unwrap(),
+    };
+    let mut message = format!(
+        "{}\n{}\n",
+        hit_header(hit, "Wechatpay-Timestamp"),
+        hit_header(hit, "Wechatpay-Nonce")
+    )
+    .into_bytes();
+    message.extend_from_slice(&hit.1);
+    message.push(b'\n');
+    let signature = openssl::base64::decode_block(hit_header(hit, "Wechatpay-Signature")).unwrap();
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    verifier.update(&message).unwrap();
+    assert!(
+        verifier.verify(&signature).unwrap(),
+        "the callback's signature"
+    );
+}
+
+#[test]
+fn sandbox_pay_and_notify_send_the_order_callback_to_its_notify_url() {
+    let running = Running::start(&[]);
+    let hook = Hook::start();
+    running.place("CLI-PAY-1", &hook.url);
+
+    // The address from the profile `wxpay sandbox` wrote.
+    let out = running.wxpay(&["sandbox", "pay", "CLI-PAY-1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let paid: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let transaction_id = paid["transaction_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        paid,
+        json!({
+            "out_trade_no": "CLI-PAY-1", "transaction_id": transaction_id, "newly_paid": true,
+            "notify_url": hook.url, "callback": true,
+        })
+    );
+    let hits = hook.wait_for(1);
+    let envelope: Value = serde_json::from_slice(&hits[0].1).unwrap();
+    assert_eq!(envelope["event_type"], "TRANSACTION.SUCCESS");
+    let public_key = std::fs::read(running.keys.path("pub_key.pem")).unwrap();
+    verify_callback(&hits[0], &public_key);
+
+    // notify: the order's callback again, same id, from the address in the environment.
+    let out = wxpay()
+        .env("WECHATPAY_SANDBOX", &running.base)
+        .args(["sandbox", "notify", "--out-trade-no", "CLI-PAY-1"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let delivery: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(delivery["notification_id"], envelope["id"]);
+    assert_eq!(delivery["status"], 200);
+    assert_eq!(delivery["acknowledged"], true);
+    let hits = hook.wait_for(2);
+    assert_eq!(hits[1].1, hits[0].1);
+
+    // Any event, spoiled, one attempt: the note on stderr says what came of it.
+    let nowhere = {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        format!("http://127.0.0.1:{port}/n")
+    };
+    let out = running.control(
+        "notify",
+        &[
+            "--event-type",
+            "COMPLAINT.CREATE",
+            "--resource",
+            r#"{"complaint_id":"200201820200101080076610000"}"#,
+            "--url",
+            &nowhere,
+            "--variant",
+            "bad-signature",
+            "--no-retry",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let delivery: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(delivery["event_type"], "COMPLAINT.CREATE");
+    assert_eq!(delivery["outcome"], "failed");
+    assert!(
+        stderr(&out).starts_with("wxpay: note: no answer: cannot connect to 127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).ends_with(", no more attempts\n"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Mistakes: the sandbox's own words (exit 1), or clap's (exit 3).
+    let out = running.control("pay", &["NOPE"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: the sandbox refused: ORDER_NOT_EXIST: no order has the out_trade_no \"NOPE\"\n"
+    );
+    let out = running.control(
+        "notify",
+        &["--out-trade-no", "CLI-PAY-1", "--variant", "loud"],
+    );
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains("unknown notification variant \"loud\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = running.control("notify", &["--url", &hook.url]);
+    assert_eq!(code(&out), 3, "one of the three is required");
+    let out = running.control(
+        "notify",
+        &[
+            "--event-type",
+            "X.Y",
+            "--resource",
+            "[1]",
+            "--url",
+            &hook.url,
+        ],
+    );
+    assert_eq!(code(&out), 3);
+    assert_eq!(stderr(&out), "wxpay: --resource must be a JSON object\n");
+}
+
+#[test]
+fn sandbox_log_follow_prints_each_request_with_its_verdict_and_each_callback() {
+    let running = Running::start(&["--callback-time-scale", "0.01"]);
+    let mut follower = wxpay()
+        .env("WECHATPAY_SANDBOX", &running.base)
+        .args(["sandbox", "log", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = || {
+        rx.recv_timeout(std::time::Duration::from_secs(15))
+            .expect("a log line")
+    };
+
+    let out = running.wxpay(&["req", "GET", "v3/certificates"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let line = next_line();
+    assert!(line.starts_with("[1] "), "{line}");
+    assert!(line.ends_with(" GET /v3/certificates: ok"), "{line}");
+
+    // Signed by hand over another body: the verdict says what had to be signed.
+    let key = std::fs::read(running.keys.path("apiclient_key.pem")).unwrap();
+    let key = openssl::pkey::PKey::private_key_from_pem(&key).unwrap();
+    let serial = profile_value(&running.printed, "serial");
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS";
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    signer
+        .update(format!("GET\n/v3/certificates\n{timestamp}\n{nonce}\nnot the body\n").as_bytes())
+        .unwrap();
+    let signature = openssl::base64::encode_block(&signer.sign_to_vec().unwrap());
+    let authority = running
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    write!(
+        stream,
+        "GET /v3/certificates HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+         Authorization: WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",\
+         signature=\"{signature}\",timestamp=\"{timestamp}\",serial_no=\"{serial}\"\r\n\r\n",
+        running.mchid()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let line = next_line();
+    assert!(line.starts_with("[2] "), "{line}");
+    assert!(
+        line.ends_with(&format!(
+            " GET /v3/certificates: refused: signature verification failed (the signed \
+             message must be \"GET\\n/v3/certificates\\n{timestamp}\\n{nonce}\\n\\n\")"
+        )),
+        "{line}"
+    );
+
+    // A callback that is not acknowledged, then its retry.
+    let nowhere = {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        format!("http://127.0.0.1:{port}/n")
+    };
+    running.place("CLI-LOG-1", &nowhere);
+    let line = next_line();
+    assert!(
+        line.starts_with("[3] ") && line.ends_with(" POST /v3/pay/transactions/native: ok"),
+        "{line}"
+    );
+    let out = running.control("pay", &["CLI-LOG-1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let first = next_line();
+    let second = next_line();
+    for (line, n, wait) in [(&first, 1, "150 ms"), (&second, 2, "150 ms")] {
+        assert!(line.contains(" callback TRANSACTION.SUCCESS EV-"), "{line}");
+        assert!(
+            line.contains(&format!(
+                " attempt {n} to {nowhere}: no answer: cannot connect to "
+            )),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(&format!(", next attempt in {wait}")),
+            "{line}"
+        );
+    }
+    let id = |line: &str| line.split(' ').nth(4).unwrap().to_owned();
+    assert_eq!(id(&first), id(&second), "a retry carries the same id");
+
+    // The sandbox stops: so does the follower, with exit 0.
+    drop(running);
+    let mut status = None;
+    for _ in 0..100 {
+        status = follower.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = status.unwrap_or_else(|| {
+        let _ = follower.kill();
+        panic!("the follower did not stop")
+    });
+    assert!(status.success(), "{status:?}");
+    let mut err = String::new();
+    follower
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        err.starts_with("wxpay: the sandbox at http://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.ends_with(" stopped\n"), "{err}");
+}
+
+#[test]
+fn sandbox_log_json_rotate_fault_reset_and_status() {
+    let running = Running::start(&[]);
+    let out = running.wxpay(&["req", "GET", "v3/certificates"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let out = running.control("log", &["--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["seq"], 1);
+    assert_eq!(lines[0]["kind"], "request");
+    assert_eq!(lines[0]["target"], "/v3/certificates");
+    assert_eq!(lines[0]["verdict"], "ok");
+    let out = running.control("log", &["--since", "1"]);
+    assert_eq!((code(&out), stdout(&out)), (0, String::new()));
+
+    // rotate: the sandbox has two platform certificates.
+    let out = running.control("rotate", &["--valid-for", "3600"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rotated: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let serial = rotated["serial"].as_str().unwrap();
+    assert_eq!(serial.len(), 40);
+    let first = profile_value(&running.printed, "platform_keys");
+    assert!(first.contains("wechatpay_"), "{first}");
+    assert_eq!(
+        rotated["platform_certificates"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(rotated["platform_certificates"][1], serial);
+
+    // fault: every answer, then one path, then none.
+    let out = running.control("fault", &["bad-signature"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        r#"{"fault":"bad-signature","path":null}"#
+    );
+    let out = running.wxpay(&["req", "GET", "v3/certificates"]);
+    assert_eq!(code(&out), 2, "verification fails: {}", stderr(&out));
+    running.control("fault", &["none"]);
+    let out = running.control("fault", &["server-error-503", "--path", "/v3/certificates"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        r#"{"fault":"server-error-503","path":"/v3/certificates"}"#
+    );
+    let out = running.wxpay(&["req", "GET", "v3/certificates"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    running.control("fault", &["none", "--path", "/v3/certificates"]);
+    let out = running.wxpay(&["req", "GET", "v3/certificates"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = running.control("fault", &["loud"]);
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("\"loud\""), "{}", stderr(&out));
+
+    // status, reset.
+    running.place("CLI-RESET-1", "https://example.com/notify");
+    let out = running.control("status", &[]);
+    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(status["orders"], 1);
+    assert_eq!(status["base_uri"], running.base.as_str());
+    let out = running.control("reset", &[]);
+    assert_eq!((code(&out), stdout(&out).trim()), (0, r#"{"reset":true}"#));
+    let status: Value = serde_json::from_str(&stdout(&running.control("status", &[]))).unwrap();
+    assert_eq!(status["orders"], 0);
+    assert_eq!(status["fault"], Value::Null);
+    assert_eq!(stdout(&running.control("log", &[])), "");
+}
+
+#[test]
+fn sandbox_sign_mode_and_auto_pay_options() {
+    let running = Running::start(&["--sign-mode", "certificate", "--auto-pay", "0.2"]);
+    assert!(
+        running.printed.contains(
+            "# signed with the certificate key; orders paid 0.2 s after they are placed\n"
+        ),
+        "{}",
+        running.printed
+    );
+    assert!(
+        running.printed.contains(&format!(
+            "# Control API: {}sandbox/ (wxpay sandbox pay|notify|rotate|fault|log|reset|status",
+            running.base
+        )),
+        "{}",
+        running.printed
+    );
+    let hook = Hook::start();
+    running.place("CLI-AUTO-1", &hook.url);
+    let hits = hook.wait_for(1);
+    // Signed with the platform certificate the profile names.
+    let serial = hit_header(&hits[0], "Wechatpay-Serial").to_owned();
+    let certificate = std::fs::read(running.keys.path(&format!("wechatpay_{serial}.pem")))
+        .unwrap_or_else(|e| panic!("wechatpay_{serial}.pem: {e}"));
+    verify_callback(&hits[0], &certificate);
+    let envelope: Value = serde_json::from_slice(&hits[0].1).unwrap();
+    assert_eq!(envelope["event_type"], "TRANSACTION.SUCCESS");
+    let status: Value = serde_json::from_str(&stdout(&running.control("status", &[]))).unwrap();
+    assert_eq!(status["sign_mode"], "certificate");
+    assert_eq!(status["auto_pay_seconds"], 0.2);
+}
+
+#[test]
+fn sandbox_options_and_subcommands_refuse_bad_input() {
+    for (args, message) in [
+        (
+            &["sandbox", "--sign-mode", "loud"][..],
+            "unknown Sandbox-Sign-Mode \"loud\"",
+        ),
+        (
+            &["sandbox", "--auto-pay", "-1"][..],
+            "`-1` is not a number of seconds, 0 or more",
+        ),
+        (
+            &["sandbox", "--callback-time-scale", "0"][..],
+            "`0` is not a number above 0",
+        ),
+        (
+            &["sandbox", "--port", "1", "pay", "X"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let out = wxpay().args(args).output().unwrap();
+        assert_eq!(code(&out), 3, "{args:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+
+    // Which sandbox? Nothing says: a usage error that says how to say it.
+    let home = Scratch::new();
+    let out = wxpay()
+        .env("HOME", &home.0)
+        .args(["sandbox", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: which sandbox? no --sandbox, $WECHATPAY_SANDBOX or base_uri\nhint: give the \
+         address `wxpay sandbox` printed (--sandbox http://127.0.0.1:PORT/ or \
+         WECHATPAY_SANDBOX=...), or use the profile it wrote: wxpay --config DIR/wxpay.toml \
+         --profile sandbox sandbox ...\n"
+    );
+    let out = wxpay()
+        .args([
+            "sandbox",
+            "status",
+            "--sandbox",
+            "https://api.mch.weixin.qq.com/",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(
+        stderr(&out),
+        "wxpay: --sandbox `https://api.mch.weixin.qq.com/` is not a sandbox's address: it is \
+         http://HOST:PORT/ (the control API is plain http)\n"
+    );
+    // Nothing listens there: a transport error.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = wxpay()
+        .env("WECHATPAY_SANDBOX", format!("127.0.0.1:{port}"))
+        .args(["sandbox", "reset"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 4);
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "wxpay: cannot reach the sandbox at http://127.0.0.1:{port}/: "
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("hint: is `wxpay sandbox` running there?"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -30,7 +30,8 @@
 //! ```
 //!
 //! Routes, faults, the request log, callbacks and scripted answers: see [`Sandbox`], [`Fault`],
-//! [`LoggedRequest`], [`Sandbox::notify`] and [`Sandbox::script`].
+//! [`LoggedRequest`], [`Sandbox::pay`], [`Sandbox::deliveries`], [`Sandbox::notify`] and
+//! [`Sandbox::script`]; the control API for other tools and languages: [`CONTROL_PREFIX`].
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -38,7 +39,9 @@
 mod answer;
 mod auth;
 mod closing;
+mod control;
 mod counters;
+mod deliveries;
 mod dispatch;
 mod error;
 mod faults;
@@ -65,7 +68,9 @@ use tokio::sync::oneshot;
 
 pub use answer::{Answer, V2SignType};
 pub use auth::MAX_CLOCK_SKEW;
+pub use control::CONTROL_PREFIX;
 pub use counters::Counters;
+pub use deliveries::{Delivery, DeliveryOutcome, MAX_LOGGED_DELIVERIES, RETRY_SCHEDULE};
 pub use error::{Error, Result};
 pub use faults::{
     DEFAULT_CLOSE_AFTER_REPLY, DEFAULT_SLOW_REPLY, FAULT_HEADER, Fault, NOT_BASE64_SIGNATURE,
@@ -91,6 +96,9 @@ pub struct SandboxBuilder {
     port: Option<u16>,
     /// `None`: [`DEFAULT_HEADER_READ_TIMEOUT`].
     header_read_timeout: Option<Option<std::time::Duration>>,
+    auto_pay: Option<std::time::Duration>,
+    /// `None`: 1.
+    callback_time_scale: Option<f64>,
 }
 
 impl SandboxBuilder {
@@ -121,10 +129,33 @@ impl SandboxBuilder {
         self
     }
 
+    /// Pays every order placed through `POST /v3/pay/transactions/{jsapi,native,app}` this
+    /// long after it was placed (unless it was closed or paid meanwhile), then sends its
+    /// `TRANSACTION.SUCCESS` callback to its `notify_url`, as a payer who pays at once would
+    /// make WeChat Pay do. Default: orders stay `NOTPAY` until [`Sandbox::pay`]. See also
+    /// [`Sandbox::set_auto_pay`].
+    pub fn auto_pay(mut self, delay: std::time::Duration) -> Self {
+        self.auto_pay = Some(delay);
+        self
+    }
+
+    /// Multiplies the waits between callback retries ([`RETRY_SCHEDULE`], 24 h 4 min in all)
+    /// by `scale`: with `0.001` the whole schedule takes about 87 s. Default 1, production's
+    /// schedule. A finite number above 0, else [`start`](Self::start) returns an
+    /// [`Error::InvalidArgument`]. See also [`Sandbox::set_callback_time_scale`].
+    pub fn callback_time_scale(mut self, scale: f64) -> Self {
+        self.callback_time_scale = Some(scale);
+        self
+    }
+
     /// Starts the sandbox: its own thread and Tokio runtime, two free ports on 127.0.0.1.
     /// Usable from anywhere, including async code (it does not block on a runtime), though
     /// [`start_async`](Self::start_async) keeps key generation off the async threads.
     pub fn start(self) -> Result<Sandbox> {
+        let time_scale = self
+            .callback_time_scale
+            .map(deliveries::check_time_scale)
+            .transpose()?;
         let keys = match &self.keys_dir {
             Some(dir) => Arc::new(KeyMaterial::load_or_generate(dir)?),
             None => KeyMaterial::shared()?,
@@ -132,7 +163,12 @@ impl SandboxBuilder {
         let header_read_timeout = self
             .header_read_timeout
             .unwrap_or(Some(DEFAULT_HEADER_READ_TIMEOUT));
-        Sandbox::launch(keys, self.port.unwrap_or(0), header_read_timeout)
+        let sandbox = Sandbox::launch(keys, self.port.unwrap_or(0), header_read_timeout)?;
+        if let Some(scale) = time_scale {
+            sandbox.state.callbacks.set_time_scale(scale)?;
+        }
+        sandbox.state.callbacks.set_auto_pay(self.auto_pay);
+        Ok(sandbox)
     }
 
     /// [`start`](Self::start) on a blocking thread of the caller's Tokio runtime.
@@ -157,6 +193,11 @@ impl SandboxBuilder {
 /// | `GET /v3/certificates` | every unexpired platform certificate, encrypted with the APIv3 key (see [`Sandbox::rotate_platform_certificate`]; [`Sandbox::sign_certificate_list_with`] adds and signs with a certificate of any validity) |
 /// | `POST /v3/merchant/media/upload` (multipart) | `{"media_id"}` |
 /// | `GET /v3/bill/tradebill?bill_date=` then `GET /v3/billdownload/file?token=` | the bill's hash and URL, then the CSV (gzip with `tar_type=GZIP`), unsigned |
+///
+/// Paying an order sends its `TRANSACTION.SUCCESS` callback to its `notify_url` ([`pay`](Self::pay),
+/// [`SandboxBuilder::auto_pay`]), a refund with a `notify_url` its `REFUND.SUCCESS`, retried
+/// on WeChat Pay's schedule ([`RETRY_SCHEDULE`]) and logged ([`deliveries`](Self::deliveries)).
+/// `/sandbox/...` is the control API ([`control_uri`](Self::control_uri)).
 ///
 /// A request whose signature fails gets 401 `SIGN_ERROR`; a missing field 400 `PARAM_ERROR`;
 /// any other route, under `/v3` or not, a signed 404 `NOT_FOUND`. APIv2 (XML):
@@ -236,6 +277,7 @@ impl Sandbox {
         let state = Arc::new(state);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let handle = runtime.handle().clone();
+        state.callbacks.attach(&state, handle.clone());
         let task_state = Arc::clone(&state);
         std::thread::Builder::new()
             .name("wechatpay-sandbox".into())
@@ -256,6 +298,13 @@ impl Sandbox {
     /// `http://127.0.0.1:PORT/`: the APIv3 and plain APIv2 port.
     pub fn base_uri(&self) -> &str {
         &self.state.base_uri
+    }
+
+    /// `http://127.0.0.1:PORT/sandbox/`: the control API, unsigned JSON on the same port
+    /// (pay an order, send a callback, rotate the platform certificate, set faults, follow
+    /// the log, reset): see the README's Control API section and [`CONTROL_PREFIX`].
+    pub fn control_uri(&self) -> String {
+        format!("{}{}", self.state.base_uri, &CONTROL_PREFIX[1..])
     }
 
     /// The merchant's and the platform's keys, the APIv3 and APIv2 keys, the CA.
@@ -458,16 +507,7 @@ impl Sandbox {
     /// Generating the RSA key takes a moment: from async code, consider
     /// `tokio::task::spawn_blocking`.
     pub fn rotate_platform_certificate(&self, valid_for: std::time::Duration) -> Result<String> {
-        let now = util::now_unix();
-        let seconds = i64::try_from(valid_for.as_secs()).unwrap_or(i64::MAX);
-        let not_after = now.saturating_add(seconds);
-        let (serial, cert, key) = self
-            .state
-            .keys
-            .issue_platform_certificate(now - 60, not_after)?;
-        self.state
-            .add_platform_certificate(state::PlatformCertificate::new(serial.clone(), cert, key)?);
-        Ok(serial)
+        control::rotate(&self.state, valid_for)
     }
 
     /// Issues a platform certificate valid from `not_before` to `not_after`, which may both
@@ -546,11 +586,77 @@ impl Sandbox {
     }
 
     /// Marks the order `out_trade_no` paid, as if the payer had paid; its transaction id, or
-    /// `None` for an unknown order.
+    /// `None` for an unknown order. Paying a paid order again changes nothing and returns the
+    /// same id.
+    ///
+    /// When the order was placed through APIv3 (with a `notify_url`) and was not paid yet,
+    /// its `TRANSACTION.SUCCESS` callback is then sent to that `notify_url`, in the
+    /// background, with WeChat Pay's retries ([`RETRY_SCHEDULE`]) until the receiver
+    /// answers 200 or 204. Every attempt shows in [`deliveries`](Self::deliveries), which is
+    /// how a test waits for it. Only an `http://` URL is delivered; any other is logged as
+    /// [`DeliveryOutcome::NotSent`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use serde_json::json;
+    /// use wechatpay_sandbox::{DeliveryOutcome, Sandbox};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sandbox = Sandbox::start()?;
+    /// sandbox.client()["v3/pay/transactions/native"].post(json!({ "json": {
+    ///     "appid": "wxd678efh567hg6787", "mchid": sandbox.identity().mchid,
+    ///     "description": "QQ公仔", "out_trade_no": "N-1",
+    ///     "notify_url": "http://127.0.0.1:8080/wechatpay/notify", "amount": { "total": 1 },
+    /// }}))?;
+    /// let transaction_id = sandbox.pay("N-1").expect("the order exists");
+    /// while sandbox.deliveries().is_empty() {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// let first = &sandbox.deliveries()[0];
+    /// assert_eq!(first.event_type, "TRANSACTION.SUCCESS");
+    /// println!("{transaction_id}: {}", first.outcome); // e.g. HTTP 200
+    /// # Ok(()) }
+    /// ```
     pub fn pay(&self, out_trade_no: &str) -> Option<String> {
-        let mut store = self.state.store();
-        let order = store.orders.get_mut(out_trade_no)?;
-        order.pay().ok()
+        let (id, newly) = deliveries::pay_order(&self.state, out_trade_no)?;
+        if newly {
+            self.state.callbacks.order_paid(out_trade_no);
+        }
+        Some(id)
+    }
+
+    /// Pays every order placed from now on `delay` after it was placed, then sends its
+    /// callback ([`SandboxBuilder::auto_pay`]); `None` turns it off (orders placed before keep
+    /// their schedule, unless [`reset`](Self::reset)).
+    pub fn set_auto_pay(&self, delay: Option<std::time::Duration>) {
+        self.state.callbacks.set_auto_pay(delay);
+    }
+
+    /// Scales the waits between callback retries from now on
+    /// ([`SandboxBuilder::callback_time_scale`]); an [`Error::InvalidArgument`] unless `scale`
+    /// is finite and above 0. A wait under way keeps its length.
+    pub fn set_callback_time_scale(&self, scale: f64) -> Result<()> {
+        self.state.callbacks.set_time_scale(scale)
+    }
+
+    /// Every callback delivery attempt so far, oldest first: the order and refund callbacks
+    /// with their retries, and the one-off [`notify`](Self::notify) deliveries. The log keeps
+    /// the last [`MAX_LOGGED_DELIVERIES`] attempts.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.state.callbacks.deliveries()
+    }
+
+    /// Forgets the delivery attempts so far (retries under way go on, and are logged).
+    pub fn clear_deliveries(&self) {
+        self.state.callbacks.clear_log();
+    }
+
+    /// Back to a fresh start, for the next test on the same sandbox: forgets every order,
+    /// refund, bill and upload, the request and delivery logs, the global and route faults,
+    /// and cancels the pending auto-payments and callback retries. The identity, the platform
+    /// certificates, the sign mode, the script, the auto-pay delay and the time scale stay.
+    pub fn reset(&self) {
+        control::reset(&self.state);
     }
 
     /// POSTs a callback for `event` to `url` (`http://` only), signed with the current
@@ -561,22 +667,50 @@ impl Sandbox {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::BlockingInRuntime("Sandbox::notify"));
         }
-        let delivery = notify::prepare(&self.state, url, &event, self.state.settings().sign_mode)?;
         let (tx, rx) = oneshot::channel();
-        self.runtime.spawn(async move {
-            let _ = tx.send(notify::deliver(delivery).await);
-        });
+        self.runtime.spawn(self.one_off(url, event, tx));
         rx.blocking_recv()
             .map_err(|_| Error::Runtime("the sandbox stopped during the delivery".into()))?
     }
 
     /// [`notify`](Self::notify) for async code.
     pub async fn notify_async(&self, url: &str, event: Event) -> Result<u16> {
-        let delivery = notify::prepare(&self.state, url, &event, self.state.settings().sign_mode)?;
-        self.runtime
-            .spawn(notify::deliver(delivery))
-            .await
-            .map_err(|e| Error::Runtime(format!("the delivery task failed: {e}")))?
+        let (tx, rx) = oneshot::channel();
+        self.runtime.spawn(self.one_off(url, event, tx));
+        rx.await
+            .map_err(|_| Error::Runtime("the sandbox stopped during the delivery".into()))?
+    }
+
+    /// The task of a [`notify`](Self::notify): one attempt, logged.
+    fn one_off(
+        &self,
+        url: &str,
+        event: Event,
+        tx: oneshot::Sender<Result<u16>>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let state = Arc::clone(&self.state);
+        let url = url.to_owned();
+        async move {
+            let at = std::time::SystemTime::now();
+            let mode = state.settings().sign_mode;
+            let (notification, prepared) = match notify::prepare(&state, &url, &event, mode) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let result = notify::deliver(prepared).await;
+            let outcome = match &result {
+                Ok(status) => DeliveryOutcome::Status(*status),
+                Err(Error::Notify(reason)) => DeliveryOutcome::Failed(reason.clone()),
+                Err(other) => DeliveryOutcome::Failed(other.to_string()),
+            };
+            state
+                .callbacks
+                .record_one_off(&state, url, &notification, at, outcome);
+            let _ = tx.send(result);
+        }
     }
 }
 

@@ -36,6 +36,50 @@ pub enum NotifyVariant {
     DuplicateId,
 }
 
+impl NotifyVariant {
+    /// Every variant.
+    pub const ALL: [NotifyVariant; 4] = [
+        NotifyVariant::Valid,
+        NotifyVariant::BadSignature,
+        NotifyVariant::StaleTimestamp,
+        NotifyVariant::DuplicateId,
+    ];
+
+    /// Its name in kebab case: `valid`, `bad-signature`, `stale-timestamp`, `duplicate-id`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NotifyVariant::Valid => "valid",
+            NotifyVariant::BadSignature => "bad-signature",
+            NotifyVariant::StaleTimestamp => "stale-timestamp",
+            NotifyVariant::DuplicateId => "duplicate-id",
+        }
+    }
+}
+
+impl std::fmt::Display for NotifyVariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for NotifyVariant {
+    type Err = String;
+
+    /// The [`name`](Self::name) of a variant.
+    fn from_str(s: &str) -> Result<NotifyVariant, String> {
+        let name = s.trim();
+        NotifyVariant::ALL
+            .into_iter()
+            .find(|v| v.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown notification variant {name:?}: expected valid, bad-signature, \
+                     stale-timestamp or duplicate-id"
+                )
+            })
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Kind {
     Payment {
@@ -104,10 +148,40 @@ impl Event {
         self.variant = variant;
         self
     }
+
+    /// Its spoiling.
+    pub(crate) fn spoiling(&self) -> NotifyVariant {
+        self.variant
+    }
+
+    /// The key of the order's or refund's callback in [`Store::callbacks`]
+    /// (`transaction:{out_trade_no}`, `refund:{out_refund_no}`); `None` for a custom event.
+    ///
+    /// [`Store::callbacks`]: crate::store::Store::callbacks
+    pub(crate) fn callback_key(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Payment { out_trade_no } => Some(format!("transaction:{out_trade_no}")),
+            Kind::Refund { out_refund_no } => Some(format!("refund:{out_refund_no}")),
+            Kind::Custom { .. } => None,
+        }
+    }
 }
 
-/// A notification ready to be sent.
-pub(crate) struct Delivery {
+/// A notification built once (its `id` and body fixed) and signed anew for each delivery, as
+/// WeChat Pay's retries and duplicates are: same `id`, same body, fresh signature headers.
+#[derive(Clone, Debug)]
+pub(crate) struct Notification {
+    /// The envelope's `id`.
+    pub(crate) id: String,
+    /// The envelope's `event_type`.
+    pub(crate) event_type: String,
+    body: Vec<u8>,
+    /// The spoiling of its variant, applied at every signing.
+    fault: Option<Fault>,
+}
+
+/// A notification signed for one delivery to one URL.
+pub(crate) struct Prepared {
     uri: Uri,
     body: Vec<u8>,
     headers: Vec<(&'static str, String)>,
@@ -138,6 +212,7 @@ fn resource(state: &State, kind: &Kind) -> Result<(String, String, String, Value
                     success_time: None,
                     prepay: Value::Null,
                     refunded: 0,
+                    notify_url: None,
                 };
                 store.orders.insert(out_trade_no.clone(), order);
             }
@@ -197,8 +272,8 @@ fn resource(state: &State, kind: &Kind) -> Result<(String, String, String, Value
     }
 }
 
-/// Builds the notification (and updates the sandbox's state) without sending it.
-pub(crate) fn prepare(state: &State, url: &str, event: &Event, mode: SignMode) -> Result<Delivery> {
+/// The URL as a delivery target: `http://host[:port]/path` only.
+pub(crate) fn check_url(url: &str) -> Result<Uri> {
     let uri: Uri = url
         .parse()
         .map_err(|e| Error::Notify(format!("bad notify URL {url:?}: {e}")))?;
@@ -208,6 +283,12 @@ pub(crate) fn prepare(state: &State, url: &str, event: &Event, mode: SignMode) -
              TLS): {url:?}"
         )));
     }
+    Ok(uri)
+}
+
+/// Builds the notification for `event` (and updates the sandbox's state: the order paid, the
+/// refund settled), without signing or sending it.
+pub(crate) fn build(state: &State, event: &Event) -> Result<Notification> {
     let (event_type, summary, original_type, plaintext) = resource(state, &event.kind)?;
     let nonce = random_alnum(12)?;
     let plaintext = serde_json::to_vec(&plaintext).map_err(internal)?;
@@ -247,25 +328,60 @@ pub(crate) fn prepare(state: &State, url: &str, event: &Event, mode: SignMode) -
         NotifyVariant::StaleTimestamp => Some(Fault::StaleTimestamp),
         NotifyVariant::Valid | NotifyVariant::DuplicateId => None,
     };
-    let signature = SignatureHeaders::new(state, mode, Signer::Newest, fault.as_slice(), &body)?;
+    Ok(Notification {
+        id,
+        event_type,
+        body,
+        fault,
+    })
+}
+
+/// Signs `notification` for one delivery to `uri` (fresh timestamp and nonce).
+pub(crate) fn sign(
+    state: &State,
+    notification: &Notification,
+    uri: Uri,
+    mode: SignMode,
+) -> Result<Prepared> {
+    let body = notification.body.clone();
+    let signature = SignatureHeaders::new(
+        state,
+        mode,
+        Signer::Newest,
+        notification.fault.as_slice(),
+        &body,
+    )?;
     let mut headers: Vec<(&'static str, String)> = signature
         .pairs()
         .into_iter()
         .map(|(k, v)| (k, v.to_owned()))
         .collect();
     headers.push(("Wechatpay-Signature-Type", SCHEME.to_owned()));
-    Ok(Delivery { uri, body, headers })
+    Ok(Prepared { uri, body, headers })
+}
+
+/// Builds and signs the notification for one delivery (and updates the sandbox's state).
+pub(crate) fn prepare(
+    state: &State,
+    url: &str,
+    event: &Event,
+    mode: SignMode,
+) -> Result<(Notification, Prepared)> {
+    let uri = check_url(url)?;
+    let notification = build(state, event)?;
+    let prepared = sign(state, &notification, uri, mode)?;
+    Ok((notification, prepared))
 }
 
 /// POSTs the notification; the receiver's status.
-pub(crate) async fn deliver(delivery: Delivery) -> Result<u16> {
+pub(crate) async fn deliver(delivery: Prepared) -> Result<u16> {
     tokio::time::timeout(DELIVERY_TIMEOUT, send(delivery))
         .await
         .map_err(|_| Error::Notify("the receiver did not answer within 10 s".into()))?
 }
 
-async fn send(delivery: Delivery) -> Result<u16> {
-    let Delivery { uri, body, headers } = delivery;
+async fn send(delivery: Prepared) -> Result<u16> {
+    let Prepared { uri, body, headers } = delivery;
     let host = uri.host().unwrap_or_default().to_owned();
     let port = uri.port_u16().unwrap_or(80);
     let authority = uri

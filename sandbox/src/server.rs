@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::closing::{self, Closer};
+use crate::control;
 use crate::dispatch::{self, Outcome};
 use crate::faults::Fault;
 use crate::log::LoggedRequest;
@@ -131,6 +132,10 @@ async fn serve(
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_owned());
+    // The control API (plain port only): neither checked, logged nor counted.
+    if !tls && control::is_control(parts.uri.path()) {
+        return Ok(control::handle(&state, &parts.method, &target, &body).await);
+    }
     let mut request = LoggedRequest {
         method: parts.method.as_str().to_owned(),
         target,

@@ -1,12 +1,15 @@
 //! The state the sandbox's server and its handle share.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
 
 use crate::counters::LiveCounters;
+use crate::deliveries::Callbacks;
 use crate::error::{Error, Result};
 use crate::faults::{Fault, SignMode};
 use crate::identity::KeyMaterial;
@@ -29,10 +32,11 @@ pub(crate) struct Settings {
     pub(crate) list_signed_by_newest: bool,
 }
 
-/// A bounded log: the last `capacity` requests, oldest first.
+/// A bounded log: the last `capacity` requests, oldest first, each with its number in the
+/// sandbox's [sequence](State::next_sequence) and its arrival time.
 pub(crate) struct RequestLog {
     capacity: usize,
-    entries: VecDeque<LoggedRequest>,
+    entries: VecDeque<(u64, SystemTime, LoggedRequest)>,
 }
 
 impl RequestLog {
@@ -43,19 +47,28 @@ impl RequestLog {
         }
     }
 
-    /// Appends `request`, dropping the oldest ones beyond the capacity.
-    pub(crate) fn push(&mut self, request: LoggedRequest) {
+    /// Appends `request` (numbered `seq`), dropping the oldest ones beyond the capacity.
+    pub(crate) fn push(&mut self, seq: u64, request: LoggedRequest) {
         if self.capacity == 0 {
             return;
         }
         while self.entries.len() >= self.capacity {
             self.entries.pop_front();
         }
-        self.entries.push_back(request);
+        self.entries.push_back((seq, SystemTime::now(), request));
     }
 
     pub(crate) fn to_vec(&self) -> Vec<LoggedRequest> {
-        self.entries.iter().cloned().collect()
+        self.entries.iter().map(|(_, _, r)| r.clone()).collect()
+    }
+
+    /// The requests numbered above `seq`, with their numbers and arrival times.
+    pub(crate) fn since(&self, seq: u64) -> Vec<(u64, SystemTime, LoggedRequest)> {
+        self.entries
+            .iter()
+            .filter(|(n, _, _)| *n > seq)
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn clear(&mut self) {
@@ -138,6 +151,11 @@ pub(crate) struct State {
     pub(crate) counters: LiveCounters,
     /// How long a connection may wait for a request's headers (`None`: no limit).
     pub(crate) header_read_timeout: Option<std::time::Duration>,
+    /// Callbacks: auto-pay, deliveries with retries, their log.
+    pub(crate) callbacks: Callbacks,
+    /// Numbers the entries of the request and delivery logs, from 1 (the control API's
+    /// cursor).
+    sequence: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -167,6 +185,8 @@ impl State {
             script: Mutex::new(None),
             counters: LiveCounters::default(),
             header_read_timeout: Some(crate::DEFAULT_HEADER_READ_TIMEOUT),
+            callbacks: Callbacks::default(),
+            sequence: AtomicU64::new(0),
         })
     }
 
@@ -293,11 +313,41 @@ impl State {
 
     pub(crate) fn record(&self, request: LoggedRequest) {
         self.counters.request(request.verdict.is_err());
-        lock(&self.log).push(request);
+        let seq = self.next_sequence();
+        lock(&self.log).push(seq, request);
     }
 
     pub(crate) fn requests(&self) -> Vec<LoggedRequest> {
         lock(&self.log).to_vec()
+    }
+
+    /// The logged requests numbered above `seq`.
+    pub(crate) fn requests_since(&self, seq: u64) -> Vec<(u64, SystemTime, LoggedRequest)> {
+        lock(&self.log).since(seq)
+    }
+
+    /// The next number of the log entries' sequence (from 1).
+    pub(crate) fn next_sequence(&self) -> u64 {
+        self.sequence.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The number of the last log entry so far (0 before the first).
+    pub(crate) fn last_sequence(&self) -> u64 {
+        self.sequence.load(Ordering::SeqCst)
+    }
+
+    /// Every route fault, by path.
+    pub(crate) fn route_faults(&self) -> Vec<(String, Fault)> {
+        let mut faults: Vec<(String, Fault)> = lock(&self.route_faults)
+            .iter()
+            .map(|(path, fault)| (path.clone(), *fault))
+            .collect();
+        faults.sort_by(|a, b| a.0.cmp(&b.0));
+        faults
+    }
+
+    pub(crate) fn clear_route_faults(&self) {
+        lock(&self.route_faults).clear();
     }
 
     pub(crate) fn clear_requests(&self) {
@@ -337,19 +387,21 @@ mod tests {
     fn the_log_keeps_the_most_recent_requests() {
         let mut log = RequestLog::new(3);
         for n in 0..2 {
-            log.push(request(n));
+            log.push(n as u64 + 1, request(n));
         }
         let targets = |log: &RequestLog| -> Vec<String> {
             log.to_vec().into_iter().map(|r| r.target).collect()
         };
         assert_eq!(targets(&log), ["/0", "/1"]);
         for n in 2..7 {
-            log.push(request(n));
+            log.push(n as u64 + 1, request(n));
         }
+        let since: Vec<u64> = log.since(5).into_iter().map(|(n, _, _)| n).collect();
+        assert_eq!(since, [6, 7]);
         assert_eq!(targets(&log), ["/4", "/5", "/6"]);
         log.clear();
         assert!(log.to_vec().is_empty());
-        log.push(request(7));
+        log.push(8, request(7));
         assert_eq!(targets(&log), ["/7"]);
         assert_eq!(MAX_LOGGED_REQUESTS, 1000);
     }

@@ -56,6 +56,8 @@ pub(crate) struct Order {
     /// What the `jsapi` / `app` call answered (`prepay_id`) or `native` (`code_url`).
     pub(crate) prepay: Value,
     pub(crate) refunded: u64,
+    /// Where its payment callback goes: the `notify_url` it was placed with (APIv3 orders).
+    pub(crate) notify_url: Option<String>,
 }
 
 impl Order {
@@ -118,8 +120,10 @@ pub(crate) struct Refund {
     pub(crate) total: u64,
     pub(crate) currency: String,
     pub(crate) create_time: i64,
-    /// Queried once at least: the sandbox then reports it `SUCCESS`.
+    /// Queried or notified once at least: the sandbox then reports it `SUCCESS`.
     pub(crate) settled: bool,
+    /// Where its `REFUND.SUCCESS` callback goes, if the request named one.
+    pub(crate) notify_url: Option<String>,
 }
 
 impl Refund {
@@ -183,6 +187,9 @@ pub(crate) struct Store {
     pub(crate) media: HashMap<String, Vec<u8>>,
     /// The id of the last notification sent (for duplicate deliveries).
     pub(crate) last_notification_id: Option<String>,
+    /// The callback sent for an order (`transaction:{out_trade_no}`) or a refund
+    /// (`refund:{out_refund_no}`): re-sent as it was, as WeChat Pay's duplicates are.
+    pub(crate) callbacks: HashMap<String, crate::notify::Notification>,
 }
 
 impl Store {

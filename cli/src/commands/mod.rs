@@ -8,6 +8,7 @@ mod crypt;
 mod notify;
 mod req;
 mod sandbox;
+mod sandbox_control;
 mod sign;
 
 use std::io::{IsTerminal, Write};
@@ -25,7 +26,7 @@ pub fn run(cli: Cli) -> Result<(), Fail> {
         Command::Encrypt(args) => crypt::encrypt(&global, args),
         Command::Decrypt(args) => crypt::decrypt(&global, args),
         Command::Bill(args) => bill::run(&global, args),
-        Command::Sandbox(args) => sandbox::run(args),
+        Command::Sandbox(args) => sandbox::run(&global, args),
         Command::Api(args) => api::run(args),
         Command::Completions(args) => completions::run(args),
     }

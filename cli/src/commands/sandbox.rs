@@ -1,13 +1,23 @@
 //! `wxpay sandbox`: the offline sandbox in the foreground, and the profile to use with it, until
-//! Ctrl-C or SIGTERM.
+//! Ctrl-C or SIGTERM; `wxpay sandbox ACTION`: a running sandbox's control API
+//! ([`sandbox_control`](super::sandbox_control)).
 
 use wechatpay_sandbox::Sandbox;
 
-use crate::args::SandboxArgs;
+use crate::args::{Global, SandboxArgs};
 use crate::fail::{Fail, usage};
 
-pub fn run(args: SandboxArgs) -> Result<(), Fail> {
+pub fn run(global: &Global, args: SandboxArgs) -> Result<(), Fail> {
+    if let Some(action) = args.action {
+        return super::sandbox_control::run(global, action);
+    }
     let mut builder = Sandbox::builder();
+    if let Some(delay) = args.auto_pay {
+        builder = builder.auto_pay(delay);
+    }
+    if let Some(scale) = args.callback_time_scale {
+        builder = builder.callback_time_scale(scale);
+    }
     if let Some(dir) = &args.keys {
         builder = builder.keys_dir(dir);
     }
@@ -17,6 +27,9 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
     let sandbox = builder
         .start()
         .map_err(|e| usage(format!("cannot start the sandbox: {e}")))?;
+    if let Some(mode) = args.sign_mode {
+        sandbox.set_sign_mode(mode);
+    }
     let dir = args.keys.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("wxpay-sandbox-{}", std::process::id()))
     });
@@ -47,6 +60,35 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
         "#   wxpay --config {} --profile sandbox req POST v3.pay.transactions.native -d '{{...}}'",
         config.display()
     );
+    let _ = writeln!(
+        out,
+        "#   wxpay --config {} --profile sandbox sandbox log --follow",
+        config.display()
+    );
+    let _ = writeln!(
+        out,
+        "# Control API: {} (wxpay sandbox pay|notify|rotate|fault|log|reset|status, with \
+         --sandbox {} or WECHATPAY_SANDBOX={} or this profile)",
+        sandbox.control_uri(),
+        sandbox.base_uri(),
+        sandbox.base_uri()
+    );
+    let mut settings = Vec::new();
+    if let Some(mode) = args.sign_mode {
+        settings.push(format!("signed with the {mode} key"));
+    }
+    if let Some(delay) = args.auto_pay {
+        settings.push(format!(
+            "orders paid {} s after they are placed",
+            delay.as_secs_f64()
+        ));
+    }
+    if let Some(scale) = args.callback_time_scale {
+        settings.push(format!("callback retry waits x{scale}"));
+    }
+    if !settings.is_empty() {
+        let _ = writeln!(out, "# {}", settings.join("; "));
+    }
     let _ = writeln!(out, "{profile}");
     let _ = out.flush();
     let stopped = stop.wait();

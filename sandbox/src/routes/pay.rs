@@ -26,7 +26,7 @@ pub(super) fn place(state: &State, request: &Request<'_>, kind: &str) -> Result<
     let mchid = req_str(&body, "mchid")?;
     let description = req_str(&body, "description")?;
     let out_trade_no = req_str(&body, "out_trade_no")?;
-    req_str(&body, "notify_url")?;
+    let notify_url = req_str(&body, "notify_url")?;
     let total = req_u64(&body, "amount.total")?;
     let openid = if kind == "jsapi" {
         req_str(&body, "payer.openid")?
@@ -83,8 +83,12 @@ pub(super) fn place(state: &State, request: &Request<'_>, kind: &str) -> Result<
         success_time: None,
         prepay: prepay.clone(),
         refunded: 0,
+        notify_url: Some(notify_url.to_owned()),
     };
     store.orders.insert(out_trade_no.to_owned(), order);
+    drop(store);
+    // Paid (and notified) after the auto-pay delay, if one is set.
+    state.callbacks.order_placed(out_trade_no);
     Ok(Reply::json(200, &prepay))
 }
 

@@ -15,6 +15,7 @@ pub(super) fn create(state: &State, request: &Request<'_>) -> Result<Reply, Repl
     let currency = req_str(&body, "amount.currency")?;
     let transaction_id = opt_str(&body, "transaction_id")?;
     let out_trade_no = opt_str(&body, "out_trade_no")?;
+    let notify_url = opt_str(&body, "notify_url")?;
     if transaction_id.is_none() && out_trade_no.is_none() {
         return Err(Reply::required("transaction_id or out_trade_no"));
     }
@@ -64,9 +65,15 @@ pub(super) fn create(state: &State, request: &Request<'_>) -> Result<Reply, Repl
         currency: currency.to_owned(),
         create_time: now_unix(),
         settled: false,
+        notify_url: notify_url.map(str::to_owned),
     };
     let json = record.v3_json();
     store.refunds.insert(out_refund_no.to_owned(), record);
+    drop(store);
+    if notify_url.is_some() {
+        // `REFUND.SUCCESS` to the refund's notify_url, once this answer is on its way.
+        state.callbacks.refund_created(out_refund_no);
+    }
     Ok(Reply::json(200, &json))
 }
 

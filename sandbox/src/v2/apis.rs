@@ -158,6 +158,7 @@ fn micropay(state: &State, fields: &Fields) -> Result<Business, Business> {
         success_time: None,
         prepay: serde_json::Value::Null,
         refunded: 0,
+        notify_url: None,
     };
     order.pay().map_err(internal)?;
     let answer = paid_fields(&order);
@@ -277,6 +278,7 @@ fn refund(state: &State, fields: &Fields) -> Result<Business, Business> {
         currency: order.currency.clone(),
         create_time: now_unix(),
         settled: false,
+        notify_url: None,
     };
     let answer = refund_fields(&record);
     store.refunds.insert(out_refund_no.to_owned(), record);

@@ -12,6 +12,7 @@ use openssl::pkey::PKey;
 use openssl::sign::{Signer, Verifier};
 use wechatpay_sandbox::{Identity, request_message, response_message};
 
+pub mod hook;
 pub mod receiver;
 
 /// Seconds since the epoch.
