@@ -190,6 +190,27 @@ pub(crate) struct Store {
     /// The callback sent for an order (`transaction:{out_trade_no}`) or a refund
     /// (`refund:{out_refund_no}`): re-sent as it was, as WeChat Pay's duplicates are.
     pub(crate) callbacks: HashMap<String, crate::notify::Notification>,
+    /// By complaint id: the complaints the merchant replied to or completed.
+    pub(crate) complaints: HashMap<String, Complaint>,
+}
+
+/// A complaint the merchant acted on: its state and its negotiation history.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Complaint {
+    /// `PENDING`, `PROCESSING` (replied to), `PROCESSED` (completed).
+    pub(crate) state: &'static str,
+    /// What happened, oldest first.
+    pub(crate) history: Vec<ComplaintEvent>,
+}
+
+/// One entry of a complaint's negotiation history.
+#[derive(Clone, Debug)]
+pub(crate) struct ComplaintEvent {
+    pub(crate) log_id: String,
+    pub(crate) operator: &'static str,
+    pub(crate) operate_time: String,
+    pub(crate) operate_type: &'static str,
+    pub(crate) operate_details: String,
 }
 
 impl Store {

@@ -149,3 +149,83 @@ fn unknown_route_is_a_signed_404() {
     let response = error.response().unwrap();
     assert!(response.headers().contains_key("Wechatpay-Signature"));
 }
+
+/// A reply and a completion are kept: the complaint's detail shows its state, its negotiation
+/// history the reply, each answer fitting its schema.
+#[test]
+fn replies_and_completion_show_in_the_detail_and_the_history() {
+    let sandbox = Sandbox::start().unwrap();
+    let client = sandbox.client();
+    let mchid = sandbox.identity().mchid.clone();
+    let id = "200201820200101080076610001";
+    let catalogue = wechatpay::catalogue::get();
+    // GET `template` (the operation's, plus a query), the answer checked against its schema.
+    let get = |(template, query): (&str, &str), vars: serde_json::Value| {
+        let answer: serde_json::Value = client
+            .chain(&format!("{template}{query}"))
+            .get(vars)
+            .unwrap()
+            .json()
+            .unwrap();
+        let op = catalogue.find(&wechatpay::Method::GET, template).unwrap();
+        let problems = op.check_answer(&answer);
+        assert!(problems.is_empty(), "{template}: {problems:?}");
+        answer
+    };
+    let detail = ("v3/merchant-service/complaints-v2/{complaint_id}", "");
+    let history = (
+        "v3/merchant-service/complaints-v2/{complaint_id}/negotiation-historys",
+        "{?limit,offset}",
+    );
+
+    // A reply: the complaint is being processed, the reply in its history.
+    client["v3/merchant-service/complaints-v2/{complaint_id}/response"]
+        .post(json!({
+            "complaint_id": id,
+            "json": { "complainted_mchid": mchid, "response_content": "已退款，请查收" },
+        }))
+        .unwrap();
+    let answer = get(detail, json!({ "complaint_id": id }));
+    assert_eq!(answer["complaint_id"], id);
+    assert_eq!(answer["complaint_state"], "PROCESSING");
+    let answer = get(
+        history,
+        json!({ "complaint_id": id, "limit": 10, "offset": 0 }),
+    );
+    assert_eq!(answer["total_count"], 2);
+    let types: Vec<&str> = answer["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operate_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["USER_CREATE_COMPLAINT", "MERCHANT_RESPONSE"]);
+    assert_eq!(answer["data"][1]["operate_details"], "已退款，请查收");
+
+    let done = client["v3/merchant-service/complaints-v2/{complaint_id}/complete"]
+        .post(json!({ "complaint_id": id, "json": { "complainted_mchid": mchid } }))
+        .unwrap();
+    assert_eq!(done.status(), 204);
+    assert_eq!(
+        get(detail, json!({ "complaint_id": id }))["complaint_state"],
+        "PROCESSED"
+    );
+    let answer = get(
+        history,
+        json!({ "complaint_id": id, "limit": 1, "offset": 2 }),
+    );
+    assert_eq!(
+        answer["data"][0]["operate_type"],
+        "MERCHANT_CONFIRM_COMPLETE"
+    );
+    assert_eq!(
+        (answer["limit"].as_u64(), answer["total_count"].as_u64()),
+        (Some(1), Some(3))
+    );
+    // Another complaint: the description's example, its id echoed.
+    let other = get(
+        detail,
+        json!({ "complaint_id": "200201820200101080076619999" }),
+    );
+    assert_eq!(other["complaint_id"], "200201820200101080076619999");
+}

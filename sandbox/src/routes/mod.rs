@@ -114,9 +114,33 @@ pub(crate) fn handle(state: &State, request: &Request<'_>) -> Reply {
     match stateful(state, request) {
         Some(result) => result.unwrap_or_else(|reply| reply),
         None => match &found {
-            Some(found) => operations::answer(state, found, request),
+            Some(found) => described(state, found, request),
             None => not_found(request.method, request.path),
         },
+    }
+}
+
+/// An operation answered from its description, with what the sandbox knows of its subject.
+fn described(state: &State, found: &operations::Found, request: &Request<'_>) -> Reply {
+    let id = found
+        .path_values
+        .iter()
+        .find(|(name, _)| name == "complaint_id")
+        .map(|(_, v)| v.as_str());
+    let template = found.operation.template.as_str();
+    match (request.method.as_str(), template, id) {
+        ("GET", "v3/merchant-service/complaints-v2/{complaint_id}", Some(id)) => {
+            complaints::detail(state, found, request, id)
+        }
+        (
+            "GET",
+            "v3/merchant-service/complaints-v2/{complaint_id}/negotiation-historys",
+            Some(id),
+        ) => complaints::history(state, found, request, id),
+        ("POST", "v3/merchant-service/complaints-v2/{complaint_id}/complete", Some(id)) => {
+            complaints::complete(state, request, id).unwrap_or_else(|reply| reply)
+        }
+        _ => operations::answer(state, found, request),
     }
 }
 
