@@ -9,46 +9,43 @@ use wechatpay::api::v2::secapi::mch::{
     add_institutionsub, modify_institutionsub, query_institutionsub,
 };
 
-fn client() -> Client {
-    let key = openssl::rsa::Rsa::generate(2048)
-        .and_then(|k| k.private_key_to_pem())
-        .unwrap();
-    Client::builder()
-        .mchid("1900000109")
-        .serial("0A")
-        .private_key(key)
-        .secret("192006250b4c09247ec02edce69f6a2d")
-        .verifier(wechatpay::verifier::PlatformVerifier::new())
-        .build()
-        .unwrap()
+/// The sandbox's client: it holds the merchant certificate these operations are sent with.
+fn client(sandbox: &wechatpay_sandbox::Sandbox) -> Client {
+    sandbox.client()
 }
 
 #[test]
 fn a_typed_path_keeps_its_capitals() {
-    let client = client();
+    let sandbox = wechatpay_sandbox::Sandbox::start().unwrap();
+    let client = client(&sandbox);
     let add = add_institutionsub::Request {
-        mch_id: "1900000109".into(),
+        mch_id: client.mchid().to_owned(),
         ..Default::default()
     };
     let query = query_institutionsub::Request {
-        mch_id: "1900000109".into(),
+        mch_id: client.mchid().to_owned(),
         ..Default::default()
     };
     let modify = modify_institutionsub::Request {
-        mch_id: "1900000109".into(),
+        mch_id: client.mchid().to_owned(),
         ..Default::default()
     };
-    let urls = [
-        client.prepare_typed(add).unwrap().url().to_string(),
-        client.prepare_typed(query).unwrap().url().to_string(),
-        client.prepare_typed(modify).unwrap().url().to_string(),
+    let paths = [
+        client.prepare_typed(add).unwrap().url().path().to_owned(),
+        client.prepare_typed(query).unwrap().url().path().to_owned(),
+        client
+            .prepare_typed(modify)
+            .unwrap()
+            .url()
+            .path()
+            .to_owned(),
     ];
     assert_eq!(
-        urls,
+        paths,
         [
-            "https://api.mch.weixin.qq.com/secapi/mch/addInstitutionsub",
-            "https://api.mch.weixin.qq.com/secapi/mch/queryInstitutionsub",
-            "https://api.mch.weixin.qq.com/secapi/mch/modifyInstitutionsub",
+            "/secapi/mch/addInstitutionsub",
+            "/secapi/mch/queryInstitutionsub",
+            "/secapi/mch/modifyInstitutionsub",
         ]
     );
     // The dynamic chain normalises, as wechatpay-php does; a placeholder keeps a value as given.
