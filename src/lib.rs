@@ -57,6 +57,8 @@
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly) marks each item with the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api;
 mod base_uri;
