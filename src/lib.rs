@@ -14,7 +14,7 @@
 //! ```
 //!
 //! One orchestrator runs that sequence for every request (calls, streamed bills, the key
-//! ring's certificate downloads), with a policy for each kind; docs/architecture.md shows the
+//! ring's certificate downloads), with a policy for each kind; the [architecture guide](crate::guide::architecture) shows the
 //! layers.
 //!
 //! # Four ways to the same endpoint
@@ -54,6 +54,51 @@
 //! missing path value is an error naming it, and values are percent-encoded exactly once, so
 //! no value can change the path. See [`Options`] for the reserved option keys, [`Error`] for
 //! what can go wrong.
+//!
+//! # Install
+//!
+//! ```sh
+//! cargo add wechatpay-rs                                # the package; the library is `wechatpay`
+//! cargo add wechatpay-rs --features api-pay,api-refund  # with the typed models of two areas
+//! cargo add --dev wechatpay-sandbox                     # an offline WeChat Pay for your tests
+//! ```
+//!
+//! # Typed or dynamic
+//!
+//! The chain reaches any path with any JSON; the typed models (`wechatpay::api`, one feature
+//! per business area: `api-pay`, `api-refund`, ..., `api-all`) name every field of every
+//! operation and decode the answer. Both send the same bytes through the same pipeline:
+//!
+//! ```no_run
+//! # #[cfg(feature = "api-pay")]
+//! # fn run(client: wechatpay::Client) -> wechatpay::Result<()> {
+//! use serde_json::json;
+//! use wechatpay::api::v3::pay::transactions::out_trade_no::by_out_trade_no as query;
+//!
+//! // Dynamic: JSON in, a verified response out.
+//! let order: serde_json::Value = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+//!     .get(json!({ "out_trade_no": "1217752501201407033233368018", "query": { "mchid": "1230000109" } }))?
+//!     .json()?;
+//! // Typed: the request's fields checked by the compiler, the answer decoded.
+//! let order = client.send(query::Request {
+//!     out_trade_no: "1217752501201407033233368018".into(),
+//!     mchid: "1230000109".into(),
+//! })?;
+//! println!("{:?}", order.trade_state);
+//! # Ok(()) }
+//! ```
+//!
+//! # Where to go next
+//!
+//! - [`guide`]: the guides (payments, callbacks, sensitive fields, media, bills, the key ring,
+//!   APIv2, the typed models, crypto, the architecture, reliability), their examples compiled.
+//! - [`Client`], [`ClientBuilder`], [`Endpoint`], [`Options`], [`Response`], [`Error`]: the
+//!   core; [`notify`] for callbacks, [`keyring`] for platform keys, [`v2`] for APIv2,
+//!   `wechatpay::catalogue` (feature `catalogue`) for the list of every operation.
+//! - Features: `catalogue`, `checked-chain` (a misspelt `chain!` does not compile), and the
+//!   typed models' `api-*`.
+//! - The `wechatpay-sandbox` crate (an offline WeChat Pay that answers every operation) and the
+//!   `wxpay` command line (`wechatpay-cli`).
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -77,6 +122,7 @@ pub mod crypto;
 mod endpoint;
 mod error;
 mod failover;
+pub mod guide;
 mod json_pointer;
 pub mod keyring;
 mod macros;
@@ -132,47 +178,4 @@ pub mod __private {
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// docs/crypto.md, run.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/crypto.md")]
-pub struct CryptoDoctests;
-
-/// docs/callbacks.md, run.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/callbacks.md")]
-pub struct CallbacksDoctests;
-
-/// docs/sensitive-fields.md, compiled.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/sensitive-fields.md")]
-pub struct SensitiveFieldsDoctests;
-
-/// docs/media.md, compiled.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/media.md")]
-pub struct MediaDoctests;
-
-/// docs/bills.md, compiled.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/bills.md")]
-pub struct BillsDoctests;
-
-/// The examples of docs/keyring.md, compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/keyring.md")]
-pub struct KeyringDoctests;
-
-/// The examples of docs/apiv2.md, compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/apiv2.md")]
-pub struct Apiv2Doctests;
-
-/// docs/api.md, compiled (and run where the features it needs are on).
-#[cfg(doctest)]
-#[doc = include_str!("../docs/api.md")]
-pub struct ApiDoctests;
-
-/// docs/pay.md, run.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/pay.md")]
-pub struct PayDoctests;
+// The guides of docs/ are rendered (and their examples run as doctests) by `guide`.

@@ -7,7 +7,7 @@
 //! fresh nonce, so a genuine answer is never seen twice: the client remembers each verified
 //! answer's [`Fingerprint`] until its timestamp leaves the window, and a second sighting is a
 //! [`Verification`](crate::ErrorKind::Verification) error
-//! ([`Replayed`](crate::VerificationFailure::Replayed)). docs/reliability.md says what the
+//! ([`Replayed`](crate::VerificationFailure::Replayed)). The [reliability guide](crate::guide::reliability) says what the
 //! protocol leaves open besides.
 //!
 //! [`ReplayMemory`] is the trait a shared store implements (one memory for many processes);

@@ -133,7 +133,7 @@ fn tls_connector(
 
 /// The TLS configuration of every client that trusts only the system's roots, built once per
 /// process: loading the system's certificate bundle is most of what building a client costs
-/// (about 50 ms here, see docs/performance.md), and one `SSL_CTX` serves any number of
+/// (about 50 ms here, see docs/performance.md in the repository), and one `SSL_CTX` serves any number of
 /// connections. A failed build is not remembered.
 fn system_roots_only() -> Result<native_tls::TlsConnector> {
     static SHARED: OnceLock<native_tls::TlsConnector> = OnceLock::new();

@@ -16,7 +16,7 @@
 //! `api-complaint`, `api-profitsharing`, `api-transfer`, `api-marketing`, `api-ecommerce`,
 //! `api-payscore`, `api-papay`, `api-merchant`, `api-global` (overseas and Hong Kong),
 //! `api-v2` (APIv2, XML), `api-other` (every other APIv3 operation), and `api-all`.
-//! docs/api.md gives the measured build times.
+//! The [API guide](crate::guide::api) gives the measured build times.
 //!
 //! # What the models keep
 //!

@@ -188,7 +188,7 @@ impl ClientBuilder {
     /// keys are kept and anchor the trust: a download must verify with one of them. With none,
     /// the first download is verified with the certificate it contains (as wechatpay-php's and
     /// the Node SDK's tools do), with a `tracing` warning. Also sets the APIv3 key for
-    /// callbacks ([`apiv3_key`](Self::apiv3_key)). See `docs/keyring.md`.
+    /// callbacks ([`apiv3_key`](Self::apiv3_key)). See the [key ring guide](crate::guide::keyring).
     pub fn auto_certificates(mut self, apiv3_key: impl AsRef<[u8]>) -> Self {
         match Apiv3Key::new(apiv3_key) {
             Ok(key) => {

@@ -8,7 +8,7 @@
 //! platform certificates (`/v3/certificates`), refreshes them periodically and whenever an
 //! answer names a serial the ring does not know, keeps every unexpired certificate through a
 //! rotation, and carries on in public-key mode when the merchant has no certificates any more.
-//! See `docs/keyring.md`.
+//! See the [key ring guide](crate::guide::keyring).
 //!
 //! Readers never wait: a verification takes a snapshot (an `Arc`) under a lock held for a
 //! pointer copy, and an update builds the next snapshot on the side before swapping it in.
@@ -326,7 +326,7 @@ impl KeyRing {
 
     /// The certificates the last successful download of `/v3/certificates` listed, in the
     /// list's order, each having passed the ring's checks (the list verified as
-    /// `docs/keyring.md` says under "Trust", each entry decrypted with the APIv3 key and its
+    /// the [key ring guide](crate::guide::keyring) says under "Trust", each entry decrypted with the APIv3 key and its
     /// serial the one it is listed under). All of them, including those the ring did not add: an
     /// expired one, or one it already held (a configured certificate, an earlier download).
     /// Empty before the first download and after one that found public-key mode; a failed
