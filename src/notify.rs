@@ -77,6 +77,26 @@
 //! assert_eq!(answer.status(), 401);
 //! # Ok::<(), wechatpay::Error>(())
 //! ```
+//!
+//! # In a web framework
+//!
+//! [`NotificationReceiver`] does all of the above in one call (a bounded body, the parser, the
+//! duplicate filter, the answers): [`NotificationReceiver::receive`] gives a
+//! [`WechatpayNotification`] to process, answered with [`WechatpayNotification::ack`] or a
+//! [`Failure`], or a [`Rejection`] that is the answer already. With the feature `axum` (axum
+//! 0.8) or `actix-web` (actix-web 4), [`WechatpayNotification`] is that framework's extractor
+//! and the answers are its responses; its documentation has an example of each.
+
+#[cfg(feature = "actix-web")]
+mod actix;
+#[cfg(feature = "axum")]
+mod axum;
+mod receiver;
+
+pub use receiver::{
+    Ack, DEFAULT_DUPLICATE_CAPACITY, DEFAULT_MAX_BODY_SIZE, Failure, NotificationReceiver,
+    Rejection, WechatpayNotification,
+};
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -480,16 +500,26 @@ pub fn failure(status: StatusCode, message: &str) -> http::Response<Vec<u8>> {
 /// assert_eq!(wechatpay::notify::failure_for(&err).status(), 500);
 /// ```
 pub fn failure_for(error: &Error) -> http::Response<Vec<u8>> {
+    let (status, message) = failure_parts(error);
+    failure(status, message)
+}
+
+/// The status and fixed message of [`failure_for`].
+fn failure_parts(error: &Error) -> (StatusCode, &'static str) {
     match error.kind() {
-        ErrorKind::Verification => {
-            failure(StatusCode::UNAUTHORIZED, "signature verification failed")
-        }
-        ErrorKind::Decode => failure(StatusCode::BAD_REQUEST, "malformed notification"),
-        _ => failure(
+        ErrorKind::Verification => (StatusCode::UNAUTHORIZED, "signature verification failed"),
+        ErrorKind::Decode => (StatusCode::BAD_REQUEST, "malformed notification"),
+        _ => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "notification not processed",
         ),
     }
+}
+
+/// A `Content-Length` header's value, when there is one and it is a number.
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+fn declared_length(value: Option<&HeaderValue>) -> Option<usize> {
+    value?.to_str().ok()?.trim().parse().ok()
 }
 
 /// An in-memory record of notification ids, to process each notification once although
