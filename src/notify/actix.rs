@@ -35,7 +35,7 @@ impl FromRequest for WechatpayNotification {
                 return Err(Rejection::NotConfigured.logged());
             };
             let limit = receiver.max_body_size();
-            if super::declared_length(headers.get(http::header::CONTENT_LENGTH))
+            if super::receiver::declared_length(headers.get(http::header::CONTENT_LENGTH))
                 .is_some_and(|length| length > limit)
             {
                 return Err(Rejection::TooLarge { limit }.logged());

@@ -20,7 +20,7 @@ where
         let receiver = NotificationReceiver::from_ref(state);
         let limit = receiver.max_body_size();
         let (parts, body) = request.into_parts();
-        if super::declared_length(parts.headers.get(http::header::CONTENT_LENGTH))
+        if super::receiver::declared_length(parts.headers.get(http::header::CONTENT_LENGTH))
             .is_some_and(|length| length > limit)
         {
             return Err(Rejection::TooLarge { limit }.logged());

@@ -9,7 +9,10 @@ use std::ops::Deref;
 
 use http::{HeaderMap, StatusCode};
 
-use super::{Claim, Delivery, DuplicateFilter, Notification, NotificationParser, failure, success};
+use super::callback::{
+    Claim, Delivery, DuplicateFilter, Notification, NotificationParser, failure, failure_for,
+    failure_parts, success,
+};
 use crate::error::Error;
 use crate::redact::Escaped;
 
@@ -131,15 +134,21 @@ impl NotificationReceiver {
                 claim,
             }),
             Delivery::Processed => Err(Rejection::Duplicate {
-                id: notification.id,
+                id: notification.id().to_owned(),
             }
             .logged()),
             Delivery::InProgress => Err(Rejection::InProgress {
-                id: notification.id,
+                id: notification.id().to_owned(),
             }
             .logged()),
         }
     }
+}
+
+/// A `Content-Length` header's value, when there is one and it is a number.
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+pub(super) fn declared_length(value: Option<&http::HeaderValue>) -> Option<usize> {
+    value?.to_str().ok()?.trim().parse().ok()
 }
 
 /// A verified, decrypted callback seen for the first time, to process; with the features
@@ -373,7 +382,7 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
         tracing::warn!(error = %Escaped(&error), "callback not processed");
-        let (status, message) = super::failure_parts(&error);
+        let (status, message) = failure_parts(&error);
         Failure::new(status, message)
     }
 }
@@ -438,7 +447,7 @@ impl Rejection {
     /// The HTTP status of the answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            Rejection::Invalid(e) => super::failure_parts(e).0,
+            Rejection::Invalid(e) => failure_parts(e).0,
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Unreadable(_) => StatusCode::BAD_REQUEST,
             Rejection::InProgress { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -456,7 +465,7 @@ impl Rejection {
     pub fn to_response(&self) -> http::Response<Vec<u8>> {
         let status = self.status();
         match self {
-            Rejection::Invalid(e) => super::failure_for(e),
+            Rejection::Invalid(e) => failure_for(e),
             Rejection::TooLarge { .. } => failure(status, "notification too large"),
             Rejection::Unreadable(_) => failure(status, "notification body not read"),
             Rejection::InProgress { .. } => failure(status, "notification being processed"),
