@@ -11,7 +11,8 @@
 //!    the header later (the official Java SDK defaults it to RSA when absent), so its absence is
 //!    accepted; any other value (an SM2 signature, a typo) is refused.
 //! 2. The four signature headers, the ±300 s clock window, the serial and the RSA-SHA256
-//!    signature over `timestamp\nnonce\nbody\n`, by the same [`Verifier`] that checks responses.
+//!    signature over `timestamp\nnonce\nbody\n`, by the same
+//!    [`Verifier`](crate::verifier::Verifier) that checks responses.
 //! 3. The envelope: `id`, `create_time`, `event_type`, `resource_type`, `summary` and
 //!    `resource {algorithm, ciphertext, nonce, associated_data, original_type}`, with
 //!    `algorithm` = `AEAD_AES_256_GCM`.
