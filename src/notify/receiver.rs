@@ -415,6 +415,21 @@ impl std::error::Error for Failure {}
 ///
 /// Failure answers are `{"code":"FAIL","message":...}` with fixed messages; the details are
 /// logged (`tracing`, target `wechatpay::notify::receiver`) and kept here.
+///
+/// ```
+/// use wechatpay::notify::Rejection;
+///
+/// let repeat = Rejection::Duplicate { id: "EV-2018022511223320873".into() };
+/// assert!(repeat.is_success());
+/// assert_eq!(repeat.to_response().status(), 204);
+///
+/// let large = Rejection::TooLarge { limit: 256 * 1024 };
+/// assert_eq!(large.status(), 413);
+/// assert_eq!(
+///     large.to_response().body(),
+///     br#"{"code":"FAIL","message":"notification too large"}"#
+/// );
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Rejection {
