@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::Client;
 use crate::error::{Error, Result};
 use crate::keyring::KeyRing;
-use crate::notify::NotificationParser;
+use crate::notify::{NotificationParser, NotificationReceiver};
 use crate::refresh::{CallbackVerifier, Refresher, Trigger};
 use crate::verifier::Verifier;
 
@@ -68,5 +68,22 @@ impl Client {
             (None, false) => Arc::new(v3.ring.clone()),
         };
         Ok(NotificationParser::from_key(key, verifier))
+    }
+
+    /// A [`NotificationReceiver`] over [`notifications`](Self::notifications): the callback
+    /// endpoint's state for the `axum` and `actix-web` extractors (and
+    /// [`NotificationReceiver::receive`]), with a duplicate filter of its own. A `Config`
+    /// error when no APIv3 key was configured. Build one per endpoint and share it (each call
+    /// makes a new duplicate filter).
+    ///
+    /// ```no_run
+    /// # fn f(client: &wechatpay::Client) -> wechatpay::Result<()> {
+    /// let receiver = client
+    ///     .notification_receiver()?
+    ///     .with_duplicate_filter(wechatpay::notify::DuplicateFilter::new(100_000));
+    /// # let _ = receiver; Ok(()) }
+    /// ```
+    pub fn notification_receiver(&self) -> Result<NotificationReceiver> {
+        Ok(NotificationReceiver::new(self.notifications()?))
     }
 }

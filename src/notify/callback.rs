@@ -1,82 +1,5 @@
-//! WeChat Pay callbacks (notifications): verify, decrypt, answer, de-duplicate.
-//!
-//! WeChat Pay POSTs a JSON envelope to your `notify_url`, signed like a response (the headers
-//! `Wechatpay-Timestamp`, `-Nonce`, `-Signature`, `-Serial` and `-Signature-Type`) and with its
-//! business content (`resource`) encrypted by AES-256-GCM under your APIv3 key.
-//! [`NotificationParser::parse`] takes the request headers (an [`http::HeaderMap`], so any web
-//! framework works and header names may come in any case) and the raw body bytes, and returns a
-//! [`Notification`] only when everything checks out:
-//!
-//! 1. `Wechatpay-Signature-Type`, when present, is `WECHATPAY2-SHA256-RSA2048`. WeChat Pay added
-//!    the header later (the official Java SDK defaults it to RSA when absent), so its absence is
-//!    accepted; any other value (an SM2 signature, a typo) is refused.
-//! 2. The four signature headers, the ±300 s clock window, the serial and the RSA-SHA256
-//!    signature over `timestamp\nnonce\nbody\n`, by the same [`Verifier`] that checks responses.
-//! 3. The envelope: `id`, `create_time`, `event_type`, `resource_type`, `summary` and
-//!    `resource {algorithm, ciphertext, nonce, associated_data, original_type}`, with
-//!    `algorithm` = `AEAD_AES_256_GCM`.
-//! 4. AES-256-GCM decryption of `resource`: key = the APIv3 key, IV = the bytes of `nonce`,
-//!    AAD = the bytes of `associated_data` (empty when absent), input = base64(ciphertext ||
-//!    16-byte tag).
-//!
-//! A failed check is a [`Verification`](crate::ErrorKind::Verification) error
-//! ([`Error::verification`](crate::Error::verification) names it), a malformed envelope or an
-//! unknown algorithm a [`Decode`](crate::ErrorKind::Decode) error (with
-//! [`Error::json_path`](crate::Error::json_path)), a decryption failure (wrong APIv3 key,
-//! altered ciphertext) a [`Crypto`](crate::ErrorKind::Crypto) error. WeChat Pay's "signature
-//! probe" (a `Wechatpay-Signature` starting `WECHATPAY/SIGNTEST/`) fails verification, as it
-//! must.
-//!
-//! Answer with [`success`] (HTTP 204) once you have *processed* the notification, or with
-//! [`failure`] / [`failure_for`] (4xx/5xx with `{"code":"FAIL","message":...}`): WeChat Pay
-//! then retries later. Because of retries, the same notification (same `id`) can arrive more
-//! than once, even concurrently: make processing idempotent, and use a [`DuplicateFilter`] to
-//! skip the repeats this process has already handled.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use wechatpay::notify::{self, Delivery, DuplicateFilter, NotificationParser};
-//! use wechatpay::verifier::PlatformVerifier;
-//!
-//! # let platform_key = wechatpay::crypto::PrivateKey::load(openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap()).unwrap().public_key().unwrap();
-//! let mut verifier = PlatformVerifier::new();
-//! verifier.insert("PUB_KEY_ID_0114232134912410000000000000", platform_key);
-//! let parser = NotificationParser::new("0123456789abcdef0123456789abcdef", verifier)?;
-//! let seen = DuplicateFilter::new(10_000);
-//!
-//! /// Your web framework's handler: headers and raw body in, status and body out.
-//! fn handle(
-//!     parser: &NotificationParser,
-//!     seen: &DuplicateFilter,
-//!     headers: &http::HeaderMap,
-//!     body: &[u8],
-//! ) -> http::Response<Vec<u8>> {
-//!     let notification = match parser.parse(headers, body) {
-//!         Ok(n) => n,
-//!         Err(e) => return notify::failure_for(&e),
-//!     };
-//!     match seen.claim(notification.id()) {
-//!         Delivery::First(claim) => {
-//!             #[derive(serde::Deserialize)]
-//!             struct Transaction { out_trade_no: String, trade_state: String }
-//!             let Ok(tx) = notification.json::<Transaction>() else {
-//!                 return notify::failure(http::StatusCode::BAD_REQUEST, "unexpected resource");
-//!             };
-//!             // ... record `tx` (idempotently) ...
-//!             # let _ = (tx.out_trade_no, tx.trade_state);
-//!             claim.done();
-//!             notify::success()
-//!         }
-//!         Delivery::Processed => notify::success(),
-//!         Delivery::InProgress => notify::failure(http::StatusCode::TOO_MANY_REQUESTS, "busy"),
-//!     }
-//! }
-//!
-//! // Nothing signed here: the check fails with a typed error, answered 401.
-//! let answer = handle(&parser, &seen, &http::HeaderMap::new(), b"{}");
-//! assert_eq!(answer.status(), 401);
-//! # Ok::<(), wechatpay::Error>(())
-//! ```
+//! Callbacks: the parser (verification and decryption), the notification, the answers and the
+//! duplicate filter. The module documentation is in `notify/mod.rs`.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -98,7 +21,7 @@ pub const SIGNATURE_TYPE_RSA: &str = SCHEMA;
 /// The only `resource.algorithm` accepted.
 pub const ALGORITHM: &str = "AEAD_AES_256_GCM";
 
-/// Verifies and decrypts WeChat Pay callbacks; see the [module documentation](self).
+/// Verifies and decrypts WeChat Pay callbacks; see the [module documentation](super).
 ///
 /// Built from the APIv3 key and a [`Verifier`] (the same one that checks responses: usually a
 /// [`PlatformVerifier`](crate::verifier::PlatformVerifier) with the platform certificates
@@ -134,7 +57,7 @@ impl NotificationParser {
         }
     }
 
-    /// Verifies the callback and decrypts its resource; see the [module documentation](self)
+    /// Verifies the callback and decrypts its resource; see the [module documentation](super)
     /// for the checks, in order, and the error of each.
     pub fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Notification> {
         self.verify(headers, body)?;
@@ -480,12 +403,16 @@ pub fn failure(status: StatusCode, message: &str) -> http::Response<Vec<u8>> {
 /// assert_eq!(wechatpay::notify::failure_for(&err).status(), 500);
 /// ```
 pub fn failure_for(error: &Error) -> http::Response<Vec<u8>> {
+    let (status, message) = failure_parts(error);
+    failure(status, message)
+}
+
+/// The status and fixed message of [`failure_for`].
+pub(super) fn failure_parts(error: &Error) -> (StatusCode, &'static str) {
     match error.kind() {
-        ErrorKind::Verification => {
-            failure(StatusCode::UNAUTHORIZED, "signature verification failed")
-        }
-        ErrorKind::Decode => failure(StatusCode::BAD_REQUEST, "malformed notification"),
-        _ => failure(
+        ErrorKind::Verification => (StatusCode::UNAUTHORIZED, "signature verification failed"),
+        ErrorKind::Decode => (StatusCode::BAD_REQUEST, "malformed notification"),
+        _ => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "notification not processed",
         ),
