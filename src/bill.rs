@@ -58,6 +58,10 @@ const WECHAT_PAY_HOSTS: [&str; 4] = [
 /// The overseas statements endpoint.
 pub(crate) const STATEMENTS: &str = "v3/global/statements";
 
+/// What a bill file's request span shows as its template: the whole URL is the
+/// `download_url` an earlier answer gave (its query holds a token, never recorded).
+const BILL_FILE: &str = "{+download_url}";
+
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -246,8 +250,14 @@ pub(crate) async fn download(
     sink: &mut impl Sink,
 ) -> Result<u64> {
     let prepared = bill_request(ctx, bill)?;
-    let answer =
-        execute::<Streamed>(ctx, lane, Request::Ready(prepared), Policy::bill_file(ctx)).await?;
+    let answer = execute::<Streamed>(
+        ctx,
+        lane,
+        Request::Ready(prepared),
+        Policy::bill_file(ctx),
+        BILL_FILE,
+    )
+    .await?;
     let limit = ctx.transport.download_limit();
     stream_checked(answer, compression, &bill.hash_value, limit, sink).await
 }
@@ -272,8 +282,14 @@ pub(crate) async fn statement(
     prepared: PreparedRequest,
     sink: &mut impl Sink,
 ) -> Result<u64> {
-    let answer =
-        execute::<Streamed>(ctx, lane, Request::Ready(prepared), Policy::call(ctx)).await?;
+    let answer = execute::<Streamed>(
+        ctx,
+        lane,
+        Request::Ready(prepared),
+        Policy::call(ctx),
+        STATEMENTS,
+    )
+    .await?;
     let sha1 = statement_sha1(answer.headers())
         .map_err(Error::from_failure)?
         .to_owned();

@@ -49,6 +49,9 @@ pub(crate) struct Context {
     pub(crate) retry: Option<RetryPolicy>,
     /// The parsed templates of this client's endpoints.
     pub(crate) templates: TemplateCache,
+    /// Request spans record the concrete URL path, not only the template
+    /// ([`ClientBuilder::trace_paths`](crate::ClientBuilder::trace_paths)).
+    pub(crate) trace_paths: bool,
     /// Refuse a path the catalogue does not know (feature `catalogue`).
     #[cfg_attr(not(feature = "catalogue"), allow(dead_code))]
     pub(crate) strict_paths: bool,

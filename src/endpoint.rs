@@ -122,6 +122,11 @@ impl Endpoint {
         &self.path
     }
 
+    /// The URI template, shared (for a request's future, which outlives the borrow).
+    pub(crate) fn shared_template(&self) -> Arc<str> {
+        self.path.clone()
+    }
+
     /// The parsed template (on first use, from the client's template cache; then kept).
     pub(crate) fn parsed(&self) -> Result<&UriTemplate> {
         self.template

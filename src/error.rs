@@ -65,6 +65,23 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// A short lowercase name, for logs and traces (`error.type`): `config`, `template`,
+    /// `transport`, `api`, `verification`, `crypto`, `decode`, `io`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Template => "template",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Api => "api",
+            ErrorKind::Verification => "verification",
+            ErrorKind::Crypto => "crypto",
+            ErrorKind::Decode => "decode",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
 /// Whether a caller's value looks like the identifier or name it should be, and may be quoted:
 /// short, visible ASCII, and no `@` (no `user:password@` either).
 pub(crate) fn looks_like_a_name(value: &str) -> bool {
@@ -611,6 +628,32 @@ pub enum VerificationFailure {
         /// What the answer says.
         answered: String,
     },
+}
+
+impl VerificationFailure {
+    /// Which check failed, as a short name without the values (no serial, nonce or
+    /// identifier), for traces: `missing_header`, `bad_signature`, `unknown_serial`, ...
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            VerificationFailure::MissingHeader(_) => "missing_header",
+            VerificationFailure::InvalidHeader { .. } => "invalid_header",
+            VerificationFailure::StaleTimestamp { .. } => "stale_timestamp",
+            VerificationFailure::FutureTimestamp { .. } => "future_timestamp",
+            VerificationFailure::UnknownSerial(_) => "unknown_serial",
+            VerificationFailure::BadSignature { .. } => "bad_signature",
+            VerificationFailure::DigestMismatch => "digest_mismatch",
+            VerificationFailure::UnsupportedSignatureType(_) => "unsupported_signature_type",
+            VerificationFailure::ExpiredCertificate { .. } => "expired_certificate",
+            VerificationFailure::CertificateNotYetValid { .. } => "certificate_not_yet_valid",
+            VerificationFailure::MissingSign => "missing_sign",
+            VerificationFailure::BadSign(_) => "bad_sign",
+            VerificationFailure::UnsignedField(_) => "unsigned_field",
+            VerificationFailure::AmbiguousField { .. } => "ambiguous_field",
+            VerificationFailure::Replayed { .. } => "replayed",
+            VerificationFailure::ErrorDocument { .. } => "error_document",
+            VerificationFailure::EchoMismatch { .. } => "echo_mismatch",
+        }
+    }
 }
 
 impl fmt::Display for VerificationFailure {

@@ -58,7 +58,7 @@ impl Endpoint {
         let request = self.request_for(method, options.into())?;
         let ctx = self.context();
         ctx.transport.block_on(&verb, |lane| {
-            pipeline::execute::<Whole>(ctx, lane, request, Policy::call(ctx))
+            pipeline::execute::<Whole>(ctx, lane, request, Policy::call(ctx), self.template())
         })
     }
 
@@ -71,10 +71,11 @@ impl Endpoint {
         let verb = method.as_str().to_ascii_lowercase();
         let request = self.request_for(method, options.into());
         let ctx = self.context().clone();
+        let template = self.shared_template();
         async move {
             let request = request?;
             let lane = ctx.transport.async_lane(&verb)?;
-            pipeline::execute::<Whole>(&ctx, lane, request, Policy::call(&ctx)).await
+            pipeline::execute::<Whole>(&ctx, lane, request, Policy::call(&ctx), &template).await
         }
     }
 
@@ -86,9 +87,10 @@ impl Endpoint {
             return self.prepare(method, options).map(Request::Ready);
         }
         let endpoint = self.clone();
-        Ok(Request::AfterKeys(Box::new(move |_| {
-            endpoint.prepare(method, options)
-        })))
+        Ok(Request::AfterKeys(
+            method.clone(),
+            Box::new(move |_| endpoint.prepare(method, options)),
+        ))
     }
 
     /// Builds the request a call would send (URL, headers, body), without signing or sending

@@ -1855,6 +1855,7 @@ fn every_setting_and_option_hides_secret_looking_values() {
             "allow_insecure_http",
             Box::new(|b| b.allow_insecure_http(false)),
         ),
+        ("trace_paths", Box::new(|b| b.trace_paths(true))),
     ];
     #[cfg(feature = "catalogue")]
     file_cases.push(("strict_paths", Box::new(|b| b.strict_paths(true))));

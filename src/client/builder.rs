@@ -48,6 +48,7 @@ pub struct ClientBuilder {
     base_uri: Option<String>,
     allow_insecure_http: bool,
     strict_paths: bool,
+    trace_paths: bool,
     http: HttpSettings,
     secret: Option<Secret>,
     /// `None`: the default (WeChat Pay's backup for the production host); `Some(None)`: off.
@@ -449,6 +450,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether each request's `tracing` span (`wechatpay.request`) records the concrete URL
+    /// path as `url.path`, ids and order numbers included (default `false`: only the path
+    /// template, `url.template`, such as `v3/pay/transactions/out-trade-no/{out_trade_no}`). The
+    /// query is never recorded. See docs/observability.md.
+    ///
+    /// ```
+    /// # let key = openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap();
+    /// let client = wechatpay::Client::builder()
+    ///     .mchid("1900000000")
+    ///     .serial("0A")
+    ///     .private_key(key)
+    ///     # .verifier(wechatpay::verifier::PlatformVerifier::new())
+    ///     .trace_paths(true)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn trace_paths(mut self, on: bool) -> Self {
+        self.trace_paths = on;
+        self
+    }
+
     /// Retries `GET`s on connect errors, 429 and 5xx with this policy (off by default; other
     /// methods are never retried).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
@@ -615,6 +638,7 @@ impl ClientBuilder {
             transport,
             templates: TemplateCache::new(),
             strict_paths: self.strict_paths,
+            trace_paths: self.trace_paths,
         };
         Ok(Client::assemble(ctx, refresher))
     }
@@ -793,6 +817,7 @@ impl fmt::Debug for ClientBuilder {
                     .map(|b| b.as_deref().map(DebugUrl)),
             )
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("trace_paths", &self.trace_paths)
             .field("error", &self.error)
             .finish_non_exhaustive()
     }

@@ -5,14 +5,23 @@
 //! ```text
 //! keys ready (hook 1) -> prepare (if deferred) -> [retry [failover [sign -> send -> receive -> check (hook 2)]]]
 //! ```
+//!
+//! The whole of it runs inside the request's span (`wechatpay.request`), and each attempt
+//! (the `[sign .. check]` part, once per retry and failover) inside an attempt span
+//! ([`trace`](super::trace)): the events of the retries, the failover and the key ring's hooks
+//! are the request's.
 
 use std::sync::Arc;
 use std::time::Instant;
+
+use http::Method;
+use tracing::Instrument;
 
 use super::policy::{Checking, Policy};
 use super::receive::Receive;
 use super::route::route;
 use super::sign::authorize;
+use super::trace::{RequestTrace, record_outcome};
 use crate::context::{Context, keys_ready};
 use crate::error::Result;
 use crate::prepared::{PreparedRequest, Protocol};
@@ -27,21 +36,48 @@ pub(crate) type Deferred = Box<dyn FnOnce(&Context) -> Result<PreparedRequest> +
 pub(crate) enum Request {
     /// Prepared already (usually at once, when the verb is called).
     Ready(PreparedRequest),
-    /// An APIv3 request prepared once the key ring's keys are ready: it encrypts with, or
-    /// names, a platform key not downloaded yet.
-    AfterKeys(Deferred),
+    /// An APIv3 request with this method, prepared once the key ring's keys are ready: it
+    /// encrypts with, or names, a platform key not downloaded yet.
+    AfterKeys(Method, Deferred),
 }
 
-/// Sends `request` as `policy` says and takes its answer as `R` does.
+impl Request {
+    fn method(&self) -> &Method {
+        match self {
+            Request::Ready(prepared) => &prepared.method,
+            Request::AfterKeys(method, _) => method,
+        }
+    }
+}
+
+/// Sends `request` as `policy` says and takes its answer as `R` does, inside a request span
+/// naming `template` (the path template the request was made from, without its values).
 pub(crate) async fn execute<R: Receive>(
     ctx: &Arc<Context>,
     lane: Lane<'_>,
     request: Request,
     policy: Policy,
+    template: &str,
+) -> Result<R::Output> {
+    let trace = RequestTrace::start(request.method(), template);
+    let outcome = run::<R>(ctx, lane, request, policy, &trace)
+        .instrument(trace.span().clone())
+        .await;
+    trace.finish(&outcome, R::answer);
+    outcome
+}
+
+/// [`execute`]'s work, inside the request span.
+async fn run<R: Receive>(
+    ctx: &Arc<Context>,
+    lane: Lane<'_>,
+    request: Request,
+    policy: Policy,
+    trace: &RequestTrace,
 ) -> Result<R::Output> {
     let v3 = match &request {
         Request::Ready(prepared) => prepared.protocol == Protocol::V3,
-        Request::AfterKeys(_) => true,
+        Request::AfterKeys(..) => true,
     };
     // The key ring's own needs first (its first download, a lazy refresh), outside the route:
     // they make their own requests, with their own failover, and what happens to them says
@@ -51,10 +87,11 @@ pub(crate) async fn execute<R: Receive>(
     }
     let prepared = match request {
         Request::Ready(prepared) => prepared,
-        Request::AfterKeys(prepare) => prepare(ctx)?,
+        Request::AfterKeys(_, prepare) => prepare(ctx)?,
     };
+    trace.prepared(&prepared.url, ctx.trace_paths);
     let checking = policy.checking(&prepared);
-    let attempt = |prepared| attempt::<R>(ctx, lane, &policy, checking, prepared);
+    let attempt = |prepared| attempt::<R>(ctx, lane, &policy, checking, prepared, trace);
     // Without a retry policy, the request is not cloned.
     let Some(retry) = policy.retry_for(&prepared.method) else {
         return route(ctx, policy.failover, prepared, attempt).await;
@@ -79,18 +116,26 @@ pub(crate) async fn execute<R: Receive>(
     }
 }
 
-/// One attempt: signs (APIv3), sends and takes the answer.
+/// One attempt, inside its own span: signs (APIv3), sends and takes the answer.
 async fn attempt<R: Receive>(
     ctx: &Arc<Context>,
     lane: Lane<'_>,
     policy: &Policy,
     checking: Checking,
     mut prepared: PreparedRequest,
+    trace: &RequestTrace,
 ) -> Result<R::Output> {
-    let http = lane.http.pick(prepared.mutual_tls())?;
-    if prepared.protocol == Protocol::V3 {
-        authorize(ctx, ctx.v3()?, &mut prepared).await?;
+    let span = trace.attempt(&prepared.url);
+    let outcome = async {
+        let http = lane.http.pick(prepared.mutual_tls())?;
+        if prepared.protocol == Protocol::V3 {
+            authorize(ctx, ctx.v3()?, &mut prepared).await?;
+        }
+        let limit = policy.limit(checking);
+        R::receive(ctx, lane, http, prepared, checking, limit, policy.key_hooks).await
     }
-    let limit = policy.limit(checking);
-    R::receive(ctx, lane, http, prepared, checking, limit, policy.key_hooks).await
+    .instrument(span.clone())
+    .await;
+    record_outcome(&span, &outcome, R::answer);
+    outcome
 }

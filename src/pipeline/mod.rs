@@ -4,7 +4,7 @@
 //! clock but the signing timestamp and the verification window. [`execute`] runs them, with the
 //! only I/O ([`transport`](crate::transport)) in between, for every kind of request; the async
 //! verbs await it on the caller's runtime, the blocking verbs through
-//! [`blocking`](crate::blocking).
+//! [`blocking`](crate::blocking). Each request runs inside a `tracing` span ([`trace`]).
 
 mod check;
 mod check_v2;
@@ -15,6 +15,7 @@ mod prepare_v2;
 mod receive;
 mod route;
 mod sign;
+mod trace;
 mod url;
 
 pub(crate) use check::statement_sha1;

@@ -6,6 +6,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use http::{HeaderMap, StatusCode};
+
 use super::check::{self, Rule};
 use super::check_v2;
 use super::policy::Checking;
@@ -32,6 +34,9 @@ pub(crate) trait Receive {
         limit: Limit,
         hooks: bool,
     ) -> impl Future<Output = Result<Self::Output>> + Send + 'a;
+
+    /// The status and headers of an answer taken, for the request's span.
+    fn answer(output: &Self::Output) -> (StatusCode, &HeaderMap);
 }
 
 /// The whole answer, read (within `limit`) and checked: a [`Response`].
@@ -43,6 +48,10 @@ pub(crate) struct Streamed;
 
 impl Receive for Whole {
     type Output = Response;
+
+    fn answer(output: &Response) -> (StatusCode, &HeaderMap) {
+        (output.status(), output.headers())
+    }
 
     async fn receive<'a>(
         ctx: &'a Arc<Context>,
@@ -87,6 +96,10 @@ impl Receive for Whole {
 
 impl Receive for Streamed {
     type Output = reqwest::Response;
+
+    fn answer(output: &reqwest::Response) -> (StatusCode, &HeaderMap) {
+        (output.status(), output.headers())
+    }
 
     async fn receive<'a>(
         ctx: &'a Arc<Context>,

@@ -18,6 +18,9 @@ use crate::template::UriTemplate;
 use crate::transport::Lane;
 use crate::verifier::{PlatformVerifier, Verifier};
 
+/// The platform certificates' endpoint.
+const CERTIFICATES: &str = "v3/certificates";
+
 #[derive(Deserialize)]
 struct Download {
     data: Vec<DownloadEntry>,
@@ -47,7 +50,7 @@ pub(super) async fn download(
 ) -> Result<()> {
     let ring = &refresher.ring;
     ring.expired_anchor()?;
-    let template = UriTemplate::parse("v3/certificates").map_err(Error::from_template)?;
+    let template = UriTemplate::parse(CERTIFICATES).map_err(Error::from_template)?;
     // Names the key the ring trusts most: WeChat Pay signs an answer with the key the request's
     // `Wechatpay-Serial` names when a merchant has both kinds (the migration), so that a ring
     // anchored by a public key can verify the list that brings the certificates.
@@ -63,6 +66,7 @@ pub(super) async fn download(
         lane,
         Request::Ready(prepared),
         Policy::certificates(ctx),
+        CERTIFICATES,
     )
     .await;
     let response = match answer {
