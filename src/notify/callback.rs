@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::crypto::{Apiv3Key, base64_decode};
 use crate::error::{Error, ErrorKind, Result, VerificationFailure};
+use crate::redact::Escaped;
 use crate::signature::SCHEMA;
 use crate::verifier::Verifier;
 
@@ -59,23 +60,51 @@ impl NotificationParser {
 
     /// Verifies the callback and decrypts its resource; see the [module documentation](super)
     /// for the checks, in order, and the error of each.
+    ///
+    /// Runs inside a `tracing` span `wechatpay.callback` (see docs/observability.md) that
+    /// records the notification's `id` and `event_type` once its signature verified, and the
+    /// outcome; never a header value, the body or the resource.
     pub fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Notification> {
-        self.verify(headers, body)?;
-        self.decrypt_verified(body)
+        let span = callback_span();
+        let _entered = span.enter();
+        let outcome = self
+            .check_signature(headers, body)
+            .and_then(|()| self.decrypt_verified(body, &span));
+        record_callback(&span, &outcome);
+        outcome
     }
 
     /// Only the signature checks of [`parse`](Self::parse) (signature type, headers, clock,
-    /// serial, signature), without reading the body.
+    /// serial, signature), without reading the body. Runs inside a `wechatpay.callback` span,
+    /// as `parse` does (its `id` and `event_type` left empty: the body is not read).
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<()> {
+        let span = callback_span();
+        let _entered = span.enter();
+        let outcome = self.check_signature(headers, body);
+        record_callback(&span, &outcome);
+        outcome
+    }
+
+    /// The signature checks of [`verify`](Self::verify).
+    fn check_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<()> {
         signature_type(headers)
             .and_then(|()| self.verifier.verify(headers, body))
             .map_err(Error::from_failure)
     }
 
     /// The envelope and decryption steps of [`parse`](Self::parse), for a body whose
-    /// signature was checked. Not public: a [`Notification`] is always a verified one.
-    fn decrypt_verified(&self, body: &[u8]) -> Result<Notification> {
+    /// signature was checked (its `id` and `event_type` recorded on `span`). Not public: a
+    /// [`Notification`] is always a verified one.
+    fn decrypt_verified(&self, body: &[u8], span: &tracing::Span) -> Result<Notification> {
         let envelope: Envelope = decode_json(body, "notification envelope", false)?;
+        if !span.is_disabled() {
+            use tracing::field::display;
+            span.record("wechatpay.notification_id", display(Escaped(&envelope.id)));
+            span.record(
+                "wechatpay.event_type",
+                display(Escaped(&envelope.event_type)),
+            );
+        }
         let resource = envelope.resource;
         if resource.algorithm != ALGORITHM {
             let shown: String = resource.algorithm.chars().take(40).collect();
@@ -130,6 +159,42 @@ impl fmt::Debug for NotificationParser {
         f.debug_struct("NotificationParser")
             .field("apiv3_key", &self.key)
             .finish_non_exhaustive()
+    }
+}
+
+/// The span of one callback's verification: the notification's id and event type (once its
+/// signature verified), the outcome (`verified` or `refused`) and, when refused, the error's
+/// kind and the check that failed.
+fn callback_span() -> tracing::Span {
+    tracing::info_span!(
+        "wechatpay.callback",
+        wechatpay.api = "v3",
+        wechatpay.notification_id = tracing::field::Empty,
+        wechatpay.event_type = tracing::field::Empty,
+        wechatpay.outcome = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+        wechatpay.verification = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
+}
+
+/// Records a callback's outcome on its span.
+fn record_callback<T>(span: &tracing::Span, outcome: &Result<T>) {
+    if span.is_disabled() {
+        return;
+    }
+    match outcome {
+        Ok(_) => {
+            span.record("wechatpay.outcome", "verified");
+        }
+        Err(e) => {
+            span.record("wechatpay.outcome", "refused");
+            span.record("error.type", e.kind().name());
+            if let Some(failure) = e.verification() {
+                span.record("wechatpay.verification", failure.name());
+            }
+            span.record("otel.status_code", "ERROR");
+        }
     }
 }
 

@@ -30,16 +30,47 @@ use crate::error::{Error, Result};
 /// let forged = body.replace("1212321211201407033568112322", "1212321211201407033568119999");
 /// assert_eq!(verify_callback(forged.as_bytes(), &secret).unwrap_err().kind(), wechatpay::ErrorKind::Verification);
 /// ```
+///
+/// Runs inside a `tracing` span `wechatpay.callback` (`wechatpay.api` = `v2`) that records the
+/// outcome; never a field of the callback.
 pub fn verify_callback(body: &[u8], secret: &Secret) -> Result<Map<String, Value>> {
-    let map = super::parse_xml(body).map_err(|e| {
-        Error::decode(
-            format!("the APIv2 callback is not usable XML: {e}"),
-            None,
-            e,
-        )
-    })?;
-    verify(&map, secret).map_err(Error::from_failure)?;
-    Ok(map)
+    let span = tracing::info_span!(
+        "wechatpay.callback",
+        wechatpay.api = "v2",
+        wechatpay.outcome = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+        wechatpay.verification = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let _entered = span.enter();
+    let outcome = super::parse_xml(body)
+        .map_err(|e| {
+            Error::decode(
+                format!("the APIv2 callback is not usable XML: {e}"),
+                None,
+                e,
+            )
+        })
+        .and_then(|map| {
+            verify(&map, secret).map_err(Error::from_failure)?;
+            Ok(map)
+        });
+    if !span.is_disabled() {
+        match &outcome {
+            Ok(_) => {
+                span.record("wechatpay.outcome", "verified");
+            }
+            Err(e) => {
+                span.record("wechatpay.outcome", "refused");
+                span.record("error.type", e.kind().name());
+                if let Some(failure) = e.verification() {
+                    span.record("wechatpay.verification", failure.name());
+                }
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+    }
+    outcome
 }
 
 /// Decrypts a refund callback's `req_info` (base64 of AES-256-ECB with PKCS#7 padding, keyed
