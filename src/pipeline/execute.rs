@@ -60,6 +60,11 @@ pub(crate) async fn execute<R: Receive>(
     template: &str,
 ) -> Result<R::Output> {
     let trace = RequestTrace::start(request.method(), template);
+    // Without a subscriber for the span (the usual case) the work is awaited as it is: a
+    // wrapper would move the future once more, for nothing.
+    if trace.span().is_disabled() {
+        return run::<R>(ctx, lane, request, policy, &trace).await;
+    }
     let outcome = run::<R>(ctx, lane, request, policy, &trace)
         .instrument(trace.span().clone())
         .await;
@@ -116,26 +121,38 @@ async fn run<R: Receive>(
     }
 }
 
-/// One attempt, inside its own span: signs (APIv3), sends and takes the answer.
+/// One attempt, inside its own span (awaited as it is when the span is disabled).
 async fn attempt<R: Receive>(
     ctx: &Arc<Context>,
     lane: Lane<'_>,
     policy: &Policy,
     checking: Checking,
-    mut prepared: PreparedRequest,
+    prepared: PreparedRequest,
     trace: &RequestTrace,
 ) -> Result<R::Output> {
     let span = trace.attempt(&prepared.url);
-    let outcome = async {
-        let http = lane.http.pick(prepared.mutual_tls())?;
-        if prepared.protocol == Protocol::V3 {
-            authorize(ctx, ctx.v3()?, &mut prepared).await?;
-        }
-        let limit = policy.limit(checking);
-        R::receive(ctx, lane, http, prepared, checking, limit, policy.key_hooks).await
+    if span.is_disabled() {
+        return send::<R>(ctx, lane, policy, checking, prepared).await;
     }
-    .instrument(span.clone())
-    .await;
+    let outcome = send::<R>(ctx, lane, policy, checking, prepared)
+        .instrument(span.clone())
+        .await;
     record_outcome(&span, &outcome, R::answer);
     outcome
+}
+
+/// An attempt's work: signs (APIv3), sends and takes the answer.
+async fn send<R: Receive>(
+    ctx: &Arc<Context>,
+    lane: Lane<'_>,
+    policy: &Policy,
+    checking: Checking,
+    mut prepared: PreparedRequest,
+) -> Result<R::Output> {
+    let http = lane.http.pick(prepared.mutual_tls())?;
+    if prepared.protocol == Protocol::V3 {
+        authorize(ctx, ctx.v3()?, &mut prepared).await?;
+    }
+    let limit = policy.limit(checking);
+    R::receive(ctx, lane, http, prepared, checking, limit, policy.key_hooks).await
 }

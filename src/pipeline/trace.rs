@@ -80,17 +80,17 @@ impl RequestTrace {
     /// The span of the next attempt, to `url`.
     pub(crate) fn attempt(&self, url: &Url) -> Span {
         let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
-        let host = url.host_str().unwrap_or_default();
-        let port = url.port_or_known_default();
         if !self.span.is_disabled() {
-            *lock(&self.host) = Some((host.to_owned(), port));
+            let host = url.host_str().unwrap_or_default().to_owned();
+            *lock(&self.host) = Some((host, url.port_or_known_default()));
         }
+        // The fields are computed only when the span is wanted.
         tracing::info_span!(
             "wechatpay.attempt",
             otel.kind = "client",
             wechatpay.attempt = attempt,
-            server.address = host,
-            server.port = port,
+            server.address = url.host_str().unwrap_or_default(),
+            server.port = url.port_or_known_default(),
             http.response.status_code = Empty,
             wechatpay.request_id = Empty,
             "error.type" = Empty,
