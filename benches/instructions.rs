@@ -6,7 +6,10 @@
 //! `instructions <workload> <calls>`, workloads: `index` (a cached six-key chain),
 //! `index_prepare` (a cached chain, a `GET` with a query prepared, its signing message),
 //! `post_json` (the `json!` POST of the complaint reply, prepared, its signing message),
-//! `chain_prepare` (`client.chain(path)` then the `GET`), `sign`, `verify` (200 bytes).
+//! `chain_prepare` (`client.chain(path)` then the `GET`), `sign`, `verify` (200 bytes),
+//! `execute` (a blocking `GET` through the whole orchestrator, its request and attempt spans
+//! included, whose signer refuses: everything a call does but the RSA and the I/O; no
+//! `tracing` subscriber, as in an application that installs none).
 
 use std::hint::black_box;
 
@@ -29,6 +32,22 @@ fn main() {
         .verifier(wechatpay::verifier::PlatformVerifier::new())
         .build()
         .unwrap();
+    // A signer that refuses at once: the call runs the orchestrator up to the signature.
+    struct Refusing;
+    impl wechatpay::signer::Signer for Refusing {
+        fn sign<'a>(&'a self, _: &'a [u8]) -> wechatpay::signer::SignFuture<'a> {
+            Box::pin(std::future::ready(
+                wechatpay::crypto::base64_decode("!").map(|_| Vec::new()),
+            ))
+        }
+    }
+    let refusing = Client::builder()
+        .mchid("1900000000")
+        .serial("0A")
+        .signer(Refusing)
+        .verifier(wechatpay::verifier::PlatformVerifier::new())
+        .build()
+        .unwrap();
     let key = wechatpay::crypto::PrivateKey::load(KEY).unwrap();
     let public = key.public_key().unwrap();
     let message = vec![b'x'; 200];
@@ -45,6 +64,8 @@ fn main() {
     let _ = client.chain(order).prepare(Method::GET, get(0));
     let _ =
         client["v3"]["pay"]["transactions"]["id"]["_transaction_id_"].prepare(Method::GET, get(0));
+    // The first blocking call starts the client's runtime thread.
+    let _ = refusing[order].get(get(0)).unwrap_err();
     for i in 0..calls {
         match workload.as_str() {
             "index" => {
@@ -66,6 +87,9 @@ fn main() {
             "chain_prepare" => {
                 let prepared = client.chain(order).prepare(Method::GET, get(i)).unwrap();
                 black_box(prepared.signing_message(TS, NONCE));
+            }
+            "execute" => {
+                black_box(refusing[order].get(get(i)).unwrap_err());
             }
             "sign" => {
                 black_box(key.sign_sha256(&message).unwrap());

@@ -13,7 +13,7 @@ exe=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/nul
 count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$exe" "$1" "$2" 2>&1 |
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(index index_prepare post_json chain_prepare sign verify)
+[ ${#workloads[@]} -gt 0 ] || workloads=(index index_prepare post_json chain_prepare execute sign verify)
 for w in "${workloads[@]}"; do
     n=${N:-20000}
     case $w in sign|verify) n=${N:-200} ;; esac
