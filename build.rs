@@ -23,7 +23,7 @@ fn main() {
 }
 
 /// The guides of `docs/` that `wechatpay::guide` renders, as (file stem, module name).
-const GUIDES: [(&str, &str); 11] = [
+const GUIDES: [(&str, &str); 12] = [
     ("pay", "pay"),
     ("callbacks", "callbacks"),
     ("sensitive-fields", "sensitive_fields"),
@@ -35,6 +35,7 @@ const GUIDES: [(&str, &str); 11] = [
     ("crypto", "crypto"),
     ("architecture", "architecture"),
     ("reliability", "reliability"),
+    ("observability", "observability"),
 ];
 
 /// Where the repository's other files are read, from docs.rs and anywhere else.

@@ -14,6 +14,7 @@
 //! | [`crypto`] | the keys, certificates and ciphers underneath |
 //! | [`architecture`] | the layers, and the one direction of the data |
 //! | [`reliability`] | failover, retries, limits, replays: what the client guarantees |
+//! | [`observability`] | the `tracing` spans of requests and callbacks, to logs and OpenTelemetry |
 //!
 //! The command line (`wxpay`), the sandbox and the benchmarks have their own pages in the
 //! repository: [docs/cli.md], [sandbox/README.md], [docs/performance.md].
@@ -41,3 +42,4 @@ guide!(api, "api.md");
 guide!(crypto, "crypto.md");
 guide!(architecture, "architecture.md");
 guide!(reliability, "reliability.md");
+guide!(observability, "observability.md");
