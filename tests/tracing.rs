@@ -712,6 +712,58 @@ fn the_key_rings_first_download_is_a_request_inside_the_callers() {
 }
 
 #[test]
+fn an_unknown_serials_refresh_is_inside_the_attempt_that_met_it() {
+    let _lock = start();
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_sign_mode(SignMode::Certificate);
+    let id = sandbox.identity();
+    let client = Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .auto_certificates(&id.apiv3_key)
+        .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
+    client["v3/pay/transactions/native"]
+        .post(native_order(&sandbox, &order_number()))
+        .unwrap();
+    // The answers are signed with a certificate the ring does not have yet.
+    sandbox
+        .rotate_platform_certificate(Duration::from_secs(86_400))
+        .unwrap();
+    clear();
+    client["v3/pay/transactions/native"]
+        .post(native_order(&sandbox, &order_number()))
+        .unwrap();
+
+    let requests = spans("wechatpay.request");
+    let outer: Vec<&SpanRec> = requests.iter().filter(|s| s.parent.is_none()).collect();
+    assert_eq!(outer.len(), 1, "{requests:#?}");
+    let outer = outer[0];
+    assert_eq!(outer.fields["http.response.status_code"], "200");
+    assert_eq!(outer.fields["wechatpay.attempts"], "1");
+    let attempts = attempts_of(outer);
+    assert_eq!(attempts.len(), 1);
+    // The refresh's download is a request inside the attempt whose answer named the serial.
+    let download: Vec<&SpanRec> = requests
+        .iter()
+        .filter(|s| s.parent == Some(attempts[0].id))
+        .collect();
+    assert_eq!(download.len(), 1, "{requests:#?}");
+    assert_eq!(download[0].fields["url.template"], "v3/certificates");
+    let ring_events: Vec<EventRec> = events_within(attempts[0].id)
+        .into_iter()
+        .filter(|e| {
+            e.target.starts_with("wechatpay::refresh") || e.target.starts_with("wechatpay::keyring")
+        })
+        .collect();
+    assert!(!ring_events.is_empty(), "{:#?}", records().events);
+    assert_nothing_recorded_holds(&secrets(&sandbox));
+}
+
+#[test]
 fn a_subscriber_that_wants_nothing_gets_no_span() {
     // A subscriber that wants nothing (here scoped to this thread, where the blocking call
     // polls the request) is asked, says no, and is never handed a span or an event: the

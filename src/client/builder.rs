@@ -451,9 +451,10 @@ impl ClientBuilder {
     }
 
     /// Whether each request's `tracing` span (`wechatpay.request`) records the concrete URL
-    /// path as `url.path`, ids and order numbers included (default `false`: only the path
-    /// template, `url.template`, such as `v3/pay/transactions/out-trade-no/{out_trade_no}`). The
-    /// query is never recorded. See docs/observability.md.
+    /// path as `url.path`, with the values it carries: ids, order numbers, and the `openid` of
+    /// the few paths that hold one (default `false`: only the path template, `url.template`,
+    /// such as `v3/pay/transactions/out-trade-no/{out_trade_no}`). The query is never
+    /// recorded. See docs/observability.md.
     ///
     /// ```
     /// # let key = openssl::rsa::Rsa::generate(2048).unwrap().private_key_to_pem().unwrap();
