@@ -21,7 +21,7 @@ use support::CallbackSpec;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
-use wechatpay::notify::NotificationParser;
+use wechatpay::notify::{NotificationParser, NotificationReceiver, Rejection};
 use wechatpay::verifier::PlatformVerifier;
 use wechatpay::{Client, ClientBuilder, ErrorKind, RetryPolicy};
 use wechatpay_sandbox::{Answer, Fault, Sandbox, SignMode};
@@ -874,6 +874,62 @@ fn a_refused_callback_records_the_check_that_failed() {
     assert_eq!(spans[1].fields["wechatpay.verification"], "missing_header");
     // An unverified body's id is not recorded.
     assert!(!spans[0].fields.contains_key("wechatpay.notification_id"));
+}
+
+#[test]
+fn a_receiver_is_one_callback_span_and_its_rejections_are_inside_it() {
+    let _lock = start();
+    let receiver = NotificationReceiver::new(parser());
+    let spec = CallbackSpec::payment();
+    let callback = spec.render();
+    let ack = receiver
+        .receive(&callback.headers, &callback.body)
+        .unwrap()
+        .ack();
+    assert_eq!(ack.to_response().status(), 204);
+    let again = receiver
+        .receive(&callback.headers, &callback.body)
+        .expect_err("processed before");
+    assert!(matches!(again, Rejection::Duplicate { .. }), "{again:?}");
+    let forged = CallbackSpec::payment().render().tampered();
+    receiver
+        .receive(&forged.headers, &forged.body)
+        .expect_err("forged");
+
+    // One span per delivery: the parser's checks run in the receiver's span, not one of their
+    // own.
+    let spans = spans("wechatpay.callback");
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    assert!(spans.iter().all(|s| s.parent.is_none()), "{spans:#?}");
+    let outcomes: Vec<&str> = spans
+        .iter()
+        .map(|s| s.fields["wechatpay.outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["verified", "duplicate", "refused"]);
+    assert_eq!(spans[0].fields["wechatpay.notification_id"], spec.id);
+    assert_eq!(spans[1].fields["wechatpay.notification_id"], spec.id);
+    assert_eq!(spans[2].fields["wechatpay.verification"], "bad_signature");
+    assert_eq!(spans[2].fields["otel.status_code"], "ERROR");
+    // The receiver's log lines are inside their delivery's span.
+    let duplicate: Vec<EventRec> = events_within(spans[1].id)
+        .into_iter()
+        .filter(|e| message(e).contains("processed before"))
+        .collect();
+    assert_eq!(duplicate.len(), 1, "{:#?}", records().events);
+    let refused: Vec<EventRec> = events_within(spans[2].id)
+        .into_iter()
+        .filter(|e| message(e).contains("callback refused"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{:#?}", records().events);
+    assert_nothing_recorded_holds(&[
+        support::APIV3_KEY.to_owned(),
+        String::from_utf8(spec.plaintext.clone()).unwrap(),
+        callback.headers["Wechatpay-Signature"]
+            .to_str()
+            .unwrap()
+            .to_owned(),
+        "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned(),
+    ]);
 }
 
 #[test]

@@ -67,11 +67,21 @@ impl NotificationParser {
     pub fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<Notification> {
         let span = callback_span();
         let _entered = span.enter();
-        let outcome = self
-            .check_signature(headers, body)
-            .and_then(|()| self.decrypt_verified(body, &span));
-        record_callback(&span, &outcome);
+        let outcome = self.parse_in(headers, body, &span);
+        record_callback(&span, verdict(&outcome), outcome.as_ref().err());
         outcome
+    }
+
+    /// [`parse`](Self::parse)'s checks inside `span`, a callback span its caller opened (and
+    /// records the outcome on): the notification's `id` and `event_type` are recorded on it.
+    pub(super) fn parse_in(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        span: &tracing::Span,
+    ) -> Result<Notification> {
+        self.check_signature(headers, body)
+            .and_then(|()| self.decrypt_verified(body, span))
     }
 
     /// Only the signature checks of [`parse`](Self::parse) (signature type, headers, clock,
@@ -81,7 +91,7 @@ impl NotificationParser {
         let span = callback_span();
         let _entered = span.enter();
         let outcome = self.check_signature(headers, body);
-        record_callback(&span, &outcome);
+        record_callback(&span, verdict(&outcome), outcome.as_ref().err());
         outcome
     }
 
@@ -163,9 +173,9 @@ impl fmt::Debug for NotificationParser {
 }
 
 /// The span of one callback's verification: the notification's id and event type (once its
-/// signature verified), the outcome (`verified` or `refused`) and, when refused, the error's
-/// kind and the check that failed.
-fn callback_span() -> tracing::Span {
+/// signature verified), the outcome and, when refused, the error's kind and the check that
+/// failed ([`record_callback`]).
+pub(super) fn callback_span() -> tracing::Span {
     tracing::info_span!(
         "wechatpay.callback",
         wechatpay.api = "v3",
@@ -178,23 +188,30 @@ fn callback_span() -> tracing::Span {
     )
 }
 
-/// Records a callback's outcome on its span.
-fn record_callback<T>(span: &tracing::Span, outcome: &Result<T>) {
+/// `verified` or `refused`.
+fn verdict<T>(outcome: &Result<T>) -> &'static str {
+    match outcome {
+        Ok(_) => "verified",
+        Err(_) => "refused",
+    }
+}
+
+/// Records how a callback ended on its span: `outcome` (`verified`, `refused`, and for a
+/// [`NotificationReceiver`](super::NotificationReceiver) `duplicate`, `in_progress`,
+/// `too_large`) and the error that refused it, if one did.
+pub(super) fn record_callback(span: &tracing::Span, outcome: &'static str, error: Option<&Error>) {
     if span.is_disabled() {
         return;
     }
-    match outcome {
-        Ok(_) => {
-            span.record("wechatpay.outcome", "verified");
+    span.record("wechatpay.outcome", outcome);
+    if let Some(e) = error {
+        span.record("error.type", e.kind().name());
+        if let Some(failure) = e.verification() {
+            span.record("wechatpay.verification", failure.name());
         }
-        Err(e) => {
-            span.record("wechatpay.outcome", "refused");
-            span.record("error.type", e.kind().name());
-            if let Some(failure) = e.verification() {
-                span.record("wechatpay.verification", failure.name());
-            }
-            span.record("otel.status_code", "ERROR");
-        }
+    }
+    if matches!(outcome, "refused" | "too_large") {
+        span.record("otel.status_code", "ERROR");
     }
 }
 

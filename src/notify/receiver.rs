@@ -10,8 +10,8 @@ use std::ops::Deref;
 use http::{HeaderMap, StatusCode};
 
 use super::callback::{
-    Claim, Delivery, DuplicateFilter, Notification, NotificationParser, failure, failure_for,
-    failure_parts, success,
+    Claim, Delivery, DuplicateFilter, Notification, NotificationParser, callback_span, failure,
+    failure_for, failure_parts, record_callback, success,
 };
 use crate::error::Error;
 use crate::redact::Escaped;
@@ -113,10 +113,36 @@ impl NotificationReceiver {
     /// already the answer to send ([`Rejection::to_response`]): a failure for a callback that
     /// does not check out or is being processed by another delivery, success for one processed
     /// before.
+    ///
+    /// It runs inside one `tracing` span `wechatpay.callback` (as `parse` does), whose
+    /// `wechatpay.outcome` is `verified` (handed to you), `refused`, `duplicate`,
+    /// `in_progress` or `too_large`; the rejection's log line is inside it.
     pub fn receive(
         &self,
         headers: &HeaderMap,
         body: &[u8],
+    ) -> Result<WechatpayNotification, Rejection> {
+        let span = callback_span();
+        let _entered = span.enter();
+        let outcome = self.receive_in(headers, body, &span);
+        let (verdict, error) = match &outcome {
+            Ok(_) => ("verified", None),
+            Err(Rejection::Invalid(e)) => ("refused", Some(e)),
+            Err(Rejection::TooLarge { .. }) => ("too_large", None),
+            Err(Rejection::Duplicate { .. }) => ("duplicate", None),
+            Err(Rejection::InProgress { .. }) => ("in_progress", None),
+            Err(_) => ("refused", None),
+        };
+        record_callback(&span, verdict, error);
+        outcome
+    }
+
+    /// [`receive`](Self::receive)'s work, inside its span.
+    fn receive_in(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        span: &tracing::Span,
     ) -> Result<WechatpayNotification, Rejection> {
         if body.len() > self.max_body_size {
             return Err(Rejection::TooLarge {
@@ -126,7 +152,7 @@ impl NotificationReceiver {
         }
         let notification = self
             .parser
-            .parse(headers, body)
+            .parse_in(headers, body, span)
             .map_err(|e| Rejection::Invalid(e).logged())?;
         match self.seen.claim(notification.id()) {
             Delivery::First(claim) => Ok(WechatpayNotification {
