@@ -25,44 +25,46 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Merchant settings, available on every subcommand.
+/// Merchant settings, given before or after the subcommand. Each subcommand offers only those
+/// it uses, under their own heading ([`command`]).
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Settings (also from the profile or WECHATPAY_*)")]
 pub struct Global {
     /// The TOML file of profiles [env: WECHATPAY_CONFIG]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The profile to use: [profile.NAME] [env: WECHATPAY_PROFILE] [default: default]
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Merchant id [env: WECHATPAY_MCHID]
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub mchid: Option<String>,
     /// Merchant API certificate serial [env: WECHATPAY_SERIAL]
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub serial: Option<String>,
     /// Merchant private key file (apiclient_key.pem) [env: WECHATPAY_PRIVATE_KEY_FILE, or the PEM in WECHATPAY_PRIVATE_KEY; the passphrase of a protected key in WECHATPAY_PRIVATE_KEY_PASSPHRASE]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub private_key_file: Option<PathBuf>,
     /// A platform certificate or WeChat Pay public key, ID=PATH (repeatable) [env: WECHATPAY_PLATFORM_KEYS, comma-separated]
-    #[arg(long, global = true, value_name = "ID=PATH", value_parser = platform_key_arg)]
+    #[arg(long, value_name = "ID=PATH", value_parser = platform_key_arg)]
     pub platform_key: Vec<(String, PathBuf)>,
     /// APIv3 key file [env: WECHATPAY_APIV3_KEY_FILE, or the key in WECHATPAY_APIV3_KEY]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub apiv3_key_file: Option<PathBuf>,
     /// APIv2 secret file [env: WECHATPAY_SECRET_FILE, or the secret in WECHATPAY_SECRET]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
     /// Merchant certificate (apiclient_cert.pem) for APIv2 mutual TLS [env: WECHATPAY_MERCHANT_CERT_FILE]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub merchant_cert_file: Option<PathBuf>,
     /// Base URI [env: WECHATPAY_BASE_URI] [default: https://api.mch.weixin.qq.com/]
-    #[arg(long, global = true, value_name = "URI")]
+    #[arg(long, value_name = "URI")]
     pub base_uri: Option<String>,
     /// An extra trusted root certificate for the server's TLS [env: WECHATPAY_ROOT_CERTIFICATE_FILE]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub root_certificate_file: Option<PathBuf>,
     /// Accept a plain http base URI (a local test server such as `wxpay sandbox`): the signed Authorization header and the bodies then travel in clear [env: WECHATPAY_ALLOW_INSECURE_HTTP=true]
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub allow_insecure_http: bool,
 }
 
@@ -130,6 +132,8 @@ pub enum Shell {
     Zsh,
     /// Fish
     Fish,
+    /// PowerShell
+    Powershell,
 }
 
 /// `wxpay req POST v3.pay.transactions.native -d @order.json`
@@ -188,6 +192,26 @@ pub struct Notify {
     /// The callback's raw body
     #[arg(long, value_name = "FILE")]
     pub body: PathBuf,
+    /// Check the timestamp as if now were TIME (Unix seconds or RFC 3339, e.g.
+    /// 2026-12-07T10:00:00+08:00): for a callback captured earlier
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub at: Option<i64>,
+    /// Accept a callback signed up to SECONDS before now (or before --at) [default: 300, as
+    /// the client does]
+    #[arg(long, value_name = "SECONDS")]
+    pub max_age: Option<u32>,
+}
+
+/// `--at`: Unix seconds, or an RFC 3339 date and time.
+fn time_arg(value: &str) -> Result<i64, String> {
+    if let Ok(seconds) = value.parse::<i64>() {
+        return Ok(seconds);
+    }
+    crate::time::parse_rfc3339(value).ok_or_else(|| {
+        format!(
+            "`{value}` is neither Unix seconds nor an RFC 3339 time (2026-12-07T10:00:00+08:00)"
+        )
+    })
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -254,10 +278,11 @@ pub struct BillDownload {
     /// ALL, SUCCESS or REFUND
     #[arg(long, default_value = "ALL")]
     pub bill_type: String,
-    /// Ask for the gzip-compressed file (it is decompressed as it arrives)
+    /// Download it gzip-compressed (it is decompressed as it arrives, to check its hash)
     #[arg(long)]
     pub gzip: bool,
-    /// The file to write
+    /// The file to write: a name ending in `.gz` is written gzip-compressed, any other as
+    /// plain text
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 }
@@ -419,4 +444,174 @@ pub struct SandboxNotify {
 
 fn variant_arg(value: &str) -> Result<wechatpay_sandbox::NotifyVariant, String> {
     value.parse()
+}
+
+/// The merchant settings (the ids of [`Global`]'s options) each subcommand uses: its `--help`
+/// and the completion scripts offer only those ([`command`]).
+const USES: &[(&str, &[&str])] = &[
+    ("req", &ALL),
+    (
+        "crt",
+        &[
+            "config",
+            "profile",
+            "mchid",
+            "serial",
+            "private_key_file",
+            "platform_key",
+            "apiv3_key_file",
+            "base_uri",
+            "root_certificate_file",
+            "allow_insecure_http",
+        ],
+    ),
+    (
+        "notify",
+        &["config", "profile", "platform_key", "apiv3_key_file"],
+    ),
+    ("sign", &["config", "profile", "mchid", "private_key_file"]),
+    ("encrypt", &["config", "profile", "platform_key"]),
+    ("decrypt", &["config", "profile", "private_key_file"]),
+    (
+        "bill",
+        &[
+            "config",
+            "profile",
+            "mchid",
+            "serial",
+            "private_key_file",
+            "platform_key",
+            "apiv3_key_file",
+            "base_uri",
+            "root_certificate_file",
+            "allow_insecure_http",
+        ],
+    ),
+    // The foreground sandbox uses none; its actions find a running one from the profile's
+    // base URI.
+    ("sandbox", &["config", "profile", "base_uri"]),
+    ("api", &[]),
+    ("completions", &[]),
+];
+
+/// Every option of [`Global`].
+const ALL: [&str; 12] = [
+    "config",
+    "profile",
+    "mchid",
+    "serial",
+    "private_key_file",
+    "platform_key",
+    "apiv3_key_file",
+    "secret_file",
+    "merchant_cert_file",
+    "base_uri",
+    "root_certificate_file",
+    "allow_insecure_http",
+];
+
+/// The command line. The settings of [`Global`] are options of `wxpay` itself (before the
+/// subcommand) and, copied, of each subcommand that uses them (see [`USES`]), whose `--help`
+/// and completions offer no other. [`merge_settings`] reads them back from wherever they were
+/// given.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let settings: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|arg| ALL.contains(&arg.get_id().as_str()))
+        .cloned()
+        .collect();
+    for (name, uses) in USES {
+        let offered: Vec<clap::Arg> = settings
+            .iter()
+            .filter(|arg| uses.contains(&arg.get_id().as_str()))
+            .cloned()
+            .collect();
+        command = command.mut_subcommand(*name, |sub| {
+            // `wxpay sandbox` itself (the foreground sandbox) uses none: its actions do.
+            let here = *name != "sandbox";
+            offer(sub, &offered, here)
+        });
+    }
+    command
+}
+
+/// `command` with the `settings` (on itself when `here`) and on each of its subcommands.
+fn offer(mut command: clap::Command, settings: &[clap::Arg], here: bool) -> clap::Command {
+    if here {
+        command = command.args(settings.iter().cloned());
+    }
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        command = command.mut_subcommand(name, |sub| offer(sub, settings, true));
+    }
+    command
+}
+
+/// The settings given after a subcommand (at any depth) override those given before it.
+pub fn merge_settings(global: &mut Global, matches: &clap::ArgMatches) {
+    let mut level = matches.subcommand();
+    while let Some((_, sub)) = level {
+        let given = |id: &str| {
+            matches!(
+                sub.try_contains_id(id)
+                    .ok()
+                    .and_then(|_| sub.value_source(id)),
+                Some(clap::parser::ValueSource::CommandLine)
+            )
+        };
+        let path = |id: &str| {
+            given(id)
+                .then(|| sub.get_one::<PathBuf>(id).cloned())
+                .flatten()
+        };
+        let text = |id: &str| {
+            given(id)
+                .then(|| sub.get_one::<String>(id).cloned())
+                .flatten()
+        };
+        if let Some(v) = path("config") {
+            global.config = Some(v);
+        }
+        if let Some(v) = text("profile") {
+            global.profile = Some(v);
+        }
+        if let Some(v) = text("mchid") {
+            global.mchid = Some(v);
+        }
+        if let Some(v) = text("serial") {
+            global.serial = Some(v);
+        }
+        if let Some(v) = path("private_key_file") {
+            global.private_key_file = Some(v);
+        }
+        if given("platform_key") {
+            if let Some(keys) = sub.get_many::<(String, PathBuf)>("platform_key") {
+                global.platform_key = keys.cloned().collect();
+            }
+        }
+        if let Some(v) = path("apiv3_key_file") {
+            global.apiv3_key_file = Some(v);
+        }
+        if let Some(v) = path("secret_file") {
+            global.secret_file = Some(v);
+        }
+        if let Some(v) = path("merchant_cert_file") {
+            global.merchant_cert_file = Some(v);
+        }
+        if let Some(v) = text("base_uri") {
+            global.base_uri = Some(v);
+        }
+        if let Some(v) = path("root_certificate_file") {
+            global.root_certificate_file = Some(v);
+        }
+        if given("allow_insecure_http") {
+            global.allow_insecure_http = true;
+        }
+        level = sub.subcommand();
+    }
 }

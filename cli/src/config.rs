@@ -14,7 +14,9 @@ use wechatpay::signer::{SignFuture, Signer};
 use wechatpay::{Client, ClientBuilder};
 
 use crate::args::Global;
-use crate::fail::{Fail, SET_APIV3_KEY, SET_MCHID, SET_PLATFORM_KEY, SET_PRIVATE_KEY, usage};
+use crate::fail::{
+    Fail, SET_APIV3_KEY, SET_MCHID, SET_PLATFORM_KEY, SET_PRIVATE_KEY, SET_SECRET, usage,
+};
 
 /// The environment variable that holds the passphrase of a passphrase-protected private key.
 pub const PASSPHRASE_VAR: &str = "WECHATPAY_PRIVATE_KEY_PASSPHRASE";
@@ -140,8 +142,10 @@ pub fn platform_key_arg(value: &str) -> Result<(String, PathBuf), String> {
 fn load_profile(path: &Path, name: &str, explicit: bool) -> Result<Profile, Fail> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        // No config file is fine unless one was asked for.
+        // No config file is fine unless one was asked for (a message asking for a setting
+        // then says where it was looked for).
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            let _ = crate::fail::CONFIG_NOT_FOUND.set(path.to_owned());
             return Ok(Profile::default());
         }
         Err(e) => {
@@ -479,7 +483,32 @@ impl Settings {
     /// about 50 ms that every other command would pay for nothing.
     pub fn client(&self, recorder: Option<Recorder>, mutual_tls: bool) -> Result<Built, Fail> {
         let client = self
-            .builder(recorder, mutual_tls, true)?
+            .builder(recorder, mutual_tls, true, true)?
+            .build()
+            .map_err(Fail::from)?;
+        Ok(Built { client })
+    }
+
+    /// A client for `v2/...` calls only: the merchant id and the APIv2 secret (an error naming
+    /// how to set it when there is none), and for `mutual_tls` the merchant certificate and
+    /// key. The APIv3 settings (serial, platform keys, APIv3 key) are left out: an APIv2 call
+    /// needs none of them, so a profile without them is no error.
+    pub fn apiv2_client(&self, mutual_tls: bool) -> Result<Built, Fail> {
+        if self.secret.is_none() {
+            return Err(usage(format!(
+                "`v2/...` calls need the APIv2 secret: {SET_SECRET}"
+            )));
+        }
+        let apiv2 = Settings {
+            serial: None,
+            platform_keys: Vec::new(),
+            apiv3_key: None,
+            // The private key only as the mutual-TLS identity's key.
+            private_key: self.private_key.clone().filter(|_| mutual_tls),
+            ..self.clone()
+        };
+        let client = apiv2
+            .builder(None, mutual_tls, false, false)?
             .build()
             .map_err(Fail::from)?;
         Ok(Built { client })
@@ -488,7 +517,7 @@ impl Settings {
     /// A client builder with every setting but the platform keys, for a command that gives the
     /// client keys of its own (`crt --trust`).
     pub fn builder_without_platform_keys(&self) -> Result<ClientBuilder, Fail> {
-        self.builder(None, false, false)
+        self.builder(None, false, false, true)
     }
 
     fn builder(
@@ -496,6 +525,7 @@ impl Settings {
         recorder: Option<Recorder>,
         mutual_tls: bool,
         platform_keys: bool,
+        apiv3: bool,
     ) -> Result<ClientBuilder, Fail> {
         let mchid = self
             .mchid
@@ -503,10 +533,13 @@ impl Settings {
             .ok_or_else(|| usage(format!("no merchant id: {SET_MCHID}")))?;
         let mut builder = Client::builder().mchid(mchid);
         if let Some(LoadedKey { key, pem }) = self.private_key()? {
-            builder = match recorder {
-                Some(recorder) => builder.signer(RecordingSigner { key, recorder }),
-                None => builder.private_key(&pem),
-            };
+            // The APIv3 signing key, unless this is an APIv2-only client.
+            if apiv3 {
+                builder = match recorder {
+                    Some(recorder) => builder.signer(RecordingSigner { key, recorder }),
+                    None => builder.private_key(&pem),
+                };
+            }
             if let Some(cert) = self.merchant_cert.as_ref().filter(|_| mutual_tls) {
                 let cert_pem = std::fs::read(cert).map_err(|e| {
                     usage(format!(

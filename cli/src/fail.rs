@@ -1,7 +1,15 @@
 //! How a command fails: one line on stderr, a hint where one helps, and the exit code.
+//!
+//! Colour: the `wxpay:`, `hint:`, `note:` and `warning:` labels are coloured when stderr is a
+//! terminal, never on a pipe or a file, and never when `NO_COLOR` is set (`anstream` decides,
+//! as it does for clap's own messages; `CLICOLOR_FORCE=1` forces colour).
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use anstyle::{AnsiColor, Style};
 
 use wechatpay::ErrorKind;
 
@@ -32,6 +40,31 @@ pub const SET_ALLOW_INSECURE_HTTP: &str = "--allow-insecure-http, \
                                            $WECHATPAY_ALLOW_INSECURE_HTTP=true or \
                                            `allow_insecure_http = true` in the profile";
 
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default().bold();
+const NOTE: Style = AnsiColor::Yellow.on_default().bold();
+
+/// The config file looked for and not found, when none was named (`--config`,
+/// `$WECHATPAY_CONFIG`): a message asking for a setting says so.
+pub static CONFIG_NOT_FOUND: OnceLock<PathBuf> = OnceLock::new();
+
+/// Writes to stderr (a stderr that cannot be written is ignored), colouring a leading `note:`,
+/// `warning:` or `wxpay:` label on a terminal.
+pub fn note(text: std::fmt::Arguments<'_>) {
+    let text = text.to_string();
+    let mut err = anstream::stderr().lock();
+    let label = ["wxpay: note:", "note:", "warning:", "wxpay:"]
+        .into_iter()
+        .find(|label| text.starts_with(label));
+    let _ = match label {
+        Some(label) => {
+            let style = if label == "wxpay:" { ERROR } else { NOTE };
+            write!(err, "{style}{label}{style:#}{}", &text[label.len()..])
+        }
+        None => err.write_all(text.as_bytes()),
+    };
+}
+
 /// A failed command.
 #[derive(Debug)]
 pub struct Fail {
@@ -50,10 +83,22 @@ impl Fail {
     /// that cannot be written changes nothing but the lost message.
     pub fn report(&self) -> ExitCode {
         if self.code != BROKEN_PIPE {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "wxpay: {}", self.message);
+            let mut err = anstream::stderr().lock();
+            let _ = writeln!(err, "{ERROR}wxpay:{ERROR:#} {}", self.message);
             if let Some(hint) = &self.hint {
-                let _ = writeln!(err, "hint: {hint}");
+                let _ = writeln!(err, "{HINT}hint:{HINT:#} {hint}");
+            }
+            // A setting is missing (each such message says where to set it) and the default
+            // config file was not there: say where it was looked for.
+            if self.code == USAGE && self.message.contains("set --") {
+                if let Some(path) = CONFIG_NOT_FOUND.get() {
+                    let _ = writeln!(
+                        err,
+                        "{NOTE}note:{NOTE:#} no config file at `{}` (the default; --config FILE \
+                         or $WECHATPAY_CONFIG names another; `wxpay sandbox` prints a profile)",
+                        path.display()
+                    );
+                }
             }
         }
         ExitCode::from(self.code)

@@ -3,96 +3,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
-use wechatpay_sandbox::{Event, Fault, NotifyVariant, Sandbox, SignMode};
+use wechatpay_sandbox::{Fault, NotifyVariant, SignMode};
 
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "wxpay-cli-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A sandbox and a config file with its `[profile.sandbox]`.
-struct Setup {
-    sandbox: Sandbox,
-    dir: Scratch,
-    config: PathBuf,
-}
-
-fn setup() -> Setup {
-    let sandbox = Sandbox::start().unwrap();
-    let dir = Scratch::new();
-    let profile = sandbox.write_profile(&dir.0).unwrap();
-    let config = dir.path("wxpay.toml");
-    std::fs::write(&config, profile).unwrap();
-    Setup {
-        sandbox,
-        dir,
-        config,
-    }
-}
-
-fn wxpay() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxpay"));
-    // Nothing from the environment of whoever runs the tests.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("WECHATPAY_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("HOME", std::env::temp_dir())
-        .env_remove("XDG_CONFIG_HOME");
-    cmd.stdin(Stdio::null());
-    cmd
-}
-
-impl Setup {
-    fn run(&self, args: &[&str]) -> Output {
-        wxpay()
-            .arg("--config")
-            .arg(&self.config)
-            .args(["--profile", "sandbox"])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-    fn mchid(&self) -> String {
-        self.sandbox.identity().mchid.clone()
-    }
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+mod common;
+use common::*;
 
 fn native_order(mchid: &str, out_trade_no: &str) -> String {
     json!({
@@ -689,52 +605,6 @@ fn generate_pkcs8() -> Vec<u8> {
     }
 }
 
-/// Accepts one HTTP request, answers 200 and returns its headers (as `Name: value` lines) and
-/// body.
-fn capture_one(listener: std::net::TcpListener) -> std::thread::JoinHandle<(String, Vec<u8>)> {
-    std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut head = String::new();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            head.push_str(&line);
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        reader
-            .get_mut()
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            .unwrap();
-        (head, body)
-    })
-}
-
-fn deliver(s: &Setup, variant: NotifyVariant) -> (PathBuf, PathBuf) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/notify", listener.local_addr().unwrap());
-    let captured = capture_one(listener);
-    s.sandbox
-        .notify(&url, Event::payment("NOTIFY1").variant(variant))
-        .unwrap();
-    let (head, body) = captured.join().unwrap();
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let headers = s.dir.path(&format!("headers{n}.txt"));
-    let body_file = s.dir.path(&format!("body{n}.json"));
-    std::fs::write(&headers, head).unwrap();
-    std::fs::write(&body_file, body).unwrap();
-    (headers, body_file)
-}
-
 #[test]
 fn notify_verifies_and_decrypts_callbacks() {
     let s = setup();
@@ -1242,6 +1112,8 @@ fn each_command_asks_only_for_what_it_uses() {
         stderr(&out),
         "wxpay: `decrypt` needs the merchant private key: set --private-key-file, \
          $WECHATPAY_PRIVATE_KEY_FILE, $WECHATPAY_PRIVATE_KEY or `private_key_file` in the profile\n"
+            .to_owned()
+            + &no_config_note()
     );
 
     // sign jsapi: the private key alone; sign app: and the merchant id (its partnerid).
@@ -1282,6 +1154,8 @@ fn each_command_asks_only_for_what_it_uses() {
         stderr(&out),
         "wxpay: `sign app` needs the merchant id: set --mchid, $WECHATPAY_MCHID or `mchid` in \
          the profile\n"
+            .to_owned()
+            + &no_config_note()
     );
     let out = sign("app", Some("1900000109"));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -1305,6 +1179,8 @@ fn each_command_asks_only_for_what_it_uses() {
         stderr(&out),
         "wxpay: no platform key: set --platform-key ID=PATH, $WECHATPAY_PLATFORM_KEYS or \
          `platform_keys` in the profile\n"
+            .to_owned()
+            + &no_config_note()
     );
 
     // notify: a platform key and the APIv3 key, no merchant id, serial or private key.
@@ -1328,6 +1204,8 @@ fn each_command_asks_only_for_what_it_uses() {
             stderr(&out),
             "wxpay: `notify` needs the APIv3 key: set --apiv3-key-file, \
              $WECHATPAY_APIV3_KEY_FILE, $WECHATPAY_APIV3_KEY or `apiv3_key_file` in the profile\n"
+                .to_owned()
+                + &no_config_note()
         );
     }
     let out = wxpay()
@@ -1340,6 +1218,8 @@ fn each_command_asks_only_for_what_it_uses() {
         stderr(&out),
         "wxpay: no platform key: set --platform-key ID=PATH, $WECHATPAY_PLATFORM_KEYS or \
          `platform_keys` in the profile\n"
+            .to_owned()
+            + &no_config_note()
     );
 }
 
@@ -1397,7 +1277,16 @@ fn configuration_errors_name_flags_not_library_methods() {
     ] {
         let out = run(&[args, &["req", "GET", "v3/certificates"]].concat(), secret);
         assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
-        assert_eq!(stderr(&out), format!("wxpay: {message}\n"), "{args:?}");
+        let note = if message.contains("set --") {
+            no_config_note()
+        } else {
+            String::new()
+        };
+        assert_eq!(
+            stderr(&out),
+            format!("wxpay: {message}\n{note}"),
+            "{args:?}"
+        );
     }
     let out = run(
         &[
@@ -1419,6 +1308,8 @@ fn configuration_errors_name_flags_not_library_methods() {
         stderr(&out),
         "wxpay: `v2/...` calls need the APIv2 secret: set --secret-file, $WECHATPAY_SECRET_FILE, \
          $WECHATPAY_SECRET or `secret_file` in the profile\n"
+            .to_owned()
+            + &no_config_note()
     );
 
     // A passphrase-protected key: its passphrase from $WECHATPAY_PRIVATE_KEY_PASSPHRASE.
@@ -1633,9 +1524,11 @@ fn encrypt_uses_the_key_the_library_prefers_and_names_it() {
     assert_eq!(stderr(&out), "Wechatpay-Serial: 2B\n");
     let out = encrypt(&certs, &["--key", "PUB_KEY_ID_0000"]);
     assert_eq!(code(&out), 3);
+    // The message lists the ids there are.
     assert_eq!(
         stderr(&out),
-        "wxpay: platform key `PUB_KEY_ID_0000` is not configured\n"
+        "wxpay: --key `PUB_KEY_ID_0000` is not a configured platform key; configured: `1A`, \
+         `2B`, `3C`\n"
     );
     // A certificate filed under another id is refused, as the client refuses it.
     let out = encrypt(&[("4D", certs[1].1)], &[]);

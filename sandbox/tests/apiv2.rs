@@ -145,11 +145,9 @@ fn business_errors() {
     assert_eq!(error.kind(), ErrorKind::Api, "{error}");
     assert_eq!(error.api().unwrap().return_code(), Some("FAIL"), "{error}");
     assert!(
-        error
-            .api()
-            .unwrap()
-            .return_msg()
-            .is_some_and(|m| m.contains("mutual TLS") && m.contains("tls_base_uri")),
+        error.api().unwrap().return_msg().is_some_and(
+            |m| m == "证书错误: this API takes the merchant API certificate (mutual TLS)"
+        ),
         "{error}"
     );
 }

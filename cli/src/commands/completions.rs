@@ -1,12 +1,11 @@
-//! `wxpay completions bash|zsh|fish`: the shell completion script, with every API path of the
+//! `wxpay completions bash|zsh|fish|powershell`: the shell completion script, with every API path of the
 //! catalogue offered after `wxpay req METHOD` and `wxpay api show`.
 
-use clap::CommandFactory;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap_complete::Shell as Target;
 use wechatpay::catalogue;
 
-use crate::args::{Cli, Completions, Shell};
+use crate::args::{Completions, Shell};
 use crate::fail::Fail;
 
 pub fn run(args: Completions) -> Result<(), Fail> {
@@ -14,6 +13,7 @@ pub fn run(args: Completions) -> Result<(), Fail> {
         Shell::Bash => Target::Bash,
         Shell::Zsh => Target::Zsh,
         Shell::Fish => Target::Fish,
+        Shell::Powershell => Target::PowerShell,
     };
     let mut script = Vec::new();
     clap_complete::generate(target, &mut command(), "wxpay", &mut script);
@@ -50,7 +50,7 @@ fn command() -> clap::Command {
     let templates = templates();
     let paths = || PossibleValuesParser::new(templates.iter().map(|t| PossibleValue::new(*t)));
     let methods = PossibleValuesParser::new(["GET", "POST", "PUT", "PATCH", "DELETE"]);
-    Cli::command()
+    crate::args::command()
         .mut_subcommand("req", |req| {
             req.mut_arg("method", |a| a.value_parser(methods))
                 .mut_arg("uri", |a| a.value_parser(paths()))

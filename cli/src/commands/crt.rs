@@ -11,6 +11,7 @@ use wechatpay::{ErrorKind, VerificationFailure};
 use crate::args::{Crt, Global};
 use crate::config::{settings, shown_id};
 use crate::fail::{API, Fail, VERIFICATION, bare_message, usage};
+use crate::time::{rfc3339, unix_now};
 
 const PUBLIC_KEY_MODE_HINT: &str = "this merchant uses WeChat Pay public key mode: download the \
     public key (PUB_KEY_ID_...) from the merchant platform and use it with --platform-key \
@@ -168,42 +169,4 @@ fn pem(cert: &Certificate) -> Result<Vec<u8>, Fail> {
             cert.serial()
         ))
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// `2026-11-27T01:02:03Z` for a Unix time (UTC).
-fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_795_743_441), "2026-11-27T01:37:21Z");
-        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

@@ -20,12 +20,7 @@ pub fn encrypt(global: &Global, args: Encrypt) -> Result<(), Fail> {
             .iter()
             .find(|(configured, filed)| configured == wanted || filed == wanted)
             .map(|(_, filed)| filed.clone())
-            .ok_or_else(|| {
-                usage(format!(
-                    "platform key {} is not configured",
-                    shown_id(wanted)
-                ))
-            })?,
+            .ok_or_else(|| not_configured(wanted, &keys.ids))?,
         // The client's choice: the smallest public key id, else the newest usable certificate.
         None => keys.ring.preferred().ok_or_else(|| {
             usage(
@@ -62,6 +57,36 @@ pub fn encrypt(global: &Global, args: Encrypt) -> Result<(), Fail> {
         })?;
     note!("Wechatpay-Serial: {id}");
     super::print_line(&ciphertext)
+}
+
+/// `--key ID` names no configured key: the message quotes it (typed on the command line, it is
+/// no secret kept from the shell's history) and lists the ids there are, as `--key` takes them.
+fn not_configured(wanted: &str, ids: &[(String, String)]) -> Fail {
+    let shown: String = wanted
+        .chars()
+        .take(64)
+        .flat_map(char::escape_debug)
+        .collect();
+    let mut known: Vec<String> = ids
+        .iter()
+        .map(|(configured, filed)| {
+            if configured == filed {
+                shown_id(filed)
+            } else {
+                // A certificate configured under another id is filed under its serial.
+                format!(
+                    "{} (configured as {})",
+                    shown_id(filed),
+                    shown_id(configured)
+                )
+            }
+        })
+        .collect();
+    known.sort();
+    usage(format!(
+        "--key `{shown}` is not a configured platform key; configured: {}",
+        known.join(", ")
+    ))
 }
 
 /// stdin as UTF-8 text, without the one line ending `echo` or a here-string adds.

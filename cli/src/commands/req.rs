@@ -55,10 +55,15 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
 
     let recorder: Option<crate::config::Recorder> =
         args.verbose.then(|| Arc::new(Mutex::new(Vec::new())));
-    let built = settings.client(recorder.clone(), args.security)?;
+    let built = if is_v2 {
+        settings.apiv2_client(args.security)?
+    } else {
+        settings.client(recorder.clone(), args.security)?
+    };
     // Checked once the settings are known good, before anything is sent.
     if !args.no_check {
         check_body(&method, &written, body.as_ref())?;
+        check_mutual_tls(&method, &written, args.security)?;
     }
     let endpoint = built.client.chain(&template);
 
@@ -71,7 +76,7 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
             note!("> {name}: {}", value.to_str().unwrap_or("<binary>"));
         }
     }
-    let result = endpoint.request(method, options);
+    let result = endpoint.request(method.clone(), options);
     if let Some(recorder) = &recorder {
         if let Some(message) = recorder.lock().ok().and_then(|m| m.last().cloned()) {
             let text = String::from_utf8_lossy(&message);
@@ -108,7 +113,7 @@ pub fn run(global: &Global, args: Req) -> Result<(), Fail> {
                 note!("< {}", String::from_utf8_lossy(response.bytes()));
             }
         }
-        request_error(e)
+        answer_error(e, &method, &written)
     })?;
 
     note_part!("HTTP {}", response.status());
@@ -165,6 +170,65 @@ fn request_error(e: wechatpay::Error) -> Fail {
     match hint {
         Some(hint) => fail.hint(hint),
         None => fail,
+    }
+}
+
+/// An error answer, or any other failure of the call. An answer that is neither WeChat Pay's
+/// JSON error nor its XML (a 404 page, a proxy's refusal) is quoted, shortened, so that the
+/// message says more than its status; a path the catalogue lacks gets a hint.
+fn answer_error(e: wechatpay::Error, method: &Method, template: &str) -> Fail {
+    let quoted = e
+        .api()
+        .filter(|api| api.code().is_none() && api.return_code().is_none())
+        .and_then(|_| e.response())
+        .map(|response| excerpt(response.bytes()))
+        .filter(|text| !text.is_empty());
+    let unknown = wechatpay::catalogue::get().find(method, template).is_none();
+    let mut fail = request_error(e);
+    if let Some(text) = quoted {
+        fail.message.push_str(&format!(": the answer: {text}"));
+    }
+    if unknown && fail.code == crate::fail::API && fail.hint.is_none() {
+        let area = template.split('/').next().unwrap_or("v3");
+        fail = fail.hint(format!(
+            "`{method} {template}` is not in the catalogue: `wxpay api list {area}/` lists the \
+             operations"
+        ));
+    }
+    fail
+}
+
+/// The first line of an answer's text, at most 160 characters, control characters escaped.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.trim().lines().next().unwrap_or_default();
+    let mut shown = String::new();
+    for c in line.chars().take(160) {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    if line.chars().count() > 160 {
+        shown.push_str("...");
+    }
+    shown
+}
+
+/// An APIv2 operation that takes the merchant certificate, sent without `--security`, is
+/// refused before anything is sent: WeChat Pay would answer with a certificate error.
+fn check_mutual_tls(method: &Method, template: &str, security: bool) -> Result<(), Fail> {
+    match wechatpay::catalogue::get().find(method, template) {
+        Some(op) if op.mutual_tls && !security => Err(usage(format!(
+            "`{}` takes the merchant certificate (mutual TLS): add --security",
+            op.id()
+        ))
+        .hint(
+            "--security sends it with --merchant-cert-file and the private key \
+             (--private-key-file); --no-check sends without it",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -56,7 +56,7 @@ pub(crate) fn refusal(
     if operation.mutual_tls && !tls {
         return Some(fail_response(
             200,
-            "证书错误: this API takes the merchant certificate (mutual TLS): call it on Identity::tls_base_uri",
+            "证书错误: this API takes the merchant API certificate (mutual TLS)",
         ));
     }
     if operation.hmac_sha256_only && request.sign_type != SignType::HmacSha256 {
