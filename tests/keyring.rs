@@ -168,6 +168,57 @@ fn a_tampered_download_is_refused_and_the_ring_is_unchanged() {
     assert_eq!(client.key_ring().unwrap().ids().len(), 2);
 }
 
+#[test]
+fn a_replayed_certificate_list_is_refused_and_the_ring_is_unchanged() {
+    let sandbox = Sandbox::start().unwrap();
+    let id = sandbox.identity();
+    // A genuine certificate list, signed with the public key the client under test trusts
+    // (the request names it, as that client's download does), captured by another client.
+    let captured = sandbox.client()["v3/certificates"]
+        .get(json!({ "headers": { "Wechatpay-Serial": id.public_key_id } }))
+        .unwrap();
+    assert!(captured.signature_verified());
+    // From now on the sandbox serves that same answer, byte for byte, to every download.
+    let mut answer =
+        wechatpay_sandbox::Answer::raw(200, "application/json", captured.bytes().to_vec());
+    for name in [
+        "Wechatpay-Timestamp",
+        "Wechatpay-Nonce",
+        "Wechatpay-Signature",
+        "Wechatpay-Serial",
+    ] {
+        answer = answer.header(name, captured.headers()[name].to_str().unwrap());
+    }
+    sandbox.script(move |request| (request.path() == CERTIFICATES).then(|| answer.clone()));
+
+    let captured_at = downloads(&sandbox);
+    let client = anchored(&sandbox).build().unwrap();
+    // The first sighting is taken.
+    client.refresh_certificates().unwrap();
+    let ring = client.key_ring().unwrap();
+    let before = ring.ids();
+    assert!(ring.contains(&id.platform_serial), "{before:?}");
+    // The second, within its 300 s window, is a replay: refused, nothing changes.
+    let err = client.refresh_certificates().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
+    assert_eq!(
+        err.verification(),
+        Some(&VerificationFailure::Replayed {
+            serial: captured.headers()["Wechatpay-Serial"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+            nonce: captured.headers()["Wechatpay-Nonce"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        })
+    );
+    assert_eq!(client.key_ring().unwrap().ids(), before);
+    // Both were downloaded: the refusal is the client's, not a missing request.
+    assert_eq!(downloads(&sandbox), captured_at + 2);
+}
+
 /// A `/v3/certificates` list of one entry: `plaintext` sealed under the APIv3 key with
 /// `associated_data`, announced as the platform certificate's serial.
 fn sealed_list(sandbox: &Sandbox, associated_data: &str, plaintext: &[u8]) -> serde_json::Value {

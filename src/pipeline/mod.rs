@@ -18,7 +18,7 @@ mod sign;
 mod trace;
 mod url;
 
-pub(crate) use check::statement_sha1;
+pub(crate) use check::{first_sighting, statement_sha1};
 pub(crate) use execute::{Request, execute};
 pub(crate) use policy::Policy;
 pub(crate) use prepare::prepare;

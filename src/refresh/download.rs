@@ -12,7 +12,7 @@ use crate::crypto::Certificate;
 use crate::error::{Error, Result, VerificationFailure};
 use crate::keyring::same_serial;
 use crate::options::Options;
-use crate::pipeline::{Policy, Request, Whole, execute, prepare};
+use crate::pipeline::{Policy, Request, Whole, execute, first_sighting, prepare};
 use crate::redact::Escaped;
 use crate::template::UriTemplate;
 use crate::transport::Lane;
@@ -196,6 +196,12 @@ pub(super) async fn download(
                  configure a platform key to anchor the trust"
             ),
         }
+    }
+
+    // Verified (by the ring or by the certificate it carries) and every entry read: a list
+    // seen before is a replay, refused as any answer is, and the ring is left as it was.
+    if let Err(failure) = first_sighting(ctx.v3()?.replay.as_ref(), response.headers()) {
+        return Err(Error::from_verification(failure, response));
     }
 
     merge(refresher, &downloaded);

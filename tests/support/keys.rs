@@ -1,7 +1,7 @@
 //! The test suite's key material: the sandbox's process-wide identity (`Sandbox::start()`
 //! without a keys directory generates it once per process), its platform private keys, and
-//! one unrelated key. One set per process, shared by the sandbox-backed servers, the older
-//! in-process servers and the tests that sign or verify by hand.
+//! one unrelated key. One set per process, shared by the sandbox-backed servers (every test
+//! server is one), the benchmarks' server and the tests that sign or verify by hand.
 //!
 //! The merchant id and the public key id are the sandbox's (random per process), so they are
 //! functions ([`mchid`], `keys().pubkey_id`), not constants: a test that needs a fixed
