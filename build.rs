@@ -23,7 +23,7 @@ fn main() {
 }
 
 /// The guides of `docs/` that `wechatpay::guide` renders, as (file stem, module name).
-const GUIDES: [(&str, &str); 12] = [
+const GUIDES: [(&str, &str); 13] = [
     ("pay", "pay"),
     ("callbacks", "callbacks"),
     ("sensitive-fields", "sensitive_fields"),
@@ -36,6 +36,7 @@ const GUIDES: [(&str, &str); 12] = [
     ("architecture", "architecture"),
     ("reliability", "reliability"),
     ("observability", "observability"),
+    ("deployment", "deployment"),
 ];
 
 /// Where the repository's other files are read, from docs.rs and anywhere else.

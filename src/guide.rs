@@ -15,6 +15,7 @@
 //! | [`architecture`] | the layers, and the one direction of the data |
 //! | [`reliability`] | failover, retries, limits, replays: what the client guarantees |
 //! | [`observability`] | the `tracing` spans of requests and callbacks, to logs and OpenTelemetry |
+//! | [`deployment`] | one node or many: the state that crosses nodes, shared through Redis |
 //!
 //! The command line (`wxpay`), the sandbox and the benchmarks have their own pages in the
 //! repository: [docs/cli.md], [sandbox/README.md], [docs/performance.md].
@@ -43,3 +44,4 @@ guide!(crypto, "crypto.md");
 guide!(architecture, "architecture.md");
 guide!(reliability, "reliability.md");
 guide!(observability, "observability.md");
+guide!(deployment, "deployment.md");

@@ -137,6 +137,8 @@ mod refresh;
 pub mod replay;
 mod response;
 mod retry;
+#[cfg(feature = "redis")]
+pub mod shared;
 pub mod signature;
 pub mod signer;
 pub mod template;

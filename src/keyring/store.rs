@@ -19,6 +19,23 @@ pub trait KeyStore: Send + Sync + 'static {
     fn save(&self, serial: &str, pem: &[u8]) -> io::Result<()>;
     /// Forgets the certificate `serial` (it expired).
     fn remove(&self, serial: &str) -> io::Result<()>;
+
+    /// Takes the lock that lets one process of those sharing this store download the
+    /// certificates at a time, for at most `ttl`: `Ok(Some(token))` when taken (the key ring
+    /// gives `token` back to [`unlock_download`](Self::unlock_download) after its download),
+    /// `Ok(None)` when another process holds it (the ring then waits for that download and
+    /// reads this store). An error lets the ring download on its own. The default: no shared
+    /// lock, always taken.
+    fn try_lock_download(&self, ttl: std::time::Duration) -> io::Result<Option<String>> {
+        let _ = ttl;
+        Ok(Some(String::new()))
+    }
+
+    /// Releases the download lock taken with `token` (if it still holds it).
+    fn unlock_download(&self, token: &str) -> io::Result<()> {
+        let _ = token;
+        Ok(())
+    }
 }
 
 /// Certificates as `wechatpay_<serial>.pem` files in a directory, as wechatpay-php's and the

@@ -1,9 +1,8 @@
 //! Callbacks: the parser (verification and decryption), the notification, the answers and the
 //! duplicate filter. The module documentation is in `notify/mod.rs`.
 
-use std::collections::{HashSet, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
@@ -501,173 +500,6 @@ pub(super) fn failure_parts(error: &Error) -> (StatusCode, &'static str) {
     }
 }
 
-/// An in-memory record of notification ids, to process each notification once although
-/// WeChat Pay may deliver it several times (it retries until it gets a 2xx, and retries may
-/// overlap a slow first delivery).
-///
-/// [`claim`](Self::claim) an id before processing: [`Delivery::First`] hands out a [`Claim`]
-/// that you [`done`](Claim::done) after processing (the id is then remembered as processed),
-/// or drop on failure (the id is released, so WeChat Pay's retry is processed).
-/// [`Delivery::InProgress`] means another delivery of the same id is being processed right now
-/// (answer a failure, WeChat Pay retries later); [`Delivery::Processed`] that it was processed
-/// already (answer [`success`]).
-///
-/// Bounded: it remembers the last `capacity` processed ids (oldest forgotten first), plus the
-/// ids being processed. It is per process and lost on restart, so it saves work but does not
-/// replace idempotent processing (a unique key on the notification or order id in your
-/// database). Cheap to clone (clones share the record), `Send + Sync`.
-///
-/// ```
-/// use wechatpay::notify::{Delivery, DuplicateFilter};
-///
-/// let filter = DuplicateFilter::new(2);
-/// let Delivery::First(claim) = filter.claim("EV-1") else { unreachable!() };
-/// assert!(matches!(filter.claim("EV-1"), Delivery::InProgress));
-/// claim.done();
-/// assert!(matches!(filter.claim("EV-1"), Delivery::Processed));
-///
-/// // A failed attempt (claim dropped) lets the retry through.
-/// let Delivery::First(claim) = filter.claim("EV-2") else { unreachable!() };
-/// drop(claim);
-/// assert!(matches!(filter.claim("EV-2"), Delivery::First(_)));
-/// ```
-#[derive(Clone)]
-pub struct DuplicateFilter {
-    state: Arc<Mutex<FilterState>>,
-}
-
-struct FilterState {
-    capacity: usize,
-    processed: HashSet<String>,
-    order: VecDeque<String>,
-    in_progress: HashSet<String>,
-}
-
-fn lock(state: &Mutex<FilterState>) -> MutexGuard<'_, FilterState> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl DuplicateFilter {
-    /// A filter remembering the last `capacity` processed ids (at least 1).
-    pub fn new(capacity: usize) -> DuplicateFilter {
-        let capacity = capacity.max(1);
-        DuplicateFilter {
-            state: Arc::new(Mutex::new(FilterState {
-                capacity,
-                processed: HashSet::new(),
-                order: VecDeque::new(),
-                in_progress: HashSet::new(),
-            })),
-        }
-    }
-
-    /// Claims `id` for processing; see the type's documentation.
-    pub fn claim(&self, id: &str) -> Delivery {
-        let mut state = lock(&self.state);
-        if state.processed.contains(id) {
-            return Delivery::Processed;
-        }
-        if !state.in_progress.insert(id.to_owned()) {
-            return Delivery::InProgress;
-        }
-        Delivery::First(Claim {
-            state: Arc::clone(&self.state),
-            id: id.to_owned(),
-            settled: false,
-        })
-    }
-
-    /// True when `id` is among the remembered processed ids.
-    pub fn is_processed(&self, id: &str) -> bool {
-        lock(&self.state).processed.contains(id)
-    }
-
-    /// How many processed ids are remembered now.
-    pub fn len(&self) -> usize {
-        lock(&self.state).processed.len()
-    }
-
-    /// True when no processed id is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The most processed ids remembered.
-    pub fn capacity(&self) -> usize {
-        lock(&self.state).capacity
-    }
-}
-
-impl fmt::Debug for DuplicateFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = lock(&self.state);
-        f.debug_struct("DuplicateFilter")
-            .field("capacity", &state.capacity)
-            .field("processed", &state.processed.len())
-            .field("in_progress", &state.in_progress.len())
-            .finish()
-    }
-}
-
-/// What [`DuplicateFilter::claim`] found.
-#[derive(Debug)]
-#[must_use = "a claim is released when dropped: call `done()` after processing"]
-pub enum Delivery {
-    /// Not processed yet and not being processed: process it, then call [`Claim::done`].
-    First(Claim),
-    /// Another delivery of this id is being processed: answer a failure so WeChat Pay retries.
-    InProgress,
-    /// Processed already: answer [`success`] without processing again.
-    Processed,
-}
-
-/// The right to process one notification id; see [`DuplicateFilter`]. Dropping it without
-/// [`done`](Self::done) releases the id.
-#[must_use = "a claim is released when dropped: call `done()` after processing"]
-pub struct Claim {
-    state: Arc<Mutex<FilterState>>,
-    id: String,
-    settled: bool,
-}
-
-impl Claim {
-    /// The claimed notification id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Records the id as processed: later deliveries are [`Delivery::Processed`].
-    pub fn done(mut self) {
-        self.settled = true;
-        let mut state = lock(&self.state);
-        state.in_progress.remove(&self.id);
-        if state.processed.insert(self.id.clone()) {
-            state.order.push_back(self.id.clone());
-            while state.order.len() > state.capacity {
-                if let Some(oldest) = state.order.pop_front() {
-                    state.processed.remove(&oldest);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if !self.settled {
-            lock(&self.state).in_progress.remove(&self.id);
-        }
-    }
-}
-
-impl fmt::Debug for Claim {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Claim").field("id", &self.id).finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -727,21 +559,5 @@ mod tests {
                 "{text}"
             );
         }
-    }
-
-    #[test]
-    fn claims_release_on_drop_and_the_record_is_bounded() {
-        let filter = DuplicateFilter::new(0);
-        assert_eq!(filter.capacity(), 1);
-        let filter = DuplicateFilter::new(3);
-        for id in ["a", "b", "c", "d"] {
-            match filter.claim(id) {
-                Delivery::First(claim) => claim.done(),
-                other => panic!("{id}: {other:?}"),
-            }
-        }
-        assert_eq!(filter.len(), 3);
-        assert!(!filter.is_processed("a"), "the oldest id is forgotten");
-        assert!(filter.is_processed("b") && filter.is_processed("d"));
     }
 }

@@ -93,11 +93,16 @@ mod actix;
 #[cfg(feature = "axum")]
 mod axum;
 mod callback;
+mod duplicates;
 mod receiver;
 
 pub use callback::{
-    ALGORITHM, Claim, Delivery, DuplicateFilter, Notification, NotificationParser, SIGNATURE_TYPE,
-    SIGNATURE_TYPE_RSA, failure, failure_for, success,
+    ALGORITHM, Notification, NotificationParser, SIGNATURE_TYPE, SIGNATURE_TYPE_RSA, failure,
+    failure_for, success,
+};
+pub use duplicates::{
+    Claim, ClaimStore, Claimed, DEFAULT_CLAIM_LEASE, DEFAULT_PROCESSED_FOR, Delivery,
+    DuplicateFilter,
 };
 pub use receiver::{
     Ack, DEFAULT_DUPLICATE_CAPACITY, DEFAULT_MAX_BODY_SIZE, Failure, NotificationReceiver,

@@ -10,9 +10,10 @@ use std::ops::Deref;
 use http::{HeaderMap, StatusCode};
 
 use super::callback::{
-    Claim, Delivery, DuplicateFilter, Notification, NotificationParser, callback_span, failure,
-    failure_for, failure_parts, record_callback, success,
+    Notification, NotificationParser, callback_span, failure, failure_for, failure_parts,
+    record_callback, success,
 };
+use super::duplicates::{Claim, Delivery, DuplicateFilter};
 use crate::error::Error;
 use crate::redact::Escaped;
 

@@ -2,7 +2,7 @@
 //! and a download in progress shared by those who wait for it.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::download::download;
 use super::state::{Refresher, Trigger};
@@ -12,7 +12,79 @@ use crate::keyring::MIN_TRIGGERED_INTERVAL;
 use crate::redact::Escaped;
 use crate::transport::Lane;
 
+/// How long a process holds the store's download lock at most.
+const FLEET_LOCK: Duration = Duration::from_secs(30);
+/// How long a process waits for another's download before it downloads on its own.
+const FLEET_WAIT: Duration = Duration::from_secs(10);
+/// How often a waiting process reads the store.
+const FLEET_POLL: Duration = Duration::from_millis(100);
+
+/// Whether this process downloads, after asking the processes sharing its store.
+enum Turn {
+    /// It downloads, holding the store's lock (its token) when there is one.
+    Download(Option<String>),
+    /// Another process's download is in the ring already.
+    Done,
+}
+
 impl Refresher {
+    /// Takes the store's download lock, or waits for the process that holds it and reads what
+    /// it stored. A store that fails, or a wait past [`FLEET_WAIT`], lets this process download
+    /// on its own.
+    async fn fleet_turn(&self, trigger: &Trigger) -> Turn {
+        let Some(store) = &self.store else {
+            return Turn::Download(None);
+        };
+        let waited_since = Instant::now();
+        let mut waited = false;
+        loop {
+            match store.try_lock_download(FLEET_LOCK) {
+                Ok(Some(token)) if !waited => return Turn::Download(Some(token)),
+                Ok(Some(token)) => {
+                    // The other process is done: what it stored serves, unless it lacks the
+                    // serial this refresh is for.
+                    self.ring.load_from(store.as_ref());
+                    let served = match trigger.serial() {
+                        Some(serial) => self.ring.contains(serial),
+                        None => self.ring.has_usable_key(),
+                    };
+                    if served {
+                        if let Err(e) = store.unlock_download(&token) {
+                            tracing::warn!(error = %Escaped(&e), "cannot release the download lock");
+                        }
+                        tracing::debug!(?trigger, "another process's download served this refresh");
+                        return Turn::Done;
+                    }
+                    return Turn::Download(Some(token));
+                }
+                // A refresh of keys that still work waits for nobody: what the other process
+                // stores is read now and at the next refresh.
+                Ok(None) if matches!(trigger, Trigger::Stale | Trigger::Background) => {
+                    self.ring.load_from(store.as_ref());
+                    return Turn::Done;
+                }
+                Ok(None) if waited_since.elapsed() < FLEET_WAIT => {
+                    waited = true;
+                    tokio::time::sleep(FLEET_POLL).await;
+                    if let Some(serial) = trigger.serial() {
+                        self.ring.load_from(store.as_ref());
+                        if self.ring.contains(serial) {
+                            return Turn::Done;
+                        }
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!(
+                        ?trigger,
+                        "another process holds the download lock past 10 s: downloading"
+                    );
+                    return Turn::Download(None);
+                }
+                Err(_) => return Turn::Download(None),
+            }
+        }
+    }
+
     /// Refreshes the ring for `trigger`; `Ok` without downloading when the trigger is
     /// rate-limited, or another refresh just did the work. A refresh in progress is waited for
     /// and its outcome shared (at most one download at a time), never repeated.
@@ -100,8 +172,20 @@ impl Refresher {
                 _ => {}
             }
         }
-        tracing::debug!(?trigger, "refreshing platform certificates");
-        let outcome = download(self, ctx, lane).await;
+        let outcome = match self.fleet_turn(&trigger).await {
+            // Another process sharing the store downloaded, and this ring has read it.
+            Turn::Done => Ok(()),
+            Turn::Download(token) => {
+                tracing::debug!(?trigger, "refreshing platform certificates");
+                let outcome = download(self, ctx, lane).await;
+                if let (Some(store), Some(token)) = (&self.store, token) {
+                    if let Err(e) = store.unlock_download(&token) {
+                        tracing::warn!(error = %Escaped(&e), "cannot release the download lock");
+                    }
+                }
+                outcome
+            }
+        };
         {
             let mut state = self.state();
             state.last_attempt = Some(Instant::now());

@@ -12,6 +12,7 @@ pub mod judge_v2;
 mod keys;
 mod offline;
 mod receiver;
+mod redis_server;
 pub mod scripted;
 mod tls;
 
@@ -35,6 +36,8 @@ pub use keys::{TestKeys, keys, mchid, now_unix, random_alnum, random_hex_upper};
 pub use offline::{OFFLINE_PUB_KEY_ID, certificate, offline_client};
 #[allow(unused_imports)]
 pub use receiver::receiver;
+#[allow(unused_imports)]
+pub use redis_server::RedisServer;
 #[allow(unused_imports)]
 pub use scripted::{Recorded, TestServer, V2Recorded, V2Server};
 #[allow(unused_imports)]

@@ -1,0 +1,155 @@
+//! The cost of sharing the replay memory through Redis (issue 21), next to the RSA signature
+//! every request pays: a real `redis-server` on loopback, started by the bench.
+//!
+//! - criterion: `replay/in_memory` (the default), `replay/redis` (the shared memory: this
+//!   process's memory, then `SET NX EX`), `rsa/sign` (RSA-2048 SHA-256, the merchant's
+//!   signature of every request);
+//! - paced (printed first): 10,000 answers at 1,000 a second through the Redis memory, their
+//!   latency (median, 99th percentile, max), the CPU this process spends per answer (the
+//!   thread's `schedstat` time) and the server's (its `/proc` CPU time), and the server's memory
+//!   per remembered answer (`INFO memory`).
+//!
+//! `cargo bench --features redis --bench redis` (needs `redis-server` on the PATH)
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use wechatpay::replay::{Fingerprint, InMemory, ReplayMemory};
+use wechatpay::shared::Redis;
+
+#[path = "../tests/support/redis_server.rs"]
+#[allow(dead_code)]
+mod redis_server;
+use redis_server::RedisServer;
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A distinct fingerprint per `n` (as each genuine answer has).
+fn fingerprint(n: u64) -> Fingerprint {
+    Fingerprint::of(
+        "PUB_KEY_ID_0114232134912410000000000000",
+        &n.to_string(),
+        "c2ln",
+    )
+}
+
+/// This thread's CPU time so far (ns), from `/proc/thread-self/schedstat`.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A process's CPU time so far (ns), user + system, from `/proc/PID/stat` (clock ticks of
+/// 10 ms).
+fn process_cpu_ns(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    ticks * 10_000_000
+}
+
+fn used_memory(server: &RedisServer) -> i64 {
+    // `INFO memory` is a bulk reply: read it whole on a connection of our own.
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut text = Vec::new();
+    let _ = stream.read_to_end(&mut text);
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn paced(server: &RedisServer, pid: u32) {
+    const ANSWERS: u64 = 10_000;
+    let memory = Redis::open(&server.url()).unwrap().replay_memory();
+    let before_memory = used_memory(server);
+    let (cpu_before, server_before) = (thread_cpu_ns(), process_cpu_ns(pid));
+    let start = Instant::now();
+    let mut latencies = Vec::with_capacity(ANSWERS as usize);
+    for n in 0..ANSWERS {
+        // 1,000 a second: answer n is due at n ms.
+        let due = start + Duration::from_millis(n);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let now = unix_now();
+        let t = Instant::now();
+        black_box(memory.sight(&fingerprint(1 << 40 | n), now + 300, now));
+        latencies.push(t.elapsed());
+    }
+    let cpu = thread_cpu_ns() - cpu_before;
+    let server_cpu = process_cpu_ns(pid) - server_before;
+    let held = used_memory(server) - before_memory;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    println!(
+        "paced: {ANSWERS} answers at 1,000/s in {:.2} s: latency median {:.1} µs, p99 {:.1} µs, \
+         max {:.1} µs; client CPU {:.1} µs per answer (sleeping excluded); redis-server CPU \
+         {:.1} µs per answer; server memory {:.0} bytes per remembered answer",
+        start.elapsed().as_secs_f64(),
+        at(0.5).as_secs_f64() * 1e6,
+        at(0.99).as_secs_f64() * 1e6,
+        latencies.last().unwrap().as_secs_f64() * 1e6,
+        cpu as f64 / ANSWERS as f64 / 1e3,
+        server_cpu as f64 / ANSWERS as f64 / 1e3,
+        held as f64 / ANSWERS as f64,
+    );
+}
+
+fn main() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let pid = server.pid();
+    paced(&server, pid);
+
+    let mut c = Criterion::default().configure_from_args();
+    let now = unix_now();
+    let local = InMemory::default();
+    let shared = Redis::open(&server.url()).unwrap().replay_memory();
+    let mut n = 0u64;
+    let mut group = c.benchmark_group("replay");
+    group.bench_function("in_memory", |b| {
+        b.iter(|| {
+            n += 1;
+            local.sight(&fingerprint(n), now + 300, now)
+        })
+    });
+    group.bench_function("redis", |b| {
+        b.iter(|| {
+            n += 1;
+            shared.sight(&fingerprint(n), now + 300, now)
+        })
+    });
+    group.finish();
+    let key = openssl::rsa::Rsa::generate(2048).unwrap();
+    let pem = key.private_key_to_pem().unwrap();
+    let key = wechatpay::crypto::PrivateKey::load(&pem).unwrap();
+    let message = b"POST\n/v3/pay/transactions/native\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n{\"appid\":\"wxd678efh567hg6787\"}\n";
+    c.bench_function("rsa/sign", |b| {
+        b.iter(|| key.sign_sha256(black_box(message)).unwrap())
+    });
+    c.final_summary();
+}

@@ -1,0 +1,185 @@
+//! The connection to Redis: [`Redis`], its settings, its pool and its pause after a failure.
+
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::redact::Escaped;
+
+/// The default key prefix: `wechatpay:`.
+pub const DEFAULT_PREFIX: &str = "wechatpay:";
+/// The default time allowed to connect, send and read one command: 250 ms.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long Redis is left alone after a failure: 5 s.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Idle connections kept for reuse.
+const IDLE_CONNECTIONS: usize = 16;
+
+/// A Redis server (or cluster proxy) and how to use it: a key prefix, a timeout, a pause after
+/// a failure. Cheap to clone (clones share the connections), `Send + Sync`. `Debug` shows no
+/// address or password.
+///
+/// Commands are sent on blocking connections with read and write timeouts (a few kept idle for
+/// reuse): one round trip per answer or callback, on the thread that verified it.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: redis::Client,
+    prefix: String,
+    timeout: Duration,
+    retry_after: Duration,
+    idle: Mutex<Vec<redis::Connection>>,
+    /// Until when Redis is not asked (after a failure).
+    down_until: Mutex<Option<Instant>>,
+}
+
+impl Redis {
+    /// A server at `url` (`redis://[user:password@]host:port/db`, `rediss://` for TLS where the
+    /// `redis` crate is built with it, `unix:///path`). Nothing is connected yet. A URL that
+    /// does not parse is a [`Config`](crate::ErrorKind::Config) error that does not quote it
+    /// (it may hold a password).
+    pub fn open(url: &str) -> Result<Redis> {
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::config(format!(
+                "the Redis URL does not parse: {}",
+                Escaped(e.category())
+            ))
+        })?;
+        Ok(Redis::from_client(client))
+    }
+
+    /// A server reached through a `redis::Client` of yours.
+    pub fn from_client(client: redis::Client) -> Redis {
+        Redis {
+            inner: Arc::new(Inner {
+                client,
+                prefix: DEFAULT_PREFIX.to_owned(),
+                timeout: DEFAULT_TIMEOUT,
+                retry_after: DEFAULT_RETRY_AFTER,
+                idle: Mutex::new(Vec::new()),
+                down_until: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Puts every key under `prefix` (default [`DEFAULT_PREFIX`]): one per merchant or
+    /// environment sharing a server.
+    pub fn prefix(self, prefix: impl Into<String>) -> Redis {
+        self.with(|inner| inner.prefix = prefix.into())
+    }
+
+    /// The time allowed to connect, and to send and read each command (default
+    /// [`DEFAULT_TIMEOUT`]); past it, the store falls back to this process's state.
+    pub fn timeout(self, timeout: Duration) -> Redis {
+        self.with(|inner| inner.timeout = timeout.max(Duration::from_millis(1)))
+    }
+
+    /// How long Redis is left alone after a failure (default [`DEFAULT_RETRY_AFTER`]).
+    pub fn retry_after(self, pause: Duration) -> Redis {
+        self.with(|inner| inner.retry_after = pause)
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Redis {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => change(inner),
+            None => {
+                // Shared already: a copy with its own connections.
+                let mut inner = Inner {
+                    client: self.inner.client.clone(),
+                    prefix: self.inner.prefix.clone(),
+                    timeout: self.inner.timeout,
+                    retry_after: self.inner.retry_after,
+                    idle: Mutex::new(Vec::new()),
+                    down_until: Mutex::new(None),
+                };
+                change(&mut inner);
+                self.inner = Arc::new(inner);
+            }
+        }
+        self
+    }
+
+    /// `{prefix}v1:{rest}`.
+    pub(crate) fn key(&self, rest: &str) -> String {
+        format!("{}v1:{rest}", self.inner.prefix)
+    }
+
+    /// Runs `command` on a connection: an error when Redis is paused after a failure, or when
+    /// this fails (then Redis is paused, and a warning says `consequence`).
+    pub(crate) fn run<T>(
+        &self,
+        consequence: &str,
+        command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> io::Result<T> {
+        let inner = &self.inner;
+        if let Some(until) = *lock(&inner.down_until) {
+            if Instant::now() < until {
+                return Err(io::Error::other(
+                    "Redis is paused after a failure: not asked",
+                ));
+            }
+        }
+        let outcome = self.connection().and_then(|mut connection| {
+            let result = command(&mut connection);
+            if result.is_ok() {
+                let mut idle = lock(&inner.idle);
+                if idle.len() < IDLE_CONNECTIONS {
+                    idle.push(connection);
+                }
+            }
+            result
+        });
+        outcome.map_err(|e| {
+            *lock(&inner.down_until) = Some(Instant::now() + inner.retry_after);
+            let failure = if e.is_timeout() {
+                format!("timed out after {:?}", inner.timeout)
+            } else {
+                e.category().to_owned()
+            };
+            tracing::warn!(
+                target: "wechatpay::shared",
+                error = %Escaped(&failure),
+                retry_after_ms = inner.retry_after.as_millis() as u64,
+                "Redis failed: {consequence}"
+            );
+            io::Error::other(format!("Redis failed: {failure}"))
+        })
+    }
+
+    fn connection(&self) -> redis::RedisResult<redis::Connection> {
+        if let Some(connection) = lock(&self.inner.idle).pop() {
+            return Ok(connection);
+        }
+        let timeout = self.inner.timeout;
+        let connection = self.inner.client.get_connection_with_timeout(timeout)?;
+        connection.set_read_timeout(Some(timeout))?;
+        connection.set_write_timeout(Some(timeout))?;
+        Ok(connection)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl fmt::Debug for Redis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redis")
+            .field("prefix", &self.inner.prefix)
+            .field("timeout", &self.inner.timeout)
+            .field("retry_after", &self.inner.retry_after)
+            .finish_non_exhaustive()
+    }
+}
