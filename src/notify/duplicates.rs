@@ -186,21 +186,29 @@ impl DuplicateFilter {
         }
     }
 
-    /// The claim in this process's record (holding the shared one, when there is one).
+    /// The claim in this process's record (holding the shared one, when there is one). When
+    /// this process's record says no (a delivery it took while the store was failing), the
+    /// shared claim is given back at once rather than left to its lease.
     fn claim_here(&self, id: &str, shared: Option<(Shared, String)>) -> Delivery {
-        let mut state = lock(&self.state);
-        if state.processed.contains(id) {
-            return Delivery::Processed;
+        let delivery = {
+            let mut state = lock(&self.state);
+            if state.processed.contains(id) {
+                Delivery::Processed
+            } else if !state.in_progress.insert(id.to_owned()) {
+                Delivery::InProgress
+            } else {
+                return Delivery::First(Claim {
+                    state: Arc::clone(&self.state),
+                    shared,
+                    id: id.to_owned(),
+                    settled: false,
+                });
+            }
+        };
+        if let Some((shared, token)) = shared {
+            let _ = shared.store.release(id, &token);
         }
-        if !state.in_progress.insert(id.to_owned()) {
-            return Delivery::InProgress;
-        }
-        Delivery::First(Claim {
-            state: Arc::clone(&self.state),
-            shared,
-            id: id.to_owned(),
-            settled: false,
-        })
+        delivery
     }
 
     /// True when `id` is among the processed ids this process remembers.
@@ -397,7 +405,9 @@ mod tests {
         *store.answer.lock().unwrap() = Some(Ok(Claimed::Processed));
         assert!(matches!(filter.claim("d"), Delivery::Processed));
         assert!(filter.is_processed("d"));
-        // The store fails: this process's record decides, and holds no shared claim.
+        // The store fails: this process's record decides (no shared claim). Once the store
+        // answers again, a second delivery it lets through is refused by this process's
+        // record, and the shared claim it took is given back at once.
         *store.answer.lock().unwrap() = Some(Err(std::io::Error::other("down")));
         let Delivery::First(claim) = filter.claim("e") else {
             panic!()
@@ -415,6 +425,7 @@ mod tests {
                 "claim d 60",
                 "claim e 60",
                 "claim e 60",
+                "release e",
             ]
         );
     }
