@@ -2,12 +2,14 @@
 //! every request pays: a real `redis-server` on loopback, started by the bench.
 //!
 //! - criterion: `replay/in_memory` (the default), `replay/redis` (the shared memory: this
-//!   process's memory, then `SET NX EX`), `rsa/sign` (RSA-2048 SHA-256, the merchant's
-//!   signature of every request);
-//! - paced (printed first): 10,000 answers at 1,000 a second through the Redis memory, their
-//!   latency (median, 99th percentile, max), the CPU this process spends per answer (the
-//!   thread's `schedstat` time) and the server's (its `/proc` CPU time), and the server's memory
-//!   per remembered answer (`INFO memory`).
+//!   process's memory, then `SET NX EX`, over TCP), `replay/redis_unix` (the same over the
+//!   server's Unix socket), `rsa/sign` (RSA-2048 SHA-256, the merchant's signature of every
+//!   request);
+//! - paced (printed first): 10,000 answers at 1,000 a second through this process's memory,
+//!   then through Redis (TCP, then the Unix socket): their latency (median, 99th percentile,
+//!   max), the CPU this thread spends per answer (its `schedstat` time), the difference being
+//!   what Redis adds; the server's CPU (its `/proc` time) and memory (`INFO memory`) per
+//!   remembered answer.
 //!
 //! `cargo bench --features redis --bench redis` (needs `redis-server` on the PATH)
 
@@ -145,6 +147,12 @@ fn main() {
         pid,
         2,
     );
+    let unix = paced(
+        &Redis::open(&server.unix_url()).unwrap().replay_memory(),
+        &server,
+        pid,
+        3,
+    );
     println!(
         "paced, 10,000 answers at 1,000/s: in memory: latency median {:.1} µs, p99 {:.1} µs, \
          max {:.1} µs, thread CPU {:.1} µs per answer",
@@ -165,10 +173,13 @@ fn main() {
         shared.held
     );
     println!(
-        "paced: Redis adds {:.1} µs of latency (median) and {:.1} µs of this process's CPU per \
-         answer",
+        "paced: Redis over TCP adds {:.1} µs of latency (median) and {:.1} µs of this process's \
+         CPU per answer; over its Unix socket {:.1} µs (median; p99 {:.1} µs) and {:.1} µs",
         us(shared.median) - us(local.median),
-        (shared.cpu_ns - local.cpu_ns) / 1e3
+        (shared.cpu_ns - local.cpu_ns) / 1e3,
+        us(unix.median) - us(local.median),
+        us(unix.p99),
+        (unix.cpu_ns - local.cpu_ns) / 1e3
     );
 
     let mut c = Criterion::default().configure_from_args();
@@ -187,6 +198,13 @@ fn main() {
         b.iter(|| {
             n += 1;
             shared.sight(&fingerprint(n), now + 300, now)
+        })
+    });
+    let unix = Redis::open(&server.unix_url()).unwrap().replay_memory();
+    group.bench_function("redis_unix", |b| {
+        b.iter(|| {
+            n += 1;
+            unix.sight(&fingerprint(n), now + 300, now)
         })
     });
     group.finish();

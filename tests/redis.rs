@@ -35,10 +35,15 @@ fn merchant(sandbox: &Sandbox) -> ClientBuilder {
 
 /// A node: the merchant with the WeChat Pay public key, its replay memory in `server`.
 fn node(sandbox: &Sandbox, server: &RedisServer) -> Client {
+    node_on(sandbox, redis(server))
+}
+
+/// A node whose replay memory is in `redis`.
+fn node_on(sandbox: &Sandbox, redis: Redis) -> Client {
     let id = sandbox.identity();
     merchant(sandbox)
         .platform_key(&id.public_key_id, &id.public_key_pem)
-        .replay_memory(redis(server).replay_memory())
+        .replay_memory(redis.replay_memory())
         .build()
         .unwrap()
 }
@@ -129,7 +134,12 @@ fn an_answer_replayed_from_one_node_to_another_is_refused() {
         return;
     };
     let sandbox = Sandbox::start().unwrap();
-    let (a, b) = (node(&sandbox, &server), node(&sandbox, &server));
+    // One node over TCP, the other over the server's Unix socket.
+    let a = node(&sandbox, &server);
+    let b = node_on(
+        &sandbox,
+        Redis::open(&server.unix_url()).unwrap().prefix("test:"),
+    );
     let err = replay_to(&sandbox, &a, &b).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Verification, "{err}");
     assert!(

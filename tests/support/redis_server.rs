@@ -27,6 +27,8 @@ impl RedisServer {
         std::fs::create_dir_all(&dir).unwrap();
         let spawned = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--unixsocket")
+            .arg(dir.join("redis.sock"))
             .args(["--save", "", "--appendonly", "no", "--dir"])
             .arg(&dir)
             .stdout(Stdio::null())
@@ -63,6 +65,11 @@ impl RedisServer {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// `unix:///.../redis.sock`: the same server on its Unix socket.
+    pub fn unix_url(&self) -> String {
+        format!("unix://{}", self.dir.join("redis.sock").display())
     }
 
     /// `redis://127.0.0.1:PORT/`.
