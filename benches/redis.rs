@@ -2,11 +2,13 @@
 //! every request pays: a real `redis-server` on loopback, started by the bench.
 //!
 //! - criterion: `replay/in_memory` (the default), `replay/redis` (the shared memory: this
-//!   process's memory, then `SET NX EX`, over TCP), `replay/redis_unix` (the same over the
-//!   server's Unix socket), `rsa/sign` (RSA-2048 SHA-256, the merchant's signature of every
-//!   request);
+//!   process's memory, then `SET NX EX`, over TCP, blocking connection), `replay/redis_async`
+//!   (the same on the async connection, as the client's pipeline asks it), `replay/redis_unix`
+//!   (blocking, over the server's Unix socket), `rsa/sign` (RSA-2048 SHA-256, the merchant's
+//!   signature of every request);
 //! - paced (printed first): 10,000 answers at 1,000 a second through this process's memory,
-//!   then through Redis (TCP, then the Unix socket): their latency (median, 99th percentile,
+//!   then through Redis as the client asks it (`sight_async`; TCP, then the Unix socket), then
+//!   on the blocking connection: their latency (median, 99th percentile,
 //!   max), the CPU this thread spends per answer (its `schedstat` time), the difference being
 //!   what Redis adds; the server's CPU (its `/proc` time) and memory (`INFO memory`) per
 //!   remembered answer.
@@ -96,8 +98,20 @@ struct Paced {
     held: f64,
 }
 
+/// How a paced run asks the memory: as the client does (`sight_async`, on a current-thread
+/// runtime), or `sight`.
+#[derive(Clone, Copy)]
+enum Ask {
+    Async,
+    Blocking,
+}
+
 /// 10,000 answers at 1,000 a second through `memory`.
-fn paced(memory: &dyn ReplayMemory, server: &RedisServer, pid: u32, salt: u64) -> Paced {
+fn paced(memory: &dyn ReplayMemory, ask: Ask, server: &RedisServer, pid: u32, salt: u64) -> Paced {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     const ANSWERS: u64 = 10_000;
     let before_memory = used_memory(server);
     let (cpu_before, server_before) = (thread_cpu_ns(), process_cpu_ns(pid));
@@ -110,8 +124,12 @@ fn paced(memory: &dyn ReplayMemory, server: &RedisServer, pid: u32, salt: u64) -
             std::thread::sleep(wait);
         }
         let now = unix_now();
+        let answer = fingerprint(salt << 40 | n);
         let t = Instant::now();
-        black_box(memory.sight(&fingerprint(salt << 40 | n), now + 300, now));
+        black_box(match ask {
+            Ask::Async => runtime.block_on(memory.sight_async(&answer, now + 300, now)),
+            Ask::Blocking => memory.sight(&answer, now + 300, now),
+        });
         latencies.push(t.elapsed());
     }
     let cpu = thread_cpu_ns() - cpu_before;
@@ -140,18 +158,27 @@ fn main() {
     let pid = server.pid();
     // The same paced loop with this process's memory only, then with Redis: the difference is
     // what Redis adds (the loop's own sleeps and wake-ups cancel out).
-    let local = paced(&InMemory::default(), &server, pid, 1);
+    let local = paced(&InMemory::default(), Ask::Async, &server, pid, 1);
     let shared = paced(
         &Redis::open(&server.url()).unwrap().replay_memory(),
+        Ask::Async,
         &server,
         pid,
         2,
     );
     let unix = paced(
         &Redis::open(&server.unix_url()).unwrap().replay_memory(),
+        Ask::Async,
         &server,
         pid,
         3,
+    );
+    let blocking = paced(
+        &Redis::open(&server.url()).unwrap().replay_memory(),
+        Ask::Blocking,
+        &server,
+        pid,
+        4,
     );
     println!(
         "paced, 10,000 answers at 1,000/s: in memory: latency median {:.1} µs, p99 {:.1} µs, \
@@ -171,6 +198,13 @@ fn main() {
         shared.cpu_ns / 1e3,
         shared.server_ns / 1e3,
         shared.held
+    );
+    println!(
+        "paced, 10,000 answers at 1,000/s: Redis, blocking connection (`sight`, as callbacks \
+         use it): latency median {:.1} µs, p99 {:.1} µs, thread CPU {:.1} µs per answer",
+        us(blocking.median),
+        us(blocking.p99),
+        blocking.cpu_ns / 1e3
     );
     println!(
         "paced: Redis over TCP adds {:.1} µs of latency (median) and {:.1} µs of this process's \
@@ -198,6 +232,17 @@ fn main() {
         b.iter(|| {
             n += 1;
             shared.sight(&fingerprint(n), now + 300, now)
+        })
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    group.bench_function("redis_async", |b| {
+        b.iter(|| {
+            n += 1;
+            let answer = fingerprint(n);
+            runtime.block_on(shared.sight_async(&answer, now + 300, now))
         })
     });
     let unix = Redis::open(&server.unix_url()).unwrap().replay_memory();

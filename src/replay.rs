@@ -26,7 +26,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
 use std::sync::Mutex;
 
 /// How many answers [`InMemory::default`] remembers at most: 900,000, about 3,000 a second over
@@ -97,7 +99,22 @@ pub trait ReplayMemory: Send + Sync + 'static {
     /// Records `fingerprint` until `expires_at` (Unix seconds) and says whether it was recorded
     /// already and not expired; `now` is the caller's clock (Unix seconds).
     fn sight(&self, fingerprint: &Fingerprint, expires_at: i64, now: i64) -> Sighting;
+
+    /// [`sight`](Self::sight) as the client calls it, from its async pipeline (blocking calls
+    /// run it too, on the client's runtime thread). A memory that waits on a server implements
+    /// it without blocking the executor's thread; the default calls `sight`.
+    fn sight_async<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        expires_at: i64,
+        now: i64,
+    ) -> SightFuture<'a> {
+        Box::pin(std::future::ready(self.sight(fingerprint, expires_at, now)))
+    }
 }
+
+/// What [`ReplayMemory::sight_async`] returns.
+pub type SightFuture<'a> = Pin<Box<dyn Future<Output = Sighting> + Send + 'a>>;
 
 /// A hasher for keys that are already uniform (a prefix of a SHA-256): it takes the key as it
 /// is.

@@ -473,3 +473,113 @@ fn a_bad_url_is_a_config_error_that_does_not_quote_it() {
         "{shown}"
     );
 }
+
+/// The answer keys in `server`.
+fn answer_keys(server: &RedisServer) -> usize {
+    server
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with("test:v1:answer:"))
+        .count()
+}
+
+#[test]
+fn async_calls_check_answers_on_the_async_connection_across_runtimes() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().unwrap();
+    let a = node(&sandbox, &server);
+    // A runtime that ends after one call: the connection it made goes with it.
+    for round in 1..=3 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let answer = runtime
+            .block_on(a["v3/pay/transactions/native"].post_async(fresh_order(&sandbox)))
+            .unwrap();
+        assert!(answer.signature_verified());
+        drop(runtime);
+        // Each answer reached Redis: the next runtime made its own connection, Redis was not
+        // taken for failed.
+        assert_eq!(answer_keys(&server), round);
+    }
+
+    // A replay from one node to another, both async.
+    let b = node(&sandbox, &server);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mchid = sandbox.identity().mchid.clone();
+    let closed = runtime.block_on(async {
+        a["v3/pay/transactions/native"]
+            .post_async(order(&sandbox, "ASYNC-1"))
+            .await
+            .unwrap();
+        a["v3/pay/transactions/out-trade-no/{no}/close"]
+            .post_async(json!({ "no": "ASYNC-1", "json": { "mchid": mchid } }))
+            .await
+            .unwrap()
+    });
+    let slot = intercept(&sandbox, "/v3/refund/domestic/refunds");
+    *slot.lock().unwrap() = Some(replayed(204, b"", closed.headers()));
+    let err = runtime
+        .block_on(b["v3/refund/domestic/refunds"].post_async(json!({ "json": {
+            "out_trade_no": "ASYNC-1", "out_refund_no": "ASYNC-1-R",
+            "amount": { "refund": 100, "total": 100, "currency": "CNY" },
+        } })))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.verification(),
+            Some(VerificationFailure::Replayed { .. })
+        ),
+        "{err}"
+    );
+    sandbox.clear_script();
+
+    // Paused: 8 calls at once go on, verified, within about one timeout.
+    server.command(&["CLIENT", "PAUSE", "3000", "ALL"]);
+    let started = Instant::now();
+    runtime.block_on(async {
+        let calls =
+            (0..8).map(|_| a["v3/pay/transactions/native"].post_async(fresh_order(&sandbox)));
+        for answer in futures_join(calls).await {
+            assert!(answer.unwrap().signature_verified());
+        }
+    });
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Every future of `futures`, run concurrently on the current task.
+async fn futures_join<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = (0..handles.len()).map(|_| None).collect();
+    let mut handles: Vec<_> = handles.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, output) in handles.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *output = Some(value);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}

@@ -147,7 +147,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Remembers a verified answer in `memory` until its timestamp leaves the window: a second
 /// sighting is a [`Replayed`](VerificationFailure::Replayed) failure. The headers were checked
 /// already (the signature verified).
-pub(crate) fn first_sighting(
+pub(crate) async fn first_sighting(
     memory: &dyn ReplayMemory,
     headers: &http::HeaderMap,
 ) -> Result<(), VerificationFailure> {
@@ -161,7 +161,10 @@ pub(crate) fn first_sighting(
     let timestamp: i64 = text(crate::verifier::TIMESTAMP).parse().unwrap_or(0);
     let fingerprint = Fingerprint::of(serial, nonce, text(crate::verifier::SIGNATURE));
     let expires_at = timestamp.saturating_add(crate::verifier::CLOCK_WINDOW_SECS);
-    match memory.sight(&fingerprint, expires_at, unix_now()) {
+    match memory
+        .sight_async(&fingerprint, expires_at, unix_now())
+        .await
+    {
         Sighting::First => Ok(()),
         Sighting::Again => Err(VerificationFailure::Replayed {
             serial: serial.to_owned(),

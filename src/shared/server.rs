@@ -21,8 +21,10 @@ const IDLE_CONNECTIONS: usize = 16;
 /// a failure. Cheap to clone (clones share the connections), `Send + Sync`. `Debug` shows no
 /// address or password.
 ///
-/// Commands are sent on blocking connections with read and write timeouts (a few kept idle for
-/// reuse): one round trip per answer or callback, on the thread that verified it.
+/// The client's answers are checked on an async connection (multiplexed, one per `Redis`): the
+/// round trip does not block the executor's thread. Callbacks and the key ring's store, which
+/// are synchronous calls, use blocking connections with read and write timeouts (a few kept idle
+/// for reuse). Every command gets the same timeout.
 #[derive(Clone)]
 pub struct Redis {
     inner: Arc<Inner>,
@@ -34,6 +36,8 @@ struct Inner {
     timeout: Duration,
     retry_after: Duration,
     idle: Mutex<Vec<redis::Connection>>,
+    /// The connection of async callers (multiplexed: one serves them all).
+    multiplexed: Mutex<Option<redis::aio::MultiplexedConnection>>,
     /// Until when Redis is not asked (after a failure).
     down_until: Mutex<Option<Instant>>,
 }
@@ -62,6 +66,7 @@ impl Redis {
                 timeout: DEFAULT_TIMEOUT,
                 retry_after: DEFAULT_RETRY_AFTER,
                 idle: Mutex::new(Vec::new()),
+                multiplexed: Mutex::new(None),
                 down_until: Mutex::new(None),
             }),
         }
@@ -100,6 +105,7 @@ impl Redis {
                     timeout: self.inner.timeout,
                     retry_after: self.inner.retry_after,
                     idle: Mutex::new(Vec::new()),
+                    multiplexed: Mutex::new(None),
                     down_until: Mutex::new(None),
                 };
                 change(&mut inner);
@@ -121,14 +127,8 @@ impl Redis {
         consequence: &str,
         command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> io::Result<T> {
+        self.check_pause()?;
         let inner = &self.inner;
-        if let Some(until) = *lock(&inner.down_until) {
-            if Instant::now() < until {
-                return Err(io::Error::other(
-                    "Redis is paused after a failure: not asked",
-                ));
-            }
-        }
         let outcome = self.connection().and_then(|mut connection| {
             let result = command(&mut connection);
             if result.is_ok() {
@@ -139,21 +139,80 @@ impl Redis {
             }
             result
         });
-        outcome.map_err(|e| {
-            *lock(&inner.down_until) = Some(Instant::now() + inner.retry_after);
-            let failure = if e.is_timeout() {
-                format!("timed out after {:?}", inner.timeout)
-            } else {
-                e.category().to_owned()
+        outcome.map_err(|e| self.failed(consequence, &e))
+    }
+
+    /// [`run`](Self::run) for async code: `command` on the multiplexed connection, which
+    /// waits without blocking the executor's thread. A connection made on a runtime that has
+    /// ended since fails: it is replaced once before Redis counts as failed.
+    pub(crate) async fn query_async<T: redis::FromRedisValue>(
+        &self,
+        consequence: &str,
+        command: &redis::Cmd,
+    ) -> io::Result<T> {
+        self.check_pause()?;
+        let inner = &self.inner;
+        let mut fresh = false;
+        loop {
+            let cached = lock(&inner.multiplexed).clone();
+            let mut connection = match cached {
+                Some(connection) => connection,
+                None => {
+                    fresh = true;
+                    let config = redis::AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(inner.timeout))
+                        .set_response_timeout(Some(inner.timeout));
+                    match inner
+                        .client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await
+                    {
+                        Ok(connection) => {
+                            *lock(&inner.multiplexed) = Some(connection.clone());
+                            connection
+                        }
+                        Err(e) => return Err(self.failed(consequence, &e)),
+                    }
+                }
             };
-            tracing::warn!(
-                target: "wechatpay::shared",
-                error = %Escaped(&failure),
-                retry_after_ms = inner.retry_after.as_millis() as u64,
-                "Redis failed: {consequence}"
-            );
-            io::Error::other(format!("Redis failed: {failure}"))
-        })
+            match command.query_async::<T>(&mut connection).await {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    *lock(&inner.multiplexed) = None;
+                    if fresh || e.is_timeout() {
+                        return Err(self.failed(consequence, &e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// An error, without asking Redis, while it is paused after a failure.
+    fn check_pause(&self) -> io::Result<()> {
+        match *lock(&self.inner.down_until) {
+            Some(until) if Instant::now() < until => Err(io::Error::other(
+                "Redis is paused after a failure: not asked",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Pauses Redis after `e`, with a warning saying `consequence`.
+    fn failed(&self, consequence: &str, e: &redis::RedisError) -> io::Error {
+        let inner = &self.inner;
+        *lock(&inner.down_until) = Some(Instant::now() + inner.retry_after);
+        let failure = if e.is_timeout() {
+            format!("timed out after {:?}", inner.timeout)
+        } else {
+            e.category().to_owned()
+        };
+        tracing::warn!(
+            target: "wechatpay::shared",
+            error = %Escaped(&failure),
+            retry_after_ms = inner.retry_after.as_millis() as u64,
+            "Redis failed: {consequence}"
+        );
+        io::Error::other(format!("Redis failed: {failure}"))
     }
 
     fn connection(&self) -> redis::RedisResult<redis::Connection> {
