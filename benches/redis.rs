@@ -13,6 +13,10 @@
 //!   what Redis adds; the server's CPU (its `/proc` time) and memory (`INFO memory`) per
 //!   remembered answer.
 //!
+//! - the whole client (printed first): 5,000 verified order queries at 1,000 a second against
+//!   the sandbox (in this process), with the client's own replay memory and with Redis's, twice
+//!   in alternation: latency (median, 99th percentile) and this process's CPU per request.
+//!
 //! `cargo bench --features redis --bench redis` (needs `redis-server` on the PATH)
 
 use std::hint::black_box;
@@ -147,6 +151,81 @@ fn paced(memory: &dyn ReplayMemory, ask: Ask, server: &RedisServer, pid: u32, sa
     }
 }
 
+/// This process's CPU time so far (user + system, ns): `getrusage`.
+fn process_self_cpu_ns() -> u64 {
+    // SAFETY: `getrusage` fills the struct it is given; a zeroed `rusage` is a valid one.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
+/// The whole client at 1,000 requests a second: a verified order query against the sandbox
+/// (in this process), `REQUESTS` of them, with the client's own replay memory or with Redis's.
+/// Returns the median and 99th-percentile latency and this process's CPU per request (the
+/// client's and the sandbox's: the same work both ways but for the memory).
+fn client_paced(client: &wechatpay::Client, mchid: &str) -> (Duration, Duration, f64) {
+    const REQUESTS: u64 = 5_000;
+    let cpu_before = process_self_cpu_ns();
+    let start = Instant::now();
+    let mut latencies = Vec::with_capacity(REQUESTS as usize);
+    for n in 0..REQUESTS {
+        let due = start + Duration::from_millis(n);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let t = Instant::now();
+        let answer = client["v3/pay/transactions/out-trade-no/{no}"]
+            .get(serde_json::json!({ "no": "BENCH-REDIS-1", "query": { "mchid": mchid } }))
+            .unwrap();
+        latencies.push(t.elapsed());
+        assert!(answer.signature_verified());
+    }
+    let cpu = (process_self_cpu_ns() - cpu_before) as f64 / REQUESTS as f64;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    (at(0.5), at(0.99), cpu)
+}
+
+/// [`client_paced`] with each memory, twice, in alternation; printed.
+fn whole_client(server: &RedisServer) {
+    let sandbox = wechatpay_sandbox::Sandbox::start().unwrap();
+    let id = sandbox.identity();
+    let builder = || {
+        wechatpay::Client::builder()
+            .mchid(&id.mchid)
+            .serial(&id.merchant_serial)
+            .private_key(&id.merchant_private_key_pem)
+            .platform_key(&id.public_key_id, &id.public_key_pem)
+            .base_uri(sandbox.base_uri())
+            .allow_insecure_http(true)
+    };
+    let local = builder().build().unwrap();
+    let shared = builder()
+        .replay_memory(Redis::open(&server.url()).unwrap().replay_memory())
+        .build()
+        .unwrap();
+    local["v3/pay/transactions/native"]
+        .post(serde_json::json!({ "json": {
+            "appid": "wxd678efh567hg6787", "mchid": id.mchid, "description": "bench",
+            "out_trade_no": "BENCH-REDIS-1", "notify_url": "https://example.com/notify",
+            "amount": { "total": 1 },
+        } }))
+        .unwrap();
+    for round in 1..=2 {
+        for (name, client) in [("own memory", &local), ("Redis memory", &shared)] {
+            let (median, p99, cpu) = client_paced(client, &id.mchid);
+            println!(
+                "whole client, 5,000 verified GETs at 1,000/s, round {round}, {name}: latency \
+                 median {:.1} µs, p99 {:.1} µs; CPU {:.1} µs per request (client and sandbox)",
+                us(median),
+                us(p99),
+                cpu / 1e3
+            );
+        }
+    }
+}
+
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -156,6 +235,7 @@ fn main() {
         return;
     };
     let pid = server.pid();
+    whole_client(&server);
     // The same paced loop with this process's memory only, then with Redis: the difference is
     // what Redis adds (the loop's own sleeps and wake-ups cancel out).
     let local = paced(&InMemory::default(), Ask::Async, &server, pid, 1);
