@@ -44,16 +44,23 @@ struct Inner {
 
 impl Redis {
     /// A server at `url` (`redis://[user:password@]host:port/db`, `rediss://` for TLS where the
-    /// `redis` crate is built with it, `unix:///path`). Nothing is connected yet. A URL that
-    /// does not parse is a [`Config`](crate::ErrorKind::Config) error that does not quote it
-    /// (it may hold a password).
+    /// `redis` crate is built with it, `unix:///path`), with `TCP_NODELAY`. Nothing is
+    /// connected yet. A URL that does not parse is a [`Config`](crate::ErrorKind::Config) error
+    /// that does not quote it (it may hold a password).
     pub fn open(url: &str) -> Result<Redis> {
-        let client = redis::Client::open(url).map_err(|e| {
+        let refused = |e: redis::RedisError| {
             Error::config(format!(
                 "the Redis URL does not parse: {}",
                 Escaped(e.category())
             ))
-        })?;
+        };
+        // TCP_NODELAY, as Redis clients set it: an async caller's commands share one
+        // connection, and Nagle's algorithm would hold a command back until the previous one's
+        // reply is acknowledged.
+        let info = redis::IntoConnectionInfo::into_connection_info(url)
+            .map_err(refused)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info).map_err(refused)?;
         Ok(Redis::from_client(client))
     }
 
