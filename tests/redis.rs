@@ -584,3 +584,48 @@ async fn futures_join<F: std::future::Future>(
     .await;
     outputs.into_iter().map(Option::unwrap).collect()
 }
+
+#[test]
+fn a_redis_restart_costs_no_fallback_and_a_retried_claim_is_still_its_own() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let receiver = receiver(&server);
+    let first = CallbackSpec::payment().render();
+    drop(receiver.receive(&first.headers, &first.body).unwrap().ack());
+    // The server restarts: the receiver's idle connection is dead. The next callback is
+    // claimed in the new server (a new connection, no pause, no fallback to this process's
+    // record).
+    server.restart();
+    let next = CallbackSpec::payment().render();
+    let id = serde_json::from_slice::<serde_json::Value>(&next.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claim = receiver.receive(&next.headers, &next.body).unwrap();
+    assert!(
+        server
+            .command(&["GET", &format!("test:v1:notification:{id}")])
+            .unwrap()
+            .starts_with("v1:p:"),
+        "claimed in the restarted server"
+    );
+    drop(claim.ack());
+
+    // A claim script sent twice (its first reply lost) finds its own token: still claimed.
+    let store = redis(&server).claims();
+    use wechatpay::notify::{ClaimStore, Claimed};
+    let lease = Duration::from_secs(60);
+    assert_eq!(
+        store.claim("EV-RETRY", "token-a", lease).unwrap(),
+        Claimed::Yes
+    );
+    assert_eq!(
+        store.claim("EV-RETRY", "token-a", lease).unwrap(),
+        Claimed::Yes
+    );
+    assert_eq!(
+        store.claim("EV-RETRY", "token-b", lease).unwrap(),
+        Claimed::InProgress
+    );
+}

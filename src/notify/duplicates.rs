@@ -16,6 +16,10 @@ pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(300);
 /// last retry (its 16 attempts span 24 h 4 min).
 pub const DEFAULT_PROCESSED_FOR: Duration = Duration::from_secs(25 * 3600);
 
+/// The longest lease or memory a [`DuplicateFilter`] gives its store: a year (a store such as
+/// Redis refuses an expiry past its range, which would make every claim a failure).
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
 /// A record of notification ids shared by several processes (many nodes behind one
 /// `notify_url`), so that a notification WeChat Pay delivers to two of them is processed once.
 ///
@@ -139,18 +143,19 @@ impl DuplicateFilter {
     }
 
     /// How long a shared claim lasts when its processing neither finishes nor fails (no effect
-    /// without a store).
+    /// without a store); kept within 1 s and [`MAX_DURATION`].
     pub fn with_lease(mut self, lease: Duration) -> DuplicateFilter {
         if let Some(shared) = &mut self.shared {
-            shared.lease = lease;
+            shared.lease = lease.clamp(Duration::from_secs(1), MAX_DURATION);
         }
         self
     }
 
-    /// How long the store remembers a processed id (no effect without a store).
+    /// How long the store remembers a processed id (no effect without a store); kept within
+    /// 1 s and [`MAX_DURATION`].
     pub fn with_processed_for(mut self, keep: Duration) -> DuplicateFilter {
         if let Some(shared) = &mut self.shared {
-            shared.keep = keep;
+            shared.keep = keep.clamp(Duration::from_secs(1), MAX_DURATION);
         }
         self
     }
@@ -390,6 +395,15 @@ mod tests {
         let filter = DuplicateFilter::shared(Arc::clone(&store), 10)
             .with_lease(Duration::from_secs(60))
             .with_processed_for(Duration::from_secs(7200));
+        // Out of range: kept within it.
+        let clamped = DuplicateFilter::shared(Arc::clone(&store), 10)
+            .with_lease(Duration::MAX)
+            .with_processed_for(Duration::ZERO);
+        let shared = clamped.shared.as_ref().unwrap();
+        assert_eq!(
+            (shared.lease, shared.keep),
+            (MAX_DURATION, Duration::from_secs(1))
+        );
         let Delivery::First(claim) = filter.claim("a") else {
             panic!()
         };

@@ -102,7 +102,7 @@ pub use callback::{
 };
 pub use duplicates::{
     Claim, ClaimStore, Claimed, DEFAULT_CLAIM_LEASE, DEFAULT_PROCESSED_FOR, Delivery,
-    DuplicateFilter,
+    DuplicateFilter, MAX_DURATION,
 };
 pub use receiver::{
     Ack, DEFAULT_DUPLICATE_CAPACITY, DEFAULT_MAX_BODY_SIZE, Failure, NotificationReceiver,

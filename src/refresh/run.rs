@@ -44,9 +44,13 @@ impl Refresher {
                     // The other process is done: what it stored serves, unless it lacks the
                     // serial this refresh is for.
                     self.ring.load_from(store.as_ref());
-                    let served = match trigger.serial() {
-                        Some(serial) => self.ring.contains(serial),
-                        None => self.ring.has_usable_key(),
+                    // (An explicit refresh downloads, whatever another process did.)
+                    let served = match trigger {
+                        Trigger::Periodic => false,
+                        _ => match trigger.serial() {
+                            Some(serial) => self.ring.contains(serial),
+                            None => self.ring.has_usable_key(),
+                        },
                     };
                     if served {
                         if let Err(e) = store.unlock_download(&token) {
@@ -59,7 +63,14 @@ impl Refresher {
                 }
                 // A refresh of keys that still work waits for nobody: what the other process
                 // stores is read now and at the next refresh.
-                Ok(None) if matches!(trigger, Trigger::Stale | Trigger::Background) => {
+                // Nor does a callback's (anyone can post one): it must not hold the refresh for
+                // the answers that need it.
+                Ok(None)
+                    if matches!(
+                        trigger,
+                        Trigger::Stale | Trigger::Background | Trigger::CallbackSerial(_)
+                    ) =>
+                {
                     self.ring.load_from(store.as_ref());
                     return Turn::Done;
                 }

@@ -9,7 +9,8 @@ use super::server::Redis;
 use crate::notify::{ClaimStore, Claimed};
 
 /// Claims an unknown id (`ARGV[1]` the holder's value, `ARGV[2]` the lease in ms), else says
-/// what it is: 1 claimed, 2 processed, 3 in progress, 0 a value this library did not write.
+/// what it is: 1 claimed (now, or by this same claim on a try whose reply was lost), 2
+/// processed, 3 in progress, 0 a value this library did not write.
 static CLAIM: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"local v = redis.call('GET', KEYS[1])
@@ -17,6 +18,7 @@ if not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
+if v == ARGV[1] then return 1 end
 if v == 'v1:done' then return 2 end
 if string.sub(v, 1, 5) == 'v1:p:' then return 3 end
 return 0",

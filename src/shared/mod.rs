@@ -24,7 +24,9 @@
 //! Certificates are public, but a certificate read from Redis is trusted only if it opens
 //! under this merchant's APIv3 key ([`RedisKeyStore`] seals each with AES-256-GCM): a writer
 //! without the key cannot plant one. Answer fingerprints and notification ids are what they
-//! say; values carry a version (`v1`) in their key or text.
+//! say; values carry a version (`v1`) in their key or text. Write access to Redis can still
+//! make nodes refuse or skip what is genuine (a notification marked done), never accept
+//! what is not: protect it as any shared production store.
 //!
 //! ```no_run
 //! use wechatpay::shared::Redis;

@@ -132,21 +132,45 @@ impl Redis {
     pub(crate) fn run<T>(
         &self,
         consequence: &str,
-        command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        command: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> io::Result<T> {
         self.check_pause()?;
-        let inner = &self.inner;
-        let outcome = self.connection().and_then(|mut connection| {
-            let result = command(&mut connection);
-            if result.is_ok() {
-                let mut idle = lock(&inner.idle);
-                if idle.len() < IDLE_CONNECTIONS {
-                    idle.push(connection);
+        let pooled = lock(&self.inner.idle).pop();
+        let reused = pooled.is_some();
+        let mut connection = match pooled {
+            Some(connection) => connection,
+            None => self.fresh().map_err(|e| self.failed(consequence, &e))?,
+        };
+        match command(&mut connection) {
+            Ok(value) => {
+                self.keep(connection);
+                Ok(value)
+            }
+            // An idle connection the server has closed since (a restart, an idle timeout):
+            // once more on a new one (every command of the stores is safe to repeat).
+            Err(e)
+                if reused && !e.is_timeout() && (e.is_io_error() || e.is_connection_dropped()) =>
+            {
+                drop(connection);
+                let mut connection = self.fresh().map_err(|e| self.failed(consequence, &e))?;
+                match command(&mut connection) {
+                    Ok(value) => {
+                        self.keep(connection);
+                        Ok(value)
+                    }
+                    Err(e) => Err(self.failed(consequence, &e)),
                 }
             }
-            result
-        });
-        outcome.map_err(|e| self.failed(consequence, &e))
+            Err(e) => Err(self.failed(consequence, &e)),
+        }
+    }
+
+    /// Keeps a connection that just answered, for the next command.
+    fn keep(&self, connection: redis::Connection) {
+        let mut idle = lock(&self.inner.idle);
+        if idle.len() < IDLE_CONNECTIONS {
+            idle.push(connection);
+        }
     }
 
     /// [`run`](Self::run) for async code: `command` on the multiplexed connection, which
@@ -208,6 +232,9 @@ impl Redis {
     fn failed(&self, consequence: &str, e: &redis::RedisError) -> io::Error {
         let inner = &self.inner;
         *lock(&inner.down_until) = Some(Instant::now() + inner.retry_after);
+        // The other idle connections are as stale: none is tried after the pause.
+        lock(&inner.idle).clear();
+        *lock(&inner.multiplexed) = None;
         let failure = if e.is_timeout() {
             format!("timed out after {:?}", inner.timeout)
         } else {
@@ -222,10 +249,8 @@ impl Redis {
         io::Error::other(format!("Redis failed: {failure}"))
     }
 
-    fn connection(&self) -> redis::RedisResult<redis::Connection> {
-        if let Some(connection) = lock(&self.inner.idle).pop() {
-            return Ok(connection);
-        }
+    /// A new blocking connection, with the timeouts.
+    fn fresh(&self) -> redis::RedisResult<redis::Connection> {
         let timeout = self.inner.timeout;
         let connection = self.inner.client.get_connection_with_timeout(timeout)?;
         connection.set_read_timeout(Some(timeout))?;

@@ -6,6 +6,18 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `PING` on a Unix socket answers `+PONG`.
+fn ping_unix(socket: &std::path::Path) -> bool {
+    let Ok(mut stream) = std::os::unix::net::UnixStream::connect(socket) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut line = String::new();
+    stream.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
+        && BufReader::new(stream).read_line(&mut line).is_ok()
+        && line.trim_end() == "+PONG"
+}
+
 /// One server process and its port.
 pub struct RedisServer {
     child: Option<Child>,
@@ -18,48 +30,82 @@ impl RedisServer {
     /// when `redis-server` cannot be run here. With `WECHATPAY_REDIS_REQUIRED` set (CI), a
     /// server that cannot start fails the test instead.
     pub fn start() -> Option<RedisServer> {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let dir =
-            std::env::temp_dir().join(format!("wechatpay-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        // A port probed free may be taken by another test's server before this one binds it:
+        // that server then exits, and the next port is tried.
+        for _ in 0..5 {
+            let port = {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                probe.local_addr().unwrap().port()
+            };
+            let dir =
+                std::env::temp_dir().join(format!("wechatpay-redis-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut server = RedisServer {
+                child: None,
+                port,
+                dir,
+            };
+            match server.spawn() {
+                Err(e) => {
+                    if std::env::var_os("WECHATPAY_REDIS_REQUIRED").is_some() {
+                        panic!("redis-server cannot run: {e}");
+                    }
+                    eprintln!(
+                        "SKIPPED: redis-server cannot run here ({e}); install it (Debian: redis-server)"
+                    );
+                    return None;
+                }
+                Ok(true) => return Some(server),
+                Ok(false) => continue,
+            }
+        }
+        panic!("redis-server did not start on any of 5 free ports");
+    }
+
+    /// Starts the process on this server's port and directory: `Ok(true)` once it answers PING
+    /// on its own Unix socket (which no other server shares), `Ok(false)` when it exited (its
+    /// port was taken).
+    fn spawn(&mut self) -> std::io::Result<bool> {
+        let socket = self.dir.join("redis.sock");
+        let _ = std::fs::remove_file(&socket);
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .arg("--unixsocket")
-            .arg(dir.join("redis.sock"))
+            .arg(&socket)
             .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(&dir)
+            .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                if std::env::var_os("WECHATPAY_REDIS_REQUIRED").is_some() {
-                    panic!("redis-server cannot run: {e}");
-                }
-                eprintln!(
-                    "SKIPPED: redis-server cannot run here ({e}); install it (Debian: redis-server)"
-                );
-                return None;
-            }
-        };
-        let server = RedisServer {
-            child: Some(child),
-            port,
-            dir,
-        };
+            .spawn()?;
+        self.child = Some(child);
         let started = Instant::now();
-        while server.command(&["PING"]).as_deref() != Some("+PONG") {
+        loop {
+            if ping_unix(&socket) {
+                return Ok(true);
+            }
+            if let Some(child) = self.child.as_mut() {
+                if child.try_wait()?.is_some() {
+                    self.child = None;
+                    return Ok(false);
+                }
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "redis-server did not answer PING on port {port}"
+                "redis-server did not answer PING on {}",
+                socket.display()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(server)
+    }
+
+    /// Stops the server and starts it again on the same port (empty, as after a crash).
+    pub fn restart(&mut self) {
+        self.stop();
+        assert!(
+            self.spawn().unwrap(),
+            "redis-server did not start again on port {}",
+            self.port
+        );
     }
 
     /// The server's process id.

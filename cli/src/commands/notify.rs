@@ -79,9 +79,11 @@ struct Clock {
 impl Verifier for Clock {
     fn verify(&self, headers: &HeaderMap, payload: &[u8]) -> Result<(), VerificationFailure> {
         let mut now = self.at.unwrap_or_else(unix_now);
+        // Only a timestamp the library would take (digits): anything else it refuses itself.
         let signed_at = headers
             .get(TIMESTAMP)
             .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 18 && v.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|v| v.parse::<i64>().ok());
         if let (Some(max_age), Some(signed_at)) = (self.max_age, signed_at) {
             if now.saturating_sub(signed_at) > max_age {
@@ -123,7 +125,7 @@ fn verification_fail(e: Error, args: &Notify) -> Fail {
             "it was signed at {} ({} s before {}); a callback captured earlier is checked with \
              --max-age SECONDS or --at TIME (Unix seconds or RFC 3339)",
             rfc3339(*timestamp),
-            now - timestamp,
+            now.saturating_sub(*timestamp),
             if args.at.is_some() { "--at" } else { "now" },
         )),
         Some(VerificationFailure::FutureTimestamp { timestamp, now }) => Some(format!(
