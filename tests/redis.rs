@@ -5,20 +5,18 @@
 //! payment.
 #![cfg(feature = "redis")]
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::HeaderMap;
 use serde_json::json;
 use wechatpay::keyring::KeyStore;
 use wechatpay::notify::{NotificationParser, NotificationReceiver, Rejection};
 use wechatpay::shared::Redis;
 use wechatpay::verifier::PlatformVerifier;
 use wechatpay::{Client, ClientBuilder, ErrorKind, VerificationFailure};
-use wechatpay_sandbox::{Answer, Fault, Sandbox, SignMode};
+use wechatpay_sandbox::{Fault, Sandbox, SignMode};
 
 mod support;
-use support::{APIV3_KEY, CallbackSpec, RedisServer, keys};
+use support::{APIV3_KEY, CallbackSpec, RedisServer, intercept, keys, replayed};
 
 const CERTIFICATES: &str = "/v3/certificates";
 
@@ -77,35 +75,6 @@ fn fresh_order(sandbox: &Sandbox) -> serde_json::Value {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     order(sandbox, &format!("FLEET-{}-{n}", std::process::id()))
-}
-
-/// An answer carrying exactly the signature headers of `captured`: what a machine in the
-/// middle sends back, without any key.
-fn replayed(status: u16, body: &[u8], captured: &HeaderMap) -> Answer {
-    let mut answer = Answer::raw(status, "application/json", body.to_vec());
-    for name in [
-        "Wechatpay-Timestamp",
-        "Wechatpay-Nonce",
-        "Wechatpay-Signature",
-        "Wechatpay-Serial",
-    ] {
-        answer = answer.header(name, captured[name].to_str().unwrap());
-    }
-    answer
-}
-
-/// Scripts the sandbox to answer `path` with what the slot holds (once it is set).
-fn intercept(sandbox: &Sandbox, path: &'static str) -> Arc<Mutex<Option<Answer>>> {
-    let slot = Arc::new(Mutex::new(None::<Answer>));
-    let answer = slot.clone();
-    sandbox.script(move |request| {
-        if request.path() == path {
-            answer.lock().unwrap().clone()
-        } else {
-            None
-        }
-    });
-    slot
 }
 
 /// Captures one verified answer of node `a` (a close-order's signed 204) and serves it to

@@ -10,6 +10,7 @@ mod client;
 pub mod judge;
 pub mod judge_v2;
 mod keys;
+mod middle;
 mod offline;
 mod receiver;
 mod redis_server;
@@ -32,6 +33,8 @@ pub use judge::{
 pub use judge_v2::parse_flat_xml;
 #[allow(unused_imports)]
 pub use keys::{TestKeys, keys, mchid, now_unix, random_alnum, random_hex_upper};
+#[allow(unused_imports)]
+pub use middle::{intercept, replayed};
 #[allow(unused_imports)]
 pub use offline::{OFFLINE_PUB_KEY_ID, certificate, offline_client};
 #[allow(unused_imports)]
