@@ -21,19 +21,22 @@ pub fn closer_match(mut e: Error) -> Error {
         return e;
     };
     let typed = typed.clone();
-    let candidates = if suggested_kind == ContextKind::SuggestedSubcommand {
-        names(&crate::args::command(), |c| {
-            c.get_subcommands()
-                .map(|s| s.get_name().to_owned())
-                .collect()
-        })
+    // Only the names of the command the mistake was made in (its usage line names it).
+    let root = crate::args::command();
+    let Some(command) = usage_command(&e, &root) else {
+        return e;
+    };
+    let candidates: Vec<String> = if suggested_kind == ContextKind::SuggestedSubcommand {
+        command
+            .get_subcommands()
+            .map(|s| s.get_name().to_owned())
+            .collect()
     } else {
-        names(&crate::args::command(), |c| {
-            c.get_arguments()
-                .filter(|a| !a.is_hide_set())
-                .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
-                .collect()
-        })
+        command
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect()
     };
     let mut close: Vec<String> = candidates
         .into_iter()
@@ -53,16 +56,23 @@ pub fn closer_match(mut e: Error) -> Error {
     e
 }
 
-/// What `pick` gives for the command and each of its subcommands, at any depth.
-fn names(
-    command: &clap::Command,
-    pick: impl Fn(&clap::Command) -> Vec<String> + Copy,
-) -> Vec<String> {
-    let mut all = pick(command);
-    for sub in command.get_subcommands() {
-        all.extend(names(sub, pick));
+/// The (sub)command whose usage line the error shows: `Usage: wxpay sandbox [OPTIONS] ...`
+/// is `wxpay sandbox`.
+fn usage_command<'c>(e: &Error, root: &'c clap::Command) -> Option<&'c clap::Command> {
+    let Some(ContextValue::StyledStr(usage)) = e.get(ContextKind::Usage) else {
+        return None;
+    };
+    let usage = usage.to_string();
+    let line = usage
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))?;
+    let mut words = line
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '<', '-']));
+    if words.next() != Some(root.get_name()) {
+        return None;
     }
-    all
+    words.try_fold(root, |command, name| command.find_subcommand(name))
 }
 
 /// True when `b` is `a` after at most one insertion, deletion, substitution or swap of two

@@ -291,6 +291,25 @@ fn typos_get_a_did_you_mean() {
         assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(tip), "{args:?}: {}", stderr(&out));
     }
+    // Only names of the command the mistake was made in: `show` is `api show`'s, `--output`
+    // `bill download`'s.
+    for (args, not) in [
+        (&["shw"][..], "'show'"),
+        (
+            &["req", "GET", "v3/certificates", "--outptu", "x"],
+            "'--output'",
+        ),
+    ] {
+        let out = wxpay().args(args).output().unwrap();
+        assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains(not), "{args:?}: {}", stderr(&out));
+    }
+    let out = wxpay().args(["api", "shw"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("tip: a similar subcommand exists: 'show'"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The long options in a help text, after the line `heading` (to the next heading or the end).
