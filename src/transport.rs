@@ -1,13 +1,15 @@
 //! The HTTP side: the TLS configurations and HTTP clients of one client, sending a prepared,
 //! signed request, and reading its answer (whole, or chunk by chunk).
 //!
-//! A client has two sets of HTTP clients, one per [`Lane`]: the async verbs' run on the
-//! caller's Tokio runtime; the blocking verbs' run on the client's own runtime thread (see
-//! [`blocking`](crate::blocking)). Two sets, because a pooled connection's task belongs to the
-//! runtime that opened it.
+//! A client has a set of HTTP clients per runtime its calls run on: the async verbs' run on
+//! the caller's Tokio runtime (one set for each, e.g. each of actix-web's single-threaded
+//! workers); the blocking verbs' run on the client's own runtime thread (see
+//! [`blocking`](crate::blocking)). A set per runtime, because a pooled connection's task
+//! belongs to the runtime that opened it: a call on another runtime would wait for that one to
+//! be driven (a busy worker's), or find the connection gone with it.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::blocking::RuntimeThread;
@@ -150,6 +152,10 @@ struct TlsConnectors {
     mutual: Option<native_tls::TlsConnector>,
 }
 
+/// Runtimes whose async HTTP clients are kept: past it the oldest set is dropped (a runtime
+/// that has ended leaves its set behind; a live one whose set was dropped makes another).
+const RUNTIMES: usize = 32;
+
 /// One runtime's HTTP clients: the plain one, and the one that presents the merchant
 /// certificate (APIv2 `security: true`), whose connections are never shared with the other.
 pub(crate) struct HttpClients {
@@ -169,6 +175,20 @@ impl HttpClients {
                  .merchant_cert(pem).merchant_key(pem) or .merchant_pkcs12(der, passphrase)",
             )
         })
+    }
+}
+
+/// The async HTTP clients of the runtime a call runs on: [`lane`](Self::lane) borrows them
+/// for the call.
+pub(crate) struct AsyncClients(Arc<HttpClients>);
+
+impl AsyncClients {
+    /// The async verbs' lane, with these clients.
+    pub(crate) fn lane(&self) -> Lane<'_> {
+        Lane {
+            http: &self.0,
+            runtime: None,
+        }
     }
 }
 
@@ -193,7 +213,9 @@ impl Lane<'_> {
 pub(crate) struct Transport {
     settings: HttpSettings,
     tls: TlsConnectors,
-    async_http: HttpClients,
+    /// The async verbs' clients, one set per runtime, newest last; `None`: made with the
+    /// client, for the first runtime that calls.
+    async_http: Mutex<Vec<(Option<tokio::runtime::Id>, Arc<HttpClients>)>>,
     /// Started by the first blocking call.
     blocking: OnceLock<BlockingLane>,
 }
@@ -208,7 +230,7 @@ impl Transport {
     pub(crate) fn new(settings: HttpSettings) -> Result<Transport> {
         let tls = settings.tls()?;
         Ok(Transport {
-            async_http: settings.clients(&tls)?,
+            async_http: Mutex::new(vec![(None, Arc::new(settings.clients(&tls)?))]),
             tls,
             settings,
             blocking: OnceLock::new(),
@@ -236,19 +258,33 @@ impl Transport {
         self.settings.identity.is_some()
     }
 
-    /// The async verbs' lane, or a `Config` error when `verb_async` is polled outside a Tokio
-    /// runtime (where reqwest would panic).
-    pub(crate) fn async_lane(&self, verb: &str) -> Result<Lane<'_>> {
-        match tokio::runtime::Handle::try_current() {
-            Ok(_) => Ok(Lane {
-                http: &self.async_http,
-                runtime: None,
-            }),
-            Err(_) => Err(Error::config(format!(
+    /// The HTTP clients of the runtime the caller is on (made at its first call), or a
+    /// `Config` error when `verb_async` is polled outside a Tokio runtime (where reqwest would
+    /// panic).
+    pub(crate) fn async_clients(&self, verb: &str) -> Result<AsyncClients> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current().map(|h| h.id()) else {
+            return Err(Error::config(format!(
                 "`{verb}_async` needs a Tokio runtime (with I/O and time enabled) to run on; \
                  poll it from Tokio, or use the blocking `{verb}`"
-            ))),
+            )));
+        };
+        let mut sets = self
+            .async_http
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, clients)) = sets.iter().find(|(id, _)| *id == Some(runtime)) {
+            return Ok(AsyncClients(clients.clone()));
         }
+        if let Some((id @ None, clients)) = sets.first_mut() {
+            *id = Some(runtime);
+            return Ok(AsyncClients(clients.clone()));
+        }
+        let clients = Arc::new(self.settings.clients(&self.tls)?);
+        if sets.len() >= RUNTIMES {
+            sets.remove(0);
+        }
+        sets.push((Some(runtime), clients.clone()));
+        Ok(AsyncClients(clients))
     }
 
     /// Runs `call` (given the blocking lane) to completion, blocking this thread: see

@@ -74,8 +74,9 @@ impl Endpoint {
         let template = self.shared_template();
         async move {
             let request = request?;
-            let lane = ctx.transport.async_lane(&verb)?;
-            pipeline::execute::<Whole>(&ctx, lane, request, Policy::call(&ctx), &template).await
+            let http = ctx.transport.async_clients(&verb)?;
+            pipeline::execute::<Whole>(&ctx, http.lane(), request, Policy::call(&ctx), &template)
+                .await
         }
     }
 

@@ -94,6 +94,55 @@ fn an_async_verb_polled_outside_tokio_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn each_runtime_has_its_own_connections_so_a_busy_one_holds_up_no_other() {
+    // actix-web's workers each drive a single-threaded runtime; a worker busy in a handler
+    // drives nothing else. A pooled connection is read by a task of the runtime that opened
+    // it: a call on another runtime that took it would wait for that one (here, forever; the
+    // client's 2 s timeout).
+    let sandbox = wechatpay_sandbox::Sandbox::builder()
+        .header_read_timeout(None)
+        .start()
+        .unwrap();
+    let id = sandbox.identity();
+    let client = wechatpay::Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .platform_key(&id.platform_serial, &id.platform_certificate_pem)
+        .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let worker = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let (busy, other) = (worker(), worker());
+    busy.block_on(client.chain("v3/certificates").get_async(()))
+        .unwrap();
+    assert_eq!(sandbox.counters().connections, 1);
+    // `busy` lives on, not driven.
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        let result = other.block_on(client.chain("v3/certificates").get_async(()));
+        assert!(result.is_ok(), "call {i}: {:?}", result.unwrap_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // One connection of its own, kept for its next calls.
+    assert_eq!(sandbox.counters().connections, 2);
+    busy.block_on(client.chain("v3/certificates").get_async(()))
+        .unwrap();
+    assert_eq!(sandbox.counters().connections, 2);
+}
+
+#[test]
 fn a_refused_connection_is_a_transport_error() {
     // A port nobody listens on: bound, then released.
     let port = TcpListener::bind("127.0.0.1:0")

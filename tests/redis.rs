@@ -144,6 +144,11 @@ fn an_answer_replayed_from_one_node_to_another_is_refused() {
 
 /// A verified callback from WeChat Pay, its parser's keys those of `tests/support`.
 fn receiver(server: &RedisServer) -> NotificationReceiver {
+    receiver_on(redis(server))
+}
+
+/// A receiver whose duplicate filter is in `redis`.
+fn receiver_on(redis: Redis) -> NotificationReceiver {
     let k = keys();
     let mut verifier = PlatformVerifier::new();
     verifier.insert(
@@ -151,7 +156,7 @@ fn receiver(server: &RedisServer) -> NotificationReceiver {
         wechatpay::crypto::PublicKey::load(&k.platform_cert_pem).unwrap(),
     );
     let parser = NotificationParser::new(APIV3_KEY, verifier).unwrap();
-    NotificationReceiver::new(parser).with_duplicate_filter(redis(server).duplicate_filter(1000))
+    NotificationReceiver::new(parser).with_duplicate_filter(redis.duplicate_filter(1000))
 }
 
 #[test]
@@ -205,6 +210,116 @@ fn a_notification_delivered_to_two_nodes_is_processed_once() {
     let forged = CallbackSpec::payment().render().tampered();
     let refused = b.receive(&forged.headers, &forged.body).unwrap_err();
     assert!(matches!(refused, Rejection::Invalid(_)), "{refused:?}");
+}
+
+/// Names each connection of a pool, to find it in `CLIENT LIST`.
+#[cfg(feature = "redis-r2d2")]
+#[derive(Debug)]
+struct Named;
+
+#[cfg(feature = "redis-r2d2")]
+impl r2d2::CustomizeConnection<redis::Connection, redis::RedisError> for Named {
+    fn on_acquire(&self, connection: &mut redis::Connection) -> Result<(), redis::RedisError> {
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg("merchant-pool")
+            .query(connection)
+    }
+}
+
+/// `CLIENT LIST`'s lines for the connections named `merchant-pool`.
+#[cfg(feature = "redis-r2d2")]
+fn pool_connections(server: &RedisServer) -> Vec<String> {
+    let mut connection = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut connection)
+        .unwrap();
+    list.lines()
+        .filter(|line| line.contains(" name=merchant-pool "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(feature = "redis-r2d2")]
+#[test]
+fn the_claims_run_on_the_services_own_pool_and_an_exhausted_pool_stops_no_callback() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).unwrap();
+    let pool = r2d2::Pool::builder()
+        .max_size(1)
+        .connection_customizer(Box::new(Named))
+        .build(client.clone())
+        .unwrap();
+    let redis = Redis::from_client(client)
+        .prefix("test:")
+        .timeout(Duration::from_millis(200))
+        .retry_after(Duration::from_millis(300))
+        .pool(pool.clone());
+    let (a, b) = (receiver_on(redis), receiver(&server));
+    let key = |callback: &support::Callback| {
+        let body = serde_json::from_slice::<serde_json::Value>(&callback.body).unwrap();
+        format!("test:v1:notification:{}", body["id"].as_str().unwrap())
+    };
+
+    // The claim and the mark run on the pool's one connection, and the nodes agree.
+    let callback = CallbackSpec::payment().render();
+    drop(a.receive(&callback.headers, &callback.body).unwrap().ack());
+    assert_eq!(
+        server.command(&["GET", &key(&callback)]),
+        Some("v1:done".to_owned())
+    );
+    let pooled = pool_connections(&server);
+    assert_eq!(pooled.len(), 1, "{pooled:?}");
+    assert!(
+        pooled[0].contains(" cmd=set "),
+        "the mark last: {}",
+        pooled[0]
+    );
+    assert_eq!(pool.state().connections, 1);
+    let repeat = b.receive(&callback.headers, &callback.body).unwrap_err();
+    assert!(matches!(repeat, Rejection::Duplicate { .. }), "{repeat:?}");
+
+    // The service holds the pool's only connection: the claim waits at most the timeout, then
+    // this process decides (the callback is processed, and not recorded in Redis).
+    let held = pool.get().unwrap();
+    let other = CallbackSpec::payment().render();
+    let started = Instant::now();
+    drop(a.receive(&other.headers, &other.body).unwrap().ack());
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server.command(&["GET", &key(&other)]),
+        Some("(nil)".to_owned())
+    );
+    // A repeat to the same node is still a duplicate (its own filter).
+    let repeat = a.receive(&other.headers, &other.body).unwrap_err();
+    assert!(matches!(repeat, Rejection::Duplicate { .. }), "{repeat:?}");
+
+    // Given back (with no timeouts of ours left on it: a blocking read past 200 ms works).
+    let mut held = held;
+    let waited: Option<(String, String)> = redis::cmd("BLPOP")
+        .arg("test:nothing")
+        .arg("0.5")
+        .query(&mut *held)
+        .unwrap();
+    assert_eq!(waited, None);
+    drop(held);
+    std::thread::sleep(Duration::from_millis(350));
+    let third = CallbackSpec::payment().render();
+    drop(a.receive(&third.headers, &third.body).unwrap().ack());
+    assert_eq!(
+        server.command(&["GET", &key(&third)]),
+        Some("v1:done".to_owned())
+    );
 }
 
 /// A node of the sandbox in certificate mode: no platform key configured, certificates
@@ -522,6 +637,51 @@ fn async_calls_check_answers_on_the_async_connection_across_runtimes() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_runtime_that_is_not_driven_holds_up_no_other_runtime() {
+    // actix-web's workers: one single-threaded runtime each. A runtime runs its tasks only
+    // while it is driven; a busy worker is one not driven.
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let sandbox = Sandbox::start().unwrap();
+    let a = node(&sandbox, &server);
+    let worker = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (worker(), worker());
+    let answer = first
+        .block_on(a["v3/pay/transactions/native"].post_async(fresh_order(&sandbox)))
+        .unwrap();
+    assert!(answer.signature_verified());
+    assert_eq!(answer_keys(&server), 1);
+    // `first` lives on, not driven: the connection it made cannot read a reply now. The
+    // second worker's answers reach Redis all the same, at once (a connection of its own): a
+    // wait for `first` would time out (200 ms) and fall back to this process's memory, and
+    // the key would not be in Redis.
+    for round in 2..=4 {
+        let started = Instant::now();
+        let answer = second
+            .block_on(a["v3/pay/transactions/native"].post_async(fresh_order(&sandbox)))
+            .unwrap();
+        assert!(answer.signature_verified());
+        assert_eq!(answer_keys(&server), round, "round {round}");
+        assert!(
+            started.elapsed() < Duration::from_millis(180),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // And `first`, driven again, still has its own.
+    first
+        .block_on(a["v3/pay/transactions/native"].post_async(fresh_order(&sandbox)))
+        .unwrap();
+    assert_eq!(answer_keys(&server), 5);
 }
 
 /// Every future of `futures`, run concurrently on the current task.

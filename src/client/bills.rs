@@ -56,8 +56,8 @@ impl Client {
         out: &mut W,
     ) -> Result<u64> {
         let ctx = self.context();
-        let lane = ctx.transport.async_lane("download_bill")?;
-        download(ctx, lane, bill, compression, &mut AsyncSink(out)).await
+        let http = ctx.transport.async_clients("download_bill")?;
+        download(ctx, http.lane(), bill, compression, &mut AsyncSink(out)).await
     }
 
     /// Streams an overseas statement (`GET v3/global/statements`, with the `options` of any
@@ -109,9 +109,9 @@ impl Client {
         out: &mut W,
     ) -> Result<u64> {
         let ctx = self.context();
-        let lane = ctx.transport.async_lane("download_statement")?;
+        let http = ctx.transport.async_clients("download_statement")?;
         let prepared = statement_request(ctx, options.into())?;
-        statement(ctx, lane, prepared, &mut AsyncSink(out)).await
+        statement(ctx, http.lane(), prepared, &mut AsyncSink(out)).await
     }
 
     /// The blocking download of a prepared statement request.

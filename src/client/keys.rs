@@ -32,8 +32,8 @@ impl Client {
     pub async fn refresh_certificates_async(&self) -> Result<()> {
         let refresher = self.refresher()?;
         let ctx = self.context();
-        let lane = ctx.transport.async_lane("refresh_certificates")?;
-        refresher.refresh(ctx, lane, Trigger::Periodic).await
+        let http = ctx.transport.async_clients("refresh_certificates")?;
+        refresher.refresh(ctx, http.lane(), Trigger::Periodic).await
     }
 
     fn refresher(&self) -> Result<&Arc<Refresher>> {

@@ -38,8 +38,10 @@ impl Refresher {
                     else {
                         return;
                     };
-                    if let Ok(lane) = ctx.transport.async_lane("refresh_certificates") {
-                        let _ = refresher.refresh(&ctx, lane, Trigger::Background).await;
+                    if let Ok(http) = ctx.transport.async_clients("refresh_certificates") {
+                        let _ = refresher
+                            .refresh(&ctx, http.lane(), Trigger::Background)
+                            .await;
                     }
                 }
                 // Woken early when the client is dropped.

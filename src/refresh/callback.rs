@@ -60,8 +60,8 @@ impl CallbackVerifier {
         };
         let trigger = Trigger::CallbackSerial(serial.to_owned());
         handle.spawn(async move {
-            if let Ok(lane) = ctx.transport.async_lane("refresh_certificates") {
-                let _ = refresher.refresh(&ctx, lane, trigger).await;
+            if let Ok(http) = ctx.transport.async_clients("refresh_certificates") {
+                let _ = refresher.refresh(&ctx, http.lane(), trigger).await;
             }
         });
     }

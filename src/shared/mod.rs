@@ -3,8 +3,8 @@
 //! one client. The [deployment guide](crate::guide::deployment) says when to use it and what
 //! each choice costs.
 //!
-//! One [`Redis`] (a connection URL or a `redis::Client` of yours, a key prefix, a timeout)
-//! gives the three stores:
+//! One [`Redis`] (a connection URL or a `redis::Client` of yours, with feature `redis-r2d2`
+//! also an r2d2 pool of yours; a key prefix, a timeout) gives the three stores:
 //!
 //! | store | trait | keys | what crosses nodes |
 //! | --- | --- | --- | --- |

@@ -5,6 +5,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Id as RuntimeId;
+
 use crate::error::{Error, Result};
 use crate::redact::Escaped;
 
@@ -16,13 +18,18 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Idle connections kept for reuse.
 const IDLE_CONNECTIONS: usize = 16;
+/// Runtimes whose async connection is kept (the oldest is dropped past it: a runtime that has
+/// ended leaves its connection behind, and a live one whose connection was dropped makes another).
+const RUNTIMES: usize = 32;
 
 /// A Redis server (or cluster proxy) and how to use it: a key prefix, a timeout, a pause after
 /// a failure. Cheap to clone (clones share the connections), `Send + Sync`. `Debug` shows no
 /// address or password.
 ///
-/// The client's answers are checked on an async connection (multiplexed, one per `Redis`): the
-/// round trip does not block the executor's thread. Callbacks and the key ring's store, which
+/// The client's answers are checked on an async connection (multiplexed: one per Tokio runtime
+/// the calls run on, since a connection's reader is a task of the runtime that made it; with
+/// actix-web's single-threaded workers, each worker has its own). The round trip does not
+/// block the executor's thread. Callbacks and the key ring's store, which
 /// are synchronous calls, use blocking connections with read and write timeouts (a few kept idle
 /// for reuse). Every command gets the same timeout.
 #[derive(Clone)]
@@ -36,8 +43,12 @@ struct Inner {
     timeout: Duration,
     retry_after: Duration,
     idle: Mutex<Vec<redis::Connection>>,
-    /// The connection of async callers (multiplexed: one serves them all).
-    multiplexed: Mutex<Option<redis::aio::MultiplexedConnection>>,
+    /// The user's pool, in place of `idle`.
+    #[cfg(feature = "redis-r2d2")]
+    pool: Option<r2d2::Pool<redis::Client>>,
+    /// The async callers' connections, one per runtime (multiplexed: one serves every task of
+    /// its runtime), newest last.
+    multiplexed: Mutex<Vec<(RuntimeId, redis::aio::MultiplexedConnection)>>,
     /// Until when Redis is not asked (after a failure).
     down_until: Mutex<Option<Instant>>,
 }
@@ -73,7 +84,9 @@ impl Redis {
                 timeout: DEFAULT_TIMEOUT,
                 retry_after: DEFAULT_RETRY_AFTER,
                 idle: Mutex::new(Vec::new()),
-                multiplexed: Mutex::new(None),
+                #[cfg(feature = "redis-r2d2")]
+                pool: None,
+                multiplexed: Mutex::new(Vec::new()),
                 down_until: Mutex::new(None),
             }),
         }
@@ -96,6 +109,37 @@ impl Redis {
         self.with(|inner| inner.retry_after = pause)
     }
 
+    /// Takes the blocking connections (the callback claims, the key store) from your r2d2
+    /// `pool` instead of this handle's own few (feature `redis-r2d2`): its size bounds them,
+    /// and its checkout test, a `PING` by r2d2's default, is paid per command. A connection
+    /// not lent within [`timeout`](Self::timeout) is a failure like any other (this process's
+    /// state decides, with a warning). While lent, a connection reads and writes with this
+    /// handle's timeout; it goes back with none, as the `redis` crate makes them. The client's
+    /// answers are still checked on async connections of this handle's (one per runtime),
+    /// made from the client given to [`from_client`](Self::from_client): an r2d2 pool has
+    /// none.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechatpay::shared::Redis;
+    ///
+    /// let client = redis::Client::open("redis://127.0.0.1:6379/")?;
+    /// // The pool the service has already (nothing is connected until it is used).
+    /// let pool = r2d2::Pool::builder()
+    ///     .max_size(8)
+    ///     .min_idle(Some(0))
+    ///     .build_unchecked(client.clone());
+    /// let redis = Redis::from_client(client).pool(pool);
+    /// # let _ = redis;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "redis-r2d2")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-r2d2")))]
+    pub fn pool(self, pool: r2d2::Pool<redis::Client>) -> Redis {
+        self.with(|inner| inner.pool = Some(pool))
+    }
+
     /// The key prefix.
     pub fn key_prefix(&self) -> &str {
         &self.inner.prefix
@@ -112,7 +156,9 @@ impl Redis {
                     timeout: self.inner.timeout,
                     retry_after: self.inner.retry_after,
                     idle: Mutex::new(Vec::new()),
-                    multiplexed: Mutex::new(None),
+                    #[cfg(feature = "redis-r2d2")]
+                    pool: self.inner.pool.clone(),
+                    multiplexed: Mutex::new(Vec::new()),
                     down_until: Mutex::new(None),
                 };
                 change(&mut inner);
@@ -135,15 +181,12 @@ impl Redis {
         command: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> io::Result<T> {
         self.check_pause()?;
-        let pooled = lock(&self.inner.idle).pop();
-        let reused = pooled.is_some();
-        let mut connection = match pooled {
-            Some(connection) => connection,
-            None => self.fresh().map_err(|e| self.failed(consequence, &e))?,
-        };
-        match command(&mut connection) {
+        let (mut lease, reused) = self
+            .lease(false)
+            .map_err(|failure| self.failed(consequence, failure))?;
+        match command(lease.connection()) {
             Ok(value) => {
-                self.keep(connection);
+                self.give_back(lease);
                 Ok(value)
             }
             // An idle connection the server has closed since (a restart, an idle timeout):
@@ -151,17 +194,52 @@ impl Redis {
             Err(e)
                 if reused && !e.is_timeout() && (e.is_io_error() || e.is_connection_dropped()) =>
             {
-                drop(connection);
-                let mut connection = self.fresh().map_err(|e| self.failed(consequence, &e))?;
-                match command(&mut connection) {
+                drop(lease);
+                let (mut lease, _) = self
+                    .lease(true)
+                    .map_err(|failure| self.failed(consequence, failure))?;
+                match command(lease.connection()) {
                     Ok(value) => {
-                        self.keep(connection);
+                        self.give_back(lease);
                         Ok(value)
                     }
-                    Err(e) => Err(self.failed(consequence, &e)),
+                    Err(e) => Err(self.failed(consequence, self.describe(&e))),
                 }
             }
-            Err(e) => Err(self.failed(consequence, &e)),
+            Err(e) => Err(self.failed(consequence, self.describe(&e))),
+        }
+    }
+
+    /// A blocking connection for one command, and whether it served before: from the user's
+    /// pool when one is given, else an idle one of ours (unless `new`), else a new one.
+    fn lease(&self, new: bool) -> std::result::Result<(Lease, bool), String> {
+        #[cfg(feature = "redis-r2d2")]
+        if let Some(pool) = &self.inner.pool {
+            let timeout = self.inner.timeout;
+            let connection = pool
+                .get_timeout(timeout)
+                .map_err(|_| format!("no connection from the pool within {timeout:?}"))?;
+            let lent = Lent(connection);
+            lent.0
+                .set_read_timeout(Some(timeout))
+                .and_then(|()| lent.0.set_write_timeout(Some(timeout)))
+                .map_err(|e| self.describe(&e))?;
+            return Ok((Lease::Pooled(lent), true));
+        }
+        if !new && let Some(connection) = lock(&self.inner.idle).pop() {
+            return Ok((Lease::Own(connection), true));
+        }
+        let connection = self.fresh().map_err(|e| self.describe(&e))?;
+        Ok((Lease::Own(connection), false))
+    }
+
+    /// A connection that just answered: ours is kept for the next command, the pool's goes
+    /// back to it.
+    fn give_back(&self, lease: Lease) {
+        match lease {
+            Lease::Own(connection) => self.keep(connection),
+            #[cfg(feature = "redis-r2d2")]
+            Lease::Pooled(lent) => drop(lent),
         }
     }
 
@@ -173,20 +251,30 @@ impl Redis {
         }
     }
 
-    /// [`run`](Self::run) for async code: `command` on the multiplexed connection, which
-    /// waits without blocking the executor's thread. A connection made on a runtime that has
-    /// ended since fails: it is replaced once before Redis counts as failed.
+    /// [`run`](Self::run) for async code: `command` on the multiplexed connection of the
+    /// runtime it runs on, which waits without blocking the executor's thread. The connection
+    /// is made on that runtime, whose task reads its replies: a runtime never waits for
+    /// another one's (busy or ended) to be polled. A kept connection that fails (the server
+    /// closed it) is replaced once before Redis counts as failed.
     pub(crate) async fn query_async<T: redis::FromRedisValue>(
         &self,
         consequence: &str,
         command: &redis::Cmd,
     ) -> io::Result<T> {
         self.check_pause()?;
+        let Ok(runtime) = tokio::runtime::Handle::try_current().map(|h| h.id()) else {
+            return Err(io::Error::other(
+                "not on a Tokio runtime: Redis is not asked from async code elsewhere",
+            ));
+        };
         let inner = &self.inner;
         let mut fresh = false;
         loop {
-            let cached = lock(&inner.multiplexed).clone();
-            let mut connection = match cached {
+            let kept = lock(&inner.multiplexed)
+                .iter()
+                .find(|(id, _)| *id == runtime)
+                .map(|(_, connection)| connection.clone());
+            let mut connection = match kept {
                 Some(connection) => connection,
                 None => {
                     fresh = true;
@@ -199,23 +287,34 @@ impl Redis {
                         .await
                     {
                         Ok(connection) => {
-                            *lock(&inner.multiplexed) = Some(connection.clone());
+                            self.keep_async(runtime, connection.clone());
                             connection
                         }
-                        Err(e) => return Err(self.failed(consequence, &e)),
+                        Err(e) => return Err(self.failed(consequence, self.describe(&e))),
                     }
                 }
             };
             match command.query_async::<T>(&mut connection).await {
                 Ok(value) => return Ok(value),
                 Err(e) => {
-                    *lock(&inner.multiplexed) = None;
+                    lock(&inner.multiplexed).retain(|(id, _)| *id != runtime);
                     if fresh || e.is_timeout() {
-                        return Err(self.failed(consequence, &e));
+                        return Err(self.failed(consequence, self.describe(&e)));
                     }
                 }
             }
         }
+    }
+
+    /// Keeps `runtime`'s new connection (in place of one another task made meanwhile), and
+    /// at most [`RUNTIMES`] in all.
+    fn keep_async(&self, runtime: RuntimeId, connection: redis::aio::MultiplexedConnection) {
+        let mut kept = lock(&self.inner.multiplexed);
+        kept.retain(|(id, _)| *id != runtime);
+        if kept.len() >= RUNTIMES {
+            kept.remove(0);
+        }
+        kept.push((runtime, connection));
     }
 
     /// An error, without asking Redis, while it is paused after a failure.
@@ -228,18 +327,22 @@ impl Redis {
         }
     }
 
-    /// Pauses Redis after `e`, with a warning saying `consequence`.
-    fn failed(&self, consequence: &str, e: &redis::RedisError) -> io::Error {
+    /// What went wrong, for the warning and the error: never the address or a password.
+    fn describe(&self, e: &redis::RedisError) -> String {
+        if e.is_timeout() {
+            format!("timed out after {:?}", self.inner.timeout)
+        } else {
+            e.category().to_owned()
+        }
+    }
+
+    /// Pauses Redis after `failure`, with a warning saying `consequence`.
+    fn failed(&self, consequence: &str, failure: String) -> io::Error {
         let inner = &self.inner;
         *lock(&inner.down_until) = Some(Instant::now() + inner.retry_after);
         // The other idle connections are as stale: none is tried after the pause.
         lock(&inner.idle).clear();
-        *lock(&inner.multiplexed) = None;
-        let failure = if e.is_timeout() {
-            format!("timed out after {:?}", inner.timeout)
-        } else {
-            e.category().to_owned()
-        };
+        lock(&inner.multiplexed).clear();
         tracing::warn!(
             target: "wechatpay::shared",
             error = %Escaped(&failure),
@@ -256,6 +359,38 @@ impl Redis {
         connection.set_read_timeout(Some(timeout))?;
         connection.set_write_timeout(Some(timeout))?;
         Ok(connection)
+    }
+}
+
+/// A blocking connection lent to one command.
+enum Lease {
+    /// One of this handle's own.
+    Own(redis::Connection),
+    /// One of the user's pool.
+    #[cfg(feature = "redis-r2d2")]
+    Pooled(Lent),
+}
+
+impl Lease {
+    fn connection(&mut self) -> &mut redis::Connection {
+        match self {
+            Lease::Own(connection) => connection,
+            #[cfg(feature = "redis-r2d2")]
+            Lease::Pooled(lent) => &mut lent.0,
+        }
+    }
+}
+
+/// A connection of the user's pool, which goes back to it with the `redis` crate's own
+/// timeouts (none) however the command ended.
+#[cfg(feature = "redis-r2d2")]
+struct Lent(r2d2::PooledConnection<redis::Client>);
+
+#[cfg(feature = "redis-r2d2")]
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let _ = self.0.set_read_timeout(None);
+        let _ = self.0.set_write_timeout(None);
     }
 }
 
