@@ -100,9 +100,10 @@ pub trait ReplayMemory: Send + Sync + 'static {
     /// already and not expired; `now` is the caller's clock (Unix seconds).
     fn sight(&self, fingerprint: &Fingerprint, expires_at: i64, now: i64) -> Sighting;
 
-    /// [`sight`](Self::sight) as the client calls it, from its async pipeline (blocking calls
-    /// run it too, on the client's runtime thread). A memory that waits on a server implements
-    /// it without blocking the executor's thread; the default calls `sight`.
+    /// [`sight`](Self::sight) as the client's async verbs call it, from the caller's runtime
+    /// (the blocking verbs call `sight`, on the calling thread). A memory that waits on a
+    /// server implements it without blocking the executor's thread; the default calls
+    /// `sight`.
     fn sight_async<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,

@@ -180,6 +180,65 @@ fn genuine_answers_pass_and_each_is_remembered_once() {
     assert_eq!(memory.0.len(), 20);
 }
 
+#[test]
+fn blocking_calls_ask_the_memory_on_their_own_thread_and_async_calls_await_it() {
+    // A memory that says how it was asked, and from which thread.
+    type Asked = Arc<Mutex<Vec<(&'static str, std::thread::ThreadId)>>>;
+    #[derive(Clone)]
+    struct Recorded(Arc<InMemory>, Asked);
+    impl ReplayMemory for Recorded {
+        fn sight(&self, fingerprint: &Fingerprint, expires_at: i64, now: i64) -> Sighting {
+            let thread = std::thread::current().id();
+            self.1.lock().unwrap().push(("sight", thread));
+            self.0.sight(fingerprint, expires_at, now)
+        }
+        fn sight_async<'a>(
+            &'a self,
+            fingerprint: &'a Fingerprint,
+            expires_at: i64,
+            now: i64,
+        ) -> wechatpay::replay::SightFuture<'a> {
+            let thread = std::thread::current().id();
+            self.1.lock().unwrap().push(("sight_async", thread));
+            Box::pin(std::future::ready(self.0.sight(
+                fingerprint,
+                expires_at,
+                now,
+            )))
+        }
+    }
+    let sandbox = Sandbox::start().unwrap();
+    let memory = Recorded(Arc::new(InMemory::new(100)), Arc::default());
+    let id = sandbox.identity();
+    let client = wechatpay::Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .platform_key(&id.public_key_id, &id.public_key_pem)
+        .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
+        .replay_memory(memory.clone())
+        .build()
+        .unwrap();
+    // Blocking: `sight`, on the calling thread (a Redis memory's round trip from there, not
+    // through the client's runtime thread and back).
+    client["v3/pay/transactions/native"]
+        .post(order(&sandbox, "ASKED-1"))
+        .unwrap();
+    let caller = std::thread::current().id();
+    assert_eq!(*memory.1.lock().unwrap(), [("sight", caller)]);
+    // Async: `sight_async`, awaited on the caller's runtime.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(client["v3/pay/transactions/native"].post_async(order(&sandbox, "ASKED-2")))
+        .unwrap();
+    assert_eq!(memory.1.lock().unwrap()[1], ("sight_async", caller));
+    assert_eq!(memory.1.lock().unwrap().len(), 2);
+}
+
 fn micropay(sandbox: &Sandbox, out_trade_no: &str) -> serde_json::Value {
     json!({ "xml": {
         "appid": "wx2421b1c4370ec43b", "mch_id": sandbox.identity().mchid,

@@ -7,6 +7,7 @@ use crate::clock::unix_now;
 use crate::error::{ApiError, Error, Result, VerificationFailure};
 use crate::replay::{Fingerprint, ReplayMemory, Sighting};
 use crate::response::Response;
+use crate::transport::Lane;
 use crate::verifier::Verifier;
 
 /// Downloads WeChat Pay does not sign (their integrity comes from a hash in a signed response).
@@ -147,8 +148,15 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Remembers a verified answer in `memory` until its timestamp leaves the window: a second
 /// sighting is a [`Replayed`](VerificationFailure::Replayed) failure. The headers were checked
 /// already (the signature verified).
+///
+/// On the blocking lane the memory is asked with [`ReplayMemory::sight`], on the calling
+/// thread, which polls the pipeline and may wait there: a memory that asks a server (Redis)
+/// then does one round trip from that thread, where its async form would hand the command to
+/// the lane's runtime thread and back (two more thread wake-ups per answer). The async lane
+/// awaits [`ReplayMemory::sight_async`].
 pub(crate) async fn first_sighting(
     memory: &dyn ReplayMemory,
+    lane: Lane<'_>,
     headers: &http::HeaderMap,
 ) -> Result<(), VerificationFailure> {
     let text = |name| {
@@ -161,10 +169,14 @@ pub(crate) async fn first_sighting(
     let timestamp: i64 = text(crate::verifier::TIMESTAMP).parse().unwrap_or(0);
     let fingerprint = Fingerprint::of(serial, nonce, text(crate::verifier::SIGNATURE));
     let expires_at = timestamp.saturating_add(crate::verifier::CLOCK_WINDOW_SECS);
-    match memory
-        .sight_async(&fingerprint, expires_at, unix_now())
-        .await
-    {
+    let sighting = if lane.is_blocking() {
+        memory.sight(&fingerprint, expires_at, unix_now())
+    } else {
+        memory
+            .sight_async(&fingerprint, expires_at, unix_now())
+            .await
+    };
+    match sighting {
         Sighting::First => Ok(()),
         Sighting::Again => Err(VerificationFailure::Replayed {
             serial: serial.to_owned(),

@@ -78,7 +78,7 @@ impl Receive for Whole {
                 if !response.signature_verified() {
                     return Ok(response);
                 }
-                match check::first_sighting(v3.replay.as_ref(), response.headers()).await {
+                match check::first_sighting(v3.replay.as_ref(), lane, response.headers()).await {
                     Ok(()) => Ok(response),
                     Err(failure) => {
                         let mut refused = response;
@@ -131,7 +131,7 @@ impl Receive for Streamed {
                         .map_err(Error::from_failure)
                 };
                 after_refresh(ctx, lane, hooks, check(), |_| check()).await?;
-                check::first_sighting(v3.replay.as_ref(), answer.headers())
+                check::first_sighting(v3.replay.as_ref(), lane, answer.headers())
                     .await
                     .map_err(Error::from_failure)?;
                 Ok(answer)

@@ -200,7 +200,8 @@ pub(super) async fn download(
 
     // Verified (by the ring or by the certificate it carries) and every entry read: a list
     // seen before is a replay, refused as any answer is, and the ring is left as it was.
-    if let Err(failure) = first_sighting(ctx.v3()?.replay.as_ref(), response.headers()).await {
+    if let Err(failure) = first_sighting(ctx.v3()?.replay.as_ref(), lane, response.headers()).await
+    {
         return Err(Error::from_verification(failure, response));
     }
 
