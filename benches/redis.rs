@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use wechatpay::replay::{Fingerprint, InMemory, ReplayMemory};
+use wechatpay::replay::{Fingerprint, InMemory, ReplayMemory, Sighting};
 use wechatpay::shared::Redis;
 
 #[path = "../tests/support/redis_server.rs"]
@@ -160,6 +160,22 @@ fn process_self_cpu_ns() -> u64 {
     ns(usage.ru_utime) + ns(usage.ru_stime)
 }
 
+/// How [`whole_client`] calls: the blocking verbs, or the async ones on a multi-threaded
+/// runtime (2 workers, as axum's would be).
+enum Lane {
+    Blocking,
+    Async(tokio::runtime::Runtime),
+}
+
+impl std::fmt::Display for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lane::Blocking => "blocking",
+            Lane::Async(_) => "async (multi-threaded runtime)",
+        })
+    }
+}
+
 /// One side of [`whole_client`]: each request's latency, and this process's CPU during it.
 #[derive(Default)]
 struct Side {
@@ -186,93 +202,142 @@ impl Side {
     }
 }
 
-/// The whole client at 1,000 requests a second: 20,000 verified order queries against the
-/// sandbox (in this process), alternating request by request between a client with its own
-/// replay memory and one with Redis's, so that both meet the same machine at the same moments
-/// (the machine's drift, which made separate runs differ by ±7 %, cancels out). This process's
-/// CPU is read around each request (`getrusage`: the client's and the sandbox's, the same work
-/// both ways but for the memory). Printed: each side's latency and CPU, and the difference.
-fn whole_client(server: &RedisServer) {
+/// The memory of the blocking calls before they asked on the calling thread: `sight` waits for
+/// `sight_async`, whose multiplexed connection is read on the client's runtime thread, as the
+/// pipeline's await did (this thread parks, that thread wakes for the reply, then wakes this).
+struct ThroughRuntimeThread(wechatpay::shared::RedisReplayMemory);
+
+impl ReplayMemory for ThroughRuntimeThread {
+    fn sight(&self, fingerprint: &Fingerprint, expires_at: i64, now: i64) -> Sighting {
+        park_on(self.0.sight_async(fingerprint, expires_at, now))
+    }
+}
+
+/// Polls `future` on this thread, parking between polls.
+fn park_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// The whole client at 1,000 requests a second: verified order queries against the sandbox
+/// (in this process), 10,000 for each client of `memories`, alternating request by request
+/// between them, so that each meets the machine in the same state (separate runs of the same
+/// code differ by more than what is measured). This process's CPU is read around each request
+/// (`getrusage`: the client's and the sandbox's, the same work whatever the memory). Printed:
+/// each client's latency and CPU, and what each adds over the first.
+fn whole_client(lane: Lane, memories: Vec<(&str, Box<dyn ReplayMemory>)>) {
     let sandbox = wechatpay_sandbox::Sandbox::start().unwrap();
     let id = sandbox.identity();
-    let builder = || {
-        wechatpay::Client::builder()
-            .mchid(&id.mchid)
-            .serial(&id.merchant_serial)
-            .private_key(&id.merchant_private_key_pem)
-            .platform_key(&id.public_key_id, &id.public_key_pem)
-            .base_uri(sandbox.base_uri())
-            .allow_insecure_http(true)
-    };
-    let local = builder().build().unwrap();
-    let shared = builder()
-        .replay_memory(Redis::open(&server.url()).unwrap().replay_memory())
-        .build()
-        .unwrap();
-    local["v3/pay/transactions/native"]
+    let clients: Vec<(&str, wechatpay::Client)> = memories
+        .into_iter()
+        .map(|(name, memory)| {
+            let client = wechatpay::Client::builder()
+                .mchid(&id.mchid)
+                .serial(&id.merchant_serial)
+                .private_key(&id.merchant_private_key_pem)
+                .platform_key(&id.public_key_id, &id.public_key_pem)
+                .base_uri(sandbox.base_uri())
+                .allow_insecure_http(true)
+                .replay_memory(BoxedMemory(memory))
+                .build()
+                .unwrap();
+            (name, client)
+        })
+        .collect();
+    clients[0].1["v3/pay/transactions/native"]
         .post(serde_json::json!({ "json": {
             "appid": "wxd678efh567hg6787", "mchid": id.mchid, "description": "bench",
             "out_trade_no": "BENCH-REDIS-1", "notify_url": "https://example.com/notify",
             "amount": { "total": 1 },
         } }))
         .unwrap();
-    const REQUESTS: u64 = 20_000;
+    const EACH: u64 = 10_000;
+    let requests = EACH * clients.len() as u64;
     let query = serde_json::json!({ "no": "BENCH-REDIS-1", "query": { "mchid": id.mchid } });
-    let mut sides = [Side::default(), Side::default()];
+    let mut sides: Vec<Side> = clients.iter().map(|_| Side::default()).collect();
     let start = Instant::now();
-    for n in 0..REQUESTS {
+    for n in 0..requests {
         // 1,000 a second: request n is due at n ms.
         let due = start + Duration::from_millis(n);
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let (client, side) = match n % 2 {
-            0 => (&local, &mut sides[0]),
-            _ => (&shared, &mut sides[1]),
-        };
+        let which = (n % clients.len() as u64) as usize;
+        let client = &clients[which].1;
         let cpu = process_self_cpu_ns();
         let t = Instant::now();
-        let answer = client["v3/pay/transactions/out-trade-no/{no}"]
-            .get(query.clone())
-            .unwrap();
-        side.latencies.push(t.elapsed());
-        side.cpu_ns.push(process_self_cpu_ns() - cpu);
+        let endpoint = &client["v3/pay/transactions/out-trade-no/{no}"];
+        let answer = match &lane {
+            Lane::Blocking => endpoint.get(query.clone()),
+            // A task on a worker, as a web framework's handler is.
+            Lane::Async(runtime) => runtime
+                .block_on(runtime.spawn(endpoint.get_async(query.clone())))
+                .unwrap(),
+        }
+        .unwrap();
+        sides[which].latencies.push(t.elapsed());
+        sides[which].cpu_ns.push(process_self_cpu_ns() - cpu);
         assert!(answer.signature_verified());
     }
-    let [mut own, mut redis] = sides;
-    let (own_median, redis_median) = (own.median(), redis.median());
-    let ((own_cpu, own_cpu_median), (redis_cpu, redis_cpu_median)) = (own.cpu(), redis.cpu());
-    for (name, side, median, (cpu, cpu_median)) in [
-        (
-            "own memory",
-            &mut own,
-            own_median,
-            (own_cpu, own_cpu_median),
-        ),
-        (
-            "Redis memory",
-            &mut redis,
-            redis_median,
-            (redis_cpu, redis_cpu_median),
-        ),
-    ] {
+    let figures: Vec<(Duration, Duration, f64, u64)> = sides
+        .iter_mut()
+        .map(|side| {
+            let (mean, median) = side.cpu();
+            (side.median(), side.p99(), mean, median)
+        })
+        .collect();
+    let (base_latency, _, base_cpu, base_cpu_median) = figures[0];
+    for ((name, _), (latency, p99, cpu, cpu_median)) in clients.iter().zip(&figures) {
         println!(
-            "whole client, 10,000 verified GETs of 20,000 alternating at 1,000/s, {name}: \
+            "whole client, {lane}, 10,000 verified GETs at 1,000/s in alternation, {name}: \
              latency median {:.1} µs, p99 {:.1} µs; CPU {:.1} µs per request (mean; median \
              {:.1} µs; client and sandbox)",
-            us(median),
-            us(side.p99()),
+            us(*latency),
+            us(*p99),
             cpu / 1e3,
-            cpu_median as f64 / 1e3,
+            *cpu_median as f64 / 1e3,
         );
     }
-    println!(
-        "whole client: Redis adds {:.1} µs of latency (median) and {:.1} µs of CPU per request \
-         (mean; {:.1} µs by the medians)",
-        us(redis_median) - us(own_median),
-        (redis_cpu - own_cpu) / 1e3,
-        (redis_cpu_median as f64 - own_cpu_median as f64) / 1e3,
-    );
+    for ((name, _), (latency, _, cpu, cpu_median)) in clients.iter().zip(&figures).skip(1) {
+        println!(
+            "whole client, {lane}: {name} adds {:.1} µs of latency (median) and {:.1} µs of \
+             CPU per request (mean; {:.1} µs by the medians)",
+            us(*latency) - us(base_latency),
+            (cpu - base_cpu) / 1e3,
+            (*cpu_median as f64 - base_cpu_median as f64) / 1e3,
+        );
+    }
+}
+
+/// A boxed memory, for the builder (which takes a `ReplayMemory` by value).
+struct BoxedMemory(Box<dyn ReplayMemory>);
+
+impl ReplayMemory for BoxedMemory {
+    fn sight(&self, fingerprint: &Fingerprint, expires_at: i64, now: i64) -> Sighting {
+        self.0.sight(fingerprint, expires_at, now)
+    }
+
+    fn sight_async<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        expires_at: i64,
+        now: i64,
+    ) -> wechatpay::replay::SightFuture<'a> {
+        self.0.sight_async(fingerprint, expires_at, now)
+    }
 }
 
 fn us(d: Duration) -> f64 {
@@ -284,7 +349,30 @@ fn main() {
         return;
     };
     let pid = server.pid();
-    whole_client(&server);
+    let redis = || Redis::open(&server.url()).unwrap().replay_memory();
+    whole_client(
+        Lane::Blocking,
+        vec![
+            ("own memory", Box::new(InMemory::default())),
+            ("Redis, asked from the calling thread", Box::new(redis())),
+            (
+                "Redis, asked through the runtime thread (before)",
+                Box::new(ThroughRuntimeThread(redis())),
+            ),
+        ],
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    whole_client(
+        Lane::Async(runtime),
+        vec![
+            ("own memory", Box::new(InMemory::default())),
+            ("Redis", Box::new(redis())),
+        ],
+    );
     // The same paced loop with this process's memory only, then with Redis: the difference is
     // what Redis adds (the loop's own sleeps and wake-ups cancel out).
     let local = paced(&InMemory::default(), Ask::Async, &server, pid, 1);

@@ -9,12 +9,14 @@ use crate::replay::{DEFAULT_CAPACITY, Fingerprint, InMemory, ReplayMemory, Sight
 /// verified by one of them is refused by all if it comes again within its window.
 ///
 /// Each verified answer is remembered here first (an [`InMemory`] of [`DEFAULT_CAPACITY`]
-/// answers: a replay to this process costs no round trip), then in Redis (from the client's
-/// pipeline on the async connection, [`sight_async`](ReplayMemory::sight_async)): the key
+/// answers: a replay to this process costs no round trip), then in Redis (async calls on their
+/// runtime's async connection, [`sight_async`](ReplayMemory::sight_async); blocking calls on a
+/// blocking connection from the calling thread, [`sight`](ReplayMemory::sight)): the key
 /// `{prefix}v1:answer:{fingerprint}` is set if absent, for the seconds left in the answer's
 /// window, with a value of this sighting's own (a script, so that a retry after a lost reply is
-/// still the first sighting); a key that was there already, with another value, is a replay. When Redis fails, this process's memory decides (with a warning:
-/// a replay to another process is then not caught).
+/// still the first sighting); a key that was there already, with another value, is a replay.
+/// When Redis fails, this process's memory decides (with a warning: a replay to another
+/// process is then not caught).
 #[derive(Clone)]
 pub struct RedisReplayMemory {
     redis: Redis,

@@ -26,12 +26,13 @@ const RUNTIMES: usize = 32;
 /// a failure. Cheap to clone (clones share the connections), `Send + Sync`. `Debug` shows no
 /// address or password.
 ///
-/// The client's answers are checked on an async connection (multiplexed: one per Tokio runtime
-/// the calls run on, since a connection's reader is a task of the runtime that made it; with
-/// actix-web's single-threaded workers, each worker has its own). The round trip does not
-/// block the executor's thread. Callbacks and the key ring's store, which
-/// are synchronous calls, use blocking connections with read and write timeouts (a few kept idle
-/// for reuse). Every command gets the same timeout.
+/// The client's async calls check their answers on an async connection (multiplexed: one per
+/// Tokio runtime the calls run on, since a connection's reader is a task of the runtime that
+/// made it; with actix-web's single-threaded workers, each worker has its own): the round trip
+/// does not block the executor's thread. Blocking calls, callbacks and the key ring's store
+/// use blocking connections with read and write timeouts, from the calling thread (a few kept
+/// idle for reuse, or your r2d2 pool's: `pool`, feature `redis-r2d2`). Every command gets the
+/// same timeout.
 #[derive(Clone)]
 pub struct Redis {
     inner: Arc<Inner>,
