@@ -130,6 +130,7 @@ mod media;
 pub mod notify;
 mod options;
 pub mod pay;
+mod per_runtime;
 mod pipeline;
 mod prepared;
 mod redact;

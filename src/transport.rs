@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::blocking::RuntimeThread;
 use crate::error::{Error, Result};
+use crate::per_runtime::PerRuntime;
 use crate::prepared::PreparedRequest;
 use crate::response::Response;
 
@@ -152,10 +153,6 @@ struct TlsConnectors {
     mutual: Option<native_tls::TlsConnector>,
 }
 
-/// Runtimes whose async HTTP clients are kept: past it the oldest set is dropped (a runtime
-/// that has ended leaves its set behind; a live one whose set was dropped makes another).
-const RUNTIMES: usize = 32;
-
 /// One runtime's HTTP clients: the plain one, and the one that presents the merchant
 /// certificate (APIv2 `security: true`), whose connections are never shared with the other.
 pub(crate) struct HttpClients {
@@ -213,9 +210,10 @@ impl Lane<'_> {
 pub(crate) struct Transport {
     settings: HttpSettings,
     tls: TlsConnectors,
-    /// The async verbs' clients, one set per runtime, newest last; `None`: made with the
-    /// client, for the first runtime that calls.
-    async_http: Mutex<Vec<(Option<tokio::runtime::Id>, Arc<HttpClients>)>>,
+    /// The async verbs' clients, one set per runtime (gone with it).
+    async_http: PerRuntime<Arc<HttpClients>>,
+    /// The set made with the client, for the first runtime that calls.
+    first_http: Mutex<Option<Arc<HttpClients>>>,
     /// Started by the first blocking call.
     blocking: OnceLock<BlockingLane>,
 }
@@ -230,7 +228,8 @@ impl Transport {
     pub(crate) fn new(settings: HttpSettings) -> Result<Transport> {
         let tls = settings.tls()?;
         Ok(Transport {
-            async_http: Mutex::new(vec![(None, Arc::new(settings.clients(&tls)?))]),
+            async_http: PerRuntime::new(),
+            first_http: Mutex::new(Some(Arc::new(settings.clients(&tls)?))),
             tls,
             settings,
             blocking: OnceLock::new(),
@@ -262,29 +261,25 @@ impl Transport {
     /// `Config` error when `verb_async` is polled outside a Tokio runtime (where reqwest would
     /// panic).
     pub(crate) fn async_clients(&self, verb: &str) -> Result<AsyncClients> {
-        let Ok(runtime) = tokio::runtime::Handle::try_current().map(|h| h.id()) else {
+        let Some(runtime) = PerRuntime::<Arc<HttpClients>>::current() else {
             return Err(Error::config(format!(
                 "`{verb}_async` needs a Tokio runtime (with I/O and time enabled) to run on; \
                  poll it from Tokio, or use the blocking `{verb}`"
             )));
         };
-        let mut sets = self
-            .async_http
+        if let Some(clients) = self.async_http.get(runtime) {
+            return Ok(AsyncClients(clients));
+        }
+        let first = self
+            .first_http
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, clients)) = sets.iter().find(|(id, _)| *id == Some(runtime)) {
-            return Ok(AsyncClients(clients.clone()));
-        }
-        if let Some((id @ None, clients)) = sets.first_mut() {
-            *id = Some(runtime);
-            return Ok(AsyncClients(clients.clone()));
-        }
-        let clients = Arc::new(self.settings.clients(&self.tls)?);
-        if sets.len() >= RUNTIMES {
-            sets.remove(0);
-        }
-        sets.push((Some(runtime), clients.clone()));
-        Ok(AsyncClients(clients))
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        let clients = match first {
+            Some(clients) => clients,
+            None => Arc::new(self.settings.clients(&self.tls)?),
+        };
+        Ok(AsyncClients(self.async_http.insert(clients)))
     }
 
     /// Runs `call` (given the blocking lane) to completion, blocking this thread: see

@@ -72,6 +72,19 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["client/", "endpoint.rs", "verbs.rs", "bill.rs"],
     ),
     ("prepared.rs", &["pipeline/", "transport.rs", "context"]),
+    // Values per runtime: a container, below the I/O that keeps its handles in it.
+    (
+        "per_runtime.rs",
+        &[
+            "pipeline/",
+            "refresh/",
+            "client/",
+            "context",
+            "keyring/",
+            "transport.rs",
+            "shared/",
+        ],
+    ),
     // The catalogue is data about the API: it knows no client, no key, no I/O.
     (
         "catalogue/",

@@ -93,6 +93,29 @@ fn an_async_verb_polled_outside_tokio_is_an_error_not_a_panic() {
     }
 }
 
+/// A client of the sandbox that trusts its platform certificate, with a 2 s timeout.
+fn sandbox_client(sandbox: &wechatpay_sandbox::Sandbox) -> wechatpay::Client {
+    let id = sandbox.identity();
+    wechatpay::Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .platform_key(&id.platform_serial, &id.platform_certificate_pem)
+        .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+/// A single-threaded runtime, as each of actix-web's workers runs.
+fn worker() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn each_runtime_has_its_own_connections_so_a_busy_one_holds_up_no_other() {
     // actix-web's workers each drive a single-threaded runtime; a worker busy in a handler
@@ -103,23 +126,7 @@ fn each_runtime_has_its_own_connections_so_a_busy_one_holds_up_no_other() {
         .header_read_timeout(None)
         .start()
         .unwrap();
-    let id = sandbox.identity();
-    let client = wechatpay::Client::builder()
-        .mchid(&id.mchid)
-        .serial(&id.merchant_serial)
-        .private_key(&id.merchant_private_key_pem)
-        .platform_key(&id.platform_serial, &id.platform_certificate_pem)
-        .base_uri(sandbox.base_uri())
-        .allow_insecure_http(true)
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    let worker = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    };
+    let client = sandbox_client(&sandbox);
     let (busy, other) = (worker(), worker());
     busy.block_on(client.chain("v3/certificates").get_async(()))
         .unwrap();
@@ -140,6 +147,33 @@ fn each_runtime_has_its_own_connections_so_a_busy_one_holds_up_no_other() {
     busy.block_on(client.chain("v3/certificates").get_async(()))
         .unwrap();
     assert_eq!(sandbox.counters().connections, 2);
+}
+
+#[test]
+fn runtimes_that_ended_push_out_no_live_runtimes_connections() {
+    // A program that makes a runtime per task, beside one that lives on: each ended runtime's
+    // clients go with it, and the live one keeps its connection.
+    let sandbox = wechatpay_sandbox::Sandbox::builder()
+        .header_read_timeout(None)
+        .start()
+        .unwrap();
+    let client = sandbox_client(&sandbox);
+    let main = worker();
+    main.block_on(client.chain("v3/certificates").get_async(()))
+        .unwrap();
+    for _ in 0..40 {
+        worker()
+            .block_on(client.chain("v3/certificates").get_async(()))
+            .unwrap();
+    }
+    assert_eq!(sandbox.counters().connections, 41);
+    main.block_on(client.chain("v3/certificates").get_async(()))
+        .unwrap();
+    assert_eq!(
+        sandbox.counters().connections,
+        41,
+        "the live runtime's was dropped"
+    );
 }
 
 #[test]

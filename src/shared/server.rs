@@ -5,9 +5,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::runtime::Id as RuntimeId;
-
 use crate::error::{Error, Result};
+use crate::per_runtime::PerRuntime;
 use crate::redact::Escaped;
 
 /// The default key prefix: `wechatpay:`.
@@ -18,9 +17,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Idle connections kept for reuse.
 const IDLE_CONNECTIONS: usize = 16;
-/// Runtimes whose async connection is kept (the oldest is dropped past it: a runtime that has
-/// ended leaves its connection behind, and a live one whose connection was dropped makes another).
-const RUNTIMES: usize = 32;
 
 /// A Redis server (or cluster proxy) and how to use it: a key prefix, a timeout, a pause after
 /// a failure. Cheap to clone (clones share the connections), `Send + Sync`. `Debug` shows no
@@ -48,8 +44,8 @@ struct Inner {
     #[cfg(feature = "redis-r2d2")]
     pool: Option<r2d2::Pool<redis::Client>>,
     /// The async callers' connections, one per runtime (multiplexed: one serves every task of
-    /// its runtime), newest last.
-    multiplexed: Mutex<Vec<(RuntimeId, redis::aio::MultiplexedConnection)>>,
+    /// its runtime; gone with it).
+    multiplexed: PerRuntime<redis::aio::MultiplexedConnection>,
     /// Until when Redis is not asked (after a failure).
     down_until: Mutex<Option<Instant>>,
 }
@@ -87,7 +83,7 @@ impl Redis {
                 idle: Mutex::new(Vec::new()),
                 #[cfg(feature = "redis-r2d2")]
                 pool: None,
-                multiplexed: Mutex::new(Vec::new()),
+                multiplexed: PerRuntime::new(),
                 down_until: Mutex::new(None),
             }),
         }
@@ -110,25 +106,45 @@ impl Redis {
         self.with(|inner| inner.retry_after = pause)
     }
 
-    /// Takes the blocking connections (the callback claims, the key store) from your r2d2
-    /// `pool` instead of this handle's own few (feature `redis-r2d2`): its size bounds them,
-    /// and its checkout test, a `PING` by r2d2's default, is paid per command. A connection
-    /// not lent within [`timeout`](Self::timeout) is a failure like any other (this process's
-    /// state decides, with a warning). While lent, a connection reads and writes with this
-    /// handle's timeout; it goes back with none, as the `redis` crate makes them. The client's
-    /// answers are still checked on async connections of this handle's (one per runtime),
-    /// made from the client given to [`from_client`](Self::from_client): an r2d2 pool has
-    /// none.
+    /// Takes the blocking connections from your r2d2 `pool` instead of this handle's own few
+    /// (feature `redis-r2d2`): those of the callback claims, of the key store, and of the
+    /// blocking calls' answer checks. Its size bounds them.
+    ///
+    /// - r2d2 tests a connection before lending it (a `PING` by default: one more round trip
+    ///   per command), before this handle sets its timeout. Give the pool's connections
+    ///   timeouts of their own, as below, so that a Redis that accepts connections and never
+    ///   answers cannot hold a callback there. Keep the test on: a connection the server has
+    ///   closed is then replaced before it is lent.
+    /// - No connection free within [`timeout`](Self::timeout) is no failure of Redis: that
+    ///   command falls back to this process's state, with a warning, and the next one tries
+    ///   again (Redis is not paused).
+    /// - While lent, a connection reads and writes with this handle's timeout, and keeps it
+    ///   when it goes back (the `redis` crate cannot read the one it had).
+    /// - Async calls still check their answers on this handle's own async connections (one
+    ///   per runtime), made from the client given to [`from_client`](Self::from_client): an
+    ///   r2d2 pool has none.
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
     /// use wechatpay::shared::Redis;
     ///
+    /// /// Timeouts from the start, for r2d2's test before lending.
+    /// #[derive(Debug)]
+    /// struct Timeouts;
+    /// impl r2d2::CustomizeConnection<redis::Connection, redis::RedisError> for Timeouts {
+    ///     fn on_acquire(&self, c: &mut redis::Connection) -> Result<(), redis::RedisError> {
+    ///         c.set_read_timeout(Some(Duration::from_millis(250)))?;
+    ///         c.set_write_timeout(Some(Duration::from_millis(250)))
+    ///     }
+    /// }
+    ///
     /// let client = redis::Client::open("redis://127.0.0.1:6379/")?;
-    /// // The pool the service has already (nothing is connected until it is used).
+    /// // The service's pool (nothing is connected until it is used).
     /// let pool = r2d2::Pool::builder()
     ///     .max_size(8)
     ///     .min_idle(Some(0))
+    ///     .connection_customizer(Box::new(Timeouts))
     ///     .build_unchecked(client.clone());
     /// let redis = Redis::from_client(client).pool(pool);
     /// # let _ = redis;
@@ -159,7 +175,7 @@ impl Redis {
                     idle: Mutex::new(Vec::new()),
                     #[cfg(feature = "redis-r2d2")]
                     pool: self.inner.pool.clone(),
-                    multiplexed: Mutex::new(Vec::new()),
+                    multiplexed: PerRuntime::new(),
                     down_until: Mutex::new(None),
                 };
                 change(&mut inner);
@@ -184,7 +200,7 @@ impl Redis {
         self.check_pause()?;
         let (mut lease, reused) = self
             .lease(false)
-            .map_err(|failure| self.failed(consequence, failure))?;
+            .map_err(|unlent| self.unlent(consequence, unlent))?;
         match command(lease.connection()) {
             Ok(value) => {
                 self.give_back(lease);
@@ -198,7 +214,7 @@ impl Redis {
                 drop(lease);
                 let (mut lease, _) = self
                     .lease(true)
-                    .map_err(|failure| self.failed(consequence, failure))?;
+                    .map_err(|unlent| self.unlent(consequence, unlent))?;
                 match command(lease.connection()) {
                     Ok(value) => {
                         self.give_back(lease);
@@ -213,25 +229,44 @@ impl Redis {
 
     /// A blocking connection for one command, and whether it served before: from the user's
     /// pool when one is given, else an idle one of ours (unless `new`), else a new one.
-    fn lease(&self, new: bool) -> std::result::Result<(Lease, bool), String> {
+    fn lease(&self, new: bool) -> std::result::Result<(Lease, bool), Unlent> {
         #[cfg(feature = "redis-r2d2")]
         if let Some(pool) = &self.inner.pool {
             let timeout = self.inner.timeout;
-            let connection = pool
-                .get_timeout(timeout)
-                .map_err(|_| format!("no connection from the pool within {timeout:?}"))?;
-            let lent = Lent(connection);
-            lent.0
+            let connection = pool.get_timeout(timeout).map_err(|_| {
+                Unlent::Busy(format!("no connection from the pool within {timeout:?}"))
+            })?;
+            connection
                 .set_read_timeout(Some(timeout))
-                .and_then(|()| lent.0.set_write_timeout(Some(timeout)))
-                .map_err(|e| self.describe(&e))?;
-            return Ok((Lease::Pooled(lent), true));
+                .and_then(|()| connection.set_write_timeout(Some(timeout)))
+                .map_err(|e| Unlent::Failed(self.describe(&e)))?;
+            return Ok((Lease::Pooled(connection), true));
         }
         if !new && let Some(connection) = lock(&self.inner.idle).pop() {
             return Ok((Lease::Own(connection), true));
         }
-        let connection = self.fresh().map_err(|e| self.describe(&e))?;
+        let connection = self
+            .fresh()
+            .map_err(|e| Unlent::Failed(self.describe(&e)))?;
         Ok((Lease::Own(connection), false))
+    }
+
+    /// The error for a command that got no connection: Redis failed (then it is paused), or
+    /// the user's pool had none free in time, which says nothing of Redis (a warning, no
+    /// pause: the next command tries again).
+    fn unlent(&self, consequence: &str, unlent: Unlent) -> io::Error {
+        match unlent {
+            Unlent::Failed(failure) => self.failed(consequence, failure),
+            #[cfg(feature = "redis-r2d2")]
+            Unlent::Busy(failure) => {
+                tracing::warn!(
+                    target: "wechatpay::shared",
+                    error = %Escaped(&failure),
+                    "Redis not asked: {consequence}"
+                );
+                io::Error::other(format!("Redis not asked: {failure}"))
+            }
+        }
     }
 
     /// A connection that just answered: ours is kept for the next command, the pool's goes
@@ -240,7 +275,7 @@ impl Redis {
         match lease {
             Lease::Own(connection) => self.keep(connection),
             #[cfg(feature = "redis-r2d2")]
-            Lease::Pooled(lent) => drop(lent),
+            Lease::Pooled(connection) => drop(connection),
         }
     }
 
@@ -263,7 +298,7 @@ impl Redis {
         command: &redis::Cmd,
     ) -> io::Result<T> {
         self.check_pause()?;
-        let Ok(runtime) = tokio::runtime::Handle::try_current().map(|h| h.id()) else {
+        let Some(runtime) = PerRuntime::<redis::aio::MultiplexedConnection>::current() else {
             return Err(io::Error::other(
                 "not on a Tokio runtime: Redis is not asked from async code elsewhere",
             ));
@@ -271,11 +306,7 @@ impl Redis {
         let inner = &self.inner;
         let mut fresh = false;
         loop {
-            let kept = lock(&inner.multiplexed)
-                .iter()
-                .find(|(id, _)| *id == runtime)
-                .map(|(_, connection)| connection.clone());
-            let mut connection = match kept {
+            let mut connection = match inner.multiplexed.get(runtime) {
                 Some(connection) => connection,
                 None => {
                     fresh = true;
@@ -287,10 +318,7 @@ impl Redis {
                         .get_multiplexed_async_connection_with_config(&config)
                         .await
                     {
-                        Ok(connection) => {
-                            self.keep_async(runtime, connection.clone());
-                            connection
-                        }
+                        Ok(connection) => inner.multiplexed.insert(connection),
                         Err(e) => return Err(self.failed(consequence, self.describe(&e))),
                     }
                 }
@@ -298,24 +326,13 @@ impl Redis {
             match command.query_async::<T>(&mut connection).await {
                 Ok(value) => return Ok(value),
                 Err(e) => {
-                    lock(&inner.multiplexed).retain(|(id, _)| *id != runtime);
+                    inner.multiplexed.remove(runtime);
                     if fresh || e.is_timeout() {
                         return Err(self.failed(consequence, self.describe(&e)));
                     }
                 }
             }
         }
-    }
-
-    /// Keeps `runtime`'s new connection (in place of one another task made meanwhile), and
-    /// at most [`RUNTIMES`] in all.
-    fn keep_async(&self, runtime: RuntimeId, connection: redis::aio::MultiplexedConnection) {
-        let mut kept = lock(&self.inner.multiplexed);
-        kept.retain(|(id, _)| *id != runtime);
-        if kept.len() >= RUNTIMES {
-            kept.remove(0);
-        }
-        kept.push((runtime, connection));
     }
 
     /// An error, without asking Redis, while it is paused after a failure.
@@ -343,7 +360,7 @@ impl Redis {
         *lock(&inner.down_until) = Some(Instant::now() + inner.retry_after);
         // The other idle connections are as stale: none is tried after the pause.
         lock(&inner.idle).clear();
-        lock(&inner.multiplexed).clear();
+        inner.multiplexed.clear();
         tracing::warn!(
             target: "wechatpay::shared",
             error = %Escaped(&failure),
@@ -367,9 +384,9 @@ impl Redis {
 enum Lease {
     /// One of this handle's own.
     Own(redis::Connection),
-    /// One of the user's pool.
+    /// One of the user's pool (it goes back when dropped).
     #[cfg(feature = "redis-r2d2")]
-    Pooled(Lent),
+    Pooled(r2d2::PooledConnection<redis::Client>),
 }
 
 impl Lease {
@@ -377,22 +394,18 @@ impl Lease {
         match self {
             Lease::Own(connection) => connection,
             #[cfg(feature = "redis-r2d2")]
-            Lease::Pooled(lent) => &mut lent.0,
+            Lease::Pooled(connection) => connection,
         }
     }
 }
 
-/// A connection of the user's pool, which goes back to it with the `redis` crate's own
-/// timeouts (none) however the command ended.
-#[cfg(feature = "redis-r2d2")]
-struct Lent(r2d2::PooledConnection<redis::Client>);
-
-#[cfg(feature = "redis-r2d2")]
-impl Drop for Lent {
-    fn drop(&mut self) {
-        let _ = self.0.set_read_timeout(None);
-        let _ = self.0.set_write_timeout(None);
-    }
+/// Why a command got no connection.
+enum Unlent {
+    /// Redis failed (connecting, or setting the connection's timeouts).
+    Failed(String),
+    /// The user's pool had none free within the timeout.
+    #[cfg(feature = "redis-r2d2")]
+    Busy(String),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
