@@ -14,6 +14,11 @@ use tokio::runtime::Id;
 /// called), the least recently used goes.
 const LIMIT: usize = 256;
 
+/// The current runtime's id, when called on one.
+pub(crate) fn current_runtime() -> Option<Id> {
+    tokio::runtime::Handle::try_current().ok().map(|h| h.id())
+}
+
 /// Values of type `T` (cheap to clone: handles), one per runtime.
 pub(crate) struct PerRuntime<T> {
     /// Least recently used first.
@@ -32,11 +37,6 @@ impl<T: Clone> PerRuntime<T> {
         PerRuntime {
             entries: Mutex::new(Vec::new()),
         }
-    }
-
-    /// The current runtime's id, when called on one.
-    pub(crate) fn current() -> Option<Id> {
-        tokio::runtime::Handle::try_current().ok().map(|h| h.id())
     }
 
     /// `runtime`'s value, now the most recently used.

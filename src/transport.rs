@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::blocking::RuntimeThread;
 use crate::error::{Error, Result};
-use crate::per_runtime::PerRuntime;
+use crate::per_runtime::{PerRuntime, current_runtime};
 use crate::prepared::PreparedRequest;
 use crate::response::Response;
 
@@ -261,7 +261,7 @@ impl Transport {
     /// `Config` error when `verb_async` is polled outside a Tokio runtime (where reqwest would
     /// panic).
     pub(crate) fn async_clients(&self, verb: &str) -> Result<AsyncClients> {
-        let Some(runtime) = PerRuntime::<Arc<HttpClients>>::current() else {
+        let Some(runtime) = current_runtime() else {
             return Err(Error::config(format!(
                 "`{verb}_async` needs a Tokio runtime (with I/O and time enabled) to run on; \
                  poll it from Tokio, or use the blocking `{verb}`"

@@ -96,13 +96,8 @@ fn an_async_verb_polled_outside_tokio_is_an_error_not_a_panic() {
 /// A client of the sandbox that trusts its platform certificate, with a 2 s timeout.
 fn sandbox_client(sandbox: &wechatpay_sandbox::Sandbox) -> wechatpay::Client {
     let id = sandbox.identity();
-    wechatpay::Client::builder()
-        .mchid(&id.mchid)
-        .serial(&id.merchant_serial)
-        .private_key(&id.merchant_private_key_pem)
+    support::merchant_of(sandbox)
         .platform_key(&id.platform_serial, &id.platform_certificate_pem)
-        .base_uri(sandbox.base_uri())
-        .allow_insecure_http(true)
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap()

@@ -12,24 +12,13 @@ use wechatpay::keyring::KeyStore;
 use wechatpay::notify::{NotificationParser, NotificationReceiver, Rejection};
 use wechatpay::shared::Redis;
 use wechatpay::verifier::PlatformVerifier;
-use wechatpay::{Client, ClientBuilder, ErrorKind, VerificationFailure};
+use wechatpay::{Client, ErrorKind, VerificationFailure};
 use wechatpay_sandbox::{Fault, Sandbox, SignMode};
 
 mod support;
-use support::{APIV3_KEY, CallbackSpec, RedisServer, intercept, keys, replayed};
+use support::{APIV3_KEY, CallbackSpec, RedisServer, intercept, keys, merchant_of, replayed};
 
 const CERTIFICATES: &str = "/v3/certificates";
-
-/// The merchant's own settings, with no platform key.
-fn merchant(sandbox: &Sandbox) -> ClientBuilder {
-    let id = sandbox.identity();
-    Client::builder()
-        .mchid(&id.mchid)
-        .serial(&id.merchant_serial)
-        .private_key(&id.merchant_private_key_pem)
-        .base_uri(sandbox.base_uri())
-        .allow_insecure_http(true)
-}
 
 /// A node: the merchant with the WeChat Pay public key, its replay memory in `server`.
 fn node(sandbox: &Sandbox, server: &RedisServer) -> Client {
@@ -39,7 +28,7 @@ fn node(sandbox: &Sandbox, server: &RedisServer) -> Client {
 /// A node whose replay memory is in `redis`.
 fn node_on(sandbox: &Sandbox, redis: Redis) -> Client {
     let id = sandbox.identity();
-    merchant(sandbox)
+    merchant_of(sandbox)
         .platform_key(&id.public_key_id, &id.public_key_pem)
         .replay_memory(redis.replay_memory())
         .build()
@@ -327,7 +316,7 @@ fn the_claims_run_on_the_services_own_pool_and_an_exhausted_pool_stops_no_callba
 /// A node of the sandbox in certificate mode: no platform key configured, certificates
 /// downloaded into `store`.
 fn certificate_node(sandbox: &Sandbox, store: impl KeyStore) -> Client {
-    merchant(sandbox)
+    merchant_of(sandbox)
         .auto_certificates(&sandbox.identity().apiv3_key)
         .certificate_store(store)
         .build()

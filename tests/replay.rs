@@ -12,7 +12,17 @@ use wechatpay::{ErrorKind, VerificationFailure};
 use wechatpay_sandbox::{Answer, Sandbox};
 
 mod support;
-use support::{intercept, replayed};
+use support::{intercept, merchant_of, replayed};
+
+/// A client of the sandbox (its public key trusted) that remembers answers in `memory`.
+fn with_memory(sandbox: &Sandbox, memory: impl ReplayMemory) -> wechatpay::Client {
+    let id = sandbox.identity();
+    merchant_of(sandbox)
+        .platform_key(&id.public_key_id, &id.public_key_pem)
+        .replay_memory(memory)
+        .build()
+        .unwrap()
+}
 
 fn order(sandbox: &Sandbox, out_trade_no: &str) -> serde_json::Value {
     json!({ "json": {
@@ -145,17 +155,7 @@ fn genuine_answers_pass_and_each_is_remembered_once() {
         }
     }
     let memory = Counted(Arc::new(InMemory::new(100)), Arc::default());
-    let id = sandbox.identity();
-    let client = wechatpay::Client::builder()
-        .mchid(&id.mchid)
-        .serial(&id.merchant_serial)
-        .private_key(&id.merchant_private_key_pem)
-        .platform_key(&id.public_key_id, &id.public_key_pem)
-        .base_uri(sandbox.base_uri())
-        .allow_insecure_http(true)
-        .replay_memory(memory.clone())
-        .build()
-        .unwrap();
+    let client = with_memory(&sandbox, memory.clone());
     for n in 0..20 {
         let answer = client["v3/pay/transactions/native"]
             .post(order(&sandbox, &format!("GENUINE-{n}")))
@@ -209,17 +209,7 @@ fn blocking_calls_ask_the_memory_on_their_own_thread_and_async_calls_await_it() 
     }
     let sandbox = Sandbox::start().unwrap();
     let memory = Recorded(Arc::new(InMemory::new(100)), Arc::default());
-    let id = sandbox.identity();
-    let client = wechatpay::Client::builder()
-        .mchid(&id.mchid)
-        .serial(&id.merchant_serial)
-        .private_key(&id.merchant_private_key_pem)
-        .platform_key(&id.public_key_id, &id.public_key_pem)
-        .base_uri(sandbox.base_uri())
-        .allow_insecure_http(true)
-        .replay_memory(memory.clone())
-        .build()
-        .unwrap();
+    let client = with_memory(&sandbox, memory.clone());
     // Blocking: `sight`, on the calling thread (a Redis memory's round trip from there, not
     // through the client's runtime thread and back).
     client["v3/pay/transactions/native"]

@@ -169,12 +169,11 @@ pub(crate) async fn first_sighting(
     let timestamp: i64 = text(crate::verifier::TIMESTAMP).parse().unwrap_or(0);
     let fingerprint = Fingerprint::of(serial, nonce, text(crate::verifier::SIGNATURE));
     let expires_at = timestamp.saturating_add(crate::verifier::CLOCK_WINDOW_SECS);
+    let now = unix_now();
     let sighting = if lane.is_blocking() {
-        memory.sight(&fingerprint, expires_at, unix_now())
+        memory.sight(&fingerprint, expires_at, now)
     } else {
-        memory
-            .sight_async(&fingerprint, expires_at, unix_now())
-            .await
+        memory.sight_async(&fingerprint, expires_at, now).await
     };
     match sighting {
         Sighting::First => Ok(()),

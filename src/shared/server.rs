@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::per_runtime::PerRuntime;
+use crate::per_runtime::{PerRuntime, current_runtime};
 use crate::redact::Escaped;
 
 /// The default key prefix: `wechatpay:`.
@@ -198,32 +198,28 @@ impl Redis {
         command: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> io::Result<T> {
         self.check_pause()?;
-        let (mut lease, reused) = self
-            .lease(false)
-            .map_err(|unlent| self.unlent(consequence, unlent))?;
-        match command(lease.connection()) {
-            Ok(value) => {
-                self.give_back(lease);
-                Ok(value)
-            }
-            // An idle connection the server has closed since (a restart, an idle timeout):
-            // once more on a new one (every command of the stores is safe to repeat).
-            Err(e)
-                if reused && !e.is_timeout() && (e.is_io_error() || e.is_connection_dropped()) =>
-            {
-                drop(lease);
-                let (mut lease, _) = self
-                    .lease(true)
-                    .map_err(|unlent| self.unlent(consequence, unlent))?;
-                match command(lease.connection()) {
-                    Ok(value) => {
-                        self.give_back(lease);
-                        Ok(value)
-                    }
-                    Err(e) => Err(self.failed(consequence, self.describe(&e))),
+        let mut again = false;
+        loop {
+            let (mut lease, reused) = self
+                .lease(again)
+                .map_err(|unlent| self.unlent(consequence, unlent))?;
+            match command(lease.connection()) {
+                Ok(value) => {
+                    self.give_back(lease);
+                    return Ok(value);
                 }
+                // An idle connection the server has closed since (a restart, an idle timeout):
+                // once more on a new one (every command of the stores is safe to repeat).
+                Err(e)
+                    if reused
+                        && !again
+                        && !e.is_timeout()
+                        && (e.is_io_error() || e.is_connection_dropped()) =>
+                {
+                    again = true;
+                }
+                Err(e) => return Err(self.failed(consequence, self.describe(&e))),
             }
-            Err(e) => Err(self.failed(consequence, self.describe(&e))),
         }
     }
 
@@ -298,7 +294,7 @@ impl Redis {
         command: &redis::Cmd,
     ) -> io::Result<T> {
         self.check_pause()?;
-        let Some(runtime) = PerRuntime::<redis::aio::MultiplexedConnection>::current() else {
+        let Some(runtime) = current_runtime() else {
             return Err(io::Error::other(
                 "not on a Tokio runtime: Redis is not asked from async code elsewhere",
             ));

@@ -40,6 +40,18 @@ pub fn builder(server: &impl Server) -> ClientBuilder {
         .allow_insecure_http(true)
 }
 
+/// The sandbox's merchant (id, serial, private key), aimed at `sandbox` over plain HTTP, with
+/// no platform key: each test adds the keys it trusts.
+pub fn merchant_of(sandbox: &wechatpay_sandbox::Sandbox) -> ClientBuilder {
+    let id = sandbox.identity();
+    Client::builder()
+        .mchid(&id.mchid)
+        .serial(&id.merchant_serial)
+        .private_key(&id.merchant_private_key_pem)
+        .base_uri(sandbox.base_uri())
+        .allow_insecure_http(true)
+}
+
 /// [`builder`], built.
 pub fn client(server: &impl Server) -> Client {
     builder(server).build().expect("test client builds")

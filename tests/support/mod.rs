@@ -23,7 +23,7 @@ pub use bench_server::BenchServer;
 #[allow(unused_imports)]
 pub use callback::{APIV3_KEY, Callback, CallbackSpec, payment_resource, seal, signed};
 #[allow(unused_imports)]
-pub use client::{Server, builder, client, identity};
+pub use client::{Server, builder, client, identity, merchant_of};
 #[allow(unused_imports)]
 pub use judge::{
     AUTH_SCHEME, AuthInfo, MAX_CLOCK_SKEW_SECS, Part, multipart_parts, request_message,
